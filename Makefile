@@ -1,0 +1,21 @@
+# Two commands for a newcomer: `make demo` and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV := uv
+
+.PHONY: setup demo test lint bench
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	$(UV) run nastavnik demo $(ARGS)
+
+test: setup
+	$(UV) run pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(UV) run ruff check . && $(UV) run ruff format --check . && $(UV) run mypy nastavnik models
+
+bench: setup
+	$(UV) run python bench/pdf.py

@@ -1,0 +1,41 @@
+"""SQLModel tables and enums of Nastavnik (no Prefect here)."""
+
+from models.tables import (
+    ApprovalDecision,
+    ApprovalRequest,
+    ApprovalStatus,
+    AuditEvent,
+    ConsentKind,
+    Consent,
+    Cycle,
+    Decision,
+    Document,
+    DocumentStatus,
+    MentoringForm,
+    Organization,
+    OutboxMessage,
+    OutboxStatus,
+    Participant,
+    Person,
+    Role,
+)
+
+__all__ = [
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "ApprovalStatus",
+    "AuditEvent",
+    "Consent",
+    "ConsentKind",
+    "Cycle",
+    "Decision",
+    "Document",
+    "DocumentStatus",
+    "MentoringForm",
+    "Organization",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Participant",
+    "Person",
+    "Role",
+]

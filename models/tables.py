@@ -1,0 +1,241 @@
+"""Tables: organisations, cycles, people, consents, approvals, documents, outbox, audit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+
+class Role(StrEnum):
+    mentor = "mentor"
+    mentee = "mentee"
+
+
+class MentoringForm(StrEnum):
+    """Forms of mentoring of the target model (Р-145)."""
+
+    student_student = "ученик–ученик"
+    teacher_teacher = "учитель–учитель"
+    employer_student = "работодатель–ученик"
+    university_student_pupil = "студент–ученик"
+    teacher_student = "преподаватель–студент"
+
+
+class ConsentKind(StrEnum):
+    personal_data = "personal_data"
+    guardian = "guardian"
+    participation = "participation"
+
+
+class ApprovalStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    changes_requested = "changes_requested"
+
+
+class Decision(StrEnum):
+    approve = "approve"
+    reject = "reject"
+    request_changes = "request_changes"
+
+
+class DocumentStatus(StrEnum):
+    draft = "draft"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    retrying = "retrying"
+    sent = "sent"
+    failed = "failed"
+
+
+class Organization(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=64)
+    name: str
+    short_name: str
+    city: str = ""
+    director_name: str
+    director_email: str
+    curator_name: str
+    curator_email: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Cycle(SQLModel, table=True):
+    """One organisation's programme for one school year, e.g. 2026/2027."""
+
+    __table_args__ = (UniqueConstraint("organization_id", "school_year"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
+    school_year: str = Field(max_length=9)
+    start_date: date
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Person(SQLModel, table=True):
+    """A human being, identified within an organisation by a stable key."""
+
+    __table_args__ = (UniqueConstraint("organization_id", "person_key"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
+    person_key: str = Field(max_length=255)
+    last_name: str
+    first_name: str
+    middle_name: str = ""
+    birth_date: date | None = None
+    email: str = ""
+    phone: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
+
+
+class Participant(SQLModel, table=True):
+    """A person's role (mentor or mentee) in one cycle, with the questionnaire's answers."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "person_id", "role"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cycle_id: uuid.UUID = Field(foreign_key="cycle.id", index=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    role: Role
+    form: MentoringForm
+    requests: str = Field(default="", sa_type=Text)
+    interests: str = Field(default="", sa_type=Text)
+    subjects: str = ""
+    grade: int | None = None
+    class_letter: str = ""
+    experience_years: int | None = None
+    position: str = ""
+    source_file: str = ""
+    source_row: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Consent(SQLModel, table=True):
+    """A consent given (and maybe revoked) by a person or by a minor's guardian."""
+
+    __table_args__ = (UniqueConstraint("person_id", "cycle_id", "kind"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    cycle_id: uuid.UUID = Field(foreign_key="cycle.id", index=True)
+    kind: ConsentKind
+    given_on: date
+    revoked_on: date | None = None
+    guardian_name: str = ""
+    source: str = ""
+
+
+class ApprovalRequest(SQLModel, table=True):
+    """A question put to the director by a suspended stage run."""
+
+    __table_args__ = (UniqueConstraint("flow_run_id", "approval_key"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cycle_id: uuid.UUID = Field(foreign_key="cycle.id", index=True)
+    stage: str
+    approval_key: str
+    role: str = "director"
+    flow_run_id: uuid.UUID = Field(index=True)
+    title: str
+    summary: str = Field(default="", sa_type=Text)
+    approver_name: str = ""
+    approver_email: str = ""
+    document_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    status: ApprovalStatus = ApprovalStatus.pending
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ApprovalDecision(SQLModel, table=True):
+    """The decision that closed an approval request; its code is consumed with it."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    request_id: uuid.UUID = Field(foreign_key="approvalrequest.id", unique=True)
+    decision: Decision
+    comment: str = Field(default="", sa_type=Text)
+    approver_name: str
+    code_digest: str = Field(unique=True, max_length=64)
+    pause_key: str
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Document(SQLModel, table=True):
+    """A rendered PDF, stored once by content hash and numbered per organisation and year."""
+
+    __table_args__ = (UniqueConstraint("organization_id", "year", "series", "number"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    unique_key: str = Field(unique=True, max_length=255)
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
+    cycle_id: uuid.UUID | None = Field(default=None, foreign_key="cycle.id", index=True)
+    doc_type: str
+    series: str
+    year: int
+    number: int
+    doc_date: date
+    title: str
+    status: DocumentStatus = DocumentStatus.draft
+    content_hash: str = Field(index=True, max_length=64)
+    path: str
+    pages: int = 1
+    flow_run_id: uuid.UUID | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+    @property
+    def label(self) -> str:
+        return f"№ {self.series}-{self.number}" if self.series else f"№ {self.number}"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An e-mail to send exactly once, keyed by its idempotency key."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    to_addr: str
+    subject: str
+    body_text: str = Field(sa_type=Text)
+    body_html: str = Field(default="", sa_type=Text)
+    document_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    status: OutboxStatus = OutboxStatus.pending
+    attempts: int = 0
+    last_error: str = Field(default="", sa_type=Text)
+    flow_run_id: uuid.UUID | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    """One line of the audit trail: who did what, when, to which thing."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_key: str | None = Field(default=None, unique=True, max_length=255)
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    actor: str
+    action: str
+    cycle_id: uuid.UUID | None = Field(default=None, index=True)
+    flow_run_id: uuid.UUID | None = None
+    entity: str = ""
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))

@@ -1,0 +1,75 @@
+"""Application settings, read from the environment (prefix ``NASTAVNIK_``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changethis", "secret", "changeme", "password"}
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="NASTAVNIK_", env_ignore_empty=True)
+
+    data_dir: Path = Path(".nastavnik")
+    database_url: str | None = None
+    smtp_url: str = "smtp://127.0.0.1:8025"
+    mail_from: str = "Наставник <nastavnik@localhost>"
+    web_base_url: str = "http://127.0.0.1:8470"
+    web_port: int = 8470
+    prefect_port: int = 4200
+    secret_key: SecretStr | None = None
+    approval_ttl_days: int = 14
+    max_import_bytes: int = 5 * 1024 * 1024
+    smtp_timeout_seconds: float = 10.0
+
+    @field_validator("secret_key")
+    @classmethod
+    def refuse_placeholder_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            raw = value.get_secret_value()
+            if raw.lower() in PLACEHOLDER_SECRETS or len(raw) < 16:
+                raise ValueError(
+                    "NASTAVNIK_SECRET_KEY is a placeholder or shorter than 16 characters"
+                )
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'nastavnik.db').resolve()}"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    def approval_secret(self) -> bytes:
+        """The HMAC key for approval codes: from the environment, else generated once on disk."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (never at import)."""
+    return Settings()
