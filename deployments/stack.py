@@ -1,0 +1,167 @@
+"""The embedded stack: local Prefect server, runner serving the deployments, SMTP sink, web."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from nastavnik.settings import Settings
+
+logger = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def prefect_environment(settings: Settings) -> dict[str, str]:
+    """Environment for every process of the stack: Prefect on SQLite under the data directory."""
+    data_dir = settings.data_dir.resolve()
+    api_url = f"http://127.0.0.1:{settings.prefect_port}/api"
+    return {
+        "PREFECT_HOME": str(data_dir / "prefect"),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_UI_API_URL": api_url,
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(settings.prefect_port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "NASTAVNIK_DATA_DIR": str(data_dir),
+        "NASTAVNIK_DATABASE_URL": settings.resolved_database_url,
+        "NASTAVNIK_SMTP_URL": settings.smtp_url,
+        "NASTAVNIK_WEB_BASE_URL": settings.web_base_url,
+    }
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _smtp_port(settings: Settings) -> int:
+    return int(settings.smtp_url.rsplit(":", 1)[-1].split("/")[0])
+
+
+@dataclass
+class EmbeddedStack:
+    """Starts and stops everything a newcomer needs on one machine."""
+
+    settings: Settings
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _sink: object | None = None
+    _web: object | None = None
+    _web_thread: threading.Thread | None = None
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.prefect_port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.settings.data_dir / "logs"
+
+    def start(self) -> None:
+        """Start the server, wait for it, then the runner, the SMTP sink and the web endpoint."""
+        busy = [p for p in (self.settings.prefect_port, self.settings.web_port,
+                            _smtp_port(self.settings)) if not _port_free(p)]
+        if busy:
+            raise RuntimeError(f"ports already in use: {busy} (is another stack running?)")
+        os.environ.update(prefect_environment(self.settings))
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._spawn("prefect-server", [sys.executable, "-m", "prefect", "server", "start",
+                                           "--host", "127.0.0.1", "--port",
+                                           str(self.settings.prefect_port)])
+            self._wait_for_server()
+            self._spawn("runner", [sys.executable, "-m", "deployments.serve"])
+            self._start_sink()
+            self._start_web()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = (self.logs_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(),
+                                   stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.processes.append(process)
+
+    def _wait_for_server(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"{self.ui_url}/api/health"
+        while time.monotonic() < deadline:
+            if self.processes[0].poll() is not None:
+                raise RuntimeError(f"Prefect server exited; see {self.logs_dir / 'prefect-server.log'}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"Prefect server did not answer on {url} within {timeout:.0f} s")
+
+    def _start_sink(self) -> None:
+        from nastavnik.smtp_sink import MailSink
+
+        sink = MailSink(self.settings.mail_dir, port=_smtp_port(self.settings))
+        sink.start()
+        self._sink = sink
+
+    def _start_web(self) -> None:
+        import uvicorn
+
+        from deployments.prefect_api import resume_run
+        from nastavnik.db import get_engine
+        from nastavnik.web import create_app
+
+        app = create_app(settings=self.settings, engine=get_engine(), resume=resume_run)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.settings.web_port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, name="web", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._web, self._web_thread = server, thread
+
+    def stop(self) -> None:
+        """Stop everything, children first; nothing is left running."""
+        if self._web is not None:
+            self._web.should_exit = True  # type: ignore[attr-defined]
+            if self._web_thread is not None:
+                self._web_thread.join(timeout=10)
+            self._web = None
+        if self._sink is not None:
+            self._sink.stop()  # type: ignore[attr-defined]
+            self._sink = None
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+        self.processes.clear()
+
+    def __enter__(self) -> EmbeddedStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,78 @@
+"""The director's approval step, shared by every stage flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prefect import get_run_logger
+from prefect.context import get_run_context
+from prefect.flow_runs import suspend_flow_run
+from prefect.input import RunInput
+from pydantic import Field
+
+from models import Decision
+from tasks.approvals import open_approval_request, record_decision
+from tasks.mail import deliver_messages
+
+
+class ApprovalInput(RunInput):
+    """The director's decision, as the Prefect UI's resume form asks for it."""
+
+    decision: Decision = Field(
+        description="approve — утвердить; reject — отклонить; request_changes — на доработку"
+    )
+    approval_code: str = Field(description="Код подтверждения из письма директору")
+    approver_name: str = Field(description="ФИО принимающего решение")
+    comment: str = Field(default="", description="Комментарий (обязателен при доработке)")
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """The accepted decision on one approval request."""
+
+    request_id: str
+    decision: Decision
+    comment: str
+    approver_name: str
+
+    @property
+    def approved(self) -> bool:
+        return self.decision == Decision.approve
+
+
+def request_approval(
+    *,
+    cycle_id: str,
+    stage: str,
+    approval_key: str,
+    title: str,
+    summary: str,
+    document_ids: list[str],
+) -> ApprovalOutcome:
+    """Ask the director, suspend until a decision with a valid code arrives, and return it.
+
+    Each wait has its own stable pause key (``<key>:<attempt>``): a refused code is audited
+    and the run suspends again under the next key, so a resume never repeats a side effect.
+    """
+    logger = get_run_logger()
+    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    opened = open_approval_request(
+        cycle_id=cycle_id, stage=stage, approval_key=approval_key, flow_run_id=flow_run_id,
+        title=title, summary=summary, document_ids=document_ids,
+    )
+    deliver_messages([opened["message_id"]])
+    attempt = 1
+    while True:
+        pause_key = f"{approval_key}:{attempt}"
+        answer = suspend_flow_run(wait_for_input=ApprovalInput, key=pause_key)
+        result = record_decision(
+            request_id=opened["request_id"], decision=answer.decision.value,
+            comment=answer.comment, approver_name=answer.approver_name,
+            code=answer.approval_code, pause_key=pause_key,
+        )
+        if result["accepted"]:
+            logger.info("%s: %s (%s)", title, result["message"], answer.approver_name)
+            return ApprovalOutcome(opened["request_id"], Decision(str(result["decision"])),
+                                   answer.comment, answer.approver_name)
+        logger.warning("%s: %s; waiting for a valid decision", title, result["message"])
+        attempt += 1

@@ -1,0 +1,103 @@
+"""Base formation (формирование базы наставляемых и наставников) as a deployed stage flow."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.context import get_run_context
+from pydantic import BaseModel, Field
+
+from flows.approvals import request_approval
+from models import Decision, Document
+from nastavnik.db import session_scope
+from nastavnik.settings import get_settings
+from tasks.approvals import notify_decision
+from tasks.base_formation import (
+    check_consents,
+    import_questionnaires,
+    render_registers,
+    resolve_cycle,
+    set_documents_status,
+)
+from tasks.mail import deliver_messages
+
+STAGE = "base-formation"
+
+
+class BaseFormationParams(BaseModel):
+    """What the curator gives when starting base formation."""
+
+    organization_code: str = Field(description="Код организации, например school-7")
+    school_year: str = Field(description="Учебный год, например 2026/2027")
+    mentee_files: list[str] = Field(default_factory=list, description="Анкеты наставляемых")
+    mentor_files: list[str] = Field(default_factory=list, description="Анкеты наставников")
+    reference_date: date | None = Field(
+        default=None, description="Дата проверки согласий и дата документов (по умолчанию сегодня)"
+    )
+
+
+def _publish_documents(document_ids: list[str]) -> None:
+    base_url = get_settings().web_base_url.rstrip("/")
+    lines = ["| Документ | Номер | Дата | Статус |", "|---|---|---|---|"]
+    with session_scope() as session:
+        for document_id in document_ids:
+            document = session.get(Document, document_id)
+            assert document is not None
+            url = f"{base_url}/documents/{document.id}.pdf"
+            create_link_artifact(link=url, link_text=f"{document.title} {document.label}",
+                                 key=f"{document.doc_type.replace('_', '-')}")
+            lines.append(f"| [{document.title}]({url}) | {document.label} | "
+                         f"{document.doc_date:%d.%m.%Y} | {document.status.value} |")
+    create_markdown_artifact(markdown="\n".join(lines), key="base-formation-documents",
+                             description="Документы этапа формирования базы")
+
+
+@flow(name=STAGE, log_prints=False)
+def base_formation(params: BaseFormationParams) -> str:
+    """Import questionnaires, check consents, render registers, get the director's decision."""
+    logger = get_run_logger()
+    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    on = params.reference_date or date.today()
+
+    cycle_id = resolve_cycle(organization_code=params.organization_code,
+                             school_year=params.school_year)
+    reports = import_questionnaires(cycle_id=cycle_id, mentee_files=params.mentee_files,
+                                    mentor_files=params.mentor_files)
+    create_table_artifact(
+        key="questionnaire-import",
+        table=[{"Файл": r["file"], "Роль": r["role"], "Принято": r["accepted"],
+                "Обновлено": r["updated"], "Без изменений": r["unchanged"],
+                "Отклонено": len(r["errors"])} for r in reports],  # type: ignore[arg-type]
+        description="Импорт анкет",
+    )
+    errors = [e for r in reports for e in r["errors"]]  # type: ignore[attr-defined]
+    if errors:
+        create_table_artifact(key="questionnaire-errors", table=errors,
+                              description="Отклонённые строки анкет")
+    consent_check = check_consents(cycle_id=cycle_id, on=on)
+    if consent_check["missing"]:
+        create_table_artifact(key="consents-missing", table=consent_check["missing"],
+                              description="Нет необходимых согласий: в реестры не включены")
+    document_ids = render_registers(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
+    _publish_documents(document_ids)
+
+    outcome = request_approval(
+        cycle_id=cycle_id, stage=STAGE, approval_key="base-formation-registers",
+        title=f"Реестры наставляемых и наставников на {params.school_year} учебный год",
+        summary=(f"В реестры включено участников: {consent_check['eligible']}; "
+                 f"не включено из-за согласий: {len(consent_check['missing'])}; "  # type: ignore[arg-type]
+                 f"отклонено строк анкет: {len(errors)}."),
+        document_ids=document_ids,
+    )
+    if outcome.decision != Decision.request_changes:
+        set_documents_status(document_ids=document_ids,
+                             status="approved" if outcome.approved else "rejected")
+    deliver_messages([notify_decision(request_id=outcome.request_id)])
+    if outcome.decision == Decision.approve:
+        logger.info("Registers approved by %s", outcome.approver_name)
+    else:
+        logger.warning("Registers not approved (%s): %s — correct the data and run the stage "
+                       "again", outcome.decision.value, outcome.comment)
+    return outcome.decision.value

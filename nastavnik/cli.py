@@ -1,0 +1,220 @@
+"""The ``nastavnik`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models import Decision, OutboxStatus, Role
+from nastavnik import approvals, repository
+from nastavnik.db import get_engine, session_scope
+from nastavnik.settings import get_settings
+
+app = typer.Typer(help="Наставник: этапы программы наставничества на Prefect.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+console = Console()
+
+
+def _use_embedded_prefect() -> None:
+    # Point Prefect at the embedded server unless the operator configured another one.
+    from deployments.stack import prefect_environment
+
+    for key, value in prefect_environment(get_settings()).items():
+        os.environ.setdefault(key, value)
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded stack (Prefect server, runner, SMTP sink, web) until Ctrl-C."""
+    from deployments.stack import EmbeddedStack
+
+    settings = get_settings()
+    _warn_if_slow_pdf()
+    with EmbeddedStack(settings) as stack:
+        console.print(f"Prefect UI:       {stack.ui_url}")
+        console.print(f"Approval web:     {settings.web_base_url}")
+        console.print(f"SMTP sink:        {settings.smtp_url} → {settings.mail_dir.resolve()}")
+        console.print("Ctrl-C stops everything.")
+        _wait_for_interrupt()
+
+
+def _wait_for_interrupt() -> None:
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    console.print("Stopping…")
+
+
+def _warn_if_slow_pdf() -> None:
+    from nastavnik.documents import warn_if_slow_pdf
+
+    warning = warn_if_slow_pdf()
+    if warning:
+        console.print(f"[bold red]WARNING:[/] {warning}")
+
+
+@app.command()
+def demo(
+    exit_when_done: Annotated[bool, typer.Option(help="Stop the stack and exit when done")] = False,
+) -> None:
+    """Run base formation for a generated demo school on the embedded stack."""
+    from deployments.demo import run_demo
+
+    _warn_if_slow_pdf()
+    raise typer.Exit(run_demo(settings=get_settings(), console=console,
+                              exit_when_done=exit_when_done))
+
+
+@app.command("add-organization")
+def add_organization(
+    code: str, name: str, short_name: str,
+    director_name: Annotated[str, typer.Option()], director_email: Annotated[str, typer.Option()],
+    curator_name: Annotated[str, typer.Option()], curator_email: Annotated[str, typer.Option()],
+    city: str = "",
+) -> None:
+    """Register an organisation (or update it)."""
+    with session_scope() as session:
+        org = repository.upsert_organization(
+            session=session, code=code, name=name, short_name=short_name, city=city,
+            director_name=director_name, director_email=director_email,
+            curator_name=curator_name, curator_email=curator_email)
+        console.print(f"Организация {org.code}: {org.name}")
+
+
+@app.command("import")
+def import_(
+    path: Path,
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год, например 2026/2027")],
+    role: Annotated[Role, typer.Option(help="mentee или mentor")],
+) -> None:
+    """Import one questionnaire file (CSV or XLSX) and show the report."""
+    from nastavnik import questionnaires
+
+    with session_scope() as session:
+        organization = repository.get_organization(session=session, code=org)
+        cycle = repository.get_or_create_cycle(session=session, organization_id=organization.id,
+                                               school_year=year)
+    try:
+        report = questionnaires.import_file_transaction(
+            engine=get_engine(), cycle_id=cycle.id, path=path, role=role,
+            max_bytes=get_settings().max_import_bytes)
+    except questionnaires.ImportFileError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from error
+    console.print(f"{report.file}: принято {report.accepted}, обновлено {report.updated}, "
+                  f"без изменений {report.unchanged}, отклонено {len(report.rejected)}, "
+                  f"согласий записано {report.consents_recorded}")
+    if report.rejected:
+        table = Table("Строка", "Поле", "Ошибка", title="Отклонённые строки")
+        for error in report.rejected:
+            table.add_row(str(error.row), error.field, error.message)
+        console.print(table)
+
+
+@app.command("base-formation")
+def start_base_formation(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    mentees: Annotated[list[Path], typer.Option(help="Анкеты наставляемых")] = [],  # noqa: B006
+    mentors: Annotated[list[Path], typer.Option(help="Анкеты наставников")] = [],  # noqa: B006
+) -> None:
+    """Start base formation on the running stack (see `nastavnik up`)."""
+    _use_embedded_prefect()
+    from deployments.prefect_api import start_deployment
+
+    run_id = asyncio.run(start_deployment("base-formation/base-formation", {"params": {
+        "organization_code": org, "school_year": year,
+        "mentee_files": [str(p.resolve()) for p in mentees],
+        "mentor_files": [str(p.resolve()) for p in mentors]}}))
+    console.print(f"Запущено: flow run {run_id}")
+
+
+@app.command("approvals")
+def list_approvals() -> None:
+    """List approval requests waiting for the director."""
+    with session_scope() as session:
+        pending = approvals.list_pending(session=session)
+    table = Table("ID", "Запрос", "Запрошено", "Действителен до", "Кому", title="Ожидают решения")
+    for request in pending:
+        table.add_row(str(request.id)[:8], request.title, f"{request.requested_at:%d.%m.%Y %H:%M}",
+                      f"{request.expires_at:%d.%m.%Y}", request.approver_name)
+    console.print(table)
+
+
+@app.command()
+def approve(
+    request_id: Annotated[str, typer.Argument(help="ID запроса (можно первые символы)")],
+    code: Annotated[str, typer.Option(help="Код подтверждения из письма")],
+    name: Annotated[str, typer.Option(help="ФИО принимающего решение")],
+    reject: Annotated[bool, typer.Option("--reject", help="Отклонить")] = False,
+    changes: Annotated[bool, typer.Option("--changes", help="На доработку")] = False,
+    comment: Annotated[str, typer.Option(help="Комментарий")] = "",
+) -> None:
+    """Decide an approval request from the command line."""
+    if reject and changes:
+        raise typer.BadParameter("choose --reject or --changes, not both")
+    decision = (Decision.reject if reject else
+                Decision.request_changes if changes else Decision.approve)
+    with session_scope() as session:
+        request = approvals.find_request(session=session, prefix=request_id)
+        problem = approvals.precheck_submission(
+            session=session, secret=get_settings().approval_secret(), request_id=request.id,
+            code=code, channel="cli", actor=name, now=approvals.now_utc())
+    if problem is not None:
+        console.print(f"[red]Решение не принято: {approvals.CODE_PROBLEM_RU[problem]}[/]")
+        raise typer.Exit(2)
+    _use_embedded_prefect()
+    from deployments.prefect_api import resume_run
+
+    asyncio.run(resume_run(request.flow_run_id, {"decision": decision.value,
+                                                 "approval_code": code,
+                                                 "approver_name": name, "comment": comment}))
+    console.print(f"Решение передано: {approvals.DECISION_LABEL_RU[decision]}")
+
+
+@app.command()
+def outbox(
+    status: Annotated[OutboxStatus | None, typer.Option(help="Только с этим статусом")] = None,
+) -> None:
+    """Show queued e-mails and their delivery status."""
+    from nastavnik import mail
+
+    with session_scope() as session:
+        messages = mail.list_outbox(session=session, status=status)
+    table = Table("ID", "Кому", "Тема", "Статус", "Попыток", "Ответ сервера", title="Исходящие")
+    for message in messages:
+        table.add_row(str(message.id)[:8], message.to_addr, message.subject,
+                      message.status.value, str(message.attempts), message.last_error[:60])
+    console.print(table)
+
+
+@app.command()
+def audit(cycle: Annotated[str | None, typer.Option(help="ID цикла")] = None) -> None:
+    """Show the audit trail."""
+    with session_scope() as session:
+        events = repository.list_audit(session=session,
+                                       cycle_id=uuid.UUID(cycle) if cycle else None)
+    table = Table("Когда", "Кто", "Действие", "Объект", "Подробности", title="Журнал")
+    for event in events:
+        table.add_row(f"{event.at:%d.%m.%Y %H:%M:%S}", event.actor, event.action, event.entity,
+                      str(event.details)[:80])
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()
