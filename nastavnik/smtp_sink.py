@@ -1,0 +1,154 @@
+"""A local SMTP server that keeps every message it receives as an .eml file."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+logger = logging.getLogger(__name__)
+
+DATA_SIZE_LIMIT = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One accepted message: its envelope, raw bytes and where it was saved."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+    path: Path
+
+
+def _slug(text: str, limit: int = 60) -> str:
+    """A file-name-safe version of a subject (letters of any script, digits, dashes)."""
+    slug = re.sub(r"[^\w.-]+", "-", text, flags=re.UNICODE).strip("-._")
+    return slug[:limit].rstrip("-._") or "message"
+
+
+class _SaveHandler:
+    """aiosmtpd handler: write the raw DATA to disk and remember the envelope."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.messages: list[ReceivedMessage] = []
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _target(self, data: bytes) -> Path:
+        headers = BytesHeaderParser(policy=default_policy).parsebytes(data)
+        label = str(headers.get("Subject") or headers.get("Message-ID") or "")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        with self._lock:
+            number = next(self._counter)
+        return self.directory / f"{stamp}-{number}-{_slug(label)}.eml"
+
+    def save(self, envelope: Envelope) -> ReceivedMessage:
+        # original_content is the DATA exactly as received (content may be decoded).
+        data = envelope.original_content or b""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._target(data)
+        # Write then rename, so a reader never sees half a message.
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+        received = ReceivedMessage(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            data=data,
+            path=path,
+        )
+        with self._lock:
+            self.messages.append(received)
+        return received
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        received = await asyncio.get_running_loop().run_in_executor(None, self.save, envelope)
+        logger.info("mail sink saved %s for %s", received.path.name, ", ".join(received.rcpt_tos))
+        return "250 Message accepted for delivery"
+
+
+class _Controller(Controller):
+    """A Controller that can bind port 0 and then knows which port it got."""
+
+    async def _bind(self) -> asyncio.AbstractServer:
+        server = await self.loop.create_server(
+            self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context
+        )
+        # Before start() triggers the server, which connects to self.port.
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
+    def _create_server(self) -> Any:
+        return self._bind()
+
+
+class MailSink:
+    """An SMTP sink on 127.0.0.1 saving messages under a directory; port 0 picks a free port."""
+
+    def __init__(self, *, directory: Path, port: int = 0, hostname: str = "127.0.0.1") -> None:
+        self.directory = Path(directory)
+        self.handler = _SaveHandler(self.directory)
+        self._requested_port = port
+        self._controller = _Controller(
+            self.handler,
+            hostname=hostname,
+            port=port,
+            data_size_limit=DATA_SIZE_LIMIT,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+        )
+
+    @property
+    def hostname(self) -> str:
+        return str(self._controller.hostname)
+
+    @property
+    def port(self) -> int:
+        return int(self._controller.port)
+
+    @property
+    def url(self) -> str:
+        """The smtp:// URL to put in the settings."""
+        return f"smtp://{self.hostname}:{self.port}"
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        """Messages received so far, oldest first."""
+        return list(self.handler.messages)
+
+    def start(self) -> MailSink:
+        """Start serving in a background thread."""
+        self._controller.port = self._requested_port or self._controller.port
+        self._controller.start()
+        logger.info("mail sink on %s, saving to %s", self.url, self.directory)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._controller.stop()
+
+    def __enter__(self) -> MailSink:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
