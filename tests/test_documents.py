@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -165,6 +166,28 @@ def test_weasyprint_warnings_become_errors(head: str, tmp_path: Path) -> None:
     html = f"<html><head>{head}</head><body><p>Текст</p></body></html>"
     with pytest.raises(RenderWarning):
         render_html(html, base_url=tmp_path)
+
+
+def test_warnings_caught_even_when_logging_is_silenced(tmp_path: Path) -> None:
+    weasy_logger = logging.getLogger("weasyprint")
+    previous = weasy_logger.level
+    weasy_logger.setLevel(logging.CRITICAL)
+    try:
+        with pytest.raises(RenderWarning, match="colr"):
+            render_html("<style>p { colr: red; }</style><p>Текст</p>", base_url=tmp_path)
+    finally:
+        weasy_logger.setLevel(previous)
+    assert weasy_logger.level == previous
+
+
+def test_fonttools_fallback_is_slow_but_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import weasyprint.pdf.fonts
+
+    # Without libharfbuzz-subset WeasyPrint logs a warning on every render; that one is reported
+    # once by warn_if_slow_pdf() and must not fail every document on a machine lacking it.
+    monkeypatch.setattr(weasyprint.pdf.fonts, "harfbuzz_subset", None)
+    pdf, pages = render_html("<p>Короткий текст</p>")
+    assert pages == 1 and "Короткий текст" in pdf_text(pdf)
 
 
 def test_slow_pdf_warning(monkeypatch: pytest.MonkeyPatch) -> None:
