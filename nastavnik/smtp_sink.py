@@ -54,8 +54,11 @@ class _SaveHandler:
         label = str(headers.get("Subject") or headers.get("Message-ID") or "")
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         with self._lock:
-            number = next(self._counter)
-        return self.directory / f"{stamp}-{number}-{_slug(label)}.eml"
+            while True:
+                # The counter restarts with the process; never overwrite an earlier run's file.
+                path = self.directory / f"{stamp}-{next(self._counter)}-{_slug(label)}.eml"
+                if not path.exists():
+                    return path
 
     def save(self, envelope: Envelope) -> ReceivedMessage:
         # original_content is the DATA exactly as received (content may be decoded).
