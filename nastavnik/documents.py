@@ -153,26 +153,33 @@ class _ThreadRecords(logging.Handler):
 
 
 _level_lock = threading.Lock()
+_active_renders = 0
+_saved_level = logging.NOTSET
 
 
 @contextmanager
 def _weasyprint_warnings_raise() -> Iterator[None]:
     """Raise RenderWarning if WeasyPrint logs WARNING or worse inside the block."""
+    global _active_renders, _saved_level
     weasy_logger = logging.getLogger("weasyprint")
     handler = _ThreadRecords()
     with _level_lock:
-        # An application silencing logging must not silence our check: make sure WARNINGs
-        # reach the handler, and put the level back afterwards.
-        previous_level = weasy_logger.level
-        if weasy_logger.getEffectiveLevel() > logging.WARNING:
-            weasy_logger.setLevel(logging.WARNING)
+        # An application silencing logging must not silence our check: make sure WARNINGs reach
+        # the handler. The first concurrent render saves the level and the last one restores it.
+        if _active_renders == 0:
+            _saved_level = weasy_logger.level
+            if weasy_logger.getEffectiveLevel() > logging.WARNING:
+                weasy_logger.setLevel(logging.WARNING)
+        _active_renders += 1
         weasy_logger.addHandler(handler)
     try:
         yield
     finally:
         with _level_lock:
             weasy_logger.removeHandler(handler)
-            weasy_logger.setLevel(previous_level)
+            _active_renders -= 1
+            if _active_renders == 0:
+                weasy_logger.setLevel(_saved_level)
     if handler.messages:
         raise RenderWarning("WeasyPrint: " + "; ".join(handler.messages))
 
