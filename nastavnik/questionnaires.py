@@ -109,6 +109,7 @@ _GRADE = re.compile(
 _INT = re.compile(r"^(-?\s*\d+)(?:[.,]0+)?\s*(?:г\.?|год|года|лет)?$")
 _DATE_RU = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ ,T]+\d{1,2}:\d{2}(?::\d{2})?)?$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_DATE_HINT = "ожидается ДД.ММ.ГГГГ или ГГГГ-ММ-ДД"
 _LATIN_TO_CYRILLIC = str.maketrans("ABCEHKMOPTXY", "АВСЕНКМОРТХУ")
 _CONSENT_COLUMNS = (
     (ConsentKind.personal_data, "Согласие на обработку персональных данных"),
@@ -434,7 +435,8 @@ class _RowParser:
 
         email = values.get("Электронная почта", "").casefold()
         if email and not _EMAIL.match(email):
-            err("Электронная почта", f"неверный адрес электронной почты «{email}»")
+            typed = values["Электронная почта"]
+            err("Электронная почта", f"неверный адрес электронной почты «{typed}»")
 
         form = None
         if values.get("Форма наставничества"):
@@ -484,7 +486,7 @@ class _RowParser:
             if given_on is None:
                 if stamp_text:
                     if not any(e.field == "Отметка времени" for e in errors):
-                        err("Отметка времени", f"неверная дата «{stamp_text}»")
+                        err("Отметка времени", f"неверная дата «{stamp_text}», {_DATE_HINT}")
                 elif not values.get("Дата согласия"):
                     err(
                         column,
@@ -541,9 +543,9 @@ class _RowParser:
         )
         row.key = person_key(
             email=email,
-            last_name=person["last_name"],
-            first_name=person["first_name"],
-            middle_name=person["middle_name"],
+            last_name=values["Фамилия"],
+            first_name=values["Имя"],
+            middle_name=values.get("Отчество", ""),
             birth_date=birth_date,
         )
         row.key_field = "Электронная почта" if email else "Фамилия"
@@ -559,7 +561,7 @@ class _RowParser:
             return None
         parsed = parse_date(text)
         if parsed is None:
-            err(column, f"неверная дата «{text}», ожидается ДД.ММ.ГГГГ или ГГГГ-ММ-ДД")
+            err(column, f"неверная дата «{text}», {_DATE_HINT}")
         return parsed
 
     @staticmethod

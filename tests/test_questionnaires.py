@@ -457,6 +457,25 @@ BAD_ROWS = [
         "",
     ],
 ]
+BAD_ROWS.append(
+    # row 13: consent "Да" dated by an unreadable timestamp
+    [
+        "вчера",
+        "Котов",
+        "Лев",
+        "",
+        "01.02.2013",
+        "7А",
+        "",
+        "",
+        "ученик-ученик",
+        "",
+        "",
+        "Да",
+        "",
+        "",
+    ],
+)
 EXPECTED_ERRORS = [
     "bad.csv, строка 3, поле «Дата рождения»: неверная дата «31.02.2013», ожидается ДД.ММ.ГГГГ "
     "или ГГГГ-ММ-ДД",
@@ -476,13 +495,15 @@ EXPECTED_ERRORS = [
     "например, 7А или 10 Б",
     "bad.csv, строка 11, поле «Фамилия»: значение длиннее 200 символов (201)",
     "bad.csv, строка 12, поле «Запрос»: значение длиннее 2000 символов (2001)",
+    "bad.csv, строка 13, поле «Отметка времени»: неверная дата «вчера», ожидается ДД.ММ.ГГГГ или "
+    "ГГГГ-ММ-ДД",
 ]
 
 
 def test_bad_rows_are_rejected_with_exact_errors_and_good_rows_kept(engine, cycle_ids, tmp_path):
     report = run(engine, cycle_ids[1], write_csv(tmp_path / "bad.csv", BAD_ROWS))
     assert [str(error) for error in report.rejected] == EXPECTED_ERRORS
-    assert (report.accepted, report.rejected_rows) == (1, 9)
+    assert (report.accepted, report.rejected_rows) == (1, 10)
     assert report.rejected[0] == RowError(
         file="bad.csv",
         row=3,
@@ -898,3 +919,14 @@ def test_demo_school_imports_with_expected_counts_and_missing_consents(engine, c
         assert html.last_name in {"<b>Смирнов</b>", "<b>Смирнова</b>"}
         inert = session.exec(select(Participant).where(Participant.interests == "=СУММ(A1:A3)"))
         assert len(inert.all()) == 1
+
+
+def test_docs_list_every_column_and_alias():
+    text = (Path(__file__).parents[1] / "docs" / "questionnaires.md").read_text(encoding="utf-8")
+    table = {
+        line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")
+    }
+    for canonical, aliases in questionnaires.HEADER_ALIASES.items():
+        assert canonical in table, canonical
+        for alias in aliases:
+            assert alias in table[canonical], alias
