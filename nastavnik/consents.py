@@ -30,6 +30,7 @@ class MissingConsent:
     full_name: str
     role: Role
     reason: str
+    grade_label: str = ""
 
 
 @dataclass
@@ -48,7 +49,7 @@ class RegisterRow:
     participant_id: UUID
     person_id: UUID
     full_name: str
-    grade: str
+    grade_label: str
     form: str
     requests: str
     interests: str
@@ -56,11 +57,6 @@ class RegisterRow:
     experience_years: int | None
     position: str
     consent_date: date | None
-
-    @property
-    def grade_label(self) -> str:
-        """The class as printed in documents, e.g. «7А» (the templates' name for it)."""
-        return self.grade
 
 
 def coming_of_age(birth_date: date) -> date:
@@ -83,6 +79,12 @@ def _name_key(person: Person) -> tuple[str, ...]:
 
     parts = (person.last_name, person.first_name, person.middle_name)
     return (*(letters(part) for part in parts), str(person.id))
+
+
+def _grade_label(participant: Participant) -> str:
+    if participant.grade is None:
+        return ""
+    return f"{participant.grade}{participant.class_letter}"
 
 
 def _problem(consent: Consent | None, on: date, *, what: str, missing: str) -> str | None:
@@ -153,6 +155,7 @@ def check_consents(
                     full_name=person.full_name,
                     role=participant.role,
                     reason="; ".join(reasons),
+                    grade_label=_grade_label(participant),
                 )
             )
         else:
@@ -172,14 +175,13 @@ def register_rows(
         if participant.id not in eligible:
             continue
         consent = consents.get((person.id, ConsentKind.personal_data))
-        grade = f"{participant.grade}{participant.class_letter}" if participant.grade else ""
         rows.append(
             RegisterRow(
                 number=len(rows) + 1,
                 participant_id=participant.id,
                 person_id=person.id,
                 full_name=person.full_name,
-                grade=grade,
+                grade_label=_grade_label(participant),
                 form=participant.form.value,
                 requests=participant.requests,
                 interests=participant.interests,

@@ -301,6 +301,16 @@ class DemoFiles:
     expected_missing_mentees: int = 0
     expected_missing_mentors: int = 0
 
+    @property
+    def mentee_files(self) -> list[Path]:
+        """The mentees' questionnaires."""
+        return [self.mentees_csv, self.mentees_xlsx]
+
+    @property
+    def mentor_files(self) -> list[Path]:
+        """The mentors' questionnaires."""
+        return [self.mentors_csv, self.mentors_xlsx]
+
     def files(self) -> list[tuple[Path, Role]]:
         """Every file with the role it holds, in a sensible import order."""
         return [

@@ -243,9 +243,19 @@ def test_register_rows_hold_only_eligible_participants_in_name_order(engine, cyc
         rows = register_rows(
             session=session, cycle_id=cycle_ids[1], role=Role.mentee, on=date(2026, 10, 1)
         )
-    assert [(r.number, r.full_name, r.grade, r.form) for r in rows] == [
+    assert [(r.number, r.full_name, r.grade_label, r.form) for r in rows] == [
         (1, "Белова Иван", "", "учитель–учитель"),
         (2, "Сорокин Иван", "7А", "ученик–ученик"),
     ]
     assert rows[1].consent_date == date(2026, 8, 20)
     assert rows[0].experience_years is None
+
+
+def test_missing_consent_carries_the_pupils_class(engine, cycle_ids):
+    add(engine, cycle_ids, "Панов", born=date(2013, 1, 1), grade=7)
+    add(engine, cycle_ids, "Панова", born=date(1990, 1, 1), personal=None)
+    result = check(engine, cycle_ids[1], START)
+    assert {m.full_name: m.grade_label for m in result.missing} == {
+        "Панов Иван": "7А",
+        "Панова Иван": "",
+    }

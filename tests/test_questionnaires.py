@@ -884,6 +884,8 @@ def test_demo_files_are_deterministic(tmp_path):
     one.mentees_csv.read_bytes().decode("cp1251")
     assert one.mentors_csv.read_bytes().startswith(b"\xef\xbb\xbf")
     assert {p.suffix for p, _ in one.files()} == {".csv", ".xlsx"}
+    assert one.mentee_files == [one.mentees_csv, one.mentees_xlsx]
+    assert one.mentor_files == [one.mentors_csv, one.mentors_xlsx]
 
 
 def test_demo_school_imports_with_expected_counts_and_missing_consents(engine, cycle_ids, tmp_path):
