@@ -117,7 +117,7 @@ class EmbeddedStack:
     def _start_sink(self) -> None:
         from nastavnik.smtp_sink import MailSink
 
-        sink = MailSink(self.settings.mail_dir, port=_smtp_port(self.settings))
+        sink = MailSink(directory=self.settings.mail_dir, port=_smtp_port(self.settings))
         sink.start()
         self._sink = sink
 

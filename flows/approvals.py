@@ -51,7 +51,7 @@ def request_approval(
 ) -> ApprovalOutcome:
     """Ask the director, suspend until a decision with a valid code arrives, and return it.
 
-    Each wait has its own stable pause key (``<key>:<attempt>``): a refused code is audited
+    Each wait has its own stable pause key (``<key>-<attempt>``; Prefect allows only lowercase, digits, dashes): a refused code is audited
     and the run suspends again under the next key, so a resume never repeats a side effect.
     """
     logger = get_run_logger()
@@ -63,7 +63,7 @@ def request_approval(
     deliver_messages([opened["message_id"]])
     attempt = 1
     while True:
-        pause_key = f"{approval_key}:{attempt}"
+        pause_key = f"{approval_key}-{attempt}"
         answer = suspend_flow_run(wait_for_input=ApprovalInput, key=pause_key)
         result = record_decision(
             request_id=opened["request_id"], decision=answer.decision.value,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from prefect import flow, get_run_logger
@@ -43,11 +44,11 @@ def _publish_documents(document_ids: list[str]) -> None:
     lines = ["| Документ | Номер | Дата | Статус |", "|---|---|---|---|"]
     with session_scope() as session:
         for document_id in document_ids:
-            document = session.get(Document, document_id)
+            document = session.get(Document, uuid.UUID(document_id))
             assert document is not None
             url = f"{base_url}/documents/{document.id}.pdf"
             create_link_artifact(link=url, link_text=f"{document.title} {document.label}",
-                                 key=f"{document.doc_type.replace('_', '-')}")
+                                 description=document.title)
             lines.append(f"| [{document.title}]({url}) | {document.label} | "
                          f"{document.doc_date:%d.%m.%Y} | {document.status.value} |")
     create_markdown_artifact(markdown="\n".join(lines), key="base-formation-documents",

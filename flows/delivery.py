@@ -8,6 +8,6 @@ from tasks.mail import send_pending_messages
 
 
 @flow(name="retry-deliveries")
-async def retry_deliveries(include_failed: bool = False) -> dict[str, int]:
+def retry_deliveries(include_failed: bool = False) -> dict[str, int]:
     """Send pending and retrying e-mails, and failed ones when the operator asks."""
-    return await send_pending_messages(include_failed=include_failed)
+    return send_pending_messages(include_failed=include_failed)

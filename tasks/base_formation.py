@@ -88,19 +88,19 @@ def render_registers(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
         base = _document_context(org=org, cycle=cycle)
         check = consents.check_consents(session=session, cycle_id=cycle.id, on=on)
         specs = [
-            ("register_mentees", "Реестр наставляемых", "register_mentees.html",
+            ("register-mentees", "register", "Реестр наставляемых", "register_mentees.html",
              {"rows": consents.register_rows(session=session, cycle_id=cycle.id,
                                              role=Role.mentee, on=on)}),
-            ("register_mentors", "Реестр наставников", "register_mentors.html",
+            ("register-mentors", "register", "Реестр наставников", "register_mentors.html",
              {"rows": consents.register_rows(session=session, cycle_id=cycle.id,
                                              role=Role.mentor, on=on)}),
-            ("consents_missing", "Справка об отсутствующих согласиях", "consents_missing.html",
+            ("consents-missing", "memo", "Справка об отсутствующих согласиях", "consents_missing.html",
              {"missing": check.missing}),
         ]
-        for doc_type, title, template, extra in specs:
+        for slug, doc_type, title, template, extra in specs:
             document = documents.issue_document(
                 session=session, settings=settings,
-                unique_key=f"base-formation:{flow_run_id}:{doc_type}",
+                unique_key=f"base-formation:{flow_run_id}:{slug}",
                 organization_id=org.id, cycle_id=cycle.id, doc_type=doc_type,
                 title=f"{title} {cycle.school_year}", template=template,
                 context={**base, **extra}, doc_date=on, flow_run_id=uuid.UUID(flow_run_id),
