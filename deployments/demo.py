@@ -69,26 +69,30 @@ def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> i
     console.print("Starting the embedded stack (Prefect server, runner, SMTP sink, web)…")
     stack.start()
     try:
-        params = {"organization_code": DEMO_ORG["code"], "school_year": SCHOOL_YEAR,
-                  "mentee_files": [str(p) for p in files.mentee_files],
-                  "mentor_files": [str(p) for p in files.mentor_files],
-                  "reference_date": date.today().isoformat()}
-        run_id = asyncio.run(start_deployment("base-formation/base-formation",
-                                              {"params": params}))
+        params = {
+            "organization_code": DEMO_ORG["code"],
+            "school_year": SCHOOL_YEAR,
+            "mentee_files": [str(p) for p in files.mentee_files],
+            "mentor_files": [str(p) for p in files.mentor_files],
+            "reference_date": date.today().isoformat(),
+        }
+        run_id = asyncio.run(start_deployment("base-formation/base-formation", {"params": params}))
         run_url = f"{stack.ui_url}/runs/flow-run/{run_id}"
         console.print(f"Flow run started: {run_url}")
         run = asyncio.run(wait_for_state(run_id, names={"Suspended"}, timeout=300))
         if run.state is None or run.state.name != "Suspended":
-            console.print(f"[red]The run ended as {run.state.name if run.state else '?'}; "
-                          f"see {run_url} and {stack.logs_dir}[/]")
+            console.print(
+                f"[red]The run ended as {run.state.name if run.state else '?'}; "
+                f"see {run_url} and {stack.logs_dir}[/]"
+            )
             return 1
         request_id = _print_import_summary(console, run_id)
-        link, eml = _approval_link_from_mail(settings.mail_dir, DEMO_ORG["director_email"],
-                                             request_id)
+        link, eml = _approval_link_from_mail(
+            settings.mail_dir, DEMO_ORG["director_email"], request_id
+        )
         console.print(f"Director's e-mail: {eml}")
         console.print(f"Approval link:     {link}")
-        approve_by_link(link, approver_name=DEMO_ORG["director_name"],
-                        comment="Реестры утверждаю.")
+        approve_by_link(link, approver_name=DEMO_ORG["director_name"], comment="Реестры утверждаю.")
         console.print("Approved through the link as the director; waiting for the run…")
         run = asyncio.run(wait_for_state(run_id, names={"Completed"}, timeout=300))
         if run.state is None or not run.state.is_completed():
@@ -115,9 +119,16 @@ def approve_by_link(link: str, *, approver_name: str, comment: str) -> None:
     if not form_action or not code:
         raise RuntimeError(f"the approval page at {link} has no decision form")
     target = httpx.URL(link).join(form_action.group(1))
-    answer = httpx.post(target, data={"code": code.group(1), "decision": "approve",
-                                      "approver_name": approver_name, "comment": comment},
-                        timeout=60)
+    answer = httpx.post(
+        target,
+        data={
+            "code": code.group(1),
+            "decision": "approve",
+            "approver_name": approver_name,
+            "comment": comment,
+        },
+        timeout=60,
+    )
     if answer.status_code != 200:
         raise RuntimeError(f"approval refused ({answer.status_code}): {answer.text[:300]}")
 
@@ -125,22 +136,28 @@ def approve_by_link(link: str, *, approver_name: str, comment: str) -> None:
 def _print_import_summary(console: Console, run_id: uuid.UUID) -> uuid.UUID:
     with session_scope() as session:
         request = session.exec(
-            select(ApprovalRequest).where(ApprovalRequest.flow_run_id == run_id)).one()
+            select(ApprovalRequest).where(ApprovalRequest.flow_run_id == run_id)
+        ).one()
     console.print(f"Waiting for the director: {request.title}")
     console.print(f"  {request.summary}")
     return request.id
 
 
-def _print_where(console: Console, settings: Settings, run_id: uuid.UUID, run_url: str,
-                 seconds: float) -> None:
+def _print_where(
+    console: Console, settings: Settings, run_id: uuid.UUID, run_url: str, seconds: float
+) -> None:
     from nastavnik.documents import document_file
 
     table = Table("Документ", "Номер", "Статус", "Файл", title="Документы")
     with session_scope() as session:
         docs = session.exec(select(Document).where(Document.flow_run_id == run_id)).all()
         for doc in docs:
-            table.add_row(doc.title, doc.label, doc.status.value,
-                          str(document_file(settings=settings, document=doc).resolve()))
+            table.add_row(
+                doc.title,
+                doc.label,
+                doc.status.value,
+                str(document_file(settings=settings, document=doc).resolve()),
+            )
     console.print(table)
     mails = sorted(settings.mail_dir.resolve().glob("*.eml"))
     console.print(f"E-mails (.eml): {settings.mail_dir.resolve()} ({len(mails)} files)")

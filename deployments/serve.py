@@ -13,10 +13,14 @@ DEPLOYMENT_NAMES = {"base-formation": "base-formation/base-formation"}
 def deployments() -> list:  # type: ignore[type-arg]
     """The deployments the embedded stack serves."""
     return [
-        base_formation.to_deployment(name="base-formation",
-                                     description="Формирование базы наставляемых и наставников"),
-        retry_deliveries.to_deployment(name="retry-deliveries", interval=900,
-                                       description="Повторная отправка недоставленных писем"),
+        base_formation.to_deployment(
+            name="base-formation", description="Формирование базы наставляемых и наставников"
+        ),
+        retry_deliveries.to_deployment(
+            name="retry-deliveries",
+            interval=900,
+            description="Повторная отправка недоставленных писем",
+        ),
     ]
 
 

@@ -75,16 +75,30 @@ class EmbeddedStack:
 
     def start(self) -> None:
         """Start the server, wait for it, then the runner, the SMTP sink and the web endpoint."""
-        busy = [p for p in (self.settings.prefect_port, self.settings.web_port,
-                            _smtp_port(self.settings)) if not _port_free(p)]
+        busy = [
+            p
+            for p in (self.settings.prefect_port, self.settings.web_port, _smtp_port(self.settings))
+            if not _port_free(p)
+        ]
         if busy:
             raise RuntimeError(f"ports already in use: {busy} (is another stack running?)")
         os.environ.update(prefect_environment(self.settings))
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._spawn("prefect-server", [sys.executable, "-m", "prefect", "server", "start",
-                                           "--host", "127.0.0.1", "--port",
-                                           str(self.settings.prefect_port)])
+            self._spawn(
+                "prefect-server",
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect",
+                    "server",
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.settings.prefect_port),
+                ],
+            )
             self._wait_for_server()
             self._spawn("runner", [sys.executable, "-m", "deployments.serve"])
             self._start_sink()
@@ -95,9 +109,14 @@ class EmbeddedStack:
 
     def _spawn(self, name: str, command: list[str]) -> None:
         log = (self.logs_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(),
-                                   stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=os.environ.copy(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes.append(process)
 
     def _wait_for_server(self, timeout: float = 120) -> None:
@@ -105,7 +124,9 @@ class EmbeddedStack:
         url = f"{self.ui_url}/api/health"
         while time.monotonic() < deadline:
             if self.processes[0].poll() is not None:
-                raise RuntimeError(f"Prefect server exited; see {self.logs_dir / 'prefect-server.log'}")
+                raise RuntimeError(
+                    f"Prefect server exited; see {self.logs_dir / 'prefect-server.log'}"
+                )
             try:
                 if httpx.get(url, timeout=2).status_code == 200:
                     return
@@ -129,8 +150,9 @@ class EmbeddedStack:
         from nastavnik.web import create_app
 
         app = create_app(settings=self.settings, engine=get_engine(), resume=resume_run)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.settings.web_port,
-                                               log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.settings.web_port, log_level="warning")
+        )
         thread = threading.Thread(target=server.run, name="web", daemon=True)
         thread.start()
         deadline = time.monotonic() + 30

@@ -51,14 +51,20 @@ def request_approval(
 ) -> ApprovalOutcome:
     """Ask the director, suspend until a decision with a valid code arrives, and return it.
 
-    Each wait has its own stable pause key (``<key>-<attempt>``; Prefect allows only lowercase, digits, dashes): a refused code is audited
-    and the run suspends again under the next key, so a resume never repeats a side effect.
+    Each wait has its own stable pause key ``<key>-<attempt>`` (Prefect allows lowercase,
+    digits and dashes): a refused code is audited and the run suspends again under the next
+    key, and everything before the pause is cached or idempotent, so no side effect repeats.
     """
     logger = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     opened = open_approval_request(
-        cycle_id=cycle_id, stage=stage, approval_key=approval_key, flow_run_id=flow_run_id,
-        title=title, summary=summary, document_ids=document_ids,
+        cycle_id=cycle_id,
+        stage=stage,
+        approval_key=approval_key,
+        flow_run_id=flow_run_id,
+        title=title,
+        summary=summary,
+        document_ids=document_ids,
     )
     deliver_messages([opened["message_id"]])
     attempt = 1
@@ -66,13 +72,20 @@ def request_approval(
         pause_key = f"{approval_key}-{attempt}"
         answer = suspend_flow_run(wait_for_input=ApprovalInput, key=pause_key)
         result = record_decision(
-            request_id=opened["request_id"], decision=answer.decision.value,
-            comment=answer.comment, approver_name=answer.approver_name,
-            code=answer.approval_code, pause_key=pause_key,
+            request_id=opened["request_id"],
+            decision=answer.decision.value,
+            comment=answer.comment,
+            approver_name=answer.approver_name,
+            code=answer.approval_code,
+            pause_key=pause_key,
         )
         if result["accepted"]:
             logger.info("%s: %s (%s)", title, result["message"], answer.approver_name)
-            return ApprovalOutcome(opened["request_id"], Decision(str(result["decision"])),
-                                   answer.comment, answer.approver_name)
+            return ApprovalOutcome(
+                opened["request_id"],
+                Decision(str(result["decision"])),
+                answer.comment,
+                answer.approver_name,
+            )
         logger.warning("%s: %s; waiting for a valid decision", title, result["message"])
         attempt += 1

@@ -47,12 +47,18 @@ def _publish_documents(document_ids: list[str]) -> None:
             document = session.get(Document, uuid.UUID(document_id))
             assert document is not None
             url = f"{base_url}/documents/{document.id}.pdf"
-            create_link_artifact(link=url, link_text=f"{document.title} {document.label}",
-                                 description=document.title)
-            lines.append(f"| [{document.title}]({url}) | {document.label} | "
-                         f"{document.doc_date:%d.%m.%Y} | {document.status.value} |")
-    create_markdown_artifact(markdown="\n".join(lines), key="base-formation-documents",
-                             description="Документы этапа формирования базы")
+            create_link_artifact(
+                link=url, link_text=f"{document.title} {document.label}", description=document.title
+            )
+            lines.append(
+                f"| [{document.title}]({url}) | {document.label} | "
+                f"{document.doc_date:%d.%m.%Y} | {document.status.value} |"
+            )
+    create_markdown_artifact(
+        markdown="\n".join(lines),
+        key="base-formation-documents",
+        description="Документы этапа формирования базы",
+    )
 
 
 @flow(name=STAGE, log_prints=False)
@@ -62,43 +68,69 @@ def base_formation(params: BaseFormationParams) -> str:
     flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     on = params.reference_date or date.today()
 
-    cycle_id = resolve_cycle(organization_code=params.organization_code,
-                             school_year=params.school_year)
-    reports = import_questionnaires(cycle_id=cycle_id, mentee_files=params.mentee_files,
-                                    mentor_files=params.mentor_files)
+    cycle_id = resolve_cycle(
+        organization_code=params.organization_code, school_year=params.school_year
+    )
+    reports = import_questionnaires(
+        cycle_id=cycle_id,
+        mentee_files=params.mentee_files,
+        mentor_files=params.mentor_files,
+        flow_run_id=flow_run_id,
+    )
     create_table_artifact(
         key="questionnaire-import",
-        table=[{"Файл": r["file"], "Роль": r["role"], "Принято": r["accepted"],
-                "Обновлено": r["updated"], "Без изменений": r["unchanged"],
-                "Отклонено": len(r["errors"])} for r in reports],  # type: ignore[arg-type]
+        table=[
+            {
+                "Файл": r.file,
+                "Роль": r.role,
+                "Принято": r.accepted,
+                "Обновлено": r.updated,
+                "Без изменений": r.unchanged,
+                "Отклонено строк": len({e["Строка"] for e in r.errors}),
+            }
+            for r in reports
+        ],
         description="Импорт анкет",
     )
-    errors = [e for r in reports for e in r["errors"]]  # type: ignore[attr-defined]
+    errors = [e for r in reports for e in r.errors]
+    rejected_rows = len({(e["Файл"], e["Строка"]) for e in errors})
     if errors:
-        create_table_artifact(key="questionnaire-errors", table=errors,
-                              description="Отклонённые строки анкет")
+        create_table_artifact(
+            key="questionnaire-errors", table=errors, description="Отклонённые строки анкет"
+        )
     consent_check = check_consents(cycle_id=cycle_id, on=on)
-    if consent_check["missing"]:
-        create_table_artifact(key="consents-missing", table=consent_check["missing"],
-                              description="Нет необходимых согласий: в реестры не включены")
+    if consent_check.missing:
+        create_table_artifact(
+            key="consents-missing",
+            table=consent_check.missing,
+            description="Нет необходимых согласий: в реестры не включены",
+        )
     document_ids = render_registers(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
     _publish_documents(document_ids)
 
     outcome = request_approval(
-        cycle_id=cycle_id, stage=STAGE, approval_key="base-formation-registers",
+        cycle_id=cycle_id,
+        stage=STAGE,
+        approval_key="base-formation-registers",
         title=f"Реестры наставляемых и наставников на {params.school_year} учебный год",
-        summary=(f"В реестры включено участников: {consent_check['eligible']}; "
-                 f"не включено из-за согласий: {len(consent_check['missing'])}; "  # type: ignore[arg-type]
-                 f"отклонено строк анкет: {len(errors)}."),
+        summary=(
+            f"В реестры включено участников: {consent_check.eligible}; "
+            f"не включено из-за согласий: {len(consent_check.missing)}; "
+            f"отклонено строк анкет: {rejected_rows}."
+        ),
         document_ids=document_ids,
     )
     if outcome.decision != Decision.request_changes:
-        set_documents_status(document_ids=document_ids,
-                             status="approved" if outcome.approved else "rejected")
+        set_documents_status(
+            document_ids=document_ids, status="approved" if outcome.approved else "rejected"
+        )
     deliver_messages([notify_decision(request_id=outcome.request_id)])
     if outcome.decision == Decision.approve:
         logger.info("Registers approved by %s", outcome.approver_name)
     else:
-        logger.warning("Registers not approved (%s): %s — correct the data and run the stage "
-                       "again", outcome.decision.value, outcome.comment)
+        logger.warning(
+            "Registers not approved (%s): %s — correct the data and run the stage again",
+            outcome.decision.value,
+            outcome.comment,
+        )
     return outcome.decision.value

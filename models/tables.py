@@ -15,7 +15,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-
 class Role(StrEnum):
     mentor = "mentor"
     mentee = "mentee"

@@ -63,8 +63,13 @@ def make_code(
 ) -> str:
     """An approval code: its expiry (unix seconds) and an HMAC over run, key, role and expiry."""
     expires = int(_as_utc(expires_at).timestamp())
-    signature = _signature(secret=secret, flow_run_id=flow_run_id, approval_key=approval_key,
-                           role=role, expires=expires)
+    signature = _signature(
+        secret=secret,
+        flow_run_id=flow_run_id,
+        approval_key=approval_key,
+        role=role,
+        expires=expires,
+    )
     return f"{expires}-{signature}"
 
 
@@ -75,9 +80,13 @@ def code_digest(code: str) -> str:
 
 def code_for_request(*, secret: bytes, request: ApprovalRequest) -> str:
     """The code that answers this request (deterministic, so it is never stored)."""
-    return make_code(secret=secret, flow_run_id=request.flow_run_id,
-                     approval_key=request.approval_key, role=request.role,
-                     expires_at=request.expires_at)
+    return make_code(
+        secret=secret,
+        flow_run_id=request.flow_run_id,
+        approval_key=request.approval_key,
+        role=request.role,
+        expires_at=request.expires_at,
+    )
 
 
 def check_code(
@@ -93,9 +102,13 @@ def check_code(
     ).first()
     if used is not None:
         return CodeProblem.replayed
-    expected = _signature(secret=secret, flow_run_id=request.flow_run_id,
-                          approval_key=request.approval_key, role=request.role,
-                          expires=int(expires_text))
+    expected = _signature(
+        secret=secret,
+        flow_run_id=request.flow_run_id,
+        approval_key=request.approval_key,
+        role=request.role,
+        expires=int(expires_text),
+    )
     if not hmac.compare_digest(expected, signature.upper()):
         return CodeProblem.forged
     if int(expires_text) <= int(_as_utc(now).timestamp()):
@@ -123,22 +136,36 @@ def open_request(
 ) -> ApprovalRequest:
     """The run's request under this key, created (and audited) on first call only."""
     existing = session.exec(
-        select(ApprovalRequest).where(ApprovalRequest.flow_run_id == flow_run_id,
-                                      ApprovalRequest.approval_key == approval_key)
+        select(ApprovalRequest).where(
+            ApprovalRequest.flow_run_id == flow_run_id, ApprovalRequest.approval_key == approval_key
+        )
     ).first()
     if existing is not None:
         return existing
     request = ApprovalRequest(
-        cycle_id=cycle_id, stage=stage, approval_key=approval_key, role=role,
-        flow_run_id=flow_run_id, title=title, summary=summary, approver_name=approver_name,
-        approver_email=approver_email, document_ids=[str(d) for d in document_ids],
-        requested_at=now, expires_at=now + ttl,
+        cycle_id=cycle_id,
+        stage=stage,
+        approval_key=approval_key,
+        role=role,
+        flow_run_id=flow_run_id,
+        title=title,
+        summary=summary,
+        approver_name=approver_name,
+        approver_email=approver_email,
+        document_ids=[str(d) for d in document_ids],
+        requested_at=now,
+        expires_at=now + ttl,
     )
     session.add(request)
     session.flush()
     repository.record_audit(
-        session=session, actor="system", action="approval.requested", cycle_id=cycle_id,
-        flow_run_id=flow_run_id, entity=f"approval:{request.id}", at=now,
+        session=session,
+        actor="system",
+        action="approval.requested",
+        cycle_id=cycle_id,
+        flow_run_id=flow_run_id,
+        entity=f"approval:{request.id}",
+        at=now,
         details={"title": title, "approver": approver_name, "documents": request.document_ids},
         event_key=f"approval.requested:{request.id}",
     )
@@ -189,17 +216,24 @@ def record_decision(
         select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
     ).first()
     if recorded is not None and recorded.pause_key == pause_key:
-        return DecisionOutcome(True, request_id, recorded.decision, recorded.comment,
-                               recorded.approver_name)
+        return DecisionOutcome(
+            True, request_id, recorded.decision, recorded.comment, recorded.approver_name
+        )
     problem = check_code(session=session, secret=secret, request=request, code=code, now=now)
     if problem is None:
         try:
             with session.begin_nested():
-                session.add(ApprovalDecision(
-                    request_id=request_id, decision=decision, comment=comment,
-                    approver_name=approver_name, code_digest=code_digest(code),
-                    pause_key=pause_key, decided_at=now,
-                ))
+                session.add(
+                    ApprovalDecision(
+                        request_id=request_id,
+                        decision=decision,
+                        comment=comment,
+                        approver_name=approver_name,
+                        code_digest=code_digest(code),
+                        pause_key=pause_key,
+                        decided_at=now,
+                    )
+                )
                 request.status = DECISION_STATUS[decision]
                 request.decided_at = now
                 session.add(request)
@@ -207,20 +241,36 @@ def record_decision(
             problem = CodeProblem.replayed
     if problem is not None:
         repository.record_audit(
-            session=session, actor=approver_name or "unknown", action="approval.refused",
-            cycle_id=request.cycle_id, flow_run_id=request.flow_run_id,
-            entity=f"approval:{request_id}", at=now,
-            details={"problem": problem.value, "channel": channel, "pause_key": pause_key,
-                     "decision": decision.value},
+            session=session,
+            actor=approver_name or "unknown",
+            action="approval.refused",
+            cycle_id=request.cycle_id,
+            flow_run_id=request.flow_run_id,
+            entity=f"approval:{request_id}",
+            at=now,
+            details={
+                "problem": problem.value,
+                "channel": channel,
+                "pause_key": pause_key,
+                "decision": decision.value,
+            },
             event_key=f"approval.refused:{request_id}:{pause_key}",
         )
         return DecisionOutcome(False, request_id, decision, comment, approver_name, problem)
     repository.record_audit(
-        session=session, actor=approver_name, action=f"approval.{decision.value}",
-        cycle_id=request.cycle_id, flow_run_id=request.flow_run_id,
-        entity=f"approval:{request_id}", at=now,
-        details={"comment": comment, "channel": channel, "pause_key": pause_key,
-                 "documents": request.document_ids},
+        session=session,
+        actor=approver_name,
+        action=f"approval.{decision.value}",
+        cycle_id=request.cycle_id,
+        flow_run_id=request.flow_run_id,
+        entity=f"approval:{request_id}",
+        at=now,
+        details={
+            "comment": comment,
+            "channel": channel,
+            "pause_key": pause_key,
+            "documents": request.document_ids,
+        },
         event_key=f"approval.decided:{request_id}",
     )
     return DecisionOutcome(True, request_id, decision, comment, approver_name)
@@ -243,9 +293,13 @@ def precheck_submission(
     problem = check_code(session=session, secret=secret, request=request, code=code, now=now)
     if problem is not None:
         repository.record_audit(
-            session=session, actor=actor or "unknown", action="approval.refused",
-            cycle_id=request.cycle_id, flow_run_id=request.flow_run_id,
-            entity=f"approval:{request_id}", at=now,
+            session=session,
+            actor=actor or "unknown",
+            action="approval.refused",
+            cycle_id=request.cycle_id,
+            flow_run_id=request.flow_run_id,
+            entity=f"approval:{request_id}",
+            at=now,
             details={"problem": problem.value, "channel": channel},
         )
     return problem
@@ -253,10 +307,13 @@ def precheck_submission(
 
 def list_pending(*, session: Session) -> list[ApprovalRequest]:
     """Requests still waiting for a decision, oldest first."""
-    return list(session.exec(
-        select(ApprovalRequest).where(ApprovalRequest.status == ApprovalStatus.pending)
-        .order_by(ApprovalRequest.requested_at)  # type: ignore[arg-type]
-    ))
+    return list(
+        session.exec(
+            select(ApprovalRequest)
+            .where(ApprovalRequest.status == ApprovalStatus.pending)
+            .order_by(ApprovalRequest.requested_at)  # type: ignore[arg-type]
+        )
+    )
 
 
 def find_request(*, session: Session, prefix: str) -> ApprovalRequest:

@@ -17,8 +17,11 @@ from nastavnik import approvals, repository
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
 
-app = typer.Typer(help="Наставник: этапы программы наставничества на Prefect.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="Наставник: этапы программы наставничества на Prefect.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 console = Console()
 
 
@@ -75,23 +78,35 @@ def demo(
     from deployments.demo import run_demo
 
     _warn_if_slow_pdf()
-    raise typer.Exit(run_demo(settings=get_settings(), console=console,
-                              exit_when_done=exit_when_done))
+    raise typer.Exit(
+        run_demo(settings=get_settings(), console=console, exit_when_done=exit_when_done)
+    )
 
 
 @app.command("add-organization")
 def add_organization(
-    code: str, name: str, short_name: str,
-    director_name: Annotated[str, typer.Option()], director_email: Annotated[str, typer.Option()],
-    curator_name: Annotated[str, typer.Option()], curator_email: Annotated[str, typer.Option()],
+    code: str,
+    name: str,
+    short_name: str,
+    director_name: Annotated[str, typer.Option()],
+    director_email: Annotated[str, typer.Option()],
+    curator_name: Annotated[str, typer.Option()],
+    curator_email: Annotated[str, typer.Option()],
     city: str = "",
 ) -> None:
     """Register an organisation (or update it)."""
     with session_scope() as session:
         org = repository.upsert_organization(
-            session=session, code=code, name=name, short_name=short_name, city=city,
-            director_name=director_name, director_email=director_email,
-            curator_name=curator_name, curator_email=curator_email)
+            session=session,
+            code=code,
+            name=name,
+            short_name=short_name,
+            city=city,
+            director_name=director_name,
+            director_email=director_email,
+            curator_name=curator_name,
+            curator_email=curator_email,
+        )
         console.print(f"Организация {org.code}: {org.name}")
 
 
@@ -107,22 +122,29 @@ def import_(
 
     with session_scope() as session:
         organization = repository.get_organization(session=session, code=org)
-        cycle = repository.get_or_create_cycle(session=session, organization_id=organization.id,
-                                               school_year=year)
+        cycle = repository.get_or_create_cycle(
+            session=session, organization_id=organization.id, school_year=year
+        )
     try:
         report = questionnaires.import_file_transaction(
-            engine=get_engine(), cycle_id=cycle.id, path=path, role=role,
-            max_bytes=get_settings().max_import_bytes)
+            engine=get_engine(),
+            cycle_id=cycle.id,
+            path=path,
+            role=role,
+            max_bytes=get_settings().max_import_bytes,
+        )
     except questionnaires.ImportFileError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from error
-    console.print(f"{report.file}: принято {report.accepted}, обновлено {report.updated}, "
-                  f"без изменений {report.unchanged}, отклонено {len(report.rejected)}, "
-                  f"согласий записано {report.consents_recorded}")
+    console.print(
+        f"{report.file}: принято {report.accepted}, обновлено {report.updated}, "
+        f"без изменений {report.unchanged}, отклонено {len(report.rejected)}, "
+        f"согласий записано {report.consents_recorded}"
+    )
     if report.rejected:
         table = Table("Строка", "Поле", "Ошибка", title="Отклонённые строки")
-        for error in report.rejected:
-            table.add_row(str(error.row), error.field, error.message)
+        for row_error in report.rejected:
+            table.add_row(str(row_error.row), row_error.field, row_error.message)
         console.print(table)
 
 
@@ -137,10 +159,19 @@ def start_base_formation(
     _use_embedded_prefect()
     from deployments.prefect_api import start_deployment
 
-    run_id = asyncio.run(start_deployment("base-formation/base-formation", {"params": {
-        "organization_code": org, "school_year": year,
-        "mentee_files": [str(p.resolve()) for p in mentees],
-        "mentor_files": [str(p.resolve()) for p in mentors]}}))
+    run_id = asyncio.run(
+        start_deployment(
+            "base-formation/base-formation",
+            {
+                "params": {
+                    "organization_code": org,
+                    "school_year": year,
+                    "mentee_files": [str(p.resolve()) for p in mentees],
+                    "mentor_files": [str(p.resolve()) for p in mentors],
+                }
+            },
+        )
+    )
     console.print(f"Запущено: flow run {run_id}")
 
 
@@ -151,8 +182,13 @@ def list_approvals() -> None:
         pending = approvals.list_pending(session=session)
     table = Table("ID", "Запрос", "Запрошено", "Действителен до", "Кому", title="Ожидают решения")
     for request in pending:
-        table.add_row(str(request.id)[:8], request.title, f"{request.requested_at:%d.%m.%Y %H:%M}",
-                      f"{request.expires_at:%d.%m.%Y}", request.approver_name)
+        table.add_row(
+            str(request.id)[:8],
+            request.title,
+            f"{request.requested_at:%d.%m.%Y %H:%M}",
+            f"{request.expires_at:%d.%m.%Y}",
+            request.approver_name,
+        )
     console.print(table)
 
 
@@ -168,22 +204,37 @@ def approve(
     """Decide an approval request from the command line."""
     if reject and changes:
         raise typer.BadParameter("choose --reject or --changes, not both")
-    decision = (Decision.reject if reject else
-                Decision.request_changes if changes else Decision.approve)
+    decision = (
+        Decision.reject if reject else Decision.request_changes if changes else Decision.approve
+    )
     with session_scope() as session:
         request = approvals.find_request(session=session, prefix=request_id)
         problem = approvals.precheck_submission(
-            session=session, secret=get_settings().approval_secret(), request_id=request.id,
-            code=code, channel="cli", actor=name, now=approvals.now_utc())
+            session=session,
+            secret=get_settings().approval_secret(),
+            request_id=request.id,
+            code=code,
+            channel="cli",
+            actor=name,
+            now=approvals.now_utc(),
+        )
     if problem is not None:
         console.print(f"[red]Решение не принято: {approvals.CODE_PROBLEM_RU[problem]}[/]")
         raise typer.Exit(2)
     _use_embedded_prefect()
     from deployments.prefect_api import resume_run
 
-    asyncio.run(resume_run(request.flow_run_id, {"decision": decision.value,
-                                                 "approval_code": code,
-                                                 "approver_name": name, "comment": comment}))
+    asyncio.run(
+        resume_run(
+            request.flow_run_id,
+            {
+                "decision": decision.value,
+                "approval_code": code,
+                "approver_name": name,
+                "comment": comment,
+            },
+        )
+    )
     console.print(f"Решение передано: {approvals.DECISION_LABEL_RU[decision]}")
 
 
@@ -198,8 +249,14 @@ def outbox(
         messages = mail.list_outbox(session=session, status=status)
     table = Table("ID", "Кому", "Тема", "Статус", "Попыток", "Ответ сервера", title="Исходящие")
     for message in messages:
-        table.add_row(str(message.id)[:8], message.to_addr, message.subject,
-                      message.status.value, str(message.attempts), message.last_error[:60])
+        table.add_row(
+            str(message.id)[:8],
+            message.to_addr,
+            message.subject,
+            message.status.value,
+            str(message.attempts),
+            message.last_error[:60],
+        )
     console.print(table)
 
 
@@ -207,12 +264,18 @@ def outbox(
 def audit(cycle: Annotated[str | None, typer.Option(help="ID цикла")] = None) -> None:
     """Show the audit trail."""
     with session_scope() as session:
-        events = repository.list_audit(session=session,
-                                       cycle_id=uuid.UUID(cycle) if cycle else None)
+        events = repository.list_audit(
+            session=session, cycle_id=uuid.UUID(cycle) if cycle else None
+        )
     table = Table("Когда", "Кто", "Действие", "Объект", "Подробности", title="Журнал")
     for event in events:
-        table.add_row(f"{event.at:%d.%m.%Y %H:%M:%S}", event.actor, event.action, event.entity,
-                      str(event.details)[:80])
+        table.add_row(
+            f"{event.at:%d.%m.%Y %H:%M:%S}",
+            event.actor,
+            event.action,
+            event.entity,
+            str(event.details)[:80],
+        )
     console.print(table)
 
 

@@ -251,19 +251,6 @@ def _organization_context(organization: Organization) -> dict[str, str]:
     }
 
 
-def _begin_sqlite_write(session: Session) -> None:
-    """On SQLite, open a real write transaction before numbering (no-op elsewhere)."""
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    # pysqlite only sends BEGIN before DML, so a SAVEPOINT issued first would start the transaction
-    # itself and its RELEASE would COMMIT behind the caller's back. BEGIN IMMEDIATE also takes the
-    # write lock, so max(number)+1 cannot race another writer. Skipped when already inside one.
-    sqlite_connection = connection.connection.driver_connection
-    if sqlite_connection is not None and not sqlite_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def _find(session: Session, unique_key: str) -> Document | None:
     return session.exec(select(Document).where(Document.unique_key == unique_key)).first()
 
@@ -295,7 +282,6 @@ def issue_document(
         raise LookupError(f"organisation {organization_id} does not exist")
     full_context = {"organization": _organization_context(organization), **context}
 
-    _begin_sqlite_write(session)
     year = doc_date.year
     for _attempt in range(MAX_NUMBER_ATTEMPTS):
         number = 1 + (

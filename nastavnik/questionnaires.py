@@ -602,17 +602,6 @@ def _resolve_columns(headers: list[str], *, file: str, role: Role) -> dict[str, 
     return columns
 
 
-def _begin_savepoint(session: Session) -> Any:
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        # pysqlite opens no transaction before SAVEPOINT, so releasing the savepoint would
-        # commit at once and the caller could no longer roll the import back.
-        raw = connection.connection.driver_connection
-        if raw is not None and not raw.in_transaction:
-            connection.exec_driver_sql("BEGIN")
-    return session.begin_nested()
-
-
 def import_questionnaire(
     *, session: Session, cycle_id: UUID, path: Path, role: Role, max_bytes: int = 5 * 1024 * 1024
 ) -> ImportReport:
@@ -648,7 +637,7 @@ def import_questionnaire(
         good[row.key] = row
     report.rejected.sort(key=lambda e: e.row)
 
-    with _begin_savepoint(session):
+    with session.begin_nested():
         _write_rows(
             session=session,
             cycle=cycle,

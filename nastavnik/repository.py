@@ -28,9 +28,16 @@ def upsert_organization(
     """Create the organisation with this code, or update its details."""
     org = session.exec(select(Organization).where(Organization.code == code)).first()
     if org is None:
-        org = Organization(code=code, name=name, short_name=short_name, director_name=director_name,
-                           director_email=director_email, curator_name=curator_name,
-                           curator_email=curator_email, city=city)
+        org = Organization(
+            code=code,
+            name=name,
+            short_name=short_name,
+            director_name=director_name,
+            director_email=director_email,
+            curator_name=curator_name,
+            curator_email=curator_email,
+            city=city,
+        )
     else:
         org.name, org.short_name, org.city = name, short_name, city
         org.director_name, org.director_email = director_name, director_email
@@ -56,17 +63,19 @@ def school_year_start(school_year: str) -> date:
     return date(int(first), 9, 1)
 
 
-def get_or_create_cycle(
-    *, session: Session, organization_id: uuid.UUID, school_year: str
-) -> Cycle:
+def get_or_create_cycle(*, session: Session, organization_id: uuid.UUID, school_year: str) -> Cycle:
     """The organisation's cycle for a school year, created on first use."""
     cycle = session.exec(
-        select(Cycle).where(Cycle.organization_id == organization_id,
-                            Cycle.school_year == school_year)
+        select(Cycle).where(
+            Cycle.organization_id == organization_id, Cycle.school_year == school_year
+        )
     ).first()
     if cycle is None:
-        cycle = Cycle(organization_id=organization_id, school_year=school_year,
-                      start_date=school_year_start(school_year))
+        cycle = Cycle(
+            organization_id=organization_id,
+            school_year=school_year,
+            start_date=school_year_start(school_year),
+        )
         session.add(cycle)
         session.flush()
     return cycle
@@ -89,9 +98,16 @@ def record_audit(
         existing = session.exec(select(AuditEvent).where(AuditEvent.event_key == event_key)).first()
         if existing is not None:
             return existing
-    event = AuditEvent(actor=actor, action=action, cycle_id=cycle_id, flow_run_id=flow_run_id,
-                       entity=entity, details=details or {}, event_key=event_key,
-                       at=at or utcnow())
+    event = AuditEvent(
+        actor=actor,
+        action=action,
+        cycle_id=cycle_id,
+        flow_run_id=flow_run_id,
+        entity=entity,
+        details=details or {},
+        event_key=event_key,
+        at=at or utcnow(),
+    )
     try:
         with session.begin_nested():
             session.add(event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
@@ -29,16 +29,20 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
     """Build the web app for the given settings, database and run resumer."""
     app = FastAPI(title="Наставник — утверждение", docs_url=None, redoc_url=None)
 
-    def load(session: Session, request_id: uuid.UUID) -> tuple[ApprovalRequest, Cycle,
-                                                               Organization, list[Document]]:
+    def load(
+        session: Session, request_id: uuid.UUID
+    ) -> tuple[ApprovalRequest, Cycle, Organization, list[Document]]:
         request = session.get(ApprovalRequest, request_id)
         if request is None:
             raise HTTPException(404, "Запрос на утверждение не найден")
         cycle = session.get(Cycle, request.cycle_id)
         org = session.get(Organization, cycle.organization_id) if cycle else None
         assert cycle is not None and org is not None
-        docs = [d for d in (session.get(Document, uuid.UUID(i)) for i in request.document_ids)
-                if d is not None]
+        docs = [
+            d
+            for d in (session.get(Document, uuid.UUID(i)) for i in request.document_ids)
+            if d is not None
+        ]
         return request, cycle, org, docs
 
     @app.get("/", response_class=HTMLResponse)
@@ -58,36 +62,63 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
             decision = session.exec(
                 select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
             ).first()
-        return _page("approval.html", request=request, cycle=cycle, organization=org,
-                     documents=docs, code=code, decision=decision,
-                     decision_labels=approvals.DECISION_LABEL_RU)
+        return _page(
+            "approval.html",
+            request=request,
+            cycle=cycle,
+            organization=org,
+            documents=docs,
+            code=code,
+            decision=decision,
+            decision_labels=approvals.DECISION_LABEL_RU,
+        )
 
     @app.post("/approvals/{request_id}", response_class=HTMLResponse)
     async def decide(
         request_id: uuid.UUID,
-        code: str = Form(...),
-        decision: Decision = Form(...),
-        approver_name: str = Form(...),
-        comment: str = Form(""),
+        code: Annotated[str, Form()],
+        decision: Annotated[Decision, Form()],
+        approver_name: Annotated[str, Form()],
+        comment: Annotated[str, Form()] = "",
     ) -> HTMLResponse:
         if decision == Decision.request_changes and not comment.strip():
-            return _page("result.html", status_code=422, ok=False,
-                         message="Для доработки нужен комментарий: что исправить.")
+            return _page(
+                "result.html",
+                status_code=422,
+                ok=False,
+                message="Для доработки нужен комментарий: что исправить.",
+            )
         with Session(engine) as session:
             request, *_ = load(session, request_id)
             problem = approvals.precheck_submission(
-                session=session, secret=settings.approval_secret(), request_id=request_id,
-                code=code, channel="web", actor=approver_name, now=approvals.now_utc(),
+                session=session,
+                secret=settings.approval_secret(),
+                request_id=request_id,
+                code=code,
+                channel="web",
+                actor=approver_name,
+                now=approvals.now_utc(),
             )
             session.commit()
             run_id = request.flow_run_id
         if problem is not None:
-            return _page("result.html", status_code=403, ok=False,
-                         message=approvals.CODE_PROBLEM_RU[problem])
-        await resume(run_id, {"decision": decision.value, "approval_code": code,
-                              "approver_name": approver_name, "comment": comment})
-        return _page("result.html", ok=True,
-                     message=f"Решение передано: {approvals.DECISION_LABEL_RU[decision]}.")
+            return _page(
+                "result.html", status_code=403, ok=False, message=approvals.CODE_PROBLEM_RU[problem]
+            )
+        await resume(
+            run_id,
+            {
+                "decision": decision.value,
+                "approval_code": code,
+                "approver_name": approver_name,
+                "comment": comment,
+            },
+        )
+        return _page(
+            "result.html",
+            ok=True,
+            message=f"Решение передано: {approvals.DECISION_LABEL_RU[decision]}.",
+        )
 
     @app.get("/documents/{document_id}.pdf")
     def document(document_id: uuid.UUID) -> FileResponse:
@@ -96,7 +127,8 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
         if doc is None:
             raise HTTPException(404, "Документ не найден")
         path = documents.document_file(settings=settings, document=doc)
-        return FileResponse(path, media_type="application/pdf",
-                            filename=f"{doc.title} {doc.label}.pdf")
+        return FileResponse(
+            path, media_type="application/pdf", filename=f"{doc.title} {doc.label}.pdf"
+        )
 
     return app

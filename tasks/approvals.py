@@ -6,15 +6,13 @@ import uuid
 from datetime import timedelta
 
 from prefect import task
-from prefect.cache_policies import INPUTS, RUN_ID
 from sqlmodel import select
 
 from models import ApprovalRequest, Cycle, Decision, Document, Organization
 from nastavnik import approvals, mail
-from nastavnik.db import get_engine, session_scope
+from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-
-PERSISTED = {"cache_policy": INPUTS + RUN_ID, "persist_result": True}
+from tasks.caching import WITHIN_RUN
 
 
 def approval_url(*, base_url: str, request_id: uuid.UUID, code: str) -> str:
@@ -25,13 +23,18 @@ def approval_url(*, base_url: str, request_id: uuid.UUID, code: str) -> str:
 def document_links(*, base_url: str, documents: list[Document]) -> list[dict[str, str]]:
     """Title, number label and URL of each document, for e-mails and pages."""
     return [
-        {"title": d.title, "label": d.label,
-         "url": f"{base_url.rstrip('/')}/documents/{d.id}.pdf"}
+        {"title": d.title, "label": d.label, "url": f"{base_url.rstrip('/')}/documents/{d.id}.pdf"}
         for d in documents
     ]
 
 
-@task(name="open-approval-request", retries=2, retry_delay_seconds=[1, 5], **PERSISTED)
+@task(
+    name="open-approval-request",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
 def open_approval_request(
     *,
     cycle_id: str,
@@ -50,24 +53,39 @@ def open_approval_request(
         org = session.get(Organization, cycle.organization_id)
         assert org is not None
         request = approvals.open_request(
-            session=session, cycle_id=cycle.id, stage=stage, approval_key=approval_key,
-            flow_run_id=uuid.UUID(flow_run_id), title=title, summary=summary,
-            approver_name=org.director_name, approver_email=org.director_email,
-            document_ids=[uuid.UUID(d) for d in document_ids], now=approvals.now_utc(),
+            session=session,
+            cycle_id=cycle.id,
+            stage=stage,
+            approval_key=approval_key,
+            flow_run_id=uuid.UUID(flow_run_id),
+            title=title,
+            summary=summary,
+            approver_name=org.director_name,
+            approver_email=org.director_email,
+            document_ids=[uuid.UUID(d) for d in document_ids],
+            now=approvals.now_utc(),
             ttl=timedelta(days=settings.approval_ttl_days),
         )
         code = approvals.code_for_request(secret=settings.approval_secret(), request=request)
         documents = [session.get(Document, uuid.UUID(d)) for d in request.document_ids]
         message = mail.enqueue_templated(
-            session=session, idempotency_key=f"approval-request:{request.id}",
-            to_addr=org.director_email, template="approval_request",
+            session=session,
+            idempotency_key=f"approval-request:{request.id}",
+            to_addr=org.director_email,
+            template="approval_request",
             context={
-                "organization": org, "cycle": cycle, "request_title": title,
-                "summary": summary, "approver_name": org.director_name, "code": code,
-                "documents": document_links(base_url=settings.web_base_url,
-                                            documents=[d for d in documents if d]),
-                "approve_url": approval_url(base_url=settings.web_base_url,
-                                            request_id=request.id, code=code),
+                "organization": org,
+                "cycle": cycle,
+                "request_title": title,
+                "summary": summary,
+                "approver_name": org.director_name,
+                "code": code,
+                "documents": document_links(
+                    base_url=settings.web_base_url, documents=[d for d in documents if d]
+                ),
+                "approve_url": approval_url(
+                    base_url=settings.web_base_url, request_id=request.id, code=code
+                ),
                 "expires_at": request.expires_at,
             },
             document_ids=[uuid.UUID(d) for d in request.document_ids],
@@ -78,25 +96,40 @@ def open_approval_request(
 
 @task(name="record-decision", retries=2, retry_delay_seconds=[1, 5])
 def record_decision(
-    *, request_id: str, decision: str, comment: str, approver_name: str, code: str,
-    pause_key: str
+    *, request_id: str, decision: str, comment: str, approver_name: str, code: str, pause_key: str
 ) -> dict[str, object]:
     """Check the submitted code and record the decision, or audit the refusal."""
     settings = get_settings()
     with session_scope() as session:
         outcome = approvals.record_decision(
-            session=session, secret=settings.approval_secret(),
-            request_id=uuid.UUID(request_id), decision=Decision(decision), comment=comment,
-            approver_name=approver_name, code=code, pause_key=pause_key, channel="prefect",
+            session=session,
+            secret=settings.approval_secret(),
+            request_id=uuid.UUID(request_id),
+            decision=Decision(decision),
+            comment=comment,
+            approver_name=approver_name,
+            code=code,
+            pause_key=pause_key,
+            channel="prefect",
             now=approvals.now_utc(),
         )
-    return {"accepted": outcome.accepted, "decision": outcome.decision.value,
-            "comment": outcome.comment, "approver_name": outcome.approver_name,
-            "problem": outcome.problem.value if outcome.problem else None,
-            "message": outcome.message_ru}
+    return {
+        "accepted": outcome.accepted,
+        "decision": outcome.decision.value,
+        "comment": outcome.comment,
+        "approver_name": outcome.approver_name,
+        "problem": outcome.problem.value if outcome.problem else None,
+        "message": outcome.message_ru,
+    }
 
 
-@task(name="notify-decision", retries=2, retry_delay_seconds=[1, 5], **PERSISTED)
+@task(
+    name="notify-decision",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
 def notify_decision(*, request_id: str, to: str = "curator") -> str:
     """Queue the decision notice to the curator; returns the outbox message id."""
     settings = get_settings()
@@ -108,21 +141,27 @@ def notify_decision(*, request_id: str, to: str = "curator") -> str:
         org = session.get(Organization, cycle.organization_id)
         assert org is not None
         decision = session.exec(
-            select(approvals.ApprovalDecision)
-            .where(approvals.ApprovalDecision.request_id == request.id)
+            select(approvals.ApprovalDecision).where(
+                approvals.ApprovalDecision.request_id == request.id
+            )
         ).one()
         documents = [session.get(Document, uuid.UUID(d)) for d in request.document_ids]
         message = mail.enqueue_templated(
-            session=session, idempotency_key=f"decision-notice:{request.id}:{to}",
+            session=session,
+            idempotency_key=f"decision-notice:{request.id}:{to}",
             to_addr=org.curator_email if to == "curator" else org.director_email,
             template="decision_notice",
             context={
-                "organization": org, "cycle": cycle, "request_title": request.title,
+                "organization": org,
+                "cycle": cycle,
+                "request_title": request.title,
                 "decision_label": approvals.DECISION_LABEL_RU[decision.decision],
-                "comment": decision.comment, "approver_name": decision.approver_name,
+                "comment": decision.comment,
+                "approver_name": decision.approver_name,
                 "decided_at": decision.decided_at,
-                "documents": document_links(base_url=settings.web_base_url,
-                                            documents=[d for d in documents if d]),
+                "documents": document_links(
+                    base_url=settings.web_base_url, documents=[d for d in documents if d]
+                ),
             },
             document_ids=[uuid.UUID(d) for d in request.document_ids],
             flow_run_id=request.flow_run_id,

@@ -5,17 +5,25 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from prefect import task
+from pydantic import BaseModel
 
 from models import Cycle, DocumentStatus, Organization, Role
 from nastavnik import consents, documents, questionnaires, repository
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
-from tasks.approvals import PERSISTED
+from tasks.caching import WITHIN_RUN
 
 
-@task(name="resolve-cycle", retries=2, retry_delay_seconds=[1, 5], **PERSISTED)
+@task(
+    name="resolve-cycle",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
 def resolve_cycle(*, organization_code: str, school_year: str) -> str:
     """The id of the organisation's cycle for the school year (created on first use)."""
     with session_scope() as session:
@@ -26,56 +34,128 @@ def resolve_cycle(*, organization_code: str, school_year: str) -> str:
         return str(cycle.id)
 
 
-@task(name="import-questionnaires", retries=1, retry_delay_seconds=[5], **PERSISTED)
+class ImportSummary(BaseModel):
+    """One file's import outcome, as the flow shows it."""
+
+    file: str
+    role: str
+    accepted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    consents: int = 0
+    errors: list[dict[str, str | int]] = []
+
+
+class ConsentSummary(BaseModel):
+    """How many may enter the registers, and who is missing which consent."""
+
+    eligible: int
+    missing: list[dict[str, str]]
+
+
+def _import_one(*, cycle_id: uuid.UUID, path: Path, role: Role) -> ImportSummary:
+    try:
+        report = questionnaires.import_file_transaction(
+            engine=get_engine(),
+            cycle_id=cycle_id,
+            path=path,
+            role=role,
+            max_bytes=get_settings().max_import_bytes,
+        )
+    except questionnaires.ImportFileError as error:
+        row: dict[str, str | int] = {
+            "Файл": path.name,
+            "Строка": "",
+            "Поле": "",
+            "Ошибка": str(error),
+        }
+        return ImportSummary(file=path.name, role=role.value, errors=[row])
+    return ImportSummary(
+        file=report.file,
+        role=role.value,
+        accepted=report.accepted,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        consents=report.consents_recorded,
+        errors=report.as_rows(),
+    )
+
+
+@task(
+    name="import-questionnaires",
+    retries=1,
+    retry_delay_seconds=[5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
 def import_questionnaires(
-    *, cycle_id: str, mentee_files: list[str], mentor_files: list[str]
-) -> list[dict[str, object]]:
+    *, cycle_id: str, mentee_files: list[str], mentor_files: list[str], flow_run_id: str
+) -> list[ImportSummary]:
     """Import every questionnaire file, one transaction each; returns the import reports."""
-    settings = get_settings()
-    reports = []
+    summaries = []
     for role, files in ((Role.mentee, mentee_files), (Role.mentor, mentor_files)):
         for name in files:
-            try:
-                report = questionnaires.import_file_transaction(
-                    engine=get_engine(), cycle_id=uuid.UUID(cycle_id), path=Path(name),
-                    role=role, max_bytes=settings.max_import_bytes,
+            summary = _import_one(cycle_id=uuid.UUID(cycle_id), path=Path(name), role=role)
+            summaries.append(summary)
+            with session_scope() as session:
+                repository.record_audit(
+                    session=session,
+                    actor="curator",
+                    action="questionnaire.imported",
+                    cycle_id=uuid.UUID(cycle_id),
+                    flow_run_id=uuid.UUID(flow_run_id),
+                    entity=f"file:{summary.file}",
+                    details=summary.model_dump(exclude={"errors"})
+                    | {"rejected_rows": len({e["Строка"] for e in summary.errors})},
+                    event_key=f"questionnaire.imported:{flow_run_id}:{role.value}:{name}",
                 )
-            except questionnaires.ImportFileError as error:
-                reports.append({"file": Path(name).name, "role": role.value, "accepted": 0,
-                                "updated": 0, "unchanged": 0, "consents": 0,
-                                "errors": [{"Файл": Path(name).name, "Строка": "",
-                                            "Поле": "", "Ошибка": str(error)}]})
-                continue
-            reports.append({"file": report.file, "role": role.value,
-                            "accepted": report.accepted, "updated": report.updated,
-                            "unchanged": report.unchanged,
-                            "consents": report.consents_recorded,
-                            "errors": report.as_rows()})
-    return reports
+    return summaries
 
 
-@task(name="check-consents", retries=1, retry_delay_seconds=[5], **PERSISTED)
-def check_consents(*, cycle_id: str, on: date) -> dict[str, object]:
+@task(
+    name="check-consents",
+    retries=1,
+    retry_delay_seconds=[5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def check_consents(*, cycle_id: str, on: date) -> ConsentSummary:
     """Who may enter the registers on the date, and who is missing which consent."""
     with session_scope() as session:
         check = consents.check_consents(session=session, cycle_id=uuid.UUID(cycle_id), on=on)
-        return {
-            "eligible": len(check.eligible),
-            "missing": [{"ФИО": m.full_name,
-                         "Роль": "наставник" if m.role == Role.mentor else "наставляемый",
-                         "Причина": m.reason} for m in check.missing],
-        }
+        return ConsentSummary(
+            eligible=len(check.eligible),
+            missing=[
+                {
+                    "ФИО": m.full_name,
+                    "Роль": "наставник" if m.role == Role.mentor else "наставляемый",
+                    "Причина": m.reason,
+                }
+                for m in check.missing
+            ],
+        )
 
 
-def _document_context(*, org: Organization, cycle: Cycle) -> dict[str, object]:
+def _document_context(*, org: Organization, cycle: Cycle) -> dict[str, Any]:
     return {
-        "organization": {"name": org.name, "short_name": org.short_name, "city": org.city,
-                         "director_name": org.director_name, "curator_name": org.curator_name},
+        "organization": {
+            "name": org.name,
+            "short_name": org.short_name,
+            "city": org.city,
+            "director_name": org.director_name,
+            "curator_name": org.curator_name,
+        },
         "cycle": {"school_year": cycle.school_year},
     }
 
 
-@task(name="render-registers", retries=1, retry_delay_seconds=[5], **PERSISTED)
+@task(
+    name="render-registers",
+    retries=1,
+    retry_delay_seconds=[5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
 def render_registers(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
     """Render the mentee and mentor registers and the missing-consents memo; returns ids."""
     settings = get_settings()
@@ -87,23 +167,50 @@ def render_registers(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
         assert org is not None
         base = _document_context(org=org, cycle=cycle)
         check = consents.check_consents(session=session, cycle_id=cycle.id, on=on)
-        specs = [
-            ("register-mentees", "register", "Реестр наставляемых", "register_mentees.html",
-             {"rows": consents.register_rows(session=session, cycle_id=cycle.id,
-                                             role=Role.mentee, on=on)}),
-            ("register-mentors", "register", "Реестр наставников", "register_mentors.html",
-             {"rows": consents.register_rows(session=session, cycle_id=cycle.id,
-                                             role=Role.mentor, on=on)}),
-            ("consents-missing", "memo", "Справка об отсутствующих согласиях", "consents_missing.html",
-             {"missing": check.missing}),
+        specs: list[tuple[str, str, str, str, dict[str, Any]]] = [
+            (
+                "register-mentees",
+                "register",
+                "Реестр наставляемых",
+                "register_mentees.html",
+                {
+                    "rows": consents.register_rows(
+                        session=session, cycle_id=cycle.id, role=Role.mentee, on=on
+                    )
+                },
+            ),
+            (
+                "register-mentors",
+                "register",
+                "Реестр наставников",
+                "register_mentors.html",
+                {
+                    "rows": consents.register_rows(
+                        session=session, cycle_id=cycle.id, role=Role.mentor, on=on
+                    )
+                },
+            ),
+            (
+                "consents-missing",
+                "memo",
+                "Справка об отсутствующих согласиях",
+                "consents_missing.html",
+                {"missing": check.missing},
+            ),
         ]
         for slug, doc_type, title, template, extra in specs:
             document = documents.issue_document(
-                session=session, settings=settings,
+                session=session,
+                settings=settings,
                 unique_key=f"base-formation:{flow_run_id}:{slug}",
-                organization_id=org.id, cycle_id=cycle.id, doc_type=doc_type,
-                title=f"{title} {cycle.school_year}", template=template,
-                context={**base, **extra}, doc_date=on, flow_run_id=uuid.UUID(flow_run_id),
+                organization_id=org.id,
+                cycle_id=cycle.id,
+                doc_type=doc_type,
+                title=f"{title} {cycle.school_year}",
+                template=template,
+                context={**base, **extra},
+                doc_date=on,
+                flow_run_id=uuid.UUID(flow_run_id),
             )
             ids.append(str(document.id))
     return ids
@@ -114,5 +221,6 @@ def set_documents_status(*, document_ids: list[str], status: str) -> None:
     """Mark documents approved or rejected after the director's decision."""
     with session_scope() as session:
         for document_id in document_ids:
-            documents.set_document_status(session=session, document_id=uuid.UUID(document_id),
-                                          status=DocumentStatus(status))
+            documents.set_document_status(
+                session=session, document_id=uuid.UUID(document_id), status=DocumentStatus(status)
+            )

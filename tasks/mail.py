@@ -16,8 +16,9 @@ async def _deliver_all(message_ids: list[str]) -> dict[str, int]:
     settings, engine = get_settings(), get_engine()
     counts: dict[str, int] = {}
     for message_id in message_ids:
-        message = await mail.deliver_message(engine=engine, settings=settings,
-                                             message_id=uuid.UUID(message_id))
+        message = await mail.deliver_message(
+            engine=engine, settings=settings, message_id=uuid.UUID(message_id)
+        )
         counts[message.status.value] = counts.get(message.status.value, 0) + 1
     return counts
 
@@ -33,6 +34,9 @@ def deliver_messages(message_ids: list[str]) -> dict[str, int]:
 @task(name="send-pending-messages", retries=1, retry_delay_seconds=[30])
 def send_pending_messages(include_failed: bool = False) -> dict[str, int]:
     """Send everything waiting in the outbox (and failed messages when asked)."""
-    summary = asyncio.run(mail.send_pending(engine=get_engine(), settings=get_settings(),
-                                            include_failed=include_failed))
+    summary = asyncio.run(
+        mail.send_pending(
+            engine=get_engine(), settings=get_settings(), include_failed=include_failed
+        )
+    )
     return {"sent": summary.sent, "failed": summary.failed, "retrying": summary.retrying}

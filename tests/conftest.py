@@ -72,10 +72,15 @@ def cycle_ids(engine: Engine) -> tuple:
     """An organisation and its 2026/2027 cycle; returns (organization_id, cycle_id)."""
     with Session(engine) as session:
         org = repository.upsert_organization(
-            session=session, code="school-7", name="МБОУ «Средняя школа № 7»",
-            short_name="СШ № 7", director_name="Иванова Мария Петровна",
-            director_email="director@school7.example", curator_name="Петров Олег Ильич",
-            curator_email="curator@school7.example", city="Минеральные Воды",
+            session=session,
+            code="school-7",
+            name="МБОУ «Средняя школа № 7»",
+            short_name="СШ № 7",
+            director_name="Иванова Мария Петровна",
+            director_email="director@school7.example",
+            curator_name="Петров Олег Ильич",
+            curator_email="curator@school7.example",
+            city="Минеральные Воды",
         )
         cycle = repository.get_or_create_cycle(
             session=session, organization_id=org.id, school_year="2026/2027"

@@ -19,10 +19,18 @@ def request_id(engine, cycle_ids):
     _, cycle_id = cycle_ids
     with Session(engine) as session:
         request = approvals.open_request(
-            session=session, cycle_id=cycle_id, stage="base-formation",
-            approval_key="registers", flow_run_id=uuid.uuid4(), title="Реестры",
-            summary="", approver_name="Директор", approver_email="d@example.ru",
-            document_ids=[], now=T0, ttl=timedelta(days=14),
+            session=session,
+            cycle_id=cycle_id,
+            stage="base-formation",
+            approval_key="registers",
+            flow_run_id=uuid.uuid4(),
+            title="Реестры",
+            summary="",
+            approver_name="Директор",
+            approver_email="d@example.ru",
+            document_ids=[],
+            now=T0,
+            ttl=timedelta(days=14),
         )
         session.commit()
         return request.id
@@ -31,9 +39,16 @@ def request_id(engine, cycle_ids):
 def _decide(engine, request_id, code, *, pause_key="registers:1", now=T0 + timedelta(days=1)):
     with Session(engine) as session:
         outcome = approvals.record_decision(
-            session=session, secret=SECRET, request_id=request_id, decision=Decision.approve,
-            comment="", approver_name="Иванова М. П.", code=code, pause_key=pause_key,
-            channel="test", now=now,
+            session=session,
+            secret=SECRET,
+            request_id=request_id,
+            decision=Decision.approve,
+            comment="",
+            approver_name="Иванова М. П.",
+            code=code,
+            pause_key=pause_key,
+            channel="test",
+            now=now,
         )
         session.commit()
         return outcome
@@ -49,10 +64,18 @@ def test_opening_the_same_request_twice_gives_one_row(engine, request_id):
     with Session(engine) as session:
         request = session.get(approvals.ApprovalRequest, request_id)
         again = approvals.open_request(
-            session=session, cycle_id=request.cycle_id, stage="base-formation",
-            approval_key="registers", flow_run_id=request.flow_run_id, title="Реестры",
-            summary="", approver_name="Директор", approver_email="d@example.ru",
-            document_ids=[], now=T0 + timedelta(hours=5), ttl=timedelta(days=14),
+            session=session,
+            cycle_id=request.cycle_id,
+            stage="base-formation",
+            approval_key="registers",
+            flow_run_id=request.flow_run_id,
+            title="Реестры",
+            summary="",
+            approver_name="Директор",
+            approver_email="d@example.ru",
+            document_ids=[],
+            now=T0 + timedelta(hours=5),
+            ttl=timedelta(days=14),
         )
         assert again.id == request_id
 
@@ -87,8 +110,9 @@ def test_code_expires_after_fourteen_days(engine, request_id):
     code = _code(engine, request_id)
     late = _decide(engine, request_id, code, now=T0 + timedelta(days=14, seconds=1))
     assert late.problem == approvals.CodeProblem.expired
-    assert _decide(engine, request_id, code, pause_key="registers:2",
-                   now=T0 + timedelta(days=13, hours=23)).accepted
+    assert _decide(
+        engine, request_id, code, pause_key="registers:2", now=T0 + timedelta(days=13, hours=23)
+    ).accepted
 
 
 def test_tampered_expiry_breaks_the_signature(engine, request_id):

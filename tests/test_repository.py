@@ -23,7 +23,12 @@ def test_audit_event_with_key_is_written_once(engine, cycle_ids):
     _, cycle_id = cycle_ids
     with Session(engine) as session:
         for _ in range(3):
-            repository.record_audit(session=session, actor="curator", action="import",
-                                    cycle_id=cycle_id, event_key="import:1")
+            repository.record_audit(
+                session=session,
+                actor="curator",
+                action="import",
+                cycle_id=cycle_id,
+                event_key="import:1",
+            )
         session.commit()
         assert len(repository.list_audit(session=session, cycle_id=cycle_id)) == 1

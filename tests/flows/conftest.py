@@ -26,9 +26,13 @@ from nastavnik.smtp_sink import MailSink
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SECRET = "flow-tests-secret-0123456789abcdef"
 ORG = {
-    "code": "school-2", "name": "МОУ «Средняя школа № 2»", "short_name": "СШ № 2",
-    "city": "г. Устюжна", "director_name": "Исакова Наталья Романовна",
-    "director_email": "director@school2.example.ru", "curator_name": "Белова Анна Сергеевна",
+    "code": "school-2",
+    "name": "МОУ «Средняя школа № 2»",
+    "short_name": "СШ № 2",
+    "city": "г. Устюжна",
+    "director_name": "Исакова Наталья Романовна",
+    "director_email": "director@school2.example.ru",
+    "curator_name": "Белова Анна Сергеевна",
     "curator_email": "curator@school2.example.ru",
 }
 MENTEES = """Фамилия;Имя;Отчество;Дата рождения;Электронная почта;Класс;Форма наставничества;Запрос;Согласие на обработку персональных данных;Дата согласия;Согласие законного представителя;ФИО законного представителя
@@ -53,8 +57,11 @@ class FlowStack:
 
     def mail_to(self, address: str) -> list[email.message.EmailMessage]:
         """Messages the SMTP server received for this address, parsed."""
-        return [email.message_from_bytes(m.data, policy=email.policy.default)  # type: ignore[misc]
-                for m in self.sink.messages if address in m.rcpt_tos]
+        return [
+            email.message_from_bytes(m.data, policy=email.policy.default)  # type: ignore[misc]
+            for m in self.sink.messages
+            if address in m.rcpt_tos
+        ]
 
 
 def _wait_for_deployment(name: str, timeout: float = 90) -> None:
@@ -81,19 +88,25 @@ def flow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowStack]:
     sink.start()
     saved_env = dict(os.environ)
     with prefect_test_harness(server_startup_timeout=120):
-        os.environ.update({
-            "PREFECT_API_URL": PREFECT_API_URL.value(),
-            "PREFECT_HOME": str(data_dir / "prefect"),
-            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-            "NASTAVNIK_DATA_DIR": str(data_dir),
-            "NASTAVNIK_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
-            "NASTAVNIK_SECRET_KEY": SECRET,
-            "NASTAVNIK_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
-            "NASTAVNIK_WEB_BASE_URL": "http://approvals.test",
-        })
+        os.environ.update(
+            {
+                "PREFECT_API_URL": PREFECT_API_URL.value(),
+                "PREFECT_HOME": str(data_dir / "prefect"),
+                "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+                "NASTAVNIK_DATA_DIR": str(data_dir),
+                "NASTAVNIK_DATABASE_URL": f"sqlite:///{data_dir / 'app.db'}",
+                "NASTAVNIK_SECRET_KEY": SECRET,
+                "NASTAVNIK_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
+                "NASTAVNIK_WEB_BASE_URL": "http://approvals.test",
+            }
+        )
         get_settings.cache_clear()
-        runner = subprocess.Popen([sys.executable, "-m", "deployments.serve"], cwd=PROJECT_ROOT,
-                                  env=os.environ.copy(), start_new_session=True)
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "deployments.serve"],
+            cwd=PROJECT_ROOT,
+            env=os.environ.copy(),
+            start_new_session=True,
+        )
         try:
             _wait_for_deployment("base-formation/base-formation")
             with session_scope() as session:

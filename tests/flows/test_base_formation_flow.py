@@ -32,14 +32,17 @@ pytestmark = pytest.mark.flows
 
 
 def _start(stack: FlowStack) -> uuid.UUID:
-    params = {"organization_code": ORG["code"], "school_year": "2026/2027",
-              "mentee_files": [str(stack.mentee_file)], "mentor_files": [str(stack.mentor_file)],
-              "reference_date": "2026-10-01"}
+    params = {
+        "organization_code": ORG["code"],
+        "school_year": "2026/2027",
+        "mentee_files": [str(stack.mentee_file)],
+        "mentor_files": [str(stack.mentor_file)],
+        "reference_date": "2026-10-01",
+    }
     return asyncio.run(start_deployment("base-formation/base-formation", {"params": params}))
 
 
-async def _wait(run_id: uuid.UUID, *, suspended_at: int | None = None,
-                timeout: float = 120) -> str:
+async def _wait(run_id: uuid.UUID, *, suspended_at: int | None = None, timeout: float = 120) -> str:
     """Wait until the run is suspended at the n-th pause (or finished); returns the state name."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -48,8 +51,11 @@ async def _wait(run_id: uuid.UUID, *, suspended_at: int | None = None,
         assert state is not None
         if state.is_final():
             return state.name
-        if (suspended_at is not None and state.name == "Suspended"
-                and state.state_details.pause_key == f"base-formation-registers-{suspended_at}"):
+        if (
+            suspended_at is not None
+            and state.name == "Suspended"
+            and state.state_details.pause_key == f"base-formation-registers-{suspended_at}"
+        ):
             return state.name
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"run {run_id} is {state.name} ({state.state_details.pause_key})")
@@ -62,7 +68,9 @@ def wait(run_id: uuid.UUID, **kwargs: object) -> str:
 
 def _request(run_id: uuid.UUID) -> ApprovalRequest:
     with session_scope() as session:
-        return session.exec(select(ApprovalRequest).where(ApprovalRequest.flow_run_id == run_id)).one()
+        return session.exec(
+            select(ApprovalRequest).where(ApprovalRequest.flow_run_id == run_id)
+        ).one()
 
 
 def _valid_code(run_id: uuid.UUID) -> str:
@@ -70,8 +78,17 @@ def _valid_code(run_id: uuid.UUID) -> str:
 
 
 def _resume(run_id: uuid.UUID, code: str, decision: str = "approve", comment: str = "") -> None:
-    asyncio.run(resume_run(run_id, {"decision": decision, "approval_code": code,
-                                    "approver_name": ORG["director_name"], "comment": comment}))
+    asyncio.run(
+        resume_run(
+            run_id,
+            {
+                "decision": decision,
+                "approval_code": code,
+                "approver_name": ORG["director_name"],
+                "comment": comment,
+            },
+        )
+    )
 
 
 def _documents(run_id: uuid.UUID) -> list[Document]:
@@ -86,8 +103,11 @@ def _outbox(run_id: uuid.UUID) -> list[OutboxMessage]:
 
 def _refusals(run_id: uuid.UUID) -> list[str]:
     with session_scope() as session:
-        events = session.exec(select(AuditEvent).where(AuditEvent.flow_run_id == run_id,
-                                                       AuditEvent.action == "approval.refused"))
+        events = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.flow_run_id == run_id, AuditEvent.action == "approval.refused"
+            )
+        )
         return [e.details["problem"] for e in events]
 
 
@@ -128,8 +148,10 @@ def test_approval_with_valid_code_completes_without_duplicate_mail_or_documents(
     assert sorted(m.status.value for m in _outbox(run_id)) == ["sent", "sent"]
     assert _request(run_id).status == ApprovalStatus.approved
     with session_scope() as session:
-        actions = [e.action for e in session.exec(
-            select(AuditEvent).where(AuditEvent.flow_run_id == run_id))]
+        actions = [
+            e.action
+            for e in session.exec(select(AuditEvent).where(AuditEvent.flow_run_id == run_id))
+        ]
     assert actions.count("approval.requested") == 1 and actions.count("approval.approve") == 1
 
 
@@ -146,14 +168,22 @@ def test_forged_expired_and_replayed_codes_are_refused_and_the_run_keeps_waiting
     run_id = _start(flow_stack)
     assert wait(run_id, suspended_at=1) == "Suspended"
     request = _request(run_id)
-    forged = approvals.make_code(secret=b"not-the-secret-0123456789", flow_run_id=run_id,
-                                 approval_key=request.approval_key, role="director",
-                                 expires_at=request.expires_at)
+    forged = approvals.make_code(
+        secret=b"not-the-secret-0123456789",
+        flow_run_id=run_id,
+        approval_key=request.approval_key,
+        role="director",
+        expires_at=request.expires_at,
+    )
     _resume(run_id, forged)
     assert wait(run_id, suspended_at=2) == "Suspended"
-    expired = approvals.make_code(secret=SECRET.encode(), flow_run_id=run_id,
-                                  approval_key=request.approval_key, role="director",
-                                  expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    expired = approvals.make_code(
+        secret=SECRET.encode(),
+        flow_run_id=run_id,
+        approval_key=request.approval_key,
+        role="director",
+        expires_at=datetime.now(UTC) - timedelta(minutes=1),
+    )
     _resume(run_id, expired)
     assert wait(run_id, suspended_at=3) == "Suspended"
     _resume(run_id, used_code)
@@ -201,13 +231,20 @@ def test_web_link_resumes_the_run_and_refuses_a_second_click(flow_stack: FlowSta
             for document_id in request.document_ids:
                 pdf = await web.get(f"/documents/{document_id}.pdf")
                 assert pdf.content.startswith(b"%PDF")
-            decided = await web.post(f"/approvals/{request.id}", data={
-                "code": code, "decision": "approve", "approver_name": ORG["director_name"],
-                "comment": ""})
+            decided = await web.post(
+                f"/approvals/{request.id}",
+                data={
+                    "code": code,
+                    "decision": "approve",
+                    "approver_name": ORG["director_name"],
+                    "comment": "",
+                },
+            )
             await _wait(run_id)
-            again = await web.post(f"/approvals/{request.id}", data={
-                "code": code, "decision": "reject", "approver_name": "Кто-то",
-                "comment": ""})
+            again = await web.post(
+                f"/approvals/{request.id}",
+                data={"code": code, "decision": "reject", "approver_name": "Кто-то", "comment": ""},
+            )
             return decided, again
 
     decided, again = asyncio.run(click())
