@@ -90,7 +90,7 @@ def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> i
         link, eml = _approval_link_from_mail(
             settings.mail_dir, DEMO_ORG["director_email"], request_id
         )
-        console.print(f"Director's e-mail: {eml}")
+        console.print(f"Director's e-mail: {eml.resolve()}")
         console.print(f"Approval link:     {link}")
         approve_by_link(link, approver_name=DEMO_ORG["director_name"], comment="Реестры утверждаю.")
         console.print("Approved through the link as the director; waiting for the run…")
@@ -134,6 +134,23 @@ def approve_by_link(link: str, *, approver_name: str, comment: str) -> None:
 
 
 def _print_import_summary(console: Console, run_id: uuid.UUID) -> uuid.UUID:
+    """Show what the flow's artifacts say: files imported, rows rejected, consents missing."""
+    from deployments.prefect_api import read_table_artifacts
+
+    tables = asyncio.run(read_table_artifacts(run_id))
+    titles = {
+        "questionnaire-import": "Импорт анкет",
+        "questionnaire-errors": "Отклонённые строки анкет",
+        "consents-missing": "Нет необходимых согласий: в реестры не включены",
+    }
+    for key, title in titles.items():
+        rows = tables.get(key, [])
+        if not rows:
+            continue
+        table = Table(*rows[0].keys(), title=title)
+        for row in rows:
+            table.add_row(*(str(value) for value in row.values()))
+        console.print(table)
     with session_scope() as session:
         request = session.exec(
             select(ApprovalRequest).where(ApprovalRequest.flow_run_id == run_id)
@@ -148,17 +165,18 @@ def _print_where(
 ) -> None:
     from nastavnik.documents import document_file
 
-    table = Table("Документ", "Номер", "Статус", "Файл", title="Документы")
+    table = Table("Документ", "Номер", "Дата", "Статус", "Страниц", title="Документы")
+    paths = []
     with session_scope() as session:
         docs = session.exec(select(Document).where(Document.flow_run_id == run_id)).all()
         for doc in docs:
-            table.add_row(
-                doc.title,
-                doc.label,
-                doc.status.value,
-                str(document_file(settings=settings, document=doc).resolve()),
-            )
+            table.add_row(doc.title, doc.label, f"{doc.doc_date:%d.%m.%Y}", doc.status.value,
+                          str(doc.pages))
+            paths.append(document_file(settings=settings, document=doc).resolve())
     console.print(table)
+    console.print("PDF files:")
+    for path in paths:
+        console.print(f"  {path}")
     mails = sorted(settings.mail_dir.resolve().glob("*.eml"))
     console.print(f"E-mails (.eml): {settings.mail_dir.resolve()} ({len(mails)} files)")
     for path in mails[-5:]:

@@ -44,3 +44,28 @@ async def start_deployment(name: str, parameters: dict[str, Any]) -> uuid.UUID:
         deployment = await client.read_deployment_by_name(name)
         run = await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
         return run.id
+
+
+async def read_table_artifacts(flow_run_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
+    """The run's table artifacts by key (the newest of each key)."""
+    import json
+
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterType,
+    )
+
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                type=ArtifactFilterType(any_=["table"]),
+            )
+        )
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for artifact in sorted(artifacts, key=lambda a: str(a.created)):
+        data = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+        if artifact.key and isinstance(data, list):
+            tables[artifact.key] = data
+    return tables

@@ -22,7 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-console = Console()
+# soft_wrap keeps links and paths on one line so they stay clickable and copyable
+console = Console(soft_wrap=True)
 
 
 def _use_embedded_prefect() -> None:
