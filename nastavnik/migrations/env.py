@@ -1,7 +1,6 @@
 """Alembic environment: runs against the connection handed in by ``nastavnik.db.migrate``."""
 
 from alembic import context
-from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers the tables)
@@ -11,10 +10,11 @@ config = context.config
 
 connection = config.attributes.get("connection")
 if connection is None:
+    from nastavnik.db import make_engine
     from nastavnik.settings import get_settings
 
     url = config.get_main_option("sqlalchemy.url") or get_settings().resolved_database_url
-    with create_engine(url).connect() as own_connection:
+    with make_engine(url).connect() as own_connection:
         context.configure(
             connection=own_connection, target_metadata=target_metadata, render_as_batch=True
         )
