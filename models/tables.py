@@ -178,6 +178,7 @@ class ApprovalDecision(SQLModel, table=True):
     approver_name: str
     code_digest: str = Field(unique=True, max_length=64)
     pause_key: str
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     decided_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
@@ -238,3 +239,135 @@ class AuditEvent(SQLModel, table=True):
     flow_run_id: uuid.UUID | None = None
     entity: str = ""
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class PairStatus(StrEnum):
+    draft = "draft"
+    proposed = "proposed"  # in an order waiting for the director
+    active = "active"
+    ended = "ended"
+    dropped = "dropped"
+
+
+class ConstraintKind(StrEnum):
+    keep = "keep"
+    forbid = "forbid"
+
+
+class TrainingSession(SQLModel, table=True):
+    """One mentor training or interview session of a cycle."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "code"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cycle_id: uuid.UUID = Field(foreign_key="cycle.id", index=True)
+    code: str = Field(max_length=64)
+    title: str
+    held_on: date
+    mandatory: bool = True
+
+
+class TrainingAttendance(SQLModel, table=True):
+    """Whether a mentor attended a training session."""
+
+    __table_args__ = (UniqueConstraint("session_id", "participant_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    session_id: uuid.UUID = Field(foreign_key="trainingsession.id", index=True)
+    participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    present: bool
+    source: str = ""
+
+
+class MentorAdmission(SQLModel, table=True):
+    """The training result for one mentor: admitted to pairing or not, and why."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "participant_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cycle_id: uuid.UUID = Field(foreign_key="cycle.id", index=True)
+    participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    selected: bool = True
+    admitted: bool = False
+    reason: str = ""
+    decided_by: str = ""
+    appointed_on: date | None = None  # date of the approved order appointing the mentor
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class PairingConstraint(SQLModel, table=True):
+    """A curator's instruction for matching: keep this pair, or never make it."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "mentee_id", "mentor_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cycle_id: uuid.UUID = Field(foreign_key="cycle.id", index=True)
+    mentee_id: uuid.UUID = Field(foreign_key="participant.id")
+    mentor_id: uuid.UUID = Field(foreign_key="participant.id")
+    kind: ConstraintKind
+    comment: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class MentorshipPair(SQLModel, table=True):
+    """A pair or group: one mentor and one to three mentees, fixed by the director's order."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cycle_id: uuid.UUID = Field(foreign_key="cycle.id", index=True)
+    mentor_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    form: MentoringForm
+    is_group: bool = False
+    status: PairStatus = PairStatus.draft
+    score: float = 0.0
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    locked: bool = False
+    matching_key: str = ""
+    starts_on: date | None = None
+    ends_on: date | None = None
+    order_document_id: uuid.UUID | None = Field(default=None, foreign_key="document.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class PairMember(SQLModel, table=True):
+    """A mentee of a pair or group."""
+
+    __table_args__ = (UniqueConstraint("pair_id", "mentee_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    pair_id: uuid.UUID = Field(foreign_key="mentorshippair.id", index=True)
+    mentee_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+
+
+class SearchListEntry(SQLModel, table=True):
+    """A mentee left without a mentor, kept on the search list with the reason."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "mentee_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cycle_id: uuid.UUID = Field(foreign_key="cycle.id", index=True)
+    mentee_id: uuid.UUID = Field(foreign_key="participant.id")
+    reason: str
+    since: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    resolved: bool = False
+
+
+class ProgrammeStatus(StrEnum):
+    draft = "draft"
+    acknowledged = "acknowledged"
+    approved = "approved"
+    returned = "returned"
+
+
+class PersonalProgramme(SQLModel, table=True):
+    """A pair's personal mentoring programme (§2.11–§2.12)."""
+
+    __table_args__ = (UniqueConstraint("pair_id", "version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    pair_id: uuid.UUID = Field(foreign_key="mentorshippair.id", index=True)
+    version: int = 1
+    document_id: uuid.UUID | None = Field(default=None, foreign_key="document.id")
+    status: ProgrammeStatus = ProgrammeStatus.draft
+    acknowledged_on: date | None = None
+    director_comment: str = Field(default="", sa_type=Text)
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
