@@ -1,0 +1,1133 @@
+"""Matching engine: mentees to mentors, exact lexicographic optimum (count, then score).
+
+Pure: frozen dataclasses in, dataclasses out; no Prefect, no database. The flows adapt DB rows.
+
+Hard rules come from the regulation (seed ``regulation_and_roadmap_school2_ustyuzhna.txt``):
+§2.2 pupil mentor on a higher level, §2.3 teacher–teacher mentees are young specialists (0–3
+years) or new staff, §2.4.4 employer mentors with 5+ years, §2.5 at most three mentees at once,
+§2.6 written consent of both sides, §3.1 the director (curator) sets capacity and fixes pairs.
+
+The optimum is found with OR-Tools min-cost flow on each mentee's top-k mentors; the pruned
+optimum is then *certified* against the full edge set (a min-cut test for the count and
+reduced-cost potentials for the score) and widened where the certificate fails, so the result
+is optimal for all eligible edges, not just the kept ones. See docs/matching.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+from models import MentoringForm
+
+SCALE = 10_000
+"""Scores in [0, 1] become integer arc costs ``round(score * SCALE)`` (OR-Tools needs integers)."""
+
+EXPERIENCE_FULL_YEARS = 10
+"""Experience gap (years) at which the experience term saturates at 1."""
+
+GRADE_FULL_GAP = 3
+"""Grade gap (pupil mentor over pupil mentee) at which the experience term saturates at 1."""
+
+FORMS: tuple[MentoringForm, ...] = tuple(MentoringForm)
+_FORM_CODE = {form: code for code, form in enumerate(FORMS)}
+_CHUNK_CELLS = 262_144  # score-block cells: ~1 MB float32 arrays stay in cache
+
+# Unmatched reasons (Russian, shown to the curator as is).
+NO_CONSENTS = "нет согласий (п. 2.6)"
+NOT_YOUNG_SPECIALIST = "не молодой специалист и не новый сотрудник (п. 2.3)"
+NO_EXPERIENCE = "не указан стаж: нельзя проверить п. 2.3"
+NOT_SENIOR_PUPIL = "не ученик старших классов (п. 2.4)"
+NO_MENTOR_OF_FORM = "нет наставника этой формы"
+MENTORS_WITHOUT_CONSENTS = "у наставников этой формы нет согласий (п. 2.6)"
+NO_HIGHER_GRADE_MENTOR = "нет наставника из более старшего класса (п. 2.2)"
+NO_EXPERIENCED_EMPLOYER = "нет наставника-работодателя со стажем от 5 лет (п. 2.4.4)"
+ALL_FORBIDDEN = "все возможные наставники запрещены куратором"
+NO_CAPACITY = "вся ёмкость наставников занята"
+GROUP_NOT_FORMED = "группа не набралась: назначен индивидуально"
+
+
+@dataclass(frozen=True)
+class MenteeCandidate:
+    """A mentee's questionnaire answers, as far as matching needs them."""
+
+    id: str
+    form: MentoringForm
+    grade: int | None
+    experience_years: int | None
+    is_new_staff: bool
+    subjects: frozenset[str]
+    interests: frozenset[str]
+    requests: frozenset[str]
+    availability: frozenset[str]
+    has_consents: bool
+    wants_group: bool = False
+
+
+@dataclass(frozen=True)
+class MentorCandidate:
+    """A mentor from the register: forms offered, competencies, capacity, admission."""
+
+    id: str
+    forms: frozenset[MentoringForm]
+    grade: int | None
+    experience_years: int | None
+    is_employer: bool
+    competencies: frozenset[str]
+    interests: frozenset[str]
+    availability: frozenset[str]
+    capacity: int = 3
+    """Total mentees at once set by the director (§3.1), earlier cycles' pairs included."""
+    active_mentees: int = 0
+    """Pairs from earlier cycles still active: they count against the §2.5 limit."""
+    has_consents: bool = False
+    admitted: bool = False
+    """Selected and trained this cycle (DESIGN §3, stage 2): only admitted mentors are paired."""
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Curator's decisions: pairs to lock in and pairs never to propose."""
+
+    keep: frozenset[tuple[str, str]] = frozenset()
+    """(mentee_id, mentor_id) pairs that must appear in the result."""
+    forbid: frozenset[tuple[str, str]] = frozenset()
+    """(mentee_id, mentor_id) pairs that must not appear in the result."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the compatibility score (normalised by their sum, so any scale works)."""
+
+    subject: float = 0.4
+    """Share of the mentee's subjects that the mentor covers with competencies."""
+    request: float = 0.3
+    """Share of the mentee's request keywords that the mentor covers with competencies."""
+    interest: float = 0.15
+    """Jaccard similarity of interests (common ground for the «равный – равному» variant)."""
+    availability: float = 0.1
+    """Overlap coefficient of availability slots (can they meet at all)."""
+    experience: float = 0.05
+    """Experience (years) or grade gap, saturating at 10 years or 3 grades."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The regulation's hard rules as configurable policy; defaults are the regulation's."""
+
+    max_mentees_per_mentor: int = 3
+    """§2.5: «Максимальное число лиц, в отношении которых наставник одновременно осуществляет
+    наставничество, не может превышать трех.»"""
+    young_specialist_max_years: int = 3
+    """§2.3: «молодого специалиста (при опыте работы от 0 до 3 лет) или нового сотрудника
+    (при смене места работы)»."""
+    employer_min_years: int = 5
+    """§2.4.4: «Неравнодушный профессионал с большим (от 5 лет) опытом работы»."""
+    pupil_mentor_min_grade_gap: int = 1
+    """§2.2: «один из обучающихся находится на более высокой ступени образования»: grade gap."""
+    pupil_mentor_higher_stage: bool = False
+    """§2.2 read strictly: a higher *stage* (1–4, 5–9, 10–11), not just a higher grade."""
+    employer_mentee_min_grade: int | None = None
+    """§2.4: «обучающегося старших классов средней школы»; e.g. 8 or 10 when set, off by default."""
+    require_consents: bool = True
+    """§2.6: «с обязательным письменным согласием лица, назначаемого наставником, и лица, в
+    отношении которого осуществляется наставничество»."""
+    group_min: int = 2
+    """Smallest group (DESIGN §3: «пар/групп»); fewer group-wanting mentees become pairs."""
+    group_max: int = 3
+    """Largest group; it never exceeds the §2.5 limit since a group counts person by person."""
+    group_forms: frozenset[MentoringForm] = frozenset(MentoringForm)
+    """Forms where group mentoring is offered (§2.2.6 classroom hours, §2.3.6 seminars, §2.4.5)."""
+    weights: Weights = field(default_factory=Weights)
+
+
+@dataclass
+class Pair:
+    """A proposed (or locked) mentor–mentee pair with its score and main reasons."""
+
+    mentee_id: str
+    mentor_id: str
+    score: float
+    reasons: list[str]
+    locked: bool = False
+
+
+@dataclass
+class Group:
+    """A mentor with 2–3 mentees who asked for group mentoring."""
+
+    mentor_id: str
+    mentee_ids: list[str]
+    score: float
+    reasons: list[str]
+
+
+@dataclass
+class Unmatched:
+    """A mentee left without a mentor: stays on the search list with the reason."""
+
+    mentee_id: str
+    reason: str
+
+
+@dataclass
+class MatchResult:
+    """Pairs, groups and unmatched mentees, with totals and solver statistics."""
+
+    pairs: list[Pair]
+    groups: list[Group]
+    unmatched: list[Unmatched]
+    total_score: float
+    worst_score: float | None
+    worst_mentee_id: str | None
+    stats: dict[str, Any]
+
+    def assignment(self) -> dict[str, str]:
+        """Mentee id → mentor id over pairs and groups."""
+        out = {p.mentee_id: p.mentor_id for p in self.pairs}
+        for g in self.groups:
+            out.update(dict.fromkeys(g.mentee_ids, g.mentor_id))
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Rules
+
+
+def remaining_capacity(mentor: MentorCandidate, *, policy: Policy = Policy()) -> int:
+    """New mentees this mentor can take: §2.5 limit and director's capacity minus active pairs."""
+    return max(0, min(mentor.capacity, policy.max_mentees_per_mentor) - mentor.active_mentees)
+
+
+def _stage(grade: int) -> int:
+    """Level of general education: 1 (grades 1–4), 2 (5–9), 3 (10–11)."""
+    return 1 if grade <= 4 else 2 if grade <= 9 else 3
+
+
+def mentee_violation(mentee: MenteeCandidate, *, policy: Policy = Policy()) -> str | None:
+    """Why this mentee cannot be paired at all (consents, §2.3, §2.4), or None."""
+    if policy.require_consents and not mentee.has_consents:
+        return NO_CONSENTS
+    if mentee.form is MentoringForm.teacher_teacher and not mentee.is_new_staff:
+        if mentee.experience_years is None:
+            return NO_EXPERIENCE
+        if mentee.experience_years > policy.young_specialist_max_years:
+            return NOT_YOUNG_SPECIALIST
+    if mentee.form is MentoringForm.employer_student and policy.employer_mentee_min_grade:
+        if mentee.grade is None or mentee.grade < policy.employer_mentee_min_grade:
+            return NOT_SENIOR_PUPIL
+    return None
+
+
+def _mentor_form_violation(
+    mentor: MentorCandidate, form: MentoringForm, policy: Policy
+) -> str | None:
+    """Why this mentor cannot mentor in this form regardless of the mentee, or None."""
+    if form not in mentor.forms or not mentor.admitted:
+        return NO_MENTOR_OF_FORM
+    if policy.require_consents and not mentor.has_consents:
+        return MENTORS_WITHOUT_CONSENTS
+    if form is MentoringForm.employer_student and not (
+        mentor.is_employer
+        and mentor.experience_years is not None
+        and mentor.experience_years >= policy.employer_min_years
+    ):
+        return NO_EXPERIENCED_EMPLOYER
+    return None
+
+
+def _grade_ok(mentee_grade: int | None, mentor_grade: int | None, policy: Policy) -> bool:
+    """§2.2: the pupil mentor is on a higher level than the pupil mentee."""
+    if mentee_grade is None or mentor_grade is None:
+        return False
+    if mentor_grade - mentee_grade < policy.pupil_mentor_min_grade_gap:
+        return False
+    return not policy.pupil_mentor_higher_stage or _stage(mentor_grade) > _stage(mentee_grade)
+
+
+def check_pair(
+    mentee: MenteeCandidate, mentor: MentorCandidate, *, policy: Policy = Policy()
+) -> str | None:
+    """Hard-rule violation of this pair in Russian (capacity and curator bans aside), or None."""
+    reason = mentee_violation(mentee, policy=policy) or _mentor_form_violation(
+        mentor, mentee.form, policy
+    )
+    if reason:
+        return reason
+    if mentee.form is MentoringForm.student_student and not _grade_ok(
+        mentee.grade, mentor.grade, policy
+    ):
+        return NO_HIGHER_GRADE_MENTOR
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Score
+
+
+def _plural(n: int, one: str, few: str, many: str) -> str:
+    """Russian plural form for n (1 год, 2 года, 5 лет)."""
+    n = abs(n)
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def _listing(items: Iterable[str], limit: int = 3) -> str:
+    """Sorted, comma-separated, at most `limit` items (deterministic reasons)."""
+    ordered = sorted(items)
+    text = ", ".join(ordered[:limit])
+    return text + (" и др." if len(ordered) > limit else "")
+
+
+def _experience_gap(mentee: MenteeCandidate, mentor: MentorCandidate) -> tuple[int, int]:
+    """(gap, saturation) of the experience term: grades for pupil pairs, else years."""
+    if mentee.form is MentoringForm.student_student:
+        gap = (mentor.grade or 0) - (mentee.grade or 0)
+        return max(0, gap), GRADE_FULL_GAP
+    gap = (mentor.experience_years or 0) - (mentee.experience_years or 0)
+    return max(0, gap), EXPERIENCE_FULL_YEARS
+
+
+def score(
+    mentee: MenteeCandidate, mentor: MentorCandidate, weights: Weights = Weights()
+) -> tuple[float, list[str]]:
+    """Compatibility in [0, 1] from the questionnaires and its main reasons in Russian."""
+    # The engine computes the same floats with numpy in the same operation order, so that
+    # the reference and the vectorised scores round to the same integers.
+    subj = mentee.subjects & mentor.competencies
+    req = mentee.requests & mentor.competencies
+    inter = mentee.interests & mentor.interests
+    slots = mentee.availability & mentor.availability
+    f_subj = len(subj) / len(mentee.subjects) if mentee.subjects else 0.0
+    f_req = len(req) / len(mentee.requests) if mentee.requests else 0.0
+    union = len(mentee.interests) + len(mentor.interests) - len(inter)
+    f_int = len(inter) / union if union else 0.0
+    low = min(len(mentee.availability), len(mentor.availability))
+    f_av = len(slots) / low if low else 0.0
+    gap, full = _experience_gap(mentee, mentor)
+    f_exp = min(gap, full) / full
+    w = weights
+    total = (
+        w.subject * f_subj
+        + w.request * f_req
+        + w.interest * f_int
+        + w.availability * f_av
+        + w.experience * f_exp
+    )
+    wsum = w.subject + w.request + w.interest + w.availability + w.experience
+    value = total / wsum if wsum > 0 else 0.0
+
+    factors: list[tuple[float, int, str]] = []
+    if subj:
+        label = "общий предмет" if len(subj) == 1 else "общие предметы"
+        factors.append((w.subject * f_subj, 0, f"{label}: {_listing(subj)}"))
+    if req:
+        factors.append((w.request * f_req, 1, f"закрывает запрос: {_listing(req)}"))
+    if inter:
+        factors.append((w.interest * f_int, 2, f"совпадают интересы: {_listing(inter)}"))
+    if slots:
+        factors.append((w.availability * f_av, 3, f"удобное время: {_listing(slots)}"))
+    if gap:
+        if mentee.form is MentoringForm.student_student:
+            text = f"наставник старше на {gap} {_plural(gap, 'класс', 'класса', 'классов')}"
+        else:
+            text = f"разница в опыте: {gap} {_plural(gap, 'год', 'года', 'лет')}"
+        factors.append((w.experience * f_exp, 4, text))
+    factors.sort(key=lambda f: (-f[0], f[1]))
+    reasons = [text for contribution, _, text in factors[:3] if contribution > 0]
+    reasons.append(f"запрошенная форма: {mentee.form.value}")
+    return value, reasons
+
+
+def int_score(value: float) -> int:
+    """The integer the solver optimises: round-half-even of score × SCALE."""
+    return round(value * SCALE)
+
+
+# --------------------------------------------------------------------------------------------
+# Vectorised data
+
+
+def _indicator(sets: Sequence[frozenset[str]], vocab: dict[str, int]) -> np.ndarray:
+    """0/1 float32 matrix, one row per set, one column per vocabulary item (for matmul counts)."""
+    out = np.zeros((len(sets), max(1, len(vocab))), dtype=np.float32)
+    for row, items in enumerate(sets):
+        out[row, [vocab[x] for x in items]] = 1.0
+    return out
+
+
+def _bitsets(sets: Sequence[frozenset[str]], vocab: dict[str, int]) -> np.ndarray:
+    """One row of uint64 words per set, one bit per vocabulary item (for exact edge scores)."""
+    words = max(1, (len(vocab) + 63) // 64)
+    out = np.zeros((len(sets), words), dtype=np.uint64)
+    for row, items in enumerate(sets):
+        for item in items:
+            bit = vocab[item]
+            out[row, bit // 64] |= np.uint64(1) << np.uint64(bit % 64)
+    return out
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den as float64 where den > 0, else 0.0 (matches ``x / y if y else 0.0``)."""
+    num, den = np.broadcast_arrays(num, den)
+    out = np.zeros(num.shape, dtype=np.float64)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _vocab(sets: Iterable[frozenset[str]]) -> dict[str, int]:
+    """Sorted vocabulary → index (sorted so the layout is independent of input order)."""
+    return {item: i for i, item in enumerate(sorted(set().union(*sets)))}
+
+
+def _stage_np(grades: np.ndarray) -> np.ndarray:
+    """Vectorised `_stage`."""
+    return np.where(grades <= 4, 1, np.where(grades <= 9, 2, 3))
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+class _Data:
+    """Mentees and mentors as numpy arrays (sorted by id) for scoring and rule checks.
+
+    Two score paths: `approx` ranks whole blocks fast (float32 matrix products of 0/1
+    indicators give the overlap counts), `exact` recomputes chosen edges in float64 with the
+    very operations of `score`, so the solver's integers equal ``int_score(score(...))``.
+    """
+
+    def __init__(
+        self, mentees: Sequence[MenteeCandidate], mentors: Sequence[MentorCandidate], policy: Policy
+    ) -> None:
+        self.mentees = mentees
+        self.mentors = mentors
+        self.policy = policy
+        w = policy.weights
+        self.w = (w.subject, w.request, w.interest, w.availability, w.experience)
+        self.wsum = w.subject + w.request + w.interest + w.availability + w.experience
+        comp = _vocab(
+            [m.subjects | m.requests for m in mentees] + [r.competencies for r in mentors]
+        )
+        inter = _vocab([m.interests for m in mentees] + [r.interests for r in mentors])
+        slots = _vocab([m.availability for m in mentees] + [r.availability for r in mentors])
+        e_subj = _indicator([m.subjects for m in mentees], comp)
+        e_req = _indicator([m.requests for m in mentees], comp)
+        self.e_n_subj = np.array([len(m.subjects) for m in mentees], dtype=np.int64)
+        self.e_n_req = np.array([len(m.requests) for m in mentees], dtype=np.int64)
+        self.e_n_int = np.array([len(m.interests) for m in mentees], dtype=np.int64)
+        self.e_n_av = np.array([len(m.availability) for m in mentees], dtype=np.int64)
+        self.r_n_int = np.array([len(r.interests) for r in mentors], dtype=np.int64)
+        self.r_n_av = np.array([len(r.availability) for r in mentors], dtype=np.int64)
+        # Subject and request terms are linear in the mentor's competency indicator: one
+        # weighted mentee vector per row turns both into a single matrix product.
+        wsum = self.wsum if self.wsum > 0 else 1.0
+        per_subj = np.float32(w.subject * SCALE / wsum) / np.maximum(self.e_n_subj, 1).astype(
+            np.float32
+        )
+        per_req = np.float32(w.request * SCALE / wsum) / np.maximum(self.e_n_req, 1).astype(
+            np.float32
+        )
+        self.e_comp_w = e_subj * per_subj[:, None] + e_req * per_req[:, None]
+        self.e_int_ind = _indicator([m.interests for m in mentees], inter)
+        self.e_av_ind = _indicator([m.availability for m in mentees], slots)
+        self.r_comp_ind_t = np.ascontiguousarray(
+            _indicator([r.competencies for r in mentors], comp).T
+        )
+        self.r_int_ind_t = np.ascontiguousarray(_indicator([r.interests for r in mentors], inter).T)
+        self.r_av_ind_t = np.ascontiguousarray(
+            _indicator([r.availability for r in mentors], slots).T
+        )
+        self.e_subj = _bitsets([m.subjects for m in mentees], comp)
+        self.e_req = _bitsets([m.requests for m in mentees], comp)
+        self.e_int = _bitsets([m.interests for m in mentees], inter)
+        self.e_av = _bitsets([m.availability for m in mentees], slots)
+        self.r_comp = _bitsets([r.competencies for r in mentors], comp)
+        self.r_int = _bitsets([r.interests for r in mentors], inter)
+        self.r_av = _bitsets([r.availability for r in mentors], slots)
+        self.e_grade = np.array([_or(m.grade, -1) for m in mentees], dtype=np.int64)
+        self.e_exp = np.array([_or(m.experience_years, 0) for m in mentees], dtype=np.int64)
+        self.r_grade = np.array([_or(r.grade, -1) for r in mentors], dtype=np.int64)
+        self.r_exp = np.array([_or(r.experience_years, 0) for r in mentors], dtype=np.int64)
+        # Grades as the score sees them (None → 0), distinct from the rule's "unknown" (-1).
+        self.e_grade0 = np.maximum(self.e_grade, 0)
+        self.r_grade0 = np.maximum(self.r_grade, 0)
+        self.e_form = np.array([_FORM_CODE[m.form] for m in mentees], dtype=np.int64)
+        f32 = np.float32
+        self.e_n_int_f, self.r_n_int_f = self.e_n_int.astype(f32), self.r_n_int.astype(f32)
+        self.e_n_av_f, self.r_n_av_f = self.e_n_av.astype(f32), self.r_n_av.astype(f32)
+        self.e_grade0_f, self.r_grade0_f = self.e_grade0.astype(f32), self.r_grade0.astype(f32)
+        self.e_exp_f, self.r_exp_f = self.e_exp.astype(f32), self.r_exp.astype(f32)
+        self.w_s = [f32(x * SCALE / wsum) for x in self.w]  # weights × SCALE / Σ weights
+
+    def exact(self, e: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Integer scores of edges (e[t], r[t]), bit-for-bit those of `int_score(score(...))`."""
+
+        def count(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return np.bitwise_count(a[e] & b[r]).sum(axis=-1, dtype=np.int64)
+
+        c_subj, c_req = count(self.e_subj, self.r_comp), count(self.e_req, self.r_comp)
+        c_int, c_av = count(self.e_int, self.r_int), count(self.e_av, self.r_av)
+        f_subj = _ratio(c_subj, self.e_n_subj[e])
+        f_req = _ratio(c_req, self.e_n_req[e])
+        f_int = _ratio(c_int, self.e_n_int[e] + self.r_n_int[r] - c_int)
+        f_av = _ratio(c_av, np.minimum(self.e_n_av[e], self.r_n_av[r]))
+        pupils = self.e_form[e] == _FORM_CODE[MentoringForm.student_student]
+        gap = np.where(pupils, self.r_grade0[r] - self.e_grade0[e], self.r_exp[r] - self.e_exp[e])
+        full = np.where(pupils, GRADE_FULL_GAP, EXPERIENCE_FULL_YEARS)
+        f_exp = np.minimum(np.maximum(gap, 0), full) / full
+        w1, w2, w3, w4, w5 = self.w
+        total = w1 * f_subj + w2 * f_req + w3 * f_int + w4 * f_av + w5 * f_exp
+        value = total / self.wsum if self.wsum > 0 else np.zeros_like(total)
+        return np.rint(value * SCALE).astype(np.int64)
+
+    def approx(self, rows: np.ndarray, cols: np.ndarray, form: MentoringForm) -> np.ndarray:
+        """float32 scores × SCALE of mentees `rows` (all of `form`) against mentors `cols`."""
+        # Counts from products of 0/1 float32 matrices are exact small integers; in-place
+        # float32 arithmetic keeps the block in cache (this is the engine's hot loop).
+        s = self.e_comp_w[rows] @ self.r_comp_ind_t[:, cols]
+        c = self.e_int_ind[rows] @ self.r_int_ind_t[:, cols]
+        den = self.e_n_int_f[rows, None] + self.r_n_int_f[None, cols]
+        den -= c
+        np.maximum(den, 1, out=den)  # union 0 means no interests at all: the count is 0 too
+        c *= self.w_s[2]
+        c /= den
+        s += c
+        c = self.e_av_ind[rows] @ self.r_av_ind_t[:, cols]
+        den = np.minimum(self.e_n_av_f[rows, None], self.r_n_av_f[None, cols])
+        np.maximum(den, 1, out=den)
+        c *= self.w_s[3]
+        c /= den
+        s += c
+        if form is MentoringForm.student_student:
+            gap = self.r_grade0_f[None, cols] - self.e_grade0_f[rows, None]
+            full = GRADE_FULL_GAP
+        else:
+            gap = self.r_exp_f[None, cols] - self.e_exp_f[rows, None]
+            full = EXPERIENCE_FULL_YEARS
+        np.clip(gap, 0, full, out=gap)
+        gap *= self.w_s[4] / np.float32(full)
+        s += gap
+        return s
+
+    def pair_ok(self, rows: np.ndarray, cols: np.ndarray, form: MentoringForm) -> np.ndarray:
+        """Pairwise hard rules (beyond the per-mentee and per-mentor ones): §2.2 grades."""
+        if form is not MentoringForm.student_student:
+            return np.ones((len(rows), len(cols)), dtype=bool)
+        eg = self.e_grade[rows][:, None]
+        rg = self.r_grade[cols][None, :]
+        ok = (eg >= 0) & (rg >= 0) & (rg - eg >= self.policy.pupil_mentor_min_grade_gap)
+        if self.policy.pupil_mentor_higher_stage:
+            ok &= _stage_np(rg) > _stage_np(eg)
+        return ok
+
+
+# The float32 approximation differs from the exact score × SCALE by far less than this, and the
+# exact integer is a rounding of it: bounds derived from `approx` add this margin.
+_APPROX_MARGIN = 0.6
+
+
+# --------------------------------------------------------------------------------------------
+# Candidate generation and the flow
+
+
+@dataclass
+class _Edges:
+    """Kept candidate edges (global mentee index, global mentor index, integer score)."""
+
+    mentee: np.ndarray
+    mentor: np.ndarray
+    iscore: np.ndarray
+
+
+class _Problem:
+    """The free part of the instance: eligible mentees, per-form mentor pools, bans."""
+
+    def __init__(
+        self,
+        data: _Data,
+        free: list[int],
+        capacity: np.ndarray,
+        forbid: dict[int, set[int]],
+    ) -> None:
+        self.data = data
+        self.capacity = capacity
+        self.forbid = forbid
+        self.by_form: dict[MentoringForm, np.ndarray] = {}
+        self.pool: dict[MentoringForm, np.ndarray] = {}
+        for form in FORMS:
+            rows = np.array([i for i in free if data.mentees[i].form is form], dtype=np.int64)
+            if not len(rows):
+                continue
+            cols = [
+                j
+                for j, r in enumerate(data.mentors)
+                if capacity[j] > 0 and _mentor_form_violation(r, form, data.policy) is None
+            ]
+            self.by_form[form] = rows
+            self.pool[form] = np.array(cols, dtype=np.int64)
+        self.form_reasons: dict[MentoringForm, list[str | None]] = {}
+        self.ub = np.full(len(data.mentees), -1, dtype=np.int64)  # bound on omitted int scores
+        self.degree = np.zeros(len(data.mentees), dtype=np.int64)  # eligible edges
+
+    def block(self, rows: np.ndarray, form: MentoringForm) -> tuple[np.ndarray, np.ndarray]:
+        """(eligible mask, approximate scores × SCALE) of `rows` against the form's pool."""
+        cols = self.pool[form]
+        ok = self.data.pair_ok(rows, cols, form)
+        if self.forbid:
+            col_pos = {int(j): p for p, j in enumerate(cols)}
+            for r, i in enumerate(rows):
+                for j in self.forbid.get(int(i), ()):
+                    if j in col_pos:
+                        ok[r, col_pos[j]] = False
+        return ok, self.data.approx(rows, cols, form)
+
+    def candidates(self, mentees: np.ndarray, k: int, mentor_side: int = 0) -> _Edges:
+        """Each mentee's top-k mentors (and each mentor's top `mentor_side` mentees).
+
+        Records each mentee's eligible degree and an upper bound of its omitted edges' scores.
+        Ranking uses integer keys of the approximate score (ties: smaller index first); the
+        kept edges then get exact scores.
+        """
+        e_parts: list[np.ndarray] = []
+        r_parts: list[np.ndarray] = []
+        forms = self.data.e_form[mentees]
+        for form, pool in self.pool.items():
+            sel = mentees[forms == _FORM_CODE[form]]
+            m = len(pool)
+            if not len(sel) or not m:
+                continue
+            side = _MentorSide(m, min(mentor_side, len(sel)))
+            step = max(1, _CHUNK_CELLS // m)
+            for start in range(0, len(sel), step):
+                rows = sel[start : start + step]
+                ok, approx = self.block(rows, form)
+                key = _keys(approx, ok)
+                degree = ok.sum(axis=1)
+                self.degree[rows] = degree
+                e, c, nxt = _top_k_rows(key, degree, k)
+                self.ub[rows] = np.where(nxt >= 0, nxt + 1, -1)  # exact ≤ rounded approx + 1
+                e_parts.append(rows[e])
+                r_parts.append(pool[c])
+                side.add(rows, key)
+            e, c = side.result()
+            e_parts.append(e)
+            r_parts.append(pool[c])
+        if not e_parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return _Edges(empty, empty, empty)
+        mentee = np.concatenate(e_parts)
+        mentor = np.concatenate(r_parts)
+        return _dedupe(_Edges(mentee, mentor, self.data.exact(mentee, mentor)), len(self.capacity))
+
+
+def _keys(approx: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """int16 ranking keys: approximate score × SCALE rounded half up; -1 for ineligible."""
+    approx += np.float32(0.5)
+    key = approx.astype(np.int16)
+    np.putmask(key, ~ok, -1)
+    return key
+
+
+def _top_k_rows(
+    key: np.ndarray, degree: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the k best columns (key desc, column asc) as (row, col) lists, and the k+1-th key.
+
+    A threshold from a strided sample keeps only a few dozen candidates per row, so the exact
+    ordering sorts those instead of partitioning every row of thousands (20× faster); rows whose
+    threshold left fewer than k+1 candidates fall back to all eligible columns.
+    """
+    n, m = key.shape
+    stride = max(1, min(m // 8, (k + 1) // 2))
+    sample = key[:, ::stride]
+    q = min(sample.shape[1], 6)
+    thr = np.partition(sample, sample.shape[1] - q, axis=1)[:, sample.shape[1] - q]
+    thr = np.maximum(thr, 0).astype(np.int16)
+    mask = key >= thr[:, None]
+    short = mask.sum(axis=1) < np.minimum(degree, k + 1)
+    if short.any():
+        mask[short] = key[short] >= 0
+    r, c = np.nonzero(mask)
+    kv = key[r, c]
+    order = np.lexsort((c, -kv.astype(np.int32), r))
+    r, c, kv = r[order], c[order], kv[order]
+    starts = np.searchsorted(r, np.arange(n))
+    pos = np.arange(len(r)) - starts[r]
+    nxt = np.full(n, -1, dtype=np.int64)
+    at_k = pos == k
+    nxt[r[at_k]] = kv[at_k]
+    keep = pos < k
+    return r[keep], c[keep], nxt
+
+
+class _MentorSide:
+    """Running top-`side` mentees of each mentor column over row blocks (ties: earlier row)."""
+
+    def __init__(self, m: int, side: int) -> None:
+        self.m, self.side = m, side
+        self.thr = np.full(m, -1, dtype=np.int16)
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+        self.size = 0
+
+    def add(self, rows: np.ndarray, key: np.ndarray) -> None:
+        """Offer a block; only entries above the column's current side-th best are kept."""
+        if not self.side:
+            return
+        r, c = np.nonzero(key > self.thr[None, :])
+        self.rows.append(rows[r])
+        self.cols.append(c)
+        self.keys.append(key[r, c])
+        self.size += len(r)
+        if self.size > 4 * self.side * self.m:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keep the side best per column and raise the column thresholds."""
+        rows, cols, keys = (np.concatenate(x) for x in (self.rows, self.cols, self.keys))
+        order = np.lexsort((rows, -keys.astype(np.int32), cols))
+        rows, cols, keys = rows[order], cols[order], keys[order]
+        pos = np.arange(len(cols)) - np.searchsorted(cols, np.arange(self.m))[cols]
+        keep = pos < self.side
+        rows, cols, keys = rows[keep], cols[keep], keys[keep]
+        last = pos[keep] == self.side - 1
+        self.thr[cols[last]] = keys[last]
+        self.rows, self.cols, self.keys, self.size = [rows], [cols], [keys], len(rows)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mentee, column) of every mentor's best mentees."""
+        if not self.side or not self.size:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        self._prune()
+        return self.rows[0], self.cols[0]
+
+
+def _dedupe(edges: _Edges, n_mentors: int) -> _Edges:
+    """Each (mentee, mentor) once, sorted by mentee then mentor (a canonical order)."""
+    key = edges.mentee * (n_mentors + 1) + edges.mentor
+    _, first = np.unique(key, return_index=True)
+    return _Edges(edges.mentee[first], edges.mentor[first], edges.iscore[first])
+
+
+def _concat(parts: list[_Edges]) -> _Edges:
+    """Edge lists one after another."""
+    return _Edges(*(np.concatenate([getattr(p, a) for p in parts]) for a in _Edges.__annotations__))
+
+
+def _solve(edges: _Edges, n_mentees: int, capacity: np.ndarray) -> np.ndarray:
+    """Max flow of min cost on the kept edges; returns the flow on each edge (0/1)."""
+    if not len(edges.mentee):
+        return np.zeros(0, dtype=np.int64)
+    n_mentors = len(capacity)
+    source, sink = n_mentees + n_mentors, n_mentees + n_mentors + 1
+    used_mentees = np.unique(edges.mentee)
+    used_mentors = np.unique(edges.mentor)
+    tails = np.concatenate(
+        [np.full(len(used_mentees), source), edges.mentee, n_mentees + used_mentors]
+    )
+    heads = np.concatenate(
+        [used_mentees, n_mentees + edges.mentor, np.full(len(used_mentors), sink)]
+    )
+    caps = np.concatenate(
+        [np.ones(len(used_mentees)), np.ones(len(edges.mentee)), capacity[used_mentors]]
+    )
+    # No "unmatched" arcs and no BIG constant: SolveMaxFlowWithMinCost maximises the flow first
+    # (the number of matched mentees) and only then minimises cost (maximises the score).
+    costs = np.concatenate(
+        [np.zeros(len(used_mentees)), -edges.iscore, np.zeros(len(used_mentors))]
+    )
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    smcf.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32),
+        heads.astype(np.int32),
+        caps.astype(np.int64),
+        costs.astype(np.int64),
+    )
+    smcf.set_node_supply(source, len(used_mentees))
+    smcf.set_node_supply(sink, -len(used_mentees))
+    status = smcf.solve_max_flow_with_min_cost()
+    if status != smcf.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed: status {status}")
+    first = len(used_mentees)
+    arcs = np.arange(first, first + len(edges.mentee))
+    return np.asarray(smcf.flows(arcs), dtype=np.int64)
+
+
+def _residual(
+    edges: _Edges, flow: np.ndarray, n_mentees: int, capacity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Residual arcs (tails, heads, costs) of the pruned solution; also the source node."""
+    n_mentors = len(capacity)
+    source, sink = n_mentees + n_mentors, n_mentees + n_mentors + 1
+    matched = np.zeros(n_mentees, dtype=bool)
+    matched[edges.mentee[flow == 1]] = True
+    load = np.bincount(edges.mentor[flow == 1], minlength=n_mentors)
+    mentees = np.unique(edges.mentee)
+    mentors = np.unique(edges.mentor)
+    used = flow == 1
+    tails = [
+        np.full(int((~matched[mentees]).sum()), source),
+        mentees[matched[mentees]],
+        edges.mentee[~used],
+        n_mentees + edges.mentor[used],
+        n_mentees + mentors[load[mentors] < capacity[mentors]],
+        np.full(int((load[mentors] > 0).sum()), sink),
+    ]
+    heads = [
+        mentees[~matched[mentees]],
+        np.full(int(matched[mentees].sum()), source),
+        n_mentees + edges.mentor[~used],
+        edges.mentee[used],
+        np.full(int((load[mentors] < capacity[mentors]).sum()), sink),
+        n_mentees + mentors[load[mentors] > 0],
+    ]
+    costs = [
+        np.zeros(len(tails[0]), dtype=np.int64),
+        np.zeros(len(tails[1]), dtype=np.int64),
+        -edges.iscore[~used],
+        edges.iscore[used],
+        np.zeros(len(tails[4]), dtype=np.int64),
+        np.zeros(len(tails[5]), dtype=np.int64),
+    ]
+    return (
+        np.concatenate(tails).astype(np.int64),
+        np.concatenate(heads).astype(np.int64),
+        np.concatenate(costs).astype(np.int64),
+        source,
+    )
+
+
+def _reachable(tails: np.ndarray, heads: np.ndarray, n_nodes: int, source: int) -> np.ndarray:
+    """Nodes reachable from the source in the residual graph (the source side of a min cut)."""
+    reach = np.zeros(n_nodes, dtype=bool)
+    reach[source] = True
+    while True:
+        new = heads[reach[tails] & ~reach[heads]]
+        if not len(new):
+            return reach
+        reach[new] = True
+
+
+def _potentials(
+    tails: np.ndarray, heads: np.ndarray, costs: np.ndarray, n_nodes: int
+) -> np.ndarray:
+    """Shortest distances from a virtual root (Bellman–Ford): potentials with reduced costs ≥ 0."""
+    dist = np.zeros(n_nodes, dtype=np.int64)
+    for _ in range(n_nodes + 1):
+        new = dist.copy()
+        np.minimum.at(new, heads, dist[tails] + costs)
+        if np.array_equal(new, dist):
+            return dist
+        dist = new
+    raise RuntimeError("negative cycle in the residual graph: the pruned solution is not optimal")
+
+
+# --------------------------------------------------------------------------------------------
+# The engine
+
+
+def match(
+    mentees: Sequence[MenteeCandidate],
+    mentors: Sequence[MentorCandidate],
+    *,
+    constraints: Constraints = Constraints(),
+    policy: Policy = Policy(),
+    top_k: int = 20,
+) -> MatchResult:
+    """Most mentees matched, then highest total score, under the regulation's hard rules."""
+    started = time.perf_counter()
+    if top_k < 1:
+        raise ValueError("top_k must be at least 1")
+    mentees = sorted(mentees, key=lambda m: m.id)
+    mentors = sorted(mentors, key=lambda r: r.id)
+    _check_unique([m.id for m in mentees], "наставляемых")
+    _check_unique([r.id for r in mentors], "наставников")
+    e_index = {m.id: i for i, m in enumerate(mentees)}
+    r_index = {r.id: j for j, r in enumerate(mentors)}
+    capacity = np.array([remaining_capacity(r, policy=policy) for r in mentors], dtype=np.int64)
+    weights = policy.weights
+
+    locked = _locked_pairs(mentees, mentors, constraints, policy, e_index, r_index, capacity)
+    forbid: dict[int, set[int]] = defaultdict(set)
+    for mentee_id, mentor_id in constraints.forbid:
+        if mentee_id in e_index and mentor_id in r_index:
+            forbid[e_index[mentee_id]].add(r_index[mentor_id])
+
+    unmatched_reason: dict[int, str] = {}
+    free: list[int] = []
+    for i, m in enumerate(mentees):
+        if i in locked:
+            continue
+        reason = mentee_violation(m, policy=policy)
+        if reason:
+            unmatched_reason[i] = reason
+        else:
+            free.append(i)
+
+    data = _Data(mentees, mentors, policy)
+    problem = _Problem(data, free, capacity, forbid)
+    assignment, solve_stats = _optimise(problem, np.array(free, dtype=np.int64), top_k)
+
+    for i in free:
+        if i not in assignment:
+            unmatched_reason[i] = _diagnose(problem, i, capacity, assignment)
+
+    result = _build_result(mentees, mentors, locked, assignment, unmatched_reason, policy, weights)
+    result.stats.update(solve_stats)
+    result.stats.update(
+        mentees=len(mentees),
+        mentors=len(mentors),
+        locked=len(locked),
+        capacity_left=int(capacity.sum()) - len(assignment),
+        seconds=round(time.perf_counter() - started, 4),
+    )
+    return result
+
+
+def _check_unique(ids: list[str], what: str) -> None:
+    """Duplicate ids would make the result ambiguous: refuse them."""
+    seen: set[str] = set()
+    for x in ids:
+        if x in seen:
+            raise ValueError(f"повторяющийся id среди {what}: {x}")
+        seen.add(x)
+
+
+def _locked_pairs(
+    mentees: list[MenteeCandidate],
+    mentors: list[MentorCandidate],
+    constraints: Constraints,
+    policy: Policy,
+    e_index: dict[str, int],
+    r_index: dict[str, int],
+    capacity: np.ndarray,
+) -> dict[int, int]:
+    """Validate the curator's locked pairs and take their places (mentee index → mentor index)."""
+    locked: dict[int, int] = {}
+    for mentee_id, mentor_id in sorted(constraints.keep):
+        name = f"закреплённая пара ({mentee_id}, {mentor_id})"
+        if mentee_id not in e_index or mentor_id not in r_index:
+            raise ValueError(f"{name}: нет такого наставляемого или наставника")
+        if (mentee_id, mentor_id) in constraints.forbid:
+            raise ValueError(f"{name}: одновременно запрещена куратором")
+        i, j = e_index[mentee_id], r_index[mentor_id]
+        if i in locked:
+            raise ValueError(f"{name}: наставляемый уже закреплён за другим наставником")
+        violation = check_pair(mentees[i], mentors[j], policy=policy)
+        if violation:
+            raise ValueError(f"{name} нарушает правило: {violation}")
+        if capacity[j] <= 0:
+            raise ValueError(
+                f"{name} нарушает правило: у наставника уже "
+                f"{mentors[j].active_mentees} + закреплённые, больше нельзя (п. 2.5)"
+            )
+        capacity[j] -= 1
+        locked[i] = j
+    return locked
+
+
+def _optimise(
+    problem: _Problem, free: np.ndarray, top_k: int
+) -> tuple[dict[int, int], dict[str, Any]]:
+    """Solve on top-k edges, certify against all eligible edges, widen where it fails."""
+    data = problem.data
+    n, m = len(data.mentees), len(data.mentors)
+    t0 = time.perf_counter()
+    edges = problem.candidates(free, top_k, mentor_side=top_k)
+    t_candidates = time.perf_counter() - t0
+    k = np.full(n, top_k, dtype=np.int64)
+    rounds = widened = 0
+    t_solve = t_cert = 0.0
+    while True:
+        rounds += 1
+        t0 = time.perf_counter()
+        flow = _solve(edges, n, problem.capacity)
+        t_solve += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        violations = _certify(problem, edges, flow)
+        t_cert += time.perf_counter() - t0
+        if not len(violations.mentee):
+            break
+        # Widen the violating mentees (double their k) and add the violating edges themselves,
+        # so every round adds at least one new edge: the loop ends, at worst on the full graph.
+        bad = np.unique(violations.mentee)
+        widened += len(bad)
+        k[bad] *= 2
+        parts = [edges, violations]
+        for kk in np.unique(k[bad]):
+            parts.append(problem.candidates(bad[k[bad] == kk], int(kk)))
+        edges = _dedupe(_concat(parts), m)
+    used = flow == 1
+    assignment = dict(zip(edges.mentee[used].tolist(), edges.mentor[used].tolist(), strict=True))
+    stats = {
+        "kept_edges": int(len(edges.mentee)),
+        "eligible_edges": int(problem.degree[free].sum()) if len(free) else 0,
+        "rounds": rounds,
+        "widened_mentees": widened,
+        "candidates_seconds": round(t_candidates, 4),
+        "solve_seconds": round(t_solve, 4),
+        "certify_seconds": round(t_cert, 4),
+    }
+    return assignment, stats
+
+
+def _certify(problem: _Problem, edges: _Edges, flow: np.ndarray) -> _Edges:
+    """Omitted eligible edges that could improve the pruned optimum (none: it is optimal).
+
+    Count: the pruned max flow is maximum on the full graph iff no omitted edge leaves the
+    source side S of the residual graph (mentee in S, mentor not in S) — then S stays a cut.
+    Score: with potentials d (shortest distances in the residual graph) every kept arc has a
+    reduced cost ≥ 0; if every omitted arc i→r also has −score + d[i] − d[r] ≥ 0, no negative
+    cycle exists in the full residual graph, so the flow is of minimum cost for its value.
+    """
+    data = problem.data
+    n, m = len(data.mentees), len(data.mentors)
+    empty = _Edges(*(np.zeros(0, dtype=np.int64),) * 3)
+    if not (problem.ub >= 0).any():
+        return empty
+    n_nodes = n + m + 2
+    tails, heads, costs, source = _residual(edges, flow, n, problem.capacity)
+    reach = _reachable(tails, heads, n_nodes, source)
+    dist = _potentials(tails, heads, costs, n_nodes)
+    # Quick pass: an omitted arc i→r has score ≤ ub[i] and d[r] ≤ max over mentors, so mentees
+    # outside S whose bound already holds need no scan; the rest are scanned.
+    d_max = int(dist[n : n + m].max()) if m else 0
+    suspect = (problem.ub >= 0) & (reach[:n] | (dist[:n] - d_max < problem.ub))
+    if not suspect.any():
+        return empty
+    kept = np.sort(edges.mentee * (m + 1) + edges.mentor)
+    found: list[_Edges] = []
+    sus = np.flatnonzero(suspect)
+    forms = data.e_form[sus]
+    for form, pool in problem.pool.items():
+        sel = sus[forms == _FORM_CODE[form]]
+        if not len(sel) or not len(pool):
+            continue
+        step = max(1, _CHUNK_CELLS // len(pool))
+        node_r = n + pool
+        for start in range(0, len(sel), step):
+            rows = sel[start : start + step]
+            ok, approx = problem.block(rows, form)
+            cut = reach[rows][:, None] & ~reach[node_r][None, :]
+            slack = dist[rows][:, None] - dist[node_r][None, :]  # largest score that is fine
+            maybe = ok & (cut | (approx + _APPROX_MARGIN > slack))
+            r_pos, c_pos = np.nonzero(maybe)
+            e, r = rows[r_pos], pool[c_pos]
+            key = e * (m + 1) + r
+            fresh = ~_contains(kept, key)
+            e, r, is_cut = e[fresh], r[fresh], cut[r_pos, c_pos][fresh]
+            iscore = data.exact(e, r)
+            bad = is_cut | (iscore > dist[e] - dist[n + r])
+            found.append(_Edges(e[bad], r[bad], iscore[bad]))
+    return _concat(found) if found else empty
+
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Membership of keys in a sorted array (faster than np.isin for repeated lookups)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
+
+
+def _diagnose(problem: _Problem, i: int, capacity: np.ndarray, assignment: dict[int, int]) -> str:
+    """The Russian reason why an eligible mentee ended up unmatched."""
+    data = problem.data
+    mentee = data.mentees[i]
+    if mentee.form not in problem.form_reasons:
+        problem.form_reasons[mentee.form] = [
+            _mentor_form_violation(r, mentee.form, data.policy) for r in data.mentors
+        ]
+    reasons = problem.form_reasons[mentee.form]
+    if all(r == NO_MENTOR_OF_FORM for r in reasons):
+        return NO_MENTOR_OF_FORM
+    if all(r in (NO_MENTOR_OF_FORM, MENTORS_WITHOUT_CONSENTS) for r in reasons):
+        return MENTORS_WITHOUT_CONSENTS
+    form_ok = np.array([j for j, r in enumerate(reasons) if r is None], dtype=np.int64)
+    if not len(form_ok):
+        return NO_EXPERIENCED_EMPLOYER
+    pair_ok = data.pair_ok(np.array([i]), form_ok, mentee.form)[0]
+    if not pair_ok.any():
+        return NO_HIGHER_GRADE_MENTOR
+    candidates = set(form_ok[pair_ok].tolist())
+    if candidates <= problem.forbid.get(i, set()):
+        return ALL_FORBIDDEN
+    return NO_CAPACITY
+
+
+def _build_result(
+    mentees: list[MenteeCandidate],
+    mentors: list[MentorCandidate],
+    locked: dict[int, int],
+    assignment: dict[int, int],
+    unmatched_reason: dict[int, str],
+    policy: Policy,
+    weights: Weights,
+) -> MatchResult:
+    """Pairs, groups (group-wanting mentees sharing a mentor and a form), totals."""
+    scored: dict[int, tuple[float, list[str]]] = {}
+    for i, j in {**assignment, **locked}.items():
+        scored[i] = score(mentees[i], mentors[j], weights)
+    pairs: list[Pair] = []
+    groups: list[Group] = []
+    for i, j in sorted(locked.items()):
+        value, reasons = scored[i]
+        pairs.append(Pair(mentees[i].id, mentors[j].id, value, reasons, locked=True))
+    pools: dict[tuple[int, MentoringForm], list[int]] = defaultdict(list)
+    for i, j in sorted(assignment.items()):
+        m = mentees[i]
+        if m.wants_group and m.form in policy.group_forms:
+            pools[(j, m.form)].append(i)
+            continue
+        value, reasons = scored[i]
+        pairs.append(Pair(m.id, mentors[j].id, value, reasons))
+    for (j, _form), members in sorted(pools.items()):
+        # Cut into groups of group_max while at least group_min remain; leftovers are pairs.
+        rest = list(members)
+        while len(rest) >= policy.group_min:
+            size = min(policy.group_max, len(rest))
+            if 0 < len(rest) - size < policy.group_min and size > policy.group_min:
+                size -= 1  # leave a viable second group rather than a lone pair
+            chunk, rest = rest[:size], rest[size:]
+            values = [scored[i][0] for i in chunk]
+            common = _common_reasons([scored[i][1] for i in chunk])
+            groups.append(
+                Group(
+                    mentors[j].id, [mentees[i].id for i in chunk], sum(values) / len(values), common
+                )
+            )
+        for i in rest:
+            value, reasons = scored[i]
+            pairs.append(Pair(mentees[i].id, mentors[j].id, value, [*reasons, GROUP_NOT_FORMED]))
+    pairs.sort(key=lambda p: p.mentee_id)
+    unmatched = [Unmatched(mentees[i].id, r) for i, r in sorted(unmatched_reason.items())]
+    total = sum(v for v, _ in scored.values())
+    worst_score: float | None = None
+    worst_id: str | None = None
+    if scored:
+        worst_i = min(scored, key=lambda i: (scored[i][0], mentees[i].id))
+        worst_score, worst_id = scored[worst_i][0], mentees[worst_i].id
+    stats: dict[str, Any] = {
+        "matched": len(scored),
+        "unmatched": len(unmatched),
+        "objective": sum(int_score(v) for v, _ in scored.values()),
+    }
+    return MatchResult(pairs, groups, unmatched, total, worst_score, worst_id, stats)
+
+
+def _common_reasons(all_reasons: list[list[str]]) -> list[str]:
+    """Reasons every member shares, in the first member's order (the form at least)."""
+    first, *others = all_reasons
+    return [r for r in first if all(r in o for o in others)]
