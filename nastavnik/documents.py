@@ -39,6 +39,7 @@ SERIES: dict[str, str] = {
     "programme": "П",
     "report": "О",
     "certificate": "Св",
+    "consent": "Сг",
 }
 
 # Enough for a handful of concurrent writers racing for the same number; more means a bug.
