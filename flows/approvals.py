@@ -1,14 +1,15 @@
-"""The director's approval step, shared by every stage flow."""
+"""The approval step shared by every stage flow: ask, suspend, check the code, record."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prefect import get_run_logger
 from prefect.context import get_run_context
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from models import Decision
 from tasks.approvals import open_approval_request, record_decision
@@ -16,14 +17,37 @@ from tasks.mail import deliver_messages
 
 
 class ApprovalInput(RunInput):
-    """The director's decision, as the Prefect UI's resume form asks for it."""
+    """A decision, as the Prefect UI's resume form asks for it."""
 
     decision: Decision = Field(
         description="approve — утвердить; reject — отклонить; request_changes — на доработку"
     )
-    approval_code: str = Field(description="Код подтверждения из письма директору")
+    approval_code: str = Field(description="Код подтверждения из письма")
     approver_name: str = Field(description="ФИО принимающего решение")
     comment: str = Field(default="", description="Комментарий (обязателен при доработке)")
+
+    def details(self) -> dict[str, Any]:
+        """What beyond the plain decision is worth recording with it."""
+        return {}
+
+
+class ProgrammeException(BaseModel):
+    """One personal programme returned for rework while the rest are approved."""
+
+    number: int = Field(description="Номер программы в списке")
+    comment: str = Field(description="Что исправить")
+
+
+class ProgrammesApprovalInput(ApprovalInput):
+    """Approval of all personal programmes at once, with per-programme exceptions."""
+
+    exceptions: list[ProgrammeException] = Field(
+        default_factory=list,
+        description="Программы, которые не утверждаются (номер и комментарий)",
+    )
+
+    def details(self) -> dict[str, Any]:
+        return {"exceptions": [e.model_dump() for e in self.exceptions]}
 
 
 @dataclass(frozen=True)
@@ -34,6 +58,7 @@ class ApprovalOutcome:
     decision: Decision
     comment: str
     approver_name: str
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def approved(self) -> bool:
@@ -48,8 +73,10 @@ def request_approval(
     title: str,
     summary: str,
     document_ids: list[str],
+    role: str = "director",
+    input_type: type[ApprovalInput] = ApprovalInput,
 ) -> ApprovalOutcome:
-    """Ask the director, suspend until a decision with a valid code arrives, and return it.
+    """Ask the approver, suspend until a decision with a valid code arrives, and return it.
 
     Each wait has its own stable pause key ``<key>-<attempt>`` (Prefect allows lowercase,
     digits and dashes): a refused code is audited and the run suspends again under the next
@@ -65,12 +92,13 @@ def request_approval(
         title=title,
         summary=summary,
         document_ids=document_ids,
+        role=role,
     )
     deliver_messages([opened["message_id"]])
     attempt = 1
     while True:
         pause_key = f"{approval_key}-{attempt}"
-        answer = suspend_flow_run(wait_for_input=ApprovalInput, key=pause_key)
+        answer = suspend_flow_run(wait_for_input=input_type, key=pause_key)
         result = record_decision(
             request_id=opened["request_id"],
             decision=answer.decision.value,
@@ -78,6 +106,7 @@ def request_approval(
             approver_name=answer.approver_name,
             code=answer.approval_code,
             pause_key=pause_key,
+            details=answer.details(),
         )
         if result["accepted"]:
             logger.info("%s: %s (%s)", title, result["message"], answer.approver_name)
@@ -86,6 +115,7 @@ def request_approval(
                 Decision(str(result["decision"])),
                 answer.comment,
                 answer.approver_name,
+                answer.details(),
             )
         logger.warning("%s: %s; waiting for a valid decision", title, result["message"])
         attempt += 1

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -203,6 +204,7 @@ def record_decision(
     pause_key: str,
     channel: str,
     now: datetime,
+    details: dict[str, Any] | None = None,
 ) -> DecisionOutcome:
     """Check the code and record the decision; refusals are audited and change nothing else.
 
@@ -231,6 +233,7 @@ def record_decision(
                         approver_name=approver_name,
                         code_digest=code_digest(code),
                         pause_key=pause_key,
+                        details=details or {},
                         decided_at=now,
                     )
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from prefect import task
 from sqlmodel import select
@@ -28,6 +29,15 @@ def document_links(*, base_url: str, documents: list[Document]) -> list[dict[str
     ]
 
 
+def approver_of(*, org: Organization, role: str) -> tuple[str, str]:
+    """Name and e-mail of whoever decides for this role in the organisation."""
+    if role == "director":
+        return org.director_name, org.director_email
+    if role == "curator":
+        return org.curator_name, org.curator_email
+    raise ValueError(f"unknown approver role {role!r}")
+
+
 @task(
     name="open-approval-request",
     retries=2,
@@ -44,14 +54,16 @@ def open_approval_request(
     title: str,
     summary: str,
     document_ids: list[str],
+    role: str = "director",
 ) -> dict[str, str]:
-    """Create the approval request and queue the director's e-mail; returns their ids."""
+    """Create the approval request and queue the approver's e-mail; returns their ids."""
     settings = get_settings()
     with session_scope() as session:
         cycle = session.get(Cycle, uuid.UUID(cycle_id))
         assert cycle is not None
         org = session.get(Organization, cycle.organization_id)
         assert org is not None
+        approver_name, approver_email = approver_of(org=org, role=role)
         request = approvals.open_request(
             session=session,
             cycle_id=cycle.id,
@@ -60,9 +72,10 @@ def open_approval_request(
             flow_run_id=uuid.UUID(flow_run_id),
             title=title,
             summary=summary,
-            approver_name=org.director_name,
-            approver_email=org.director_email,
+            approver_name=approver_name,
+            approver_email=approver_email,
             document_ids=[uuid.UUID(d) for d in document_ids],
+            role=role,
             now=approvals.now_utc(),
             ttl=timedelta(days=settings.approval_ttl_days),
         )
@@ -71,14 +84,14 @@ def open_approval_request(
         message = mail.enqueue_templated(
             session=session,
             idempotency_key=f"approval-request:{request.id}",
-            to_addr=org.director_email,
+            to_addr=approver_email,
             template="approval_request",
             context={
                 "organization": org,
                 "cycle": cycle,
                 "request_title": title,
                 "summary": summary,
-                "approver_name": org.director_name,
+                "approver_name": approver_name,
                 "code": code,
                 "documents": document_links(
                     base_url=settings.web_base_url, documents=[d for d in documents if d]
@@ -96,7 +109,14 @@ def open_approval_request(
 
 @task(name="record-decision", retries=2, retry_delay_seconds=[1, 5])
 def record_decision(
-    *, request_id: str, decision: str, comment: str, approver_name: str, code: str, pause_key: str
+    *,
+    request_id: str,
+    decision: str,
+    comment: str,
+    approver_name: str,
+    code: str,
+    pause_key: str,
+    details: dict[str, Any] | None = None,
 ) -> dict[str, object]:
     """Check the submitted code and record the decision, or audit the refusal."""
     settings = get_settings()
@@ -112,6 +132,7 @@ def record_decision(
             pause_key=pause_key,
             channel="prefect",
             now=approvals.now_utc(),
+            details=details,
         )
     return {
         "accepted": outcome.accepted,

@@ -12,7 +12,6 @@ import sqlmodel
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
