@@ -359,7 +359,10 @@ def select_mentors(
             if taken < need:
                 hits = matched[participant.id]
                 reason = (
-                    f"отобран: подходит по запросам {hits} из {needs[form].mentees} наставляемых"
+                    f"отобран: предметы совпадают с запросами {hits} из {needs[form].mentees} "
+                    "наставляемых"
+                    if hits
+                    else f"отобран: нужно наставников формы «{form.value}»: {need}"
                 )
                 decisions[participant.id] = (True, reason)
             elif taken < need + reserve:
