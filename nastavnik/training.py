@@ -18,7 +18,6 @@ import csv
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -59,6 +58,7 @@ DEFAULT_RESERVE_RATIO = 0.25
 BY_SELECTION = "selection"
 BY_TRAINING = "training"
 BY_CURATOR = "curator"
+_AUTOMATIC = {"", BY_SELECTION, BY_TRAINING}
 
 REASON_RESERVE = "резерв"
 
@@ -257,6 +257,14 @@ def demand_by_form(
     _cycle(session, cycle_id)
     mentees = _eligible_by_form(session, cycle_id, Role.mentee, on)
     mentors = _eligible_by_form(session, cycle_id, Role.mentor, on)
+    return _demand(mentees, mentors, max_mentees_per_mentor)
+
+
+def _demand(
+    mentees: dict[MentoringForm, list[tuple[Participant, Person]]],
+    mentors: dict[MentoringForm, list[tuple[Participant, Person]]],
+    max_mentees_per_mentor: int,
+) -> list[FormDemand]:
     return [
         FormDemand(
             form=form,
@@ -288,7 +296,7 @@ def _admissions(session: Session, cycle_id: UUID) -> dict[UUID, MentorAdmission]
 def _frozen(admission: MentorAdmission | None) -> bool:
     # Manual decisions win (§3.1); an appointment is fixed by the director's order (§2.7).
     return admission is not None and (
-        admission.decided_by == BY_CURATOR or admission.appointed_on is not None
+        admission.decided_by not in _AUTOMATIC or admission.appointed_on is not None
     )
 
 
@@ -303,10 +311,7 @@ def select_mentors(
     """Pick mentors of the register «в соответствии с … перечнем запросов» (roadmap 3.3)."""
     if reserve_ratio < 0:
         raise ValueError("reserve_ratio must not be negative")
-    demand = demand_by_form(
-        session=session, cycle_id=cycle_id, on=on, max_mentees_per_mentor=max_mentees_per_mentor
-    )
-    needs = {d.form: d for d in demand}
+    _cycle(session, cycle_id)
     mentees = _eligible_by_form(session, cycle_id, Role.mentee, on)
     mentee_stems = {
         form: [_stems(f"{p.requests} {p.subjects} {p.interests}") for p, _ in rows]
@@ -331,6 +336,8 @@ def select_mentors(
             decisions[participant.id] = (False, f"не включён в реестр наставников: {reason}")
         else:
             by_form[participant.form].append((participant, person))
+    demand = _demand(mentees, by_form, max_mentees_per_mentor)
+    needs = {d.form: d for d in demand}
 
     for form, candidates in by_form.items():
         need = needs[form].mentors_needed
@@ -577,7 +584,7 @@ def _present(text: str) -> bool | None:
     return None
 
 
-def _session_lookup(sessions: Iterable[TrainingSession]) -> dict[str, TrainingSession]:
+def _session_lookup(sessions: list[TrainingSession]) -> dict[str, TrainingSession]:
     lookup: dict[str, TrainingSession] = {}
     for training in sessions:
         lookup[_fold(training.title)] = training
