@@ -6,8 +6,14 @@ from prefect import serve
 
 from flows.base_formation import base_formation
 from flows.delivery import retry_deliveries
+from flows.pairing import pairing
+from flows.training import training
 
-DEPLOYMENT_NAMES = {"base-formation": "base-formation/base-formation"}
+DEPLOYMENT_NAMES = {
+    "base-formation": "base-formation/base-formation",
+    "training": "training/training",
+    "pairing": "pairing/pairing",
+}
 
 
 def deployments() -> list:  # type: ignore[type-arg]
@@ -15,6 +21,11 @@ def deployments() -> list:  # type: ignore[type-arg]
     return [
         base_formation.to_deployment(
             name="base-formation", description="Формирование базы наставляемых и наставников"
+        ),
+        training.to_deployment(name="training", description="Обучение и назначение наставников"),
+        pairing.to_deployment(
+            name="pairing",
+            description="Подбор наставнических пар, приказ о закреплении, персональные программы",
         ),
         retry_deliveries.to_deployment(
             name="retry-deliveries",

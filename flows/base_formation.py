@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_table_artifact
 from prefect.context import get_run_context
 from pydantic import BaseModel, Field
 
 from flows.approvals import request_approval
-from models import Decision, Document
-from nastavnik.db import session_scope
-from nastavnik.settings import get_settings
+from flows.publishing import publish_documents
+from models import Decision
 from tasks.approvals import notify_decision
-from tasks.base_formation import (
-    check_consents,
-    import_questionnaires,
-    render_registers,
-    resolve_cycle,
-    set_documents_status,
-)
+from tasks.base_formation import check_consents, import_questionnaires, render_registers
+from tasks.common import resolve_cycle, set_documents_status
 from tasks.mail import deliver_messages
 
 STAGE = "base-formation"
@@ -36,28 +29,6 @@ class BaseFormationParams(BaseModel):
     mentor_files: list[str] = Field(default_factory=list, description="Анкеты наставников")
     reference_date: date | None = Field(
         default=None, description="Дата проверки согласий и дата документов (по умолчанию сегодня)"
-    )
-
-
-def _publish_documents(document_ids: list[str]) -> None:
-    base_url = get_settings().web_base_url.rstrip("/")
-    lines = ["| Документ | Номер | Дата | Статус |", "|---|---|---|---|"]
-    with session_scope() as session:
-        for document_id in document_ids:
-            document = session.get(Document, uuid.UUID(document_id))
-            assert document is not None
-            url = f"{base_url}/documents/{document.id}.pdf"
-            create_link_artifact(
-                link=url, link_text=f"{document.title} {document.label}", description=document.title
-            )
-            lines.append(
-                f"| [{document.title}]({url}) | {document.label} | "
-                f"{document.doc_date:%d.%m.%Y} | {document.status.value} |"
-            )
-    create_markdown_artifact(
-        markdown="\n".join(lines),
-        key="base-formation-documents",
-        description="Документы этапа формирования базы",
     )
 
 
@@ -106,7 +77,7 @@ def base_formation(params: BaseFormationParams) -> str:
             description="Нет необходимых согласий: в реестры не включены",
         )
     document_ids = render_registers(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
-    _publish_documents(document_ids)
+    publish_documents(document_ids, key="base-formation-documents")
 
     outcome = request_approval(
         cycle_id=cycle_id,

@@ -149,6 +149,14 @@ def import_(
         console.print(table)
 
 
+def _start(deployment: str, params: dict[str, object]) -> None:
+    _use_embedded_prefect()
+    from deployments.prefect_api import start_deployment
+
+    run_id = asyncio.run(start_deployment(deployment, {"params": params}))
+    console.print(f"Запущено: {deployment}, flow run {run_id}")
+
+
 @app.command("base-formation")
 def start_base_formation(
     org: Annotated[str, typer.Option(help="Код организации")],
@@ -157,23 +165,177 @@ def start_base_formation(
     mentors: Annotated[list[Path], typer.Option(help="Анкеты наставников")] = [],  # noqa: B006
 ) -> None:
     """Start base formation on the running stack (see `nastavnik up`)."""
-    _use_embedded_prefect()
-    from deployments.prefect_api import start_deployment
-
-    run_id = asyncio.run(
-        start_deployment(
-            "base-formation/base-formation",
-            {
-                "params": {
-                    "organization_code": org,
-                    "school_year": year,
-                    "mentee_files": [str(p.resolve()) for p in mentees],
-                    "mentor_files": [str(p.resolve()) for p in mentors],
-                }
-            },
-        )
+    _start(
+        "base-formation/base-formation",
+        {
+            "organization_code": org,
+            "school_year": year,
+            "mentee_files": [str(p.resolve()) for p in mentees],
+            "mentor_files": [str(p.resolve()) for p in mentors],
+        },
     )
-    console.print(f"Запущено: flow run {run_id}")
+
+
+@app.command("training")
+def start_training(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    attendance: Annotated[list[Path], typer.Option(help="Файлы посещаемости")] = [],  # noqa: B006
+) -> None:
+    """Start the training stage (without attendance files it waits for the curator)."""
+    _start(
+        "training/training",
+        {
+            "organization_code": org,
+            "school_year": year,
+            "attendance_files": [str(p.resolve()) for p in attendance],
+        },
+    )
+
+
+@app.command("pairing")
+def start_pairing(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """Start the pairing stage."""
+    _start("pairing/pairing", {"organization_code": org, "school_year": year})
+
+
+def _cycle_id(org: str, year: str) -> uuid.UUID:
+    with session_scope() as session:
+        organization = repository.get_organization(session=session, code=org)
+        return repository.get_or_create_cycle(
+            session=session, organization_id=organization.id, school_year=year
+        ).id
+
+
+def _participant(cycle_id: uuid.UUID, name: str, role: Role | None = None) -> uuid.UUID:
+    """The participant whose full name starts with ``name`` (or whose e-mail is ``name``)."""
+    from sqlmodel import select
+
+    from models import Participant, Person
+
+    with session_scope() as session:
+        query = (
+            select(Participant, Person)
+            .join(Person, Person.id == Participant.person_id)  # type: ignore[arg-type]
+            .where(Participant.cycle_id == cycle_id)
+        )
+        matches = [
+            participant.id
+            for participant, person in session.exec(query)
+            if (role is None or participant.role == role)
+            and (person.full_name.lower().startswith(name.lower()) or person.email == name)
+        ]
+    if len(matches) != 1:
+        raise typer.BadParameter(f"{len(matches)} участников подходят под «{name}»")
+    return matches[0]
+
+
+@app.command()
+def attendance(
+    path: Path,
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """Import a training attendance file (ФИО, Занятие, Присутствовал)."""
+    from nastavnik import training
+
+    report = training.import_attendance_transaction(
+        engine=get_engine(),
+        cycle_id=_cycle_id(org, year),
+        path=path,
+        max_bytes=get_settings().max_import_bytes,
+    )
+    console.print(
+        f"{report.file}: принято {report.accepted}, обновлено {report.updated}, "
+        f"без изменений {report.unchanged}, отклонено строк {report.rejected_rows}"
+    )
+    for row_error in report.rejected:
+        console.print(f"[red]{row_error}[/]")
+
+
+@app.command()
+def pairs(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """Show the draft pairs, who still owes a written consent, and the search list."""
+    from nastavnik import pairing
+
+    cycle_id = _cycle_id(org, year)
+    with session_scope() as session:
+        rows = pairing.pair_rows(session=session, cycle_id=cycle_id)
+        waiting = pairing.search_list(session=session, cycle_id=cycle_id)
+    table = Table(
+        "№", "Наставник", "Наставляемые", "Форма", "Совм.", "Нет согласия", title="Проект пар"
+    )
+    for row in rows:
+        table.add_row(
+            str(row.number),
+            row.mentor_name,
+            ", ".join(row.mentee_names),
+            row.form,
+            f"{row.score:.0%}",
+            ", ".join(row.consents_missing),
+        )
+    console.print(table)
+    if waiting:
+        listing = Table("ФИО", "Причина", title="Лист поиска наставника")
+        for item in waiting:
+            listing.add_row(item["full_name"], item["reason"])
+        console.print(listing)
+
+
+@app.command()
+def constrain(
+    mentee: Annotated[str, typer.Argument(help="Наставляемый (начало ФИО или e-mail)")],
+    mentor: Annotated[str, typer.Argument(help="Наставник (начало ФИО или e-mail)")],
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    forbid: Annotated[bool, typer.Option("--forbid", help="Запретить пару")] = False,
+    comment: Annotated[str, typer.Option(help="Комментарий")] = "",
+) -> None:
+    """Lock a pair (or forbid it with --forbid) for the next matching round."""
+    from models import ConstraintKind
+    from nastavnik import pairing
+
+    cycle_id = _cycle_id(org, year)
+    kind = ConstraintKind.forbid if forbid else ConstraintKind.keep
+    with session_scope() as session:
+        pairing.add_constraint(
+            session=session,
+            cycle_id=cycle_id,
+            mentee_id=_participant(cycle_id, mentee, Role.mentee),
+            mentor_id=_participant(cycle_id, mentor, Role.mentor),
+            kind=kind,
+            comment=comment,
+        )
+    console.print("Пара запрещена" if forbid else "Пара закреплена")
+
+
+@app.command()
+def consent(
+    who: Annotated[str, typer.Argument(help="Участник (начало ФИО или e-mail)")],
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    given_on: Annotated[str, typer.Option(help="Дата согласия ГГГГ-ММ-ДД")] = "",
+) -> None:
+    """Record a participant's signed written consent to the pair (§2.6)."""
+    from datetime import date
+
+    from nastavnik import pairing
+
+    cycle_id = _cycle_id(org, year)
+    with session_scope() as session:
+        pairing.record_participation_consent(
+            session=session,
+            cycle_id=cycle_id,
+            participant_id=_participant(cycle_id, who),
+            given_on=date.fromisoformat(given_on) if given_on else date.today(),
+        )
+    console.print("Согласие записано")
 
 
 @app.command("approvals")
@@ -201,6 +363,10 @@ def approve(
     reject: Annotated[bool, typer.Option("--reject", help="Отклонить")] = False,
     changes: Annotated[bool, typer.Option("--changes", help="На доработку")] = False,
     comment: Annotated[str, typer.Option(help="Комментарий")] = "",
+    except_: Annotated[
+        list[str],
+        typer.Option("--except", help="Не утверждать программу: «номер=комментарий»"),
+    ] = [],  # noqa: B006
 ) -> None:
     """Decide an approval request from the command line."""
     if reject and changes:
@@ -225,18 +391,23 @@ def approve(
     _use_embedded_prefect()
     from deployments.prefect_api import resume_run
 
-    asyncio.run(
-        resume_run(
-            request.flow_run_id,
-            {
-                "decision": decision.value,
-                "approval_code": code,
-                "approver_name": name,
-                "comment": comment,
-            },
-        )
-    )
+    run_input: dict[str, object] = {
+        "decision": decision.value,
+        "approval_code": code,
+        "approver_name": name,
+        "comment": comment,
+    }
+    if except_:
+        run_input["exceptions"] = [_programme_exception(item) for item in except_]
+    asyncio.run(resume_run(request.flow_run_id, run_input))
     console.print(f"Решение передано: {approvals.DECISION_LABEL_RU[decision]}")
+
+
+def _programme_exception(item: str) -> dict[str, object]:
+    number, _, comment = item.partition("=")
+    if not number.strip().isdigit() or not comment.strip():
+        raise typer.BadParameter(f"«{item}»: ожидается «номер=комментарий»")
+    return {"number": int(number), "comment": comment.strip()}
 
 
 @app.command()

@@ -10,28 +10,12 @@ from typing import Any
 from prefect import task
 from pydantic import BaseModel
 
-from models import Cycle, DocumentStatus, Organization, Role
+from models import Cycle, Organization, Role
 from nastavnik import consents, documents, questionnaires, repository
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
-
-
-@task(
-    name="resolve-cycle",
-    retries=2,
-    retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
-)
-def resolve_cycle(*, organization_code: str, school_year: str) -> str:
-    """The id of the organisation's cycle for the school year (created on first use)."""
-    with session_scope() as session:
-        org = repository.get_organization(session=session, code=organization_code)
-        cycle = repository.get_or_create_cycle(
-            session=session, organization_id=org.id, school_year=school_year
-        )
-        return str(cycle.id)
+from tasks.common import document_context
 
 
 class ImportSummary(BaseModel):
@@ -136,19 +120,6 @@ def check_consents(*, cycle_id: str, on: date) -> ConsentSummary:
         )
 
 
-def _document_context(*, org: Organization, cycle: Cycle) -> dict[str, Any]:
-    return {
-        "organization": {
-            "name": org.name,
-            "short_name": org.short_name,
-            "city": org.city,
-            "director_name": org.director_name,
-            "curator_name": org.curator_name,
-        },
-        "cycle": {"school_year": cycle.school_year},
-    }
-
-
 @task(
     name="render-registers",
     retries=1,
@@ -165,7 +136,7 @@ def render_registers(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
         assert cycle is not None
         org = session.get(Organization, cycle.organization_id)
         assert org is not None
-        base = _document_context(org=org, cycle=cycle)
+        base = document_context(org=org, cycle=cycle)
         check = consents.check_consents(session=session, cycle_id=cycle.id, on=on)
         specs: list[tuple[str, str, str, str, dict[str, Any]]] = [
             (
@@ -214,13 +185,3 @@ def render_registers(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
             )
             ids.append(str(document.id))
     return ids
-
-
-@task(name="set-documents-status", retries=2, retry_delay_seconds=[1, 5])
-def set_documents_status(*, document_ids: list[str], status: str) -> None:
-    """Mark documents approved or rejected after the director's decision."""
-    with session_scope() as session:
-        for document_id in document_ids:
-            documents.set_document_status(
-                session=session, document_id=uuid.UUID(document_id), status=DocumentStatus(status)
-            )

@@ -1,0 +1,204 @@
+"""Pairing (формирование наставнических пар/групп) as a deployed stage flow."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.context import get_run_context
+from pydantic import BaseModel, Field
+
+from flows.approvals import ProgrammesApprovalInput, request_approval
+from flows.publishing import publish_documents
+from models import Decision
+from tasks.approvals import notify_decision
+from tasks.common import queue_notices, resolve_cycle, set_documents_status
+from tasks.mail import deliver_messages
+from tasks.pairing import (
+    acknowledge_programmes,
+    apply_programme_decision,
+    match_pairs,
+    render_consent_forms,
+    render_pairing_order,
+    render_programmes,
+    settle_pairing_order,
+)
+
+STAGE = "pairing"
+MAX_ROUNDS = 10
+
+
+class PairingParams(BaseModel):
+    """What the curator gives when starting the pairing stage."""
+
+    organization_code: str = Field(description="Код организации")
+    school_year: str = Field(description="Учебный год, например 2026/2027")
+    starts_on: date | None = Field(default=None, description="Начало работы пар (1 октября)")
+    ends_on: date | None = Field(default=None, description="Окончание (31 мая)")
+    reference_date: date | None = Field(default=None, description="Дата документов")
+
+
+def _term(params: PairingParams) -> tuple[date, date]:
+    first = int(params.school_year[:4])
+    return (params.starts_on or date(first, 10, 1), params.ends_on or date(first + 1, 5, 31))
+
+
+@flow(name=STAGE)
+def pairing(params: PairingParams) -> str:
+    """Match, collect written consents, fix pairs by order, approve personal programmes."""
+    logger = get_run_logger()
+    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    on = params.reference_date or date.today()
+    starts_on, ends_on = _term(params)
+    cycle_id = resolve_cycle(
+        organization_code=params.organization_code, school_year=params.school_year
+    )
+
+    for round_no in range(1, MAX_ROUNDS + 1):
+        # 1. Draft pairs for the curator, who may lock or forbid pairs and ask for a re-run.
+        draft = match_pairs(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id, round_no=round_no)
+        create_table_artifact(
+            key=f"pairing-draft-{round_no}",
+            table=draft.pairs,
+            description=f"Проект пар, вариант {round_no}",
+        )
+        if draft.search_list:
+            create_table_artifact(
+                key=f"pairing-search-list-{round_no}",
+                table=draft.search_list,
+                description="Наставляемые без наставника (лист поиска)",
+            )
+        # 2. Written consent of both sides (§2.6): forms to sign, status recorded by the curator.
+        consent_forms = render_consent_forms(
+            cycle_id=cycle_id,
+            on=on,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            flow_run_id=flow_run_id,
+            round_no=round_no,
+        )
+        publish_documents([draft.document_id, *consent_forms], key=f"pairing-round-{round_no}")
+        review = request_approval(
+            cycle_id=cycle_id,
+            stage=STAGE,
+            approval_key=f"pairing-review-{round_no}",
+            role="curator",
+            title=f"Проект наставнических пар (вариант {round_no})",
+            summary=(
+                f"Подобрано наставляемых: {draft.matched}, без наставника: "
+                f"{draft.unmatched}; бланков согласий: {len(consent_forms)}. Закрепите или "
+                "запретите пары и внесите письменные согласия, затем подтвердите "
+                "(«на доработку» — подобрать заново)."
+            ),
+            document_ids=[draft.document_id],
+        )
+        if review.decision == Decision.request_changes:
+            continue
+        if review.decision == Decision.reject:
+            logger.warning("Pairing stopped by the curator: %s", review.comment)
+            return review.decision.value
+
+        # 3. The order fixing the pairs whose both sides consented; the director decides.
+        order = render_pairing_order(
+            cycle_id=cycle_id,
+            on=on,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            flow_run_id=flow_run_id,
+            round_no=round_no,
+        )
+        if order.blocked:
+            create_table_artifact(
+                key=f"pairing-blocked-{round_no}",
+                table=order.blocked,
+                description="Не вошли в приказ: нет письменного согласия",
+            )
+        if order.document_id is None:
+            logger.warning("No pair has both written consents yet; back to the curator")
+            continue
+        publish_documents([order.document_id], key=f"pairing-order-{round_no}")
+        decision = request_approval(
+            cycle_id=cycle_id,
+            stage=STAGE,
+            approval_key=f"pairing-order-{round_no}",
+            title="Приказ о закреплении наставнических пар/групп",
+            summary=(
+                f"Пар и групп в приказе: {len(order.pair_ids)}; не вошли из-за "
+                f"отсутствия согласий: {len(order.blocked)}."
+            ),
+            document_ids=[order.document_id],
+        )
+        # 4. Approved pairs become active and dated; participants get their pair by e-mail.
+        if decision.decision != Decision.request_changes:
+            set_documents_status(
+                document_ids=[order.document_id],
+                status="approved" if decision.approved else "rejected",
+            )
+        notices = settle_pairing_order(
+            cycle_id=cycle_id,
+            document_id=order.document_id,
+            approved=decision.approved,
+            starts_on=starts_on,
+            ends_on=ends_on,
+        )
+        messages = [notify_decision(request_id=decision.request_id)]
+        messages += queue_notices(
+            cycle_id=cycle_id,
+            flow_run_id=flow_run_id,
+            template="pair_assigned",
+            notices=notices,
+            document_ids=[order.document_id],
+        )
+        deliver_messages(messages)
+        if decision.approved:
+            break
+        if decision.decision == Decision.reject:
+            return decision.decision.value
+    else:
+        logger.error("No approved order after %d rounds", MAX_ROUNDS)
+        return "unfinished"
+
+    # 5. Personal programmes: read by the mentees, approved by the director in one decision.
+    items = render_programmes(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
+    document_ids = [item.document_id for item in items]
+    publish_documents(document_ids, key="personal-programmes")
+    ack = request_approval(
+        cycle_id=cycle_id,
+        stage=STAGE,
+        approval_key="programmes-acknowledged",
+        role="curator",
+        title="Персональные программы: ознакомление наставляемых",
+        summary=(
+            f"Программ: {len(items)}. Подтвердите, что наставляемые ознакомились с программами."
+        ),
+        document_ids=document_ids,
+    )
+    if ack.decision != Decision.approve:
+        return ack.decision.value
+    acknowledge_programmes(programme_ids=[i.programme_id for i in items], on=on)
+    listing = "; ".join(f"{i.number}. {i.label}" for i in items)
+    verdict = request_approval(
+        cycle_id=cycle_id,
+        stage=STAGE,
+        approval_key="programmes-approval",
+        title="Персонализированные программы наставничества",
+        summary=(
+            f"Программ: {len(items)} ({listing}). Можно утвердить все, кроме указанных "
+            "номеров, с комментарием к каждой."
+        ),
+        document_ids=document_ids,
+        input_type=ProgrammesApprovalInput,
+    )
+    result = apply_programme_decision(
+        items=items,
+        approved=verdict.approved,
+        exceptions=list(verdict.details.get("exceptions", [])),
+    )
+    create_table_artifact(
+        key="programmes-decision",
+        table=[{"Утверждено": len(result["approved"]), "Возвращено": len(result["returned"])}],
+        description="Решение по персональным программам",
+    )
+    deliver_messages([notify_decision(request_id=verdict.request_id)])
+    return verdict.decision.value

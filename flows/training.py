@@ -1,0 +1,134 @@
+"""Training (обучение наставников) as a deployed stage flow."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.context import get_run_context
+from pydantic import BaseModel, Field
+
+from flows.approvals import request_approval
+from flows.publishing import publish_documents
+from models import Decision
+from tasks.approvals import notify_decision
+from tasks.common import queue_notices, resolve_cycle, set_documents_status
+from tasks.mail import deliver_messages
+from tasks.training import (
+    appoint_mentors,
+    decide_admissions,
+    import_attendance,
+    invitations,
+    render_mentors_order,
+    schedule_training,
+    select_mentors,
+)
+
+STAGE = "training"
+
+
+class TrainingParams(BaseModel):
+    """What the curator gives when starting the training stage."""
+
+    organization_code: str = Field(description="Код организации")
+    school_year: str = Field(description="Учебный год, например 2026/2027")
+    attendance_files: list[str] = Field(
+        default_factory=list,
+        description="Посещаемость (CSV/XLSX); без файлов этап ждёт отметки куратора",
+    )
+    min_mandatory_share: float = Field(
+        default=1.0, description="Доля обязательных занятий для допуска (1.0 — все)"
+    )
+    reference_date: date | None = Field(default=None, description="Дата документов")
+
+
+@flow(name=STAGE)
+def training(params: TrainingParams) -> str:
+    """Select mentors, train them, admit them, and have the director appoint them by order."""
+    logger = get_run_logger()
+    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    on = params.reference_date or date.today()
+    cycle_id = resolve_cycle(
+        organization_code=params.organization_code, school_year=params.school_year
+    )
+
+    selection = select_mentors(cycle_id=cycle_id, on=on)
+    create_table_artifact(
+        key="training-demand",
+        table=selection.demand,
+        description="Потребность в наставниках по формам",
+    )
+    create_table_artifact(
+        key="training-selected", table=selection.selected, description="Отобраны для обучения"
+    )
+    sessions = schedule_training(cycle_id=cycle_id)
+    notices = [n | {"sessions": sessions} for n in invitations(cycle_id=cycle_id)]
+    deliver_messages(
+        queue_notices(
+            cycle_id=cycle_id,
+            flow_run_id=flow_run_id,
+            template="training_invitation",
+            notices=notices,
+            document_ids=[],
+        )
+    )
+
+    if params.attendance_files:
+        errors = import_attendance(cycle_id=cycle_id, files=params.attendance_files)
+        if errors:
+            create_table_artifact(
+                key="attendance-errors", table=errors, description="Отклонённые строки посещаемости"
+            )
+    else:
+        held = request_approval(
+            cycle_id=cycle_id,
+            stage=STAGE,
+            approval_key="training-attendance",
+            role="curator",
+            title="Обучение наставников: отметьте посещаемость",
+            summary=(
+                f"Отобрано для обучения: {len(selection.selected)}. После занятий "
+                "внесите посещаемость (nastavnik attendance …) и подтвердите."
+            ),
+            document_ids=[],
+        )
+        if held.decision != Decision.approve:
+            logger.warning("Training stopped by the curator: %s", held.comment)
+            return held.decision.value
+
+    admissions = decide_admissions(
+        cycle_id=cycle_id, min_mandatory_share=params.min_mandatory_share
+    )
+    create_table_artifact(
+        key="training-results",
+        table=[{k: v for k, v in row.items() if k != "participant_id"} for row in admissions],
+        description="Результаты обучения",
+    )
+    order_id = render_mentors_order(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
+    publish_documents([order_id], key="training-documents")
+    admitted = sum(1 for row in admissions if row["Допущен"] == "да")
+    outcome = request_approval(
+        cycle_id=cycle_id,
+        stage=STAGE,
+        approval_key="training-order",
+        title=f"Приказ о назначении наставников на {params.school_year} учебный год",
+        summary=f"Допущено к наставничеству по итогам обучения: {admitted} из {len(admissions)}.",
+        document_ids=[order_id],
+    )
+    if outcome.decision != Decision.request_changes:
+        set_documents_status(
+            document_ids=[order_id], status="approved" if outcome.approved else "rejected"
+        )
+    messages = [notify_decision(request_id=outcome.request_id)]
+    if outcome.approved:
+        appointed = appoint_mentors(cycle_id=cycle_id, on=on)
+        messages += queue_notices(
+            cycle_id=cycle_id,
+            flow_run_id=flow_run_id,
+            template="mentor_appointed",
+            notices=appointed,
+            document_ids=[order_id],
+        )
+    deliver_messages(messages)
+    return outcome.decision.value

@@ -1,0 +1,103 @@
+"""Tasks several stages share: the cycle, document statuses, participant notices."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from prefect import task
+
+from models import Cycle, Document, DocumentStatus, Organization
+from nastavnik import documents, mail, repository
+from nastavnik.db import session_scope
+from nastavnik.settings import get_settings
+from tasks.approvals import document_links
+from tasks.caching import WITHIN_RUN
+
+
+@task(
+    name="resolve-cycle",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def resolve_cycle(*, organization_code: str, school_year: str) -> str:
+    """The id of the organisation's cycle for the school year (created on first use)."""
+    with session_scope() as session:
+        org = repository.get_organization(session=session, code=organization_code)
+        cycle = repository.get_or_create_cycle(
+            session=session, organization_id=org.id, school_year=school_year
+        )
+        return str(cycle.id)
+
+
+def document_context(*, org: Organization, cycle: Cycle) -> dict[str, Any]:
+    """The organisation and cycle as every document template expects them."""
+    return {
+        "organization": {
+            "name": org.name,
+            "short_name": org.short_name,
+            "city": org.city,
+            "director_name": org.director_name,
+            "curator_name": org.curator_name,
+        },
+        "cycle": {"school_year": cycle.school_year},
+    }
+
+
+@task(name="set-documents-status", retries=2, retry_delay_seconds=[1, 5])
+def set_documents_status(*, document_ids: list[str], status: str) -> None:
+    """Mark documents approved or rejected after the director's decision."""
+    with session_scope() as session:
+        for document_id in document_ids:
+            documents.set_document_status(
+                session=session,
+                document_id=uuid.UUID(document_id),
+                status=DocumentStatus(status),
+            )
+
+
+@task(
+    name="queue-notices",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def queue_notices(
+    *,
+    cycle_id: str,
+    flow_run_id: str,
+    template: str,
+    notices: list[dict[str, Any]],
+    document_ids: list[str],
+) -> list[str]:
+    """Queue one templated e-mail per notice (keyed by its ``key``); returns outbox ids.
+
+    Each notice carries ``key``, ``to``, ``recipient_name`` and its template's own fields;
+    the organisation, cycle and document links are added here.
+    """
+    settings = get_settings()
+    ids = []
+    with session_scope() as session:
+        cycle = session.get(Cycle, uuid.UUID(cycle_id))
+        assert cycle is not None
+        org = session.get(Organization, cycle.organization_id)
+        assert org is not None
+        docs = [session.get(Document, uuid.UUID(d)) for d in document_ids]
+        links = document_links(base_url=settings.web_base_url, documents=[d for d in docs if d])
+        for notice in notices:
+            if not notice["to"]:
+                continue
+            message = mail.enqueue_templated(
+                session=session,
+                idempotency_key=f"{template}:{cycle_id}:{notice['key']}",
+                to_addr=notice["to"],
+                template=template,
+                context={"organization": org, "cycle": cycle, "documents": links, **notice},
+                document_ids=[uuid.UUID(d) for d in document_ids],
+                flow_run_id=uuid.UUID(flow_run_id),
+            )
+            ids.append(str(message.id))
+    return ids

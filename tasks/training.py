@@ -1,0 +1,224 @@
+"""Tasks of the training stage: selection, sessions, attendance, admissions, the order."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from pydantic import BaseModel
+from sqlmodel import select
+
+from models import Cycle, MentorAdmission, Organization, Participant, Person
+from nastavnik import documents, training
+from nastavnik.db import get_engine, session_scope
+from nastavnik.settings import get_settings
+from tasks.caching import WITHIN_RUN
+from tasks.common import document_context
+
+
+class SelectionSummary(BaseModel):
+    """Demand per form and who was selected for training."""
+
+    demand: list[dict[str, Any]]
+    selected: list[dict[str, Any]]
+    not_selected: int
+
+
+@task(
+    name="select-mentors",
+    retries=1,
+    retry_delay_seconds=[5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def select_mentors(*, cycle_id: str, on: date) -> SelectionSummary:
+    """Pick mentors from the approved register against this year's requests."""
+    with session_scope() as session:
+        result = training.select_mentors(session=session, cycle_id=uuid.UUID(cycle_id), on=on)
+        return SelectionSummary(
+            demand=[
+                {
+                    "Форма": d.form.value,
+                    "Наставляемых": d.mentees,
+                    "Нужно наставников": d.mentors_needed,
+                    "В реестре": d.mentors_available,
+                }
+                for d in result.demand
+            ],
+            selected=[
+                {"ФИО": r.full_name, "Форма": r.form.value, "Основание": r.reason}
+                for r in result.selected
+            ],
+            not_selected=len(result.not_selected),
+        )
+
+
+@task(
+    name="schedule-training",
+    retries=1,
+    retry_delay_seconds=[5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def schedule_training(*, cycle_id: str) -> list[dict[str, Any]]:
+    """Schedule the default sessions (kept if the curator already scheduled them)."""
+    with session_scope() as session:
+        cycle = session.get(Cycle, uuid.UUID(cycle_id))
+        assert cycle is not None
+        sessions = training.schedule_sessions(
+            session=session,
+            cycle_id=cycle.id,
+            sessions=training.default_sessions(school_year=cycle.school_year),
+        )
+        return [
+            {"code": s.code, "title": s.title, "held_on": s.held_on, "mandatory": s.mandatory}
+            for s in sessions
+        ]
+
+
+@task(
+    name="invitations",
+    retries=1,
+    retry_delay_seconds=[5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def invitations(*, cycle_id: str) -> list[dict[str, Any]]:
+    """One invitation notice per selected mentor."""
+    with session_scope() as session:
+        rows = session.exec(
+            select(MentorAdmission, Participant, Person)
+            .join(Participant, Participant.id == MentorAdmission.participant_id)  # type: ignore[arg-type]
+            .join(Person, Person.id == Participant.person_id)  # type: ignore[arg-type]
+            .where(MentorAdmission.cycle_id == uuid.UUID(cycle_id), MentorAdmission.selected)
+        ).all()
+        return [
+            {
+                "key": str(participant.id),
+                "to": person.email,
+                "recipient_name": f"{person.first_name} {person.middle_name}".strip(),
+                "form": participant.form.value,
+            }
+            for _, participant, person in rows
+        ]
+
+
+@task(
+    name="import-attendance",
+    retries=1,
+    retry_delay_seconds=[5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def import_attendance(*, cycle_id: str, files: list[str]) -> list[dict[str, str | int]]:
+    """Import attendance files, one transaction each; returns the rejected rows."""
+    errors: list[dict[str, str | int]] = []
+    for name in files:
+        report = training.import_attendance_transaction(
+            engine=get_engine(),
+            cycle_id=uuid.UUID(cycle_id),
+            path=Path(name),
+            max_bytes=get_settings().max_import_bytes,
+        )
+        errors.extend(report.as_rows())
+    return errors
+
+
+@task(
+    name="decide-admissions",
+    retries=1,
+    retry_delay_seconds=[5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def decide_admissions(*, cycle_id: str, min_mandatory_share: float) -> list[dict[str, Any]]:
+    """Admit the selected mentors who attended enough mandatory sessions."""
+    with session_scope() as session:
+        rows = training.decide_admissions(
+            session=session, cycle_id=uuid.UUID(cycle_id), min_mandatory_share=min_mandatory_share
+        )
+        return [
+            {
+                "participant_id": str(r.participant_id),
+                "ФИО": r.full_name,
+                "Форма": r.form,
+                "Результат обучения": r.training_result,
+                "Допущен": "да" if r.admitted else "нет",
+            }
+            for r in rows
+            if r.selected
+        ]
+
+
+@task(
+    name="render-mentors-order",
+    retries=1,
+    retry_delay_seconds=[5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def render_mentors_order(*, cycle_id: str, on: date, flow_run_id: str) -> str:
+    """The order appointing the admitted mentors; returns the document id."""
+    with session_scope() as session:
+        cycle = session.get(Cycle, uuid.UUID(cycle_id))
+        assert cycle is not None
+        org = session.get(Organization, cycle.organization_id)
+        assert org is not None
+        admitted = [
+            r for r in training.admission_rows(session=session, cycle_id=cycle.id) if r.admitted
+        ]
+        mentors = [
+            {
+                "number": number,
+                "full_name": r.full_name,
+                "position": r.position,
+                "form": r.form,
+                "training_result": r.training_result,
+            }
+            for number, r in enumerate(admitted, start=1)
+        ]
+        document = documents.issue_document(
+            session=session,
+            settings=get_settings(),
+            unique_key=f"training:{flow_run_id}:order-mentors",
+            organization_id=org.id,
+            cycle_id=cycle.id,
+            doc_type="order",
+            title=f"Приказ о назначении наставников на {cycle.school_year} учебный год",
+            template="order_mentors.html",
+            context={
+                **document_context(org=org, cycle=cycle),
+                "mentors": mentors,
+                "curator_name_appointed": "",
+                "order_date": on,
+            },
+            doc_date=on,
+            flow_run_id=uuid.UUID(flow_run_id),
+        )
+        return str(document.id)
+
+
+@task(name="appoint-mentors", retries=2, retry_delay_seconds=[1, 5])
+def appoint_mentors(*, cycle_id: str, on: date) -> list[dict[str, Any]]:
+    """Date the appointment of the admitted mentors; returns their notices."""
+    with session_scope() as session:
+        training.mark_appointed(session=session, cycle_id=uuid.UUID(cycle_id), on=on)
+        ids = training.admitted_mentor_ids(session=session, cycle_id=uuid.UUID(cycle_id))
+        notices = []
+        for participant_id in ids:
+            participant = session.get(Participant, participant_id)
+            assert participant is not None
+            person = session.get(Person, participant.person_id)
+            assert person is not None
+            notices.append(
+                {
+                    "key": str(participant.id),
+                    "to": person.email,
+                    "recipient_name": f"{person.first_name} {person.middle_name}".strip(),
+                    "form": participant.form.value,
+                }
+            )
+        return notices
