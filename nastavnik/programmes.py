@@ -416,12 +416,12 @@ class _Personal:
     later: list[str] = field(default_factory=list)
     results: list[str] = field(default_factory=list)
 
-    def add(self, tasks: tuple[str, ...], result: str) -> None:
+    def add(self, tasks: tuple[str, ...], result: str = "") -> None:
         first, *rest = tasks
         if first not in self.early:
             self.early.append(first)
             self.later.extend(task for task in rest if task not in self.later)
-        if result not in self.results:
+        if result and result not in self.results:
             self.results.append(result)
 
 
@@ -460,13 +460,12 @@ def _personalise(*, template: FormTemplate, requests: list[str], subjects: list[
                 matched = True
                 personal.add(tasks, result)
         if not matched and request.strip():
-            personal.add((f"Работа по запросу наставляемого: «{request.strip()}»",), "")
+            personal.add((f"Работа по запросу наставляемого: «{request.strip()}»",))
     for subject in subjects:
-        dative = _dative(subject)
-        if subject.strip() and (dative is None or dative not in covered):
+        subject_dative = _dative(subject)
+        if subject.strip() and (subject_dative is None or subject_dative not in covered):
             task = template.subject_task.format(subject=subject.strip())
-            personal.add((task,), "")
-    personal.results = [r for r in personal.results if r]
+            personal.add((task,))
     return personal
 
 
@@ -505,16 +504,17 @@ def _meetings(months: list[str], formats: tuple[str, ...]) -> list[Meeting]:
             False,
         ),
     ]
-    # The opening month is taken by the first three meetings and the closing month by the final
-    # one, so each gets a single joint meeting; a one-month term still gets one.
+    # The opening month belongs to the first three meetings and the closing month to the final
+    # one, so the closing month gets a single joint meeting and the opening month none, unless
+    # the term is too short to have months in between.
     if len(months) == 1:
         joint_months = [first]
     else:
         middle = [m for m in months[1:-1] for _ in range(JOINT_MEETINGS_PER_MONTH)]
         joint_months = [first, *middle, last] if len(months) == 2 else [*middle, last]
     for index, month in enumerate(joint_months):
-        kind = formats[index % len(formats)]
-        title = f"Совместная работа № {index + 1}: {kind}"
+        activity = formats[index % len(formats)]
+        title = f"Совместная работа № {index + 1}: {activity}"
         plan.append(Meeting(MeetingKind.joint_work, title, month, True))
     # The final meeting collects both sides' evaluation (mentee's report with the mentor's
     # assessment), so feedback is mandatory there too.
