@@ -357,23 +357,24 @@ def int_score(value: float) -> int:
 # Vectorised data
 
 
-def _indicator(sets: Sequence[frozenset[str]], vocab: dict[str, int]) -> np.ndarray:
-    """0/1 float32 matrix, one row per set, one column per vocabulary item (for matmul counts)."""
-    out = np.zeros((len(sets), max(1, len(vocab))), dtype=np.float32)
-    for row, items in enumerate(sets):
-        out[row, [vocab[x] for x in items]] = 1.0
-    return out
-
-
 def _bitsets(sets: Sequence[frozenset[str]], vocab: dict[str, int]) -> np.ndarray:
-    """One row of uint64 words per set, one bit per vocabulary item (for exact edge scores)."""
+    """One row of uint64 words per set, one bit per vocabulary item."""
     words = max(1, (len(vocab) + 63) // 64)
     out = np.zeros((len(sets), words), dtype=np.uint64)
-    for row, items in enumerate(sets):
-        for item in items:
-            bit = vocab[item]
-            out[row, bit // 64] |= np.uint64(1) << np.uint64(bit % 64)
+    rows = np.array([row for row, items in enumerate(sets) for _ in items], dtype=np.int64)
+    bits = np.array([vocab[x] for items in sets for x in items], dtype=np.int64)
+    if len(rows):
+        np.bitwise_or.at(out, (rows, bits // 64), np.left_shift(1, bits % 64).astype(np.uint64))
     return out
+
+
+def _popcount(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|A ∩ B| of every row of a (n, W) against every row of b (m, W): an (n, m) matrix."""
+    # Bit counting instead of BLAS products of 0/1 matrices: no threads to fight over on a
+    # small shared machine, and 1–2 ns per cell.
+    if a.shape[1] == 1:
+        return np.bitwise_count(a[:, 0, None] & b[None, :, 0])
+    return np.bitwise_count(a[:, None, :] & b[None, :, :]).sum(axis=2, dtype=np.uint16)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -401,9 +402,9 @@ def _or(value: int | None, default: int) -> int:
 class _Data:
     """Mentees and mentors as numpy arrays (sorted by id) for scoring and rule checks.
 
-    Two score paths: `approx` ranks whole blocks fast (float32 matrix products of 0/1
-    indicators give the overlap counts), `exact` recomputes chosen edges in float64 with the
-    very operations of `score`, so the solver's integers equal ``int_score(score(...))``.
+    Two score paths: `approx` ranks whole blocks fast (bit-set overlap counts, float32), and
+    `exact` recomputes chosen edges in float64 with the very operations of `score`, so the
+    solver's integers equal ``int_score(score(...))``.
     """
 
     def __init__(
@@ -420,33 +421,16 @@ class _Data:
         )
         inter = _vocab([m.interests for m in mentees] + [r.interests for r in mentors])
         slots = _vocab([m.availability for m in mentees] + [r.availability for r in mentors])
-        e_subj = _indicator([m.subjects for m in mentees], comp)
-        e_req = _indicator([m.requests for m in mentees], comp)
         self.e_n_subj = np.array([len(m.subjects) for m in mentees], dtype=np.int64)
         self.e_n_req = np.array([len(m.requests) for m in mentees], dtype=np.int64)
         self.e_n_int = np.array([len(m.interests) for m in mentees], dtype=np.int64)
         self.e_n_av = np.array([len(m.availability) for m in mentees], dtype=np.int64)
         self.r_n_int = np.array([len(r.interests) for r in mentors], dtype=np.int64)
         self.r_n_av = np.array([len(r.availability) for r in mentors], dtype=np.int64)
-        # Subject and request terms are linear in the mentor's competency indicator: one
-        # weighted mentee vector per row turns both into a single matrix product.
         wsum = self.wsum if self.wsum > 0 else 1.0
-        per_subj = np.float32(w.subject * SCALE / wsum) / np.maximum(self.e_n_subj, 1).astype(
-            np.float32
-        )
-        per_req = np.float32(w.request * SCALE / wsum) / np.maximum(self.e_n_req, 1).astype(
-            np.float32
-        )
-        self.e_comp_w = e_subj * per_subj[:, None] + e_req * per_req[:, None]
-        self.e_int_ind = _indicator([m.interests for m in mentees], inter)
-        self.e_av_ind = _indicator([m.availability for m in mentees], slots)
-        self.r_comp_ind_t = np.ascontiguousarray(
-            _indicator([r.competencies for r in mentors], comp).T
-        )
-        self.r_int_ind_t = np.ascontiguousarray(_indicator([r.interests for r in mentors], inter).T)
-        self.r_av_ind_t = np.ascontiguousarray(
-            _indicator([r.availability for r in mentors], slots).T
-        )
+        # Per-mentee factors of the approximate score: weight × SCALE / Σ weights / set size.
+        self.e_subj_w = (w.subject * SCALE / wsum / np.maximum(self.e_n_subj, 1)).astype(np.float32)
+        self.e_req_w = (w.request * SCALE / wsum / np.maximum(self.e_n_req, 1)).astype(np.float32)
         self.e_subj = _bitsets([m.subjects for m in mentees], comp)
         self.e_req = _bitsets([m.requests for m in mentees], comp)
         self.e_int = _bitsets([m.interests for m in mentees], inter)
@@ -492,17 +476,18 @@ class _Data:
 
     def approx(self, rows: np.ndarray, cols: np.ndarray, form: MentoringForm) -> np.ndarray:
         """float32 scores × SCALE of mentees `rows` (all of `form`) against mentors `cols`."""
-        # Counts from products of 0/1 float32 matrices are exact small integers; in-place
-        # float32 arithmetic keeps the block in cache (this is the engine's hot loop).
-        s = self.e_comp_w[rows] @ self.r_comp_ind_t[:, cols]
-        c = self.e_int_ind[rows] @ self.r_int_ind_t[:, cols]
+        # In-place float32 arithmetic on cache-sized blocks: this is the engine's hot loop.
+        r_comp = self.r_comp[cols]
+        s = _popcount(self.e_subj[rows], r_comp) * self.e_subj_w[rows, None]
+        s += _popcount(self.e_req[rows], r_comp) * self.e_req_w[rows, None]
+        c = _popcount(self.e_int[rows], self.r_int[cols]).astype(np.float32)
         den = self.e_n_int_f[rows, None] + self.r_n_int_f[None, cols]
         den -= c
         np.maximum(den, 1, out=den)  # union 0 means no interests at all: the count is 0 too
         c *= self.w_s[2]
         c /= den
         s += c
-        c = self.e_av_ind[rows] @ self.r_av_ind_t[:, cols]
+        c = _popcount(self.e_av[rows], self.r_av[cols]).astype(np.float32)
         den = np.minimum(self.e_n_av_f[rows, None], self.r_n_av_f[None, cols])
         np.maximum(den, 1, out=den)
         c *= self.w_s[3]
@@ -579,9 +564,30 @@ class _Problem:
         self.ub = np.full(len(data.mentees), -1, dtype=np.int64)  # bound on omitted int scores
         self.degree = np.zeros(len(data.mentees), dtype=np.int64)  # eligible edges
 
-    def block(self, rows: np.ndarray, form: MentoringForm) -> tuple[np.ndarray, np.ndarray]:
-        """(eligible mask, approximate scores × SCALE) of `rows` against the form's pool."""
-        cols = self.pool[form]
+    def parts(self) -> list[list[MentoringForm]]:
+        """Forms grouped into independent parts: two forms are joined by a mentor in both pools."""
+        owner = {form: form for form in self.by_form}
+
+        def find(form: MentoringForm) -> MentoringForm:
+            while owner[form] is not form:
+                form = owner[form]
+            return form
+
+        forms = list(self.by_form)
+        for a, fa in enumerate(forms):
+            for fb in forms[a + 1 :]:
+                if np.intersect1d(self.pool[fa], self.pool[fb]).size:
+                    owner[find(fb)] = find(fa)
+        groups: dict[MentoringForm, list[MentoringForm]] = defaultdict(list)
+        for form in forms:
+            groups[find(form)].append(form)
+        return list(groups.values())
+
+    def block(
+        self, rows: np.ndarray, form: MentoringForm, cols: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(eligible mask, approximate scores × SCALE) of `rows` against the pool (or `cols`)."""
+        cols = self.pool[form] if cols is None else cols
         ok = self.data.pair_ok(rows, cols, form)
         if self.forbid:
             col_pos = {int(j): p for p, j in enumerate(cols)}
@@ -821,17 +827,48 @@ def _reachable(tails: np.ndarray, heads: np.ndarray, n_nodes: int, source: int) 
 
 
 def _potentials(
-    tails: np.ndarray, heads: np.ndarray, costs: np.ndarray, n_nodes: int
+    residual: tuple[np.ndarray, np.ndarray, np.ndarray, int],
+    n_nodes: int,
+    n_mentees: int,
+    edges: _Edges,
+    flow: np.ndarray,
 ) -> np.ndarray:
-    """Shortest distances from a virtual root (Bellman–Ford): potentials with reduced costs ≥ 0."""
-    dist = np.zeros(n_nodes, dtype=np.int64)
+    """Node potentials with every residual arc's reduced cost ≥ 0, chosen to certify the most.
+
+    Bellman–Ford on the reversed residual graph gives the smallest non-negative potentials
+    (low mentor "prices"); each mentee's potential is then raised to the largest value its
+    incoming arcs allow (its mentor's price + its score, or the source's when unmatched), which
+    only helps its outgoing arcs. An omitted arc i→r is fine when score ≤ d[i] − d[r].
+    """
+    tails, heads, costs, source = residual
+    order = np.argsort(tails, kind="stable")
+    tails, heads, costs = tails[order], heads[order], costs[order]
+    back = np.zeros(n_nodes, dtype=np.int64)  # shortest path from each node, capped at 0
+    changed = np.ones(n_nodes, dtype=bool)
+    # Bellman–Ford relaxing only arcs into nodes that changed in the last pass; arcs sorted by
+    # tail turn the per-node minimum into one reduceat instead of a slow ufunc.at.
     for _ in range(n_nodes + 1):
-        new = dist.copy()
-        np.minimum.at(new, heads, dist[tails] + costs)
-        if np.array_equal(new, dist):
-            return dist
-        dist = new
-    raise RuntimeError("negative cycle in the residual graph: the pruned solution is not optimal")
+        active = np.flatnonzero(changed[heads])
+        if not len(active):
+            break
+        t = tails[active]
+        v = back[heads[active]] + costs[active]
+        starts = np.flatnonzero(np.concatenate([[True], t[1:] != t[:-1]]))
+        best = np.minimum.reduceat(v, starts)
+        nodes = t[starts]
+        better = best < back[nodes]
+        changed[:] = False
+        back[nodes[better]] = best[better]
+        changed[nodes[better]] = True
+    else:
+        raise RuntimeError("negative cycle in the residual graph: the pruned optimum is wrong")
+    d = -back
+    # Incoming arcs of a mentee: source→mentee (cost 0) when unmatched, mentor→mentee (cost
+    # +score) along its matched edge. Raise to the tightest of them.
+    d[np.unique(edges.mentee)] = d[source]
+    used = flow == 1
+    d[edges.mentee[used]] = d[n_mentees + edges.mentor[used]] + edges.iscore[used]
+    return d
 
 
 # --------------------------------------------------------------------------------------------
@@ -878,7 +915,7 @@ def match(
 
     data = _Data(mentees, mentors, policy)
     problem = _Problem(data, free, capacity, forbid)
-    assignment, solve_stats = _optimise(problem, np.array(free, dtype=np.int64), top_k)
+    assignment, solve_stats = _optimise(problem, top_k)
 
     for i in free:
         if i not in assignment:
@@ -938,52 +975,57 @@ def _locked_pairs(
     return locked
 
 
-def _optimise(
-    problem: _Problem, free: np.ndarray, top_k: int
-) -> tuple[dict[int, int], dict[str, Any]]:
-    """Solve on top-k edges, certify against all eligible edges, widen where it fails."""
-    data = problem.data
-    n, m = len(data.mentees), len(data.mentors)
-    t0 = time.perf_counter()
-    edges = problem.candidates(free, top_k, mentor_side=top_k)
-    t_candidates = time.perf_counter() - t0
+def _optimise(problem: _Problem, top_k: int) -> tuple[dict[int, int], dict[str, Any]]:
+    """Solve each independent part on top-k edges, certify it on all edges, widen if needed."""
+    n, m = len(problem.data.mentees), len(problem.data.mentors)
     k = np.full(n, top_k, dtype=np.int64)
-    rounds = widened = 0
-    t_solve = t_cert = 0.0
-    while True:
-        rounds += 1
+    assignment: dict[int, int] = {}
+    stats = dict.fromkeys(("kept_edges", "eligible_edges", "rounds", "widened_mentees"), 0)
+    times = dict.fromkeys(("candidates_seconds", "solve_seconds", "certify_seconds"), 0.0)
+    # Forms share no mentor across parts, so each part is its own flow problem: a part that
+    # needs widening is re-solved alone.
+    for forms in problem.parts():
+        mentees = np.concatenate([problem.by_form[f] for f in forms])
         t0 = time.perf_counter()
-        flow = _solve(edges, n, problem.capacity)
-        t_solve += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        violations = _certify(problem, edges, flow)
-        t_cert += time.perf_counter() - t0
-        if not len(violations.mentee):
-            break
-        # Widen the violating mentees (double their k) and add the violating edges themselves,
-        # so every round adds at least one new edge: the loop ends, at worst on the full graph.
-        bad = np.unique(violations.mentee)
-        widened += len(bad)
-        k[bad] *= 2
-        parts = [edges, violations]
-        for kk in np.unique(k[bad]):
-            parts.append(problem.candidates(bad[k[bad] == kk], int(kk)))
-        edges = _dedupe(_concat(parts), m)
-    used = flow == 1
-    assignment = dict(zip(edges.mentee[used].tolist(), edges.mentor[used].tolist(), strict=True))
-    stats = {
-        "kept_edges": int(len(edges.mentee)),
-        "eligible_edges": int(problem.degree[free].sum()) if len(free) else 0,
-        "rounds": rounds,
-        "widened_mentees": widened,
-        "candidates_seconds": round(t_candidates, 4),
-        "solve_seconds": round(t_solve, 4),
-        "certify_seconds": round(t_cert, 4),
-    }
-    return assignment, stats
+        # Each mentor's best few mentees too: where mentors are scarce the optimum is decided
+        # on their side, which the mentees' top-k lists miss (fewer certificate rounds).
+        side = top_k
+        edges = problem.candidates(mentees, top_k, mentor_side=side)
+        times["candidates_seconds"] += time.perf_counter() - t0
+        while True:
+            stats["rounds"] += 1
+            t0 = time.perf_counter()
+            flow = _solve(edges, n, problem.capacity)
+            times["solve_seconds"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            violations = _certify(problem, edges, flow, forms)
+            times["certify_seconds"] += time.perf_counter() - t0
+            if not len(violations.mentee):
+                break
+            # Widen the violating mentees (double their k) and add the violating edges
+            # themselves, so every round adds at least one new edge: the loop ends, at worst
+            # on the full graph.
+            bad = np.unique(violations.mentee)
+            stats["widened_mentees"] += len(bad)
+            k[bad] *= 2
+            parts = [edges, violations]
+            t0 = time.perf_counter()
+            for kk in np.unique(k[bad]):
+                parts.append(problem.candidates(bad[k[bad] == kk], int(kk)))
+            times["candidates_seconds"] += time.perf_counter() - t0
+            edges = _dedupe(_concat(parts), m)
+        used = flow == 1
+        assignment.update(
+            zip(edges.mentee[used].tolist(), edges.mentor[used].tolist(), strict=True)
+        )
+        stats["kept_edges"] += len(edges.mentee)
+        stats["eligible_edges"] += int(problem.degree[mentees].sum())
+    return assignment, {**stats, **{key: round(v, 4) for key, v in times.items()}}
 
 
-def _certify(problem: _Problem, edges: _Edges, flow: np.ndarray) -> _Edges:
+def _certify(
+    problem: _Problem, edges: _Edges, flow: np.ndarray, forms: list[MentoringForm]
+) -> _Edges:
     """Omitted eligible edges that could improve the pruned optimum (none: it is optimal).
 
     Count: the pruned max flow is maximum on the full graph iff no omitted edge leaves the
@@ -995,38 +1037,47 @@ def _certify(problem: _Problem, edges: _Edges, flow: np.ndarray) -> _Edges:
     data = problem.data
     n, m = len(data.mentees), len(data.mentors)
     empty = _Edges(*(np.zeros(0, dtype=np.int64),) * 3)
-    if not (problem.ub >= 0).any():
+    if not any((problem.ub[problem.by_form[f]] >= 0).any() for f in forms):
         return empty
     n_nodes = n + m + 2
-    tails, heads, costs, source = _residual(edges, flow, n, problem.capacity)
-    reach = _reachable(tails, heads, n_nodes, source)
-    dist = _potentials(tails, heads, costs, n_nodes)
-    # Quick pass: an omitted arc i→r has score ≤ ub[i] and d[r] ≤ max over mentors, so mentees
-    # outside S whose bound already holds need no scan; the rest are scanned.
-    d_max = int(dist[n : n + m].max()) if m else 0
-    suspect = (problem.ub >= 0) & (reach[:n] | (dist[:n] - d_max < problem.ub))
-    if not suspect.any():
-        return empty
+    residual = _residual(edges, flow, n, problem.capacity)
+    reach = _reachable(residual[0], residual[1], n_nodes, residual[3])
+    dist = _potentials(residual, n_nodes, n, edges, flow)
     kept = np.sort(edges.mentee * (m + 1) + edges.mentor)
     found: list[_Edges] = []
-    sus = np.flatnonzero(suspect)
-    forms = data.e_form[sus]
-    for form, pool in problem.pool.items():
-        sel = sus[forms == _FORM_CODE[form]]
-        if not len(sel) or not len(pool):
+    for form in forms:
+        pool = problem.pool[form]
+        rows = problem.by_form[form]
+        rows = rows[problem.ub[rows] >= 0]
+        if not len(rows) or not len(pool):
             continue
+        # An omitted arc i→r can only fail if d[r] > d[i] − ub[i] (score ≤ ub[i]) or, for the
+        # cut, if i is on the source side and r is not. Scan just those rows and columns,
+        # rows in order of their threshold so that each block needs few columns.
+        d_r = dist[n + pool]
+        limit = dist[rows] - problem.ub[rows]
+        in_s = reach[rows]
+        scan = (limit < d_r.max()) | in_s
+        order = np.argsort(limit[scan], kind="stable")
+        rows, limit, in_s = rows[scan][order], limit[scan][order], in_s[scan][order]
+        outside = ~reach[n + pool]
         step = max(1, _CHUNK_CELLS // len(pool))
-        node_r = n + pool
-        for start in range(0, len(sel), step):
-            rows = sel[start : start + step]
-            ok, approx = problem.block(rows, form)
-            cut = reach[rows][:, None] & ~reach[node_r][None, :]
-            slack = dist[rows][:, None] - dist[node_r][None, :]  # largest score that is fine
+        for start in range(0, len(rows), step):
+            block_rows = rows[start : start + step]
+            col_mask = d_r > limit[start : start + step].min()
+            if in_s[start : start + step].any():
+                col_mask |= outside
+            cols = pool[col_mask]
+            if not len(cols):
+                continue
+            ok, approx = problem.block(block_rows, form, cols)
+            node_r = n + cols
+            cut = reach[block_rows][:, None] & ~reach[node_r][None, :]
+            slack = dist[block_rows][:, None] - dist[node_r][None, :]  # largest fine score
             maybe = ok & (cut | (approx + _APPROX_MARGIN > slack))
             r_pos, c_pos = np.nonzero(maybe)
-            e, r = rows[r_pos], pool[c_pos]
-            key = e * (m + 1) + r
-            fresh = ~_contains(kept, key)
+            e, r = block_rows[r_pos], cols[c_pos]
+            fresh = ~_contains(kept, e * (m + 1) + r)
             e, r, is_cut = e[fresh], r[fresh], cut[r_pos, c_pos][fresh]
             iscore = data.exact(e, r)
             bad = is_cut | (iscore > dist[e] - dist[n + r])

@@ -444,17 +444,22 @@ def test_pruned_to_one_candidate_still_optimal(
 
 
 def test_pruning_fallback_on_a_known_instance() -> None:
-    """With top_k=1 both mentees keep only r1 (one place): the pruned optimum matches one, the
-    full optimum two; the engine widens and returns two."""
-    strong = mentee("e1", subjects=frozenset({"математика", "физика"}))
-    weak = mentee("e2", subjects=frozenset({"математика"}), interests=frozenset())
-    r1 = mentor("r1", capacity=1, competencies=frozenset({"математика", "физика", "олимпиада"}))
-    r2 = mentor("r2", competencies=frozenset({"физика"}), interests=frozenset())
-    full = match([strong, weak], [r1, r2])
-    pruned = match([strong, weak], [r1, r2], top_k=1)
-    assert len(matched(full)) == 2
+    """top_k=1 keeps each mentee's best mentor and each mentor's best mentee: e1–r1, e2–r1,
+    e3–r3, e3–r2. That pruned graph matches two; the full graph three (e1 moves to r2, its
+    second choice, to free r1 for e2, whose only eligible mentor it is). The certificate
+    finds the omitted edge e1–r2 and the engine returns the optimum."""
+    e1 = mentee("e1", grade=6, subjects=frozenset({"математика"}))
+    e2 = mentee("e2", grade=9, subjects=frozenset({"литература"}))
+    e3 = mentee("e3", grade=6, subjects=frozenset({"история", "биология"}))
+    r1 = mentor("r1", grade=11, capacity=1, competencies=frozenset({"математика", "физика"}))
+    r2 = mentor("r2", grade=9, capacity=1, competencies=frozenset({"история", "химия"}))
+    r3 = mentor("r3", grade=9, capacity=1, competencies=frozenset({"история", "биология"}))
+    full = match([e1, e2, e3], [r1, r2, r3], top_k=10)
+    pruned = match([e1, e2, e3], [r1, r2, r3], top_k=1)
+    assert matched(full) == {"e1": "r2", "e2": "r1", "e3": "r3"}
     assert matched(pruned) == matched(full)
-    assert pruned.stats["rounds"] > 1
+    assert full.stats["rounds"] == 1 and pruned.stats["rounds"] > 1
+    assert pruned.stats["kept_edges"] < full.stats["kept_edges"]
 
 
 # ---------------------------------------------------------------------------------------------
