@@ -7,7 +7,8 @@ forms mostly «ученик–ученик» and «учитель–учител
 regulation's rules bite (§2.2 grade gap, §2.3 young specialists, §2.4.4 employers 5+ years,
 §2.6 consents, earlier cycles' active pairs under §2.5). Memory: tracemalloc peak of Python
 allocations (numpy included) during the call; OR-Tools' C++ heap is not traced, so the
-process's ru_maxrss after the run is printed as well.
+process's ru_maxrss after the run is printed as well. Time and memory come from separate runs
+(tracemalloc slows allocation-heavy numpy code down).
 """
 
 from __future__ import annotations
@@ -220,11 +221,12 @@ def greedy(
 
 
 def measure(fn: Callable[[], MatchResult]) -> tuple[MatchResult, float, float]:
-    """(result, wall seconds, tracemalloc peak MB)."""
-    tracemalloc.start()
+    """(result, wall seconds of an untraced run, tracemalloc peak MB of a second, traced run)."""
     t0 = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - t0
+    tracemalloc.start()  # traced separately: tracing slows numpy-heavy code down by half
+    fn()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return result, seconds, peak / 2**20
