@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 
 from models import Cycle, Document, DocumentStatus, Organization
 from nastavnik import documents, mail, repository
@@ -88,7 +88,8 @@ def queue_notices(
         docs = [session.get(Document, uuid.UUID(d)) for d in document_ids]
         links = document_links(base_url=settings.web_base_url, documents=[d for d in docs if d])
         for notice in notices:
-            if not notice["to"]:
+            if not notice.get("to"):
+                get_run_logger().warning("notice without address: %r", notice)
                 continue
             message = mail.enqueue_templated(
                 session=session,
