@@ -170,8 +170,9 @@ def _print_where(
     with session_scope() as session:
         docs = session.exec(select(Document).where(Document.flow_run_id == run_id)).all()
         for doc in docs:
-            table.add_row(doc.title, doc.label, f"{doc.doc_date:%d.%m.%Y}", doc.status.value,
-                          str(doc.pages))
+            table.add_row(
+                doc.title, doc.label, f"{doc.doc_date:%d.%m.%Y}", doc.status.value, str(doc.pages)
+            )
             paths.append(document_file(settings=settings, document=doc).resolve())
     console.print(table)
     console.print("PDF files:")

@@ -29,8 +29,10 @@ async def await_state(run_id: uuid.UUID, *, pause: str | None = None, timeout: f
         assert state is not None
         if state.is_final():
             return state.name
-        if pause is not None and state.name == "Suspended" and (
-            state.state_details.pause_key == pause
+        if (
+            pause is not None
+            and state.name == "Suspended"
+            and (state.state_details.pause_key == pause)
         ):
             return state.name
         if asyncio.get_running_loop().time() > deadline:
@@ -86,6 +88,4 @@ def documents(run_id: uuid.UUID) -> list[Document]:
 def outbox(run_id: uuid.UUID) -> list[OutboxMessage]:
     """E-mails the run queued."""
     with session_scope() as session:
-        return list(
-            session.exec(select(OutboxMessage).where(OutboxMessage.flow_run_id == run_id))
-        )
+        return list(session.exec(select(OutboxMessage).where(OutboxMessage.flow_run_id == run_id)))

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import collections
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from models import (
     ApprovalDecision,
     MentorshipPair,
     PairStatus,
     Participant,
+    Person,
     PersonalProgramme,
     ProgrammeStatus,
     Role,
@@ -29,6 +31,7 @@ from tests.flows import support
 from tests.flows.conftest import ORG, FlowStack
 
 pytestmark = pytest.mark.flows
+CONSENT_DAY = date(2026, 11, 24)
 
 
 def _cycle_id() -> uuid.UUID:
@@ -66,7 +69,8 @@ def test_training_selects_admits_and_appoints_mentors_by_order(
     cycle_id = _import_questionnaires(flow_stack)
     with session_scope() as session:
         training.schedule_sessions(
-            session=session, cycle_id=cycle_id,
+            session=session,
+            cycle_id=cycle_id,
             sessions=training.default_sessions(school_year="2026/2027"),
         )
     attendance = tmp_path / "attendance.csv"
@@ -79,8 +83,9 @@ def test_training_selects_admits_and_appoints_mentors_by_order(
         ),
         encoding="utf-8",
     )
-    run_id = support.start("training/training", attendance_files=[str(attendance)],
-                           reference_date="2026-11-20")
+    run_id = support.start(
+        "training/training", attendance_files=[str(attendance)], reference_date="2026-11-20"
+    )
     assert support.wait(run_id, "training-order-1") == "Suspended"
     order = support.request(run_id, "training-order")
     assert "Допущено к наставничеству по итогам обучения: 2" in order.summary
@@ -101,12 +106,18 @@ def test_pairing_with_changes_then_approval_and_programmes_with_an_exception(
     cycle_id = _import_questionnaires(flow_stack)
     with session_scope() as session:
         mentors = session.exec(
-            select(Participant).where(Participant.cycle_id == cycle_id,
-                                      Participant.role == Role.mentor)
+            select(Participant).where(
+                Participant.cycle_id == cycle_id, Participant.role == Role.mentor
+            )
         ).all()
         for mentor in mentors:
-            training.set_admission(session=session, cycle_id=cycle_id, participant_id=mentor.id,
-                                   admitted=True, reason="прошёл обучение")
+            training.set_admission(
+                session=session,
+                cycle_id=cycle_id,
+                participant_id=mentor.id,
+                admitted=True,
+                reason="прошёл обучение",
+            )
     run_id = support.start("pairing/pairing", reference_date="2026-11-25")
 
     assert support.wait(run_id, "pairing-review-1-1") == "Suspended"
@@ -118,23 +129,31 @@ def test_pairing_with_changes_then_approval_and_programmes_with_an_exception(
         }
         # Written consents of three of the four people arrive first.
         for participant_id in _participants(session, cycle_id, exclude="Кузнецова"):
-            pairing.record_participation_consent(session=session, cycle_id=cycle_id,
-                                                 participant_id=participant_id,
-                                                 given_on=support_date())
+            pairing.record_participation_consent(
+                session=session,
+                cycle_id=cycle_id,
+                participant_id=participant_id,
+                given_on=CONSENT_DAY,
+            )
     support.answer(run_id, "pairing-review-1")
 
     assert support.wait(run_id, "pairing-order-1-1") == "Suspended"
     assert "Пар и групп в приказе: 1; не вошли из-за отсутствия согласий: 1" in (
         support.request(run_id, "pairing-order-1").summary
     )
-    support.answer(run_id, "pairing-order-1", decision="request_changes",
-                   comment="Дождитесь согласия законного представителя Кузнецовой")
+    support.answer(
+        run_id,
+        "pairing-order-1",
+        decision="request_changes",
+        comment="Дождитесь согласия законного представителя Кузнецовой",
+    )
 
     assert support.wait(run_id, "pairing-review-2-1") == "Suspended"
     with session_scope() as session:
         (kuznetsova,) = _participants(session, cycle_id, only="Кузнецова")
-        pairing.record_participation_consent(session=session, cycle_id=cycle_id,
-                                             participant_id=kuznetsova, given_on=support_date())
+        pairing.record_participation_consent(
+            session=session, cycle_id=cycle_id, participant_id=kuznetsova, given_on=CONSENT_DAY
+        )
     support.answer(run_id, "pairing-review-2")
 
     assert support.wait(run_id, "pairing-order-2-1") == "Suspended"
@@ -146,12 +165,17 @@ def test_pairing_with_changes_then_approval_and_programmes_with_an_exception(
     assert support.wait(run_id, "programmes-acknowledged-1") == "Suspended"
     support.answer(run_id, "programmes-acknowledged")
     assert support.wait(run_id, "programmes-approval-1") == "Suspended"
-    support.answer(run_id, "programmes-approval",
-                   exceptions=[{"number": 2, "comment": "Уточните задачи на декабрь"}])
+    support.answer(
+        run_id,
+        "programmes-approval",
+        exceptions=[{"number": 2, "comment": "Уточните задачи на декабрь"}],
+    )
     assert support.wait(run_id) == "Completed"
 
     with session_scope() as session:
-        pairs = session.exec(select(MentorshipPair).where(MentorshipPair.cycle_id == cycle_id)).all()
+        pairs = session.exec(
+            select(MentorshipPair).where(MentorshipPair.cycle_id == cycle_id)
+        ).all()
         assert {p.status for p in pairs} == {PairStatus.active}
         programmes = session.exec(select(PersonalProgramme)).all()
         assert sorted(p.status.value for p in programmes) == ["approved", "returned"]
@@ -175,18 +199,13 @@ def test_pairing_with_changes_then_approval_and_programmes_with_an_exception(
     _assert_each_mail_received_once(flow_stack, run_id)
 
 
-def support_date():  # type: ignore[no-untyped-def]
-    from datetime import date
-
-    return date(2026, 11, 24)
-
-
-def _participants(session, cycle_id, *, exclude: str = "", only: str = "") -> list[uuid.UUID]:  # type: ignore[no-untyped-def]
-    from models import Person
-
+def _participants(
+    session: Session, cycle_id: uuid.UUID, *, exclude: str = "", only: str = ""
+) -> list[uuid.UUID]:
+    """Participants of the cycle by surname: all but ``exclude``, or only ``only``."""
     rows = session.exec(
         select(Participant, Person)
-        .join(Person, Person.id == Participant.person_id)
+        .join(Person, col(Person.id) == col(Participant.person_id))
         .where(Participant.cycle_id == cycle_id)
     ).all()
     return [
