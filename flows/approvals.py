@@ -93,6 +93,7 @@ def request_approval(
         summary=summary,
         document_ids=document_ids,
         role=role,
+        accepts_exceptions=issubclass(input_type, ProgrammesApprovalInput),
     )
     deliver_messages([opened["message_id"]])
     attempt = 1

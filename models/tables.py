@@ -162,6 +162,8 @@ class ApprovalRequest(SQLModel, table=True):
     approver_name: str = ""
     approver_email: str = ""
     document_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # The decision may return single documents (e.g. personal programmes) while approving the rest.
+    accepts_exceptions: bool = False
     status: ApprovalStatus = ApprovalStatus.pending
     requested_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))

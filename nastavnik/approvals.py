@@ -134,6 +134,7 @@ def open_request(
     now: datetime,
     ttl: timedelta,
     role: str = "director",
+    accepts_exceptions: bool = False,
 ) -> ApprovalRequest:
     """The run's request under this key, created (and audited) on first call only."""
     existing = session.exec(
@@ -156,6 +157,7 @@ def open_request(
         document_ids=[str(d) for d in document_ids],
         requested_at=now,
         expires_at=now + ttl,
+        accepts_exceptions=accepts_exceptions,
     )
     session.add(request)
     session.flush()

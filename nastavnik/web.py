@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, HTTPException
+from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -23,6 +23,16 @@ Resumer = Callable[[uuid.UUID, dict[str, Any]], Awaitable[None]]
 def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     html = get_jinja_env().get_template(f"web/{template}").render(**context)
     return HTMLResponse(html, status_code=status_code)
+
+
+def exceptions_from_form(form: dict[str, Any]) -> list[dict[str, Any]]:
+    """Documents returned for rework: form fields ``except_<number>`` with a comment."""
+    exceptions = []
+    for name, value in form.items():
+        number = name.removeprefix("except_")
+        if name.startswith("except_") and number.isdigit() and str(value).strip():
+            exceptions.append({"number": int(number), "comment": str(value).strip()})
+    return sorted(exceptions, key=lambda e: e["number"])
 
 
 def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAPI:
@@ -75,6 +85,7 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
 
     @app.post("/approvals/{request_id}", response_class=HTMLResponse)
     async def decide(
+        http_request: Request,
         request_id: uuid.UUID,
         code: Annotated[str, Form()],
         decision: Annotated[Decision, Form()],
@@ -100,20 +111,20 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
                 now=approvals.now_utc(),
             )
             session.commit()
-            run_id = request.flow_run_id
+            run_id, accepts_exceptions = request.flow_run_id, request.accepts_exceptions
         if problem is not None:
             return _page(
                 "result.html", status_code=403, ok=False, message=approvals.CODE_PROBLEM_RU[problem]
             )
-        await resume(
-            run_id,
-            {
-                "decision": decision.value,
-                "approval_code": code,
-                "approver_name": approver_name,
-                "comment": comment,
-            },
-        )
+        run_input: dict[str, Any] = {
+            "decision": decision.value,
+            "approval_code": code,
+            "approver_name": approver_name,
+            "comment": comment,
+        }
+        if accepts_exceptions:
+            run_input["exceptions"] = exceptions_from_form(dict(await http_request.form()))
+        await resume(run_id, run_input)
         return _page(
             "result.html",
             ok=True,

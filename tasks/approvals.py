@@ -55,6 +55,7 @@ def open_approval_request(
     summary: str,
     document_ids: list[str],
     role: str = "director",
+    accepts_exceptions: bool = False,
 ) -> dict[str, str]:
     """Create the approval request and queue the approver's e-mail; returns their ids."""
     settings = get_settings()

@@ -317,7 +317,7 @@ def render_programmes(*, cycle_id: str, on: date, flow_run_id: str) -> list[Prog
             assert mentor_person is not None
             rows.append((mentor_person.full_name, pair, mentor, _members(session, pair)))
         rows.sort(key=lambda row: row[0])
-        for number, (mentor_name, pair, _mentor, members) in enumerate(rows, start=1):
+        for mentor_name, pair, _mentor, members in rows:
             assert pair.starts_on is not None and pair.ends_on is not None
             programme = session.exec(
                 select(PersonalProgramme)
@@ -369,7 +369,7 @@ def render_programmes(*, cycle_id: str, on: date, flow_run_id: str) -> list[Prog
             session.flush()
             items.append(
                 ProgrammeItem(
-                    number=number,
+                    number=len(items) + 1,
                     programme_id=str(programme.id),
                     document_id=str(document.id),
                     label=f"{mentor_name} — {', '.join(mentee_names)}",
