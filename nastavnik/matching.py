@@ -561,6 +561,8 @@ class _Problem:
             self.by_form[form] = rows
             self.pool[form] = np.array(cols, dtype=np.int64)
         self.form_reasons: dict[MentoringForm, list[str | None]] = {}
+        self.form_ok: dict[MentoringForm, np.ndarray] = {}
+        self._keys: dict[MentoringForm, _Keys] = {}
         self.ub = np.full(len(data.mentees), -1, dtype=np.int64)  # bound on omitted int scores
         self.degree = np.zeros(len(data.mentees), dtype=np.int64)  # eligible edges
 
@@ -597,51 +599,148 @@ class _Problem:
                         ok[r, col_pos[j]] = False
         return ok, self.data.approx(rows, cols, form)
 
-    def candidates(self, mentees: np.ndarray, k: int, mentor_side: int = 0) -> _Edges:
-        """Each mentee's top-k mentors (and each mentor's top `mentor_side` mentees).
+    def keys(self, form: MentoringForm) -> _Keys:
+        """The form's ranking keys, scored once per `match` call and reused by every round."""
+        if form not in self._keys:
+            self._keys[form] = self._build_keys(form)
+        return self._keys[form]
 
-        Records each mentee's eligible degree and an upper bound of its omitted edges' scores.
-        Ranking uses integer keys of the approximate score (ties: smaller index first); the
-        kept edges then get exact scores.
+    def drop_keys(self, forms: Iterable[MentoringForm]) -> None:
+        """Free a finished part's key matrices."""
+        for form in forms:
+            self._keys.pop(form, None)
+
+    def _build_keys(self, form: MentoringForm) -> _Keys:
+        """Score every eligible (mentee, mentor) cell of the form once, as int16 keys.
+
+        «ученик–ученик» rows and columns are sorted by grade: the §2.2 rule is monotone in the
+        mentor's grade, so each mentee grade's eligible mentors are a suffix of the columns and
+        the cells the rule excludes (about a quarter) are never scored.
         """
-        e_parts: list[np.ndarray] = []
-        r_parts: list[np.ndarray] = []
-        forms = self.data.e_form[mentees]
-        for form, pool in self.pool.items():
-            sel = mentees[forms == _FORM_CODE[form]]
-            m = len(pool)
-            if not len(sel) or not m:
+        data = self.data
+        rows, cols = self.by_form[form], self.pool[form]
+        if form is MentoringForm.student_student:
+            rows = rows[np.lexsort((rows, data.e_grade[rows]))]
+            cols = cols[np.lexsort((cols, data.r_grade[cols]))]
+            bounds = np.flatnonzero(np.diff(data.e_grade[rows])) + 1
+        else:
+            bounds = np.zeros(0, dtype=np.int64)
+        n, m = len(rows), len(cols)
+        key = np.full((n, m), -1, dtype=np.int16)
+        degree = np.zeros(n, dtype=np.int64)
+        groups: list[tuple[int, int, int]] = []
+        for r0, r1 in zip([0, *bounds.tolist()], [*bounds.tolist(), n], strict=True):
+            ok = data.pair_ok(rows[r0 : r0 + 1], cols, form)[0]
+            start = int(np.argmax(ok)) if ok.any() else m
+            groups.append((r0, r1, start))
+            if start == m:
                 continue
-            side = _MentorSide(m, min(mentor_side, len(sel)))
-            step = max(1, _CHUNK_CELLS // m)
-            for start in range(0, len(sel), step):
-                rows = sel[start : start + step]
-                ok, approx = self.block(rows, form)
-                key = _keys(approx, ok)
-                degree = ok.sum(axis=1)
-                self.degree[rows] = degree
-                e, c, nxt = _top_k_rows(key, degree, k)
-                self.ub[rows] = np.where(nxt >= 0, nxt + 1, -1)  # exact ≤ rounded approx + 1
-                e_parts.append(rows[e])
-                r_parts.append(pool[c])
-                side.add(rows, key)
-            e, c = side.result()
-            e_parts.append(e)
-            r_parts.append(pool[c])
-        if not e_parts:
-            empty = np.zeros(0, dtype=np.int64)
-            return _Edges(empty, empty, empty)
-        mentee = np.concatenate(e_parts)
-        mentor = np.concatenate(r_parts)
-        return _dedupe(_Edges(mentee, mentor, self.data.exact(mentee, mentor)), len(self.capacity))
+            holes = np.flatnonzero(~ok[start:])  # none while the rule is monotone in grade
+            degree[r0:r1] = m - start - len(holes)
+            step = max(1, _CHUNK_CELLS // (m - start))
+            for b in range(r0, r1, step):
+                e = min(r1, b + step)
+                approx = data.approx(rows[b:e], cols[start:], form)
+                approx += np.float32(0.5)  # keys: rounded half up, non-negative
+                block = key[b:e, start:]
+                block[...] = approx
+                if len(holes):
+                    block[:, holes] = -1
+        if self.forbid:
+            row_pos = {int(i): a for a, i in enumerate(rows)}
+            col_pos = {int(j): b for b, j in enumerate(cols)}
+            for i, banned in self.forbid.items():
+                a = row_pos.get(i)
+                if a is None:
+                    continue
+                for j in banned:
+                    b = col_pos.get(j)
+                    if b is not None and key[a, b] >= 0:
+                        key[a, b] = -1
+                        degree[a] -= 1
+        self.degree[rows] = degree
+        return _Keys(rows, cols, key, degree, groups)
 
 
-def _keys(approx: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """int16 ranking keys: approximate score × SCALE rounded half up; -1 for ineligible."""
-    approx += np.float32(0.5)
-    key = approx.astype(np.int16)
-    np.putmask(key, ~ok, -1)
-    return key
+@dataclass
+class _Keys:
+    """int16 ranking keys of one form's mentees (`rows`) against its mentor pool (`cols`).
+
+    `key[a, b]` is the float32 approximate score × SCALE of mentee `rows[a]` and mentor
+    `cols[b]` rounded half up, or -1 where a hard rule or a ban excludes the pair; the exact
+    integer score is at most key + 1. Rows come in `groups` (first row, end row, first
+    eligible column): left of the first eligible column every key is -1.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    key: np.ndarray
+    degree: np.ndarray
+    groups: list[tuple[int, int, int]]
+
+
+def _row_top(
+    keys: _Keys, k: int, shift: np.ndarray | None = None, local: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's k best columns by key (plus `shift[column]` when given).
+
+    Returns (row position, column position) lists and each row's (k+1)-th best key (-1 if
+    none), for all rows or the row positions `local`.
+    """
+    n, m = keys.key.shape
+    out_r: list[np.ndarray] = []
+    out_c: list[np.ndarray] = []
+    nxt_all = np.full(n, -1, dtype=np.int64)
+    for r0, r1, start in keys.groups:
+        if start >= m:
+            continue
+        if local is None:
+            pos = np.arange(r0, r1)
+        else:
+            pos = local[(local >= r0) & (local < r1)]
+        step = max(1, _CHUNK_CELLS // (m - start))
+        for b in range(0, len(pos), step):
+            p = pos[b : b + step]
+            if local is None:
+                block = keys.key[p[0] : p[-1] + 1, start:]
+            else:
+                block = keys.key[p, start:]
+            if shift is not None:
+                block = np.where(block >= 0, block + shift[start:], -1)
+            e, c, nxt = _top_k_rows(block, keys.degree[p], k)
+            out_r.append(p[e])
+            out_c.append(c + start)
+            nxt_all[p] = nxt
+    if not out_r:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, nxt_all
+    return np.concatenate(out_r), np.concatenate(out_c), nxt_all
+
+
+def _col_top(keys: _Keys, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """About `side` best rows of every column (all of them on small instances).
+
+    A heuristic (where mentors are scarce the optimum is decided on their side): the column
+    threshold comes from a strided row sample, so a column may get a few fewer; every column
+    with an eligible row gets at least its best one.
+    """
+    key = keys.key
+    n, m = key.shape
+    if not side or not n or not m:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    stride = max(1, min(side // 4, n // (8 * side)))
+    sample = key[::stride]
+    q = min(len(sample), -(-side // stride) + 1)
+    thr = np.partition(sample, len(sample) - q, axis=0)[len(sample) - q]
+    np.maximum(thr, 0, out=thr)
+    r, c = np.nonzero(key >= thr[None, :])
+    kv = key[r, c]
+    order = np.lexsort((r, -kv.astype(np.int32), c))
+    r, c = r[order], c[order]
+    pos = np.arange(len(c)) - np.searchsorted(c, np.arange(m))[c]
+    keep = pos < side
+    return r[keep], c[keep]
 
 
 def _top_k_rows(
@@ -658,14 +757,14 @@ def _top_k_rows(
     sample = key[:, ::stride]
     q = min(sample.shape[1], 6)
     thr = np.partition(sample, sample.shape[1] - q, axis=1)[:, sample.shape[1] - q]
-    thr = np.maximum(thr, 0).astype(np.int16)
+    thr = np.maximum(thr, 0).astype(key.dtype)
     mask = key >= thr[:, None]
     short = mask.sum(axis=1) < np.minimum(degree, k + 1)
     if short.any():
         mask[short] = key[short] >= 0
     r, c = np.nonzero(mask)
     kv = key[r, c]
-    order = np.lexsort((c, -kv.astype(np.int32), r))
+    order = np.lexsort((c, -kv.astype(np.int64), r))
     r, c, kv = r[order], c[order], kv[order]
     starts = np.searchsorted(r, np.arange(n))
     pos = np.arange(len(r)) - starts[r]
@@ -674,50 +773,6 @@ def _top_k_rows(
     nxt[r[at_k]] = kv[at_k]
     keep = pos < k
     return r[keep], c[keep], nxt
-
-
-class _MentorSide:
-    """Running top-`side` mentees of each mentor column over row blocks (ties: earlier row)."""
-
-    def __init__(self, m: int, side: int) -> None:
-        self.m, self.side = m, side
-        self.thr = np.full(m, -1, dtype=np.int16)
-        self.rows: list[np.ndarray] = []
-        self.cols: list[np.ndarray] = []
-        self.keys: list[np.ndarray] = []
-        self.size = 0
-
-    def add(self, rows: np.ndarray, key: np.ndarray) -> None:
-        """Offer a block; only entries above the column's current side-th best are kept."""
-        if not self.side:
-            return
-        r, c = np.nonzero(key > self.thr[None, :])
-        self.rows.append(rows[r])
-        self.cols.append(c)
-        self.keys.append(key[r, c])
-        self.size += len(r)
-        if self.size > 4 * self.side * self.m:
-            self._prune()
-
-    def _prune(self) -> None:
-        """Keep the side best per column and raise the column thresholds."""
-        rows, cols, keys = (np.concatenate(x) for x in (self.rows, self.cols, self.keys))
-        order = np.lexsort((rows, -keys.astype(np.int32), cols))
-        rows, cols, keys = rows[order], cols[order], keys[order]
-        pos = np.arange(len(cols)) - np.searchsorted(cols, np.arange(self.m))[cols]
-        keep = pos < self.side
-        rows, cols, keys = rows[keep], cols[keep], keys[keep]
-        last = pos[keep] == self.side - 1
-        self.thr[cols[last]] = keys[last]
-        self.rows, self.cols, self.keys, self.size = [rows], [cols], [keys], len(rows)
-
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        """(mentee, column) of every mentor's best mentees."""
-        if not self.side or not self.size:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        self._prune()
-        return self.rows[0], self.cols[0]
 
 
 def _dedupe(edges: _Edges, n_mentors: int) -> _Edges:
@@ -832,6 +887,7 @@ def _potentials(
     n_mentees: int,
     edges: _Edges,
     flow: np.ndarray,
+    capacity: np.ndarray,
 ) -> np.ndarray:
     """Node potentials with every residual arc's reduced cost ≥ 0, chosen to certify the most.
 
@@ -868,6 +924,12 @@ def _potentials(
     d[np.unique(edges.mentee)] = d[source]
     used = flow == 1
     d[edges.mentee[used]] = d[n_mentees + edges.mentor[used]] + edges.iscore[used]
+    # A mentor with room but no kept edge has only its arc to the sink (cost 0) in the full
+    # residual graph: its potential must be at least the sink's.
+    isolated = np.ones(len(capacity), dtype=bool)
+    isolated[edges.mentor] = False
+    isolated &= capacity > 0
+    d[n_mentees + np.flatnonzero(isolated)] = d[n_nodes - 1]
     return d
 
 
@@ -978,7 +1040,6 @@ def _locked_pairs(
 def _optimise(problem: _Problem, top_k: int) -> tuple[dict[int, int], dict[str, Any]]:
     """Solve each independent part on top-k edges, certify it on all edges, widen if needed."""
     n, m = len(problem.data.mentees), len(problem.data.mentors)
-    k = np.full(n, top_k, dtype=np.int64)
     assignment: dict[int, int] = {}
     stats = dict.fromkeys(("kept_edges", "eligible_edges", "rounds", "widened_mentees"), 0)
     times = dict.fromkeys(("candidates_seconds", "solve_seconds", "certify_seconds"), 0.0)
@@ -987,44 +1048,82 @@ def _optimise(problem: _Problem, top_k: int) -> tuple[dict[int, int], dict[str, 
     for forms in problem.parts():
         mentees = np.concatenate([problem.by_form[f] for f in forms])
         t0 = time.perf_counter()
-        # Each mentor's best few mentees too: where mentors are scarce the optimum is decided
-        # on their side, which the mentees' top-k lists miss (fewer certificate rounds).
-        side = top_k
-        edges = problem.candidates(mentees, top_k, mentor_side=side)
+        picked: list[tuple[np.ndarray, np.ndarray]] = []
+        for form in forms:
+            keys = problem.keys(form)
+            r, c, nxt = _row_top(keys, top_k)
+            # The kept set only grows, so the (k+1)-th key bounds every omitted edge for good.
+            problem.ub[keys.rows] = np.where(nxt >= 0, nxt + 1, -1)  # exact ≤ key + 1
+            picked.append((keys.rows[r], keys.cols[c]))
+            # Each mentor's best few mentees too: where mentors are scarce the optimum is
+            # decided on their side, which the mentees' top-k lists miss.
+            r, c = _col_top(keys, top_k)
+            picked.append((keys.rows[r], keys.cols[c]))
+        edges = _scored(problem.data, picked, m)
         times["candidates_seconds"] += time.perf_counter() - t0
+        k_reduced = max(1, top_k // 2)
+        widen_all = True
         while True:
             stats["rounds"] += 1
             t0 = time.perf_counter()
             flow = _solve(edges, n, problem.capacity)
             times["solve_seconds"] += time.perf_counter() - t0
+            if not (problem.ub[mentees] >= 0).any():
+                break  # every eligible edge is kept: the pruned optimum is the optimum
             t0 = time.perf_counter()
-            violations = _certify(problem, edges, flow, forms)
+            residual = _residual(edges, flow, n, problem.capacity)
+            n_nodes = n + m + 2
+            reach = _reachable(residual[0], residual[1], n_nodes, residual[3])
+            dist = _potentials(residual, n_nodes, n, edges, flow, problem.capacity)
+            violations = _certify(problem, edges, forms, reach, dist)
             times["certify_seconds"] += time.perf_counter() - t0
             if not len(violations.mentee):
                 break
-            # Widen the violating mentees (double their k) and add the violating edges
-            # themselves, so every round adds at least one new edge: the loop ends, at worst
+            # Widen by reduced score (score + the mentor's potential, i.e. score minus the
+            # mentor's "price" in the dual): the first time for every row of the part, after
+            # that for the violating mentees only, with k doubling. The violating edges are
+            # added too, so every round adds at least one new edge: the loop ends, at worst
             # on the full graph.
             bad = np.unique(violations.mentee)
             stats["widened_mentees"] += len(bad)
-            k[bad] *= 2
-            parts = [edges, violations]
             t0 = time.perf_counter()
-            for kk in np.unique(k[bad]):
-                parts.append(problem.candidates(bad[k[bad] == kk], int(kk)))
+            picked = [(violations.mentee, violations.mentor)]
+            for form in forms:
+                keys = problem.keys(form)
+                local = None if widen_all else np.flatnonzero(_contains(bad, keys.rows))
+                if local is not None and not len(local):
+                    continue
+                r, c, _ = _row_top(keys, k_reduced, shift=dist[n + keys.cols], local=local)
+                picked.append((keys.rows[r], keys.cols[c]))
+            widen_all = False
+            k_reduced *= 2
+            edges = _dedupe(_concat([edges, _scored(problem.data, picked, m)]), m)
             times["candidates_seconds"] += time.perf_counter() - t0
-            edges = _dedupe(_concat(parts), m)
         used = flow == 1
         assignment.update(
             zip(edges.mentee[used].tolist(), edges.mentor[used].tolist(), strict=True)
         )
         stats["kept_edges"] += len(edges.mentee)
         stats["eligible_edges"] += int(problem.degree[mentees].sum())
+        problem.drop_keys(forms)
     return assignment, {**stats, **{key: round(v, 4) for key, v in times.items()}}
 
 
+def _scored(data: _Data, picked: list[tuple[np.ndarray, np.ndarray]], n_mentors: int) -> _Edges:
+    """Chosen (mentee, mentor) lists as deduplicated edges with exact integer scores."""
+    mentee = np.concatenate([e for e, _ in picked]).astype(np.int64)
+    mentor = np.concatenate([r for _, r in picked]).astype(np.int64)
+    key = np.unique(mentee * (n_mentors + 1) + mentor)
+    mentee, mentor = key // (n_mentors + 1), key % (n_mentors + 1)
+    return _Edges(mentee, mentor, data.exact(mentee, mentor))
+
+
 def _certify(
-    problem: _Problem, edges: _Edges, flow: np.ndarray, forms: list[MentoringForm]
+    problem: _Problem,
+    edges: _Edges,
+    forms: list[MentoringForm],
+    reach: np.ndarray,
+    dist: np.ndarray,
 ) -> _Edges:
     """Omitted eligible edges that could improve the pruned optimum (none: it is optimal).
 
@@ -1036,53 +1135,49 @@ def _certify(
     """
     data = problem.data
     n, m = len(data.mentees), len(data.mentors)
-    empty = _Edges(*(np.zeros(0, dtype=np.int64),) * 3)
-    if not any((problem.ub[problem.by_form[f]] >= 0).any() for f in forms):
-        return empty
-    n_nodes = n + m + 2
-    residual = _residual(edges, flow, n, problem.capacity)
-    reach = _reachable(residual[0], residual[1], n_nodes, residual[3])
-    dist = _potentials(residual, n_nodes, n, edges, flow)
     kept = np.sort(edges.mentee * (m + 1) + edges.mentor)
     found: list[_Edges] = []
     for form in forms:
-        pool = problem.pool[form]
-        rows = problem.by_form[form]
-        rows = rows[problem.ub[rows] >= 0]
-        if not len(rows) or not len(pool):
+        keys = problem.keys(form)
+        rows, cols = keys.rows, keys.cols
+        local = np.flatnonzero(problem.ub[rows] >= 0)
+        if not len(local) or not len(cols):
             continue
         # An omitted arc i→r can only fail if d[r] > d[i] − ub[i] (score ≤ ub[i]) or, for the
         # cut, if i is on the source side and r is not. Scan just those rows and columns,
         # rows in order of their threshold so that each block needs few columns.
-        d_r = dist[n + pool]
-        limit = dist[rows] - problem.ub[rows]
-        in_s = reach[rows]
+        d_r = dist[n + cols]
+        limit = dist[rows[local]] - problem.ub[rows[local]]
+        in_s = reach[rows[local]]
         scan = (limit < d_r.max()) | in_s
         order = np.argsort(limit[scan], kind="stable")
-        rows, limit, in_s = rows[scan][order], limit[scan][order], in_s[scan][order]
-        outside = ~reach[n + pool]
-        step = max(1, _CHUNK_CELLS // len(pool))
-        for start in range(0, len(rows), step):
-            block_rows = rows[start : start + step]
+        local, limit, in_s = local[scan][order], limit[scan][order], in_s[scan][order]
+        outside = ~reach[n + cols]
+        step = max(1, _CHUNK_CELLS // len(cols))
+        for start in range(0, len(local), step):
+            block_pos = local[start : start + step]
             col_mask = d_r > limit[start : start + step].min()
             if in_s[start : start + step].any():
                 col_mask |= outside
-            cols = pool[col_mask]
-            if not len(cols):
+            col_pos = np.flatnonzero(col_mask)
+            if not len(col_pos):
                 continue
-            ok, approx = problem.block(block_rows, form, cols)
-            node_r = n + cols
-            cut = reach[block_rows][:, None] & ~reach[node_r][None, :]
-            slack = dist[block_rows][:, None] - dist[node_r][None, :]  # largest fine score
-            maybe = ok & (cut | (approx + _APPROX_MARGIN > slack))
+            block_rows = rows[block_pos]
+            key = keys.key[block_pos[:, None], col_pos[None, :]]
+            cut = reach[block_rows][:, None] & outside[col_pos][None, :]
+            slack = dist[block_rows][:, None] - d_r[col_pos][None, :]  # largest fine score
+            maybe = (key >= 0) & (cut | (key.astype(np.int64) + 1 > slack))
             r_pos, c_pos = np.nonzero(maybe)
-            e, r = block_rows[r_pos], cols[c_pos]
+            e, r = block_rows[r_pos], cols[col_pos[c_pos]]
             fresh = ~_contains(kept, e * (m + 1) + r)
             e, r, is_cut = e[fresh], r[fresh], cut[r_pos, c_pos][fresh]
             iscore = data.exact(e, r)
             bad = is_cut | (iscore > dist[e] - dist[n + r])
             found.append(_Edges(e[bad], r[bad], iscore[bad]))
-    return _concat(found) if found else empty
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Edges(empty, empty, empty)
+    return _concat(found)
 
 
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -1106,7 +1201,11 @@ def _diagnose(problem: _Problem, i: int, capacity: np.ndarray, assignment: dict[
         return NO_MENTOR_OF_FORM
     if all(r in (NO_MENTOR_OF_FORM, MENTORS_WITHOUT_CONSENTS) for r in reasons):
         return MENTORS_WITHOUT_CONSENTS
-    form_ok = np.array([j for j, r in enumerate(reasons) if r is None], dtype=np.int64)
+    if mentee.form not in problem.form_ok:
+        problem.form_ok[mentee.form] = np.array(
+            [j for j, r in enumerate(reasons) if r is None], dtype=np.int64
+        )
+    form_ok = problem.form_ok[mentee.form]
     if not len(form_ok):
         return NO_EXPERIENCED_EMPLOYER
     pair_ok = data.pair_ok(np.array([i]), form_ok, mentee.form)[0]
