@@ -706,7 +706,7 @@ def _row_top(
             else:
                 block = keys.key[p, start:]
             if shift is not None:
-                block = np.where(block >= 0, block + shift[start:], -1)
+                block = np.where(block >= 0, block + shift[start:], shift.dtype.type(-1))
             e, c, nxt = _top_k_rows(block, keys.degree[p], k)
             out_r.append(p[e])
             out_c.append(c + start)
@@ -734,7 +734,7 @@ def _col_top(keys: _Keys, side: int) -> tuple[np.ndarray, np.ndarray]:
     q = min(len(sample), -(-side // stride) + 1)
     thr = np.partition(sample, len(sample) - q, axis=0)[len(sample) - q]
     np.maximum(thr, 0, out=thr)
-    r, c = np.nonzero(key >= thr[None, :])
+    r, c = _nonzero(key >= thr[None, :])
     kv = key[r, c]
     order = np.lexsort((r, -kv.astype(np.int32), c))
     r, c = r[order], c[order]
@@ -759,13 +759,24 @@ def _top_k_rows(
     thr = np.partition(sample, sample.shape[1] - q, axis=1)[:, sample.shape[1] - q]
     thr = np.maximum(thr, 0).astype(key.dtype)
     mask = key >= thr[:, None]
-    short = mask.sum(axis=1) < np.minimum(degree, k + 1)
+    short = np.count_nonzero(mask, axis=1) < np.minimum(degree, k + 1)
     if short.any():
         mask[short] = key[short] >= 0
-    r, c = np.nonzero(mask)
-    kv = key[r, c]
-    order = np.lexsort((c, -kv.astype(np.int64), r))
-    r, c, kv = r[order], c[order], kv[order]
+    flat = np.flatnonzero(mask)
+    kv = key.ravel()[flat] if key.flags.c_contiguous else key[np.divmod(flat, m)]
+    top = int(kv.max()) if len(kv) else 0
+    span = top - (int(kv.min()) if len(kv) else 0) + 1
+    if n * span * m < 2**62:
+        # One sort of a composite (row, key desc, column) instead of a three-key lexsort.
+        row = flat // m
+        comp = np.sort((row * span + (top - kv.astype(np.int64))) * m + flat % m)
+        r, rest = np.divmod(comp, span * m)
+        c = rest % m
+        kv = top - rest // m
+    else:
+        r, c = np.divmod(flat, m)
+        order = np.lexsort((c, -kv.astype(np.int64), r))
+        r, c, kv = r[order], c[order], kv[order]
     starts = np.searchsorted(r, np.arange(n))
     pos = np.arange(len(r)) - starts[r]
     nxt = np.full(n, -1, dtype=np.int64)
@@ -775,10 +786,33 @@ def _top_k_rows(
     return r[keep], c[keep], nxt
 
 
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.nonzero of a 2-D mask, via the flat indices (several times faster on big masks)."""
+    flat = np.flatnonzero(mask)
+    return np.divmod(flat, mask.shape[1])
+
+
+def _present(values: np.ndarray, size: int) -> np.ndarray:
+    """Sorted distinct values of a non-negative int array below `size` (np.unique, faster)."""
+    seen = np.zeros(size, dtype=bool)
+    seen[values] = True
+    return np.flatnonzero(seen)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based: cheaper than np.unique's hashing here)."""
+    values = np.sort(values)
+    if len(values):
+        values = values[np.concatenate([[True], values[1:] != values[:-1]])]
+    return values
+
+
 def _dedupe(edges: _Edges, n_mentors: int) -> _Edges:
     """Each (mentee, mentor) once, sorted by mentee then mentor (a canonical order)."""
     key = edges.mentee * (n_mentors + 1) + edges.mentor
-    _, first = np.unique(key, return_index=True)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = order[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else order
     return _Edges(edges.mentee[first], edges.mentor[first], edges.iscore[first])
 
 
@@ -793,8 +827,8 @@ def _solve(edges: _Edges, n_mentees: int, capacity: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     n_mentors = len(capacity)
     source, sink = n_mentees + n_mentors, n_mentees + n_mentors + 1
-    used_mentees = np.unique(edges.mentee)
-    used_mentors = np.unique(edges.mentor)
+    used_mentees = _present(edges.mentee, n_mentees)
+    used_mentors = _present(edges.mentor, n_mentors)
     tails = np.concatenate(
         [np.full(len(used_mentees), source), edges.mentee, n_mentees + used_mentors]
     )
@@ -835,8 +869,8 @@ def _residual(
     matched = np.zeros(n_mentees, dtype=bool)
     matched[edges.mentee[flow == 1]] = True
     load = np.bincount(edges.mentor[flow == 1], minlength=n_mentors)
-    mentees = np.unique(edges.mentee)
-    mentors = np.unique(edges.mentor)
+    mentees = _present(edges.mentee, n_mentees)
+    mentors = _present(edges.mentor, n_mentors)
     used = flow == 1
     tails = [
         np.full(int((~matched[mentees]).sum()), source),
@@ -921,7 +955,7 @@ def _potentials(
     d = -back
     # Incoming arcs of a mentee: source→mentee (cost 0) when unmatched, mentor→mentee (cost
     # +score) along its matched edge. Raise to the tightest of them.
-    d[np.unique(edges.mentee)] = d[source]
+    d[edges.mentee] = d[source]
     used = flow == 1
     d[edges.mentee[used]] = d[n_mentees + edges.mentor[used]] + edges.iscore[used]
     # A mentor with room but no kept edge has only its arc to the sink (cost 0) in the full
@@ -1093,7 +1127,7 @@ def _optimise(problem: _Problem, top_k: int) -> tuple[dict[int, int], dict[str, 
                 local = None if widen_all else np.flatnonzero(_contains(bad, keys.rows))
                 if local is not None and not len(local):
                     continue
-                r, c, _ = _row_top(keys, k_reduced, shift=dist[n + keys.cols], local=local)
+                r, c, _ = _row_top(keys, k_reduced, shift=_narrow(dist[n + keys.cols]), local=local)
                 picked.append((keys.rows[r], keys.cols[c]))
             widen_all = False
             k_reduced *= 2
@@ -1109,11 +1143,18 @@ def _optimise(problem: _Problem, top_k: int) -> tuple[dict[int, int], dict[str, 
     return assignment, {**stats, **{key: round(v, 4) for key, v in times.items()}}
 
 
+def _narrow(shift: np.ndarray) -> np.ndarray:
+    """Column shifts as int32 when key + shift cannot overflow it (halves the memory traffic)."""
+    if len(shift) and shift.min() >= 0 and shift.max() < 2**31 - 2 * SCALE:
+        return shift.astype(np.int32)
+    return shift
+
+
 def _scored(data: _Data, picked: list[tuple[np.ndarray, np.ndarray]], n_mentors: int) -> _Edges:
     """Chosen (mentee, mentor) lists as deduplicated edges with exact integer scores."""
     mentee = np.concatenate([e for e, _ in picked]).astype(np.int64)
     mentor = np.concatenate([r for _, r in picked]).astype(np.int64)
-    key = np.unique(mentee * (n_mentors + 1) + mentor)
+    key = _sorted_unique(mentee * (n_mentors + 1) + mentor)
     mentee, mentor = key // (n_mentors + 1), key % (n_mentors + 1)
     return _Edges(mentee, mentor, data.exact(mentee, mentor))
 
@@ -1167,7 +1208,7 @@ def _certify(
             cut = reach[block_rows][:, None] & outside[col_pos][None, :]
             slack = dist[block_rows][:, None] - d_r[col_pos][None, :]  # largest fine score
             maybe = (key >= 0) & (cut | (key.astype(np.int64) + 1 > slack))
-            r_pos, c_pos = np.nonzero(maybe)
+            r_pos, c_pos = _nonzero(maybe)
             e, r = block_rows[r_pos], cols[col_pos[c_pos]]
             fresh = ~_contains(kept, e * (m + 1) + r)
             e, r, is_cut = e[fresh], r[fresh], cut[r_pos, c_pos][fresh]
