@@ -101,6 +101,7 @@ class EmbeddedStack:
             )
             self._wait_for_server()
             self._spawn("runner", [sys.executable, "-m", "deployments.serve"])
+            self._wait_for_deployments()
             self._start_sink()
             self._start_web()
         except BaseException:
@@ -134,6 +135,20 @@ class EmbeddedStack:
                 pass
             time.sleep(0.5)
         raise TimeoutError(f"Prefect server did not answer on {url} within {timeout:.0f} s")
+
+    def _wait_for_deployments(self, timeout: float = 120) -> None:
+        """Wait until the runner has registered every deployment it serves."""
+        from deployments.serve import DEPLOYMENT_NAMES
+
+        deadline = time.monotonic() + timeout
+        for name in DEPLOYMENT_NAMES.values():
+            url = f"{self.ui_url}/api/deployments/name/{name}"
+            while httpx.get(url, timeout=5).status_code != 200:
+                if self.processes[-1].poll() is not None:
+                    raise RuntimeError(f"runner exited; see {self.logs_dir / 'runner.log'}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"deployment {name} was not served in {timeout:.0f} s")
+                time.sleep(0.5)
 
     def _start_sink(self) -> None:
         from nastavnik.smtp_sink import MailSink

@@ -46,10 +46,10 @@ def up() -> None:
         console.print(f"Approval web:     {settings.web_base_url}")
         console.print(f"SMTP sink:        {settings.smtp_url} → {settings.mail_dir.resolve()}")
         console.print("Ctrl-C stops everything.")
-        _wait_for_interrupt()
+        wait_for_interrupt()
 
 
-def _wait_for_interrupt() -> None:
+def wait_for_interrupt() -> None:
     import signal
     import threading
 

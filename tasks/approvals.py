@@ -77,6 +77,7 @@ def open_approval_request(
             approver_email=approver_email,
             document_ids=[uuid.UUID(d) for d in document_ids],
             role=role,
+            accepts_exceptions=accepts_exceptions,
             now=approvals.now_utc(),
             ttl=timedelta(days=settings.approval_ttl_days),
         )

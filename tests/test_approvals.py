@@ -125,3 +125,10 @@ def test_tampered_expiry_breaks_the_signature(engine, request_id):
 @pytest.mark.parametrize("code", ["", "abc", "123-short", "x" * 40])
 def test_malformed_codes_are_refused(engine, request_id, code):
     assert _decide(engine, request_id, code).problem == approvals.CodeProblem.malformed
+
+
+def test_web_form_exceptions_keep_only_numbered_fields_with_a_comment():
+    from nastavnik.web import exceptions_from_form
+
+    form = {"except_2": " Уточните задачи ", "except_1": "", "except_x": "?", "comment": "ok"}
+    assert exceptions_from_form(form) == [{"number": 2, "comment": "Уточните задачи"}]
