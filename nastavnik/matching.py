@@ -326,24 +326,38 @@ def score(
     wsum = w.subject + w.request + w.interest + w.availability + w.experience
     value = total / wsum if wsum > 0 else 0.0
 
-    factors: list[tuple[float, int, str]] = []
+    # Texts only for the (at most three) reasons shown: this runs once per proposed pair.
+    factors: list[tuple[float, int]] = []  # (−contribution, factor)
     if subj:
-        label = "общий предмет" if len(subj) == 1 else "общие предметы"
-        factors.append((w.subject * f_subj, 0, f"{label}: {_listing(subj)}"))
+        factors.append((-w.subject * f_subj, 0))
     if req:
-        factors.append((w.request * f_req, 1, f"закрывает запрос: {_listing(req)}"))
+        factors.append((-w.request * f_req, 1))
     if inter:
-        factors.append((w.interest * f_int, 2, f"совпадают интересы: {_listing(inter)}"))
+        factors.append((-w.interest * f_int, 2))
     if slots:
-        factors.append((w.availability * f_av, 3, f"удобное время: {_listing(slots)}"))
+        factors.append((-w.availability * f_av, 3))
     if gap:
-        if mentee.form is MentoringForm.student_student:
-            text = f"наставник старше на {gap} {_plural(gap, 'класс', 'класса', 'классов')}"
+        factors.append((-w.experience * f_exp, 4))
+    factors.sort()  # largest contribution first, ties in factor order
+    reasons = []
+    for negative, which in factors[:3]:
+        if negative >= 0:
+            continue
+        if which == 0:
+            label = "общий предмет" if len(subj) == 1 else "общие предметы"
+            reasons.append(f"{label}: {_listing(subj)}")
+        elif which == 1:
+            reasons.append(f"закрывает запрос: {_listing(req)}")
+        elif which == 2:
+            reasons.append(f"совпадают интересы: {_listing(inter)}")
+        elif which == 3:
+            reasons.append(f"удобное время: {_listing(slots)}")
+        elif mentee.form is MentoringForm.student_student:
+            reasons.append(
+                f"наставник старше на {gap} {_plural(gap, 'класс', 'класса', 'классов')}"
+            )
         else:
-            text = f"разница в опыте: {gap} {_plural(gap, 'год', 'года', 'лет')}"
-        factors.append((w.experience * f_exp, 4, text))
-    factors.sort(key=lambda f: (-f[0], f[1]))
-    reasons = [text for contribution, _, text in factors[:3] if contribution > 0]
+            reasons.append(f"разница в опыте: {gap} {_plural(gap, 'год', 'года', 'лет')}")
     reasons.append(f"запрошенная форма: {mentee.form.value}")
     return value, reasons
 
