@@ -301,7 +301,7 @@ class ProgrammeItem(BaseModel):
 )
 def render_programmes(*, cycle_id: str, on: date, flow_run_id: str) -> list[ProgrammeItem]:
     """A personal programme (§2.11–§2.12) for every active pair without an approved one."""
-    items = []
+    items: list[ProgrammeItem] = []
     with session_scope() as session:
         org, cycle = _org_cycle(session, cycle_id)
         pairs = session.exec(

@@ -11,7 +11,15 @@ from prefect import task
 from pydantic import BaseModel
 from sqlmodel import select
 
-from models import Cycle, MentorAdmission, Organization, Participant, Person
+from models import (
+    Cycle,
+    Document,
+    DocumentStatus,
+    MentorAdmission,
+    Organization,
+    Participant,
+    Person,
+)
 from nastavnik import documents, training
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
@@ -25,6 +33,25 @@ class SelectionSummary(BaseModel):
     demand: list[dict[str, Any]]
     selected: list[dict[str, Any]]
     not_selected: int
+
+
+class RegistersNotApproved(RuntimeError):
+    """Training needs the registers of base formation approved by the director first."""
+
+
+def _require_approved_registers(*, session: Any, cycle_id: uuid.UUID) -> None:
+    approved = session.exec(
+        select(Document).where(
+            Document.cycle_id == cycle_id,
+            Document.doc_type == "register",
+            Document.status == DocumentStatus.approved,
+        )
+    ).all()
+    if len(approved) < 2:
+        raise RegistersNotApproved(
+            "the registers of mentees and mentors of this cycle are not approved yet: "
+            "run base formation and have the director approve them first"
+        )
 
 
 @task(

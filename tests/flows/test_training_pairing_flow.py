@@ -27,6 +27,8 @@ from models import (
 )
 from nastavnik import mail, pairing, questionnaires, repository, training
 from nastavnik.db import get_engine, session_scope
+from tasks.base_formation import render_registers
+from tasks.common import set_documents_status
 from tests.flows import support
 from tests.flows.conftest import ORG, FlowStack
 
@@ -43,11 +45,16 @@ def _cycle_id() -> uuid.UUID:
 
 
 def _import_questionnaires(stack: FlowStack) -> uuid.UUID:
+    """Base formation's outcome: questionnaires imported, registers approved by the director."""
     cycle_id = _cycle_id()
     for path, role in ((stack.mentee_file, Role.mentee), (stack.mentor_file, Role.mentor)):
         questionnaires.import_file_transaction(
             engine=get_engine(), cycle_id=cycle_id, path=path, role=role
         )
+    registers = render_registers.fn(
+        cycle_id=str(cycle_id), on=date(2026, 10, 1), flow_run_id=str(uuid.uuid4())
+    )
+    set_documents_status.fn(document_ids=registers, status="approved")
     return cycle_id
 
 
