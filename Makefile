@@ -18,4 +18,4 @@ lint: setup
 	$(UV) run ruff check . && $(UV) run ruff format --check . && $(UV) run mypy nastavnik models
 
 bench: setup
-	$(UV) run python bench/pdf.py
+	$(UV) run python bench/pdf.py && $(UV) run python bench/matching.py
