@@ -668,9 +668,9 @@ class _Problem:
                 if a is None:
                     continue
                 for j in banned:
-                    b = col_pos.get(j)
-                    if b is not None and key[a, b] >= 0:
-                        key[a, b] = -1
+                    column = col_pos.get(j)
+                    if column is not None and key[a, column] >= 0:
+                        key[a, column] = -1
                         degree[a] -= 1
         self.degree[rows] = degree
         return _Keys(rows, cols, key, degree, groups)
