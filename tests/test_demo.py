@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -32,9 +33,7 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-@pytest.mark.flows
-def test_demo_runs_base_formation_and_leaves_nothing_running(tmp_path: Path) -> None:
-    ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
+def _stack_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -50,6 +49,37 @@ def test_demo_runs_base_formation_and_leaves_nothing_running(tmp_path: Path) -> 
             "COLUMNS": "200",
         }
     )
+    return env
+
+
+@pytest.mark.flows
+def test_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Path) -> None:
+    ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "nastavnik.cli", "up"],
+        cwd=PROJECT_ROOT,
+        env=_stack_env(tmp_path, ports),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert stack.stdout is not None
+    lines = []
+    for line in stack.stdout:
+        lines.append(line)
+        if "Ctrl-C stops everything" in line:
+            break
+    assert any(f"http://127.0.0.1:{ports['prefect']}" in line for line in lines), lines
+    assert len(_processes_with(str(tmp_path / "data"))) >= 3  # the CLI, server, runner
+    stack.send_signal(signal.SIGINT)
+    assert stack.wait(timeout=60) == 0
+    assert _processes_with(str(tmp_path / "data")) == []
+    assert all(_port_is_free(port) for port in ports.values())
+
+
+@pytest.mark.flows
+def test_demo_runs_base_formation_and_leaves_nothing_running(tmp_path: Path) -> None:
+    ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
+    env = _stack_env(tmp_path, ports)
     result = subprocess.run(
         [sys.executable, "-m", "nastavnik.cli", "demo", "--exit-when-done"],
         cwd=PROJECT_ROOT,
