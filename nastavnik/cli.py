@@ -338,6 +338,31 @@ def consent(
     console.print("Согласие записано")
 
 
+@app.command()
+def consents(
+    path: Path,
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """Record signed written consents from a CSV/XLSX (ФИО or e-mail, Дата согласия)."""
+    from datetime import date
+
+    from nastavnik import pairing
+
+    cycle_id = _cycle_id(org, year)
+    with session_scope() as session:
+        report = pairing.import_participation_consents(
+            session=session,
+            cycle_id=cycle_id,
+            path=path,
+            max_bytes=get_settings().max_import_bytes,
+            default_date=date.today(),
+        )
+    console.print(f"{report.file}: записано согласий {report.recorded}")
+    for row_error in report.rejected:
+        console.print(f"[red]{row_error}[/]")
+
+
 @app.command("approvals")
 def list_approvals() -> None:
     """List approval requests waiting for the director."""

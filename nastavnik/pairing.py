@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
@@ -30,6 +31,15 @@ from models import (
 )
 from models.tables import Consent
 from nastavnik import consents, matching, repository
+from nastavnik.questionnaires import (
+    ImportFileError,
+    RowError,
+    clean_cell,
+    fold_text,
+    normalise_header,
+    parse_date,
+    read_questionnaire,
+)
 
 # Questionnaire answers are free text («подготовка к ОГЭ по математике»); matching compares
 # topics, so both sides are mapped onto one vocabulary by word stems.
@@ -621,3 +631,78 @@ def settle(
         session.add(pair)
     session.flush()
     return [p.id for p in pairs]
+
+
+CONSENT_COLUMNS = {
+    "ФИО": ("фио", "участник", "фамилия имя отчество"),
+    "Электронная почта": ("электронная почта", "e-mail", "email", "почта"),
+    "Дата согласия": ("дата согласия", "дата", "дата подписания"),
+}
+
+
+@dataclass
+class ConsentImportReport:
+    """What a file of signed written consents (§2.6) recorded, and the rows it refused."""
+
+    file: str
+    recorded: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+
+
+def import_participation_consents(
+    *, session: Session, cycle_id: uuid.UUID, path: Path, max_bytes: int, default_date: date
+) -> ConsentImportReport:
+    """Record the signed consents listed in a CSV/XLSX (ФИО or e-mail, Дата согласия)."""
+    headers, rows = read_questionnaire(path, max_bytes=max_bytes)
+    columns: dict[str, str] = {}
+    for header in headers:
+        for canonical, aliases in CONSENT_COLUMNS.items():
+            if normalise_header(header) in aliases or normalise_header(header) == fold_text(
+                canonical
+            ):
+                columns.setdefault(canonical, header)
+    if "ФИО" not in columns and "Электронная почта" not in columns:
+        raise ImportFileError(f"{path.name}: нет столбца «ФИО» или «Электронная почта»")
+    people = session.exec(
+        select(Participant.id, Person)
+        .join(Person, col(Person.id) == col(Participant.person_id))
+        .where(Participant.cycle_id == cycle_id)
+    ).all()
+    by_name: dict[str, set[uuid.UUID]] = defaultdict(set)
+    by_email: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for _, person in people:
+        by_name[fold_text(person.full_name)].add(person.id)
+        if person.email:
+            by_email[person.email.lower()].add(person.id)
+    participant_of = {person.id: participant_id for participant_id, person in people}
+    report = ConsentImportReport(file=path.name)
+    with session.begin_nested():
+        for number, row in enumerate(rows, start=2):
+            email = clean_cell(row.get(columns.get("Электронная почта", ""), "")).lower()
+            name = clean_cell(row.get(columns.get("ФИО", ""), ""))
+            if not email and not name:
+                continue
+            field_name = "Электронная почта" if email else "ФИО"
+            found = by_email.get(email, set()) if email else by_name.get(fold_text(name), set())
+            raw_date = clean_cell(row.get(columns.get("Дата согласия", ""), ""))
+            given_on = parse_date(raw_date) if raw_date else default_date
+            if len(found) != 1:
+                problem = "участник не найден" if not found else "несколько участников"
+                report.rejected.append(
+                    RowError(path.name, number, field_name, f"{problem}: «{email or name}»")
+                )
+                continue
+            if given_on is None:
+                report.rejected.append(
+                    RowError(path.name, number, "Дата согласия", f"неверная дата «{raw_date}»")
+                )
+                continue
+            record_participation_consent(
+                session=session,
+                cycle_id=cycle_id,
+                participant_id=participant_of[next(iter(found))],
+                given_on=given_on,
+                source=f"{path.name}:{number}",
+            )
+            report.recorded += 1
+    return report

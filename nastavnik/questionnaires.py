@@ -32,7 +32,7 @@ MAX_EXPERIENCE_YEARS = 70
 # A 5 MB XLSX may legitimately unpack to ~10x; anything far beyond that is a zip bomb.
 XLSX_UNPACK_FACTOR = 20
 
-# Canonical Russian header -> accepted aliases (matched after normalisation, see _norm_header).
+# Canonical Russian header -> accepted aliases (matched after normalisation, see normalise_header).
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "Отметка времени": ("Timestamp", "Время создания", "Дата заполнения", "Дата и время"),
     "Фамилия": ("Фамилия наставляемого", "Фамилия наставника", "Last name"),
@@ -159,7 +159,8 @@ class ImportFileError(ValueError):
     """The whole file cannot be imported (size, format, encoding, missing columns)."""
 
 
-def _norm_header(header: str) -> str:
+def normalise_header(header: str) -> str:
+    """A header compared case-insensitively, ё as е, spaces collapsed, trailing «*?:» dropped."""
     text = " ".join(header.replace("ё", "е").replace("Ё", "Е").split()).casefold()
     return text.rstrip("*?: ").strip()
 
@@ -167,12 +168,12 @@ def _norm_header(header: str) -> str:
 _HEADER_LOOKUP: dict[str, str] = {}
 for _canonical, _aliases in HEADER_ALIASES.items():
     for _name in (_canonical, *_aliases):
-        _HEADER_LOOKUP[_norm_header(_name)] = _canonical
+        _HEADER_LOOKUP[normalise_header(_name)] = _canonical
 
 
 def canonical_header(header: str) -> str | None:
     """The canonical column name for a header as exported by a form, or None if unknown."""
-    return _HEADER_LOOKUP.get(_norm_header(header))
+    return _HEADER_LOOKUP.get(normalise_header(header))
 
 
 def _human_size(size: int) -> str:
@@ -331,11 +332,13 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _clean(value: str) -> str:
+def clean_cell(value: str) -> str:
+    """A cell without control characters (newline and tab kept) or surrounding spaces."""
     return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
-def _fold(text: str) -> str:
+def fold_text(text: str) -> str:
+    """Text for comparing names: ё as е, spaces collapsed, case folded."""
     return " ".join(text.replace("ё", "е").replace("Ё", "Е").split()).casefold()
 
 
@@ -358,7 +361,7 @@ def parse_date(text: str) -> date | None:
 
 def parse_form(text: str) -> MentoringForm | None:
     """The mentoring form for a free-typed value such as 'Ученик – ученик'; None if unknown."""
-    parts = _DASHES.split(_fold(text))
+    parts = _DASHES.split(fold_text(text))
     if len(parts) != 2:
         return None
     return _FORM_WORDS.get((parts[0].strip(), parts[1].strip()))
@@ -381,7 +384,7 @@ def person_key(
         key = email.strip().casefold()
     else:
         born = birth_date.isoformat() if birth_date else ""
-        key = "|".join(_fold(part) for part in (last_name, first_name, middle_name, born))
+        key = "|".join(fold_text(part) for part in (last_name, first_name, middle_name, born))
     if len(key) > 255:
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     return key
@@ -408,7 +411,7 @@ class _RowParser:
         errors: list[RowError] = []
         values: dict[str, str] = {}
         for canonical, header in self.columns.items():
-            value = _clean(raw.get(header, ""))
+            value = clean_cell(raw.get(header, ""))
             limit = (
                 MAX_NAME_CHARS if canonical in {"Фамилия", "Имя", "Отчество"} else MAX_CELL_CHARS
             )
@@ -474,7 +477,7 @@ class _RowParser:
         consents: dict[ConsentKind, dict[str, Any]] = {}
         for kind, column in _CONSENT_COLUMNS:
             answer = values.get(column, "")
-            folded = _fold(answer)
+            folded = fold_text(answer)
             if not folded or folded in _NO:
                 continue
             given_on = parse_date(answer)
@@ -617,7 +620,7 @@ def import_questionnaire(
 
     good: dict[str, _Row] = {}
     for index, raw in enumerate(raw_rows):
-        if not any(_clean(value) for value in raw.values()):
+        if not any(clean_cell(value) for value in raw.values()):
             continue
         row, errors = parser.parse(index + 2, raw)
         report.rejected.extend(errors)

@@ -41,10 +41,10 @@ from nastavnik.consents import check_consents
 from nastavnik.questionnaires import (
     ImportFileError,
     RowError,
-    _clean,
-    _fold,
-    _norm_header,
     canonical_header,
+    clean_cell,
+    fold_text,
+    normalise_header,
     read_questionnaire,
 )
 from nastavnik.repository import school_year_start
@@ -62,7 +62,7 @@ _AUTOMATIC = {"", BY_SELECTION, BY_TRAINING}
 
 REASON_RESERVE = "резерв"
 
-# Canonical attendance column -> accepted aliases; names are compared after _norm_header.
+# Canonical attendance column -> accepted aliases; names are compared after normalise_header.
 ATTENDANCE_ALIASES: dict[str, tuple[str, ...]] = {
     "ФИО": (
         "Ф.И.О.",
@@ -209,9 +209,9 @@ def _cycle(session: Session, cycle_id: UUID) -> Cycle:
 
 def _name_key(person: Person) -> tuple[str, str, str, str]:
     return (
-        _fold(person.last_name),
-        _fold(person.first_name),
-        _fold(person.middle_name),
+        fold_text(person.last_name),
+        fold_text(person.first_name),
+        fold_text(person.middle_name),
         person.id.hex,
     )
 
@@ -229,7 +229,7 @@ def _participants(session: Session, cycle_id: UUID, role: Role) -> list[tuple[Pa
 
 def _stems(text: str) -> set[str]:
     stems = set()
-    for word in _WORD.findall(_fold(text)):
+    for word in _WORD.findall(fold_text(text)):
         if len(word) < 3 or word in _STOP_WORDS:
             continue
         for ending in _ENDINGS:
@@ -495,14 +495,14 @@ def _sessions(session: Session, cycle_id: UUID) -> list[TrainingSession]:
 
 
 _ATTENDANCE_LOOKUP = {
-    _norm_header(name): canonical
+    normalise_header(name): canonical
     for canonical, aliases in ATTENDANCE_ALIASES.items()
     for name in (canonical, *aliases)
 }
 
 
 def _attendance_header(header: str) -> str | None:
-    canonical = _ATTENDANCE_LOOKUP.get(_norm_header(header))
+    canonical = _ATTENDANCE_LOOKUP.get(normalise_header(header))
     if canonical is None:
         known = canonical_header(header)
         canonical = known if known in _NAME_COLUMNS else None
@@ -540,8 +540,8 @@ class _Mentors:
         for participant, person in _participants(session, cycle_id, Role.mentor):
             if person.email:
                 self.by_email[person.email.casefold()] = (participant, person)
-            self.by_name[_fold(person.full_name)].append((participant, person))
-            short = _fold(f"{person.last_name} {person.first_name}")
+            self.by_name[fold_text(person.full_name)].append((participant, person))
+            short = fold_text(f"{person.last_name} {person.first_name}")
             if person.middle_name:
                 self.by_name[short].append((participant, person))
 
@@ -552,7 +552,7 @@ class _Mentors:
             if found is not None:
                 return self._selected(*found, field="Электронная почта")
         if name:
-            candidates = self.by_name.get(_fold(name), [])
+            candidates = self.by_name.get(fold_text(name), [])
             if len(candidates) == 1:
                 return self._selected(*candidates[0], field="ФИО")
             if len(candidates) > 1:
@@ -576,7 +576,7 @@ class _Mentors:
 
 
 def _present(text: str) -> bool | None:
-    folded = _fold(text)
+    folded = fold_text(text)
     if folded in _PRESENT:
         return True
     if folded in _ABSENT:
@@ -587,9 +587,9 @@ def _present(text: str) -> bool | None:
 def _session_lookup(sessions: list[TrainingSession]) -> dict[str, TrainingSession]:
     lookup: dict[str, TrainingSession] = {}
     for training in sessions:
-        lookup[_fold(training.title)] = training
+        lookup[fold_text(training.title)] = training
     for training in sessions:
-        lookup[_fold(training.code)] = training  # a code wins over another session's title
+        lookup[fold_text(training.code)] = training  # a code wins over another session's title
     return lookup
 
 
@@ -611,8 +611,8 @@ def import_attendance(
 
     good: dict[tuple[UUID, UUID], tuple[int, bool]] = {}
     for index, raw in enumerate(raw_rows):
-        values = {c: _clean(raw.get(h, "")) for c, h in columns.items()}
-        if not any(_clean(value) for value in raw.values()):
+        values = {c: clean_cell(raw.get(h, "")) for c, h in columns.items()}
+        if not any(clean_cell(value) for value in raw.values()):
             continue
         number = index + 2
 
@@ -632,7 +632,7 @@ def import_attendance(
         if not typed:
             err("Занятие", _REQUIRED_HINT)
         else:
-            training = lookup.get(_fold(typed))
+            training = lookup.get(fold_text(typed))
             if training is None:
                 err("Занятие", f"неизвестное занятие «{typed}»; допустимы коды: {codes}")
         present = None

@@ -1,0 +1,202 @@
+"""Pairing in the database: registers and admissions in, draft pairs and search list out.
+
+Regulation (seed regulation_and_roadmap_school2_ustyuzhna.txt) §2.5: a mentor has at most
+three mentees at once — pairs still active from an earlier cycle count too; §2.6: pairs are
+fixed with the written consent of both sides.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+
+from models import ConstraintKind, MentorshipPair, PairMember, PairStatus, Participant, Person, Role
+from nastavnik import pairing, questionnaires, repository, training
+
+ON = date(2026, 10, 1)
+MENTEES = """Фамилия;Имя;Отчество;Дата рождения;Электронная почта;Класс;Форма наставничества;Запрос;Согласие на обработку персональных данных;Дата согласия;Согласие законного представителя
+{rows}"""
+MENTORS = """Фамилия;Имя;Отчество;Дата рождения;Электронная почта;Класс;Стаж;Форма наставничества;Предметы;Согласие на обработку персональных данных;Дата согласия;Согласие законного представителя
+Лебедев;Максим;Олегович;02.04.2009;max@example.ru;11А;;Ученик – ученик;математика;Да;01.09.2026;Да
+"""
+
+
+def _mentee_rows(count: int) -> str:
+    names = ["Кузнецова Дарья", "Соколов Артём", "Морозова Анна", "Волков Илья", "Зайцева Ева"]
+    return "".join(
+        f"{name.split()[0]};{name.split()[1]};;12.03.2014;m{i}@example.ru;6А;Ученик – ученик;"
+        f"подготовка к ОГЭ по математике;Да;01.09.2026;Да\n"
+        for i, name in enumerate(names[:count])
+    )
+
+
+def _setup(engine, cycle_id: uuid.UUID, tmp_path: Path, mentees: int) -> None:
+    files = {"mentees.csv": MENTEES.format(rows=_mentee_rows(mentees)), "mentors.csv": MENTORS}
+    for name, text in files.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        role = Role.mentee if name == "mentees.csv" else Role.mentor
+        questionnaires.import_file_transaction(
+            engine=engine, cycle_id=cycle_id, path=path, role=role
+        )
+    with Session(engine) as session:
+        mentor = session.exec(
+            select(Participant).where(
+                Participant.cycle_id == cycle_id, Participant.role == Role.mentor
+            )
+        ).one()
+        training.set_admission(
+            session=session,
+            cycle_id=cycle_id,
+            participant_id=mentor.id,
+            admitted=True,
+            reason="прошёл обучение",
+        )
+        session.commit()
+
+
+def _ids(session: Session, cycle_id: uuid.UUID, role: Role) -> dict[str, uuid.UUID]:
+    rows = session.exec(
+        select(Participant, Person)
+        .join(Person, col(Person.id) == col(Participant.person_id))
+        .where(Participant.cycle_id == cycle_id, Participant.role == role)
+    ).all()
+    return {person.last_name: participant.id for participant, person in rows}
+
+
+def test_a_mentor_takes_at_most_three_mentees_and_the_rest_wait_on_the_search_list(
+    engine, cycle_ids, tmp_path
+):
+    """§2.5: «…не может превышать трех» — the other two mentees keep their reason."""
+    _, cycle_id = cycle_ids
+    _setup(engine, cycle_id, tmp_path, mentees=5)
+    with Session(engine) as session:
+        summary = pairing.run_matching(session=session, cycle_id=cycle_id, on=ON, matching_key="r1")
+        session.commit()
+        assert (summary.matched, summary.unmatched) == (3, 2)
+        waiting = pairing.search_list(session=session, cycle_id=cycle_id)
+        assert len(waiting) == 2
+        assert {w["reason"] for w in waiting} == {"вся ёмкость наставников занята"}
+
+
+def test_pairs_still_active_from_an_earlier_cycle_use_up_the_mentors_capacity(
+    engine, cycle_ids, tmp_path
+):
+    """§2.5 counts every mentee of the mentor at once, including last year's active pairs."""
+    org_id, cycle_id = cycle_ids
+    _setup(engine, cycle_id, tmp_path, mentees=3)
+    with Session(engine) as session:
+        mentor_person = session.exec(select(Person).where(Person.last_name == "Лебедев")).one()
+        earlier = repository.get_or_create_cycle(
+            session=session, organization_id=org_id, school_year="2025/2026"
+        )
+        old_mentor = Participant(
+            cycle_id=earlier.id,
+            person_id=mentor_person.id,
+            role=Role.mentor,
+            form=pairing.MentoringForm.student_student,
+        )
+        old_mentee_person = Person(
+            organization_id=org_id, person_key="old", last_name="Орлова", first_name="Вера"
+        )
+        session.add_all([old_mentor, old_mentee_person])
+        session.flush()
+        old_mentee = Participant(
+            cycle_id=earlier.id,
+            person_id=old_mentee_person.id,
+            role=Role.mentee,
+            form=pairing.MentoringForm.student_student,
+        )
+        session.add(old_mentee)
+        session.flush()
+        pair = MentorshipPair(
+            cycle_id=earlier.id,
+            mentor_id=old_mentor.id,
+            form=pairing.MentoringForm.student_student,
+            status=PairStatus.active,
+        )
+        session.add(pair)
+        session.flush()
+        session.add_all([PairMember(pair_id=pair.id, mentee_id=old_mentee.id)])
+        session.commit()
+        summary = pairing.run_matching(session=session, cycle_id=cycle_id, on=ON, matching_key="r1")
+        assert (summary.matched, summary.unmatched) == (2, 1)
+
+
+def test_matching_runs_once_per_key_and_honours_the_curators_constraints(
+    engine, cycle_ids, tmp_path
+):
+    _, cycle_id = cycle_ids
+    _setup(engine, cycle_id, tmp_path, mentees=2)
+    with Session(engine) as session:
+        mentees = _ids(session, cycle_id, Role.mentee)
+        (mentor,) = _ids(session, cycle_id, Role.mentor).values()
+        pairing.run_matching(session=session, cycle_id=cycle_id, on=ON, matching_key="r1")
+        pairing.add_constraint(
+            session=session,
+            cycle_id=cycle_id,
+            mentee_id=mentees["Кузнецова"],
+            mentor_id=mentor,
+            kind=ConstraintKind.forbid,
+            comment="конфликт",
+        )
+        again = pairing.run_matching(session=session, cycle_id=cycle_id, on=ON, matching_key="r1")
+        assert again.matched == 2  # same key: the recorded result, nothing recomputed
+        second = pairing.run_matching(session=session, cycle_id=cycle_id, on=ON, matching_key="r2")
+        session.commit()
+        assert (second.matched, second.unmatched) == (1, 1)
+        rows = pairing.pair_rows(session=session, cycle_id=cycle_id, on=ON)
+        assert [r.mentee_names for r in rows] == [["Соколов Артём"]]
+        assert len(session.exec(select(MentorshipPair)).all()) == 1  # old drafts replaced
+
+
+def test_written_consents_from_a_file_unblock_pairs_and_bad_rows_are_named(
+    engine, cycle_ids, tmp_path
+):
+    """§2.6: a pair enters the order only with the written consent of both sides."""
+    _, cycle_id = cycle_ids
+    _setup(engine, cycle_id, tmp_path, mentees=1)
+    consents_file = tmp_path / "consents.csv"
+    consents_file.write_text(
+        "ФИО;Электронная почта;Дата согласия\n"
+        "Лебедев Максим Олегович;;20.11.2026\n"
+        ";m0@example.ru;\n"
+        "Неизвестный Человек;;\n"
+        "Лебедев Максим Олегович;;31.02.2026\n",
+        encoding="utf-8",
+    )
+    with Session(engine) as session:
+        pairing.run_matching(session=session, cycle_id=cycle_id, on=ON, matching_key="r1")
+        (row,) = pairing.pair_rows(session=session, cycle_id=cycle_id, on=date(2026, 11, 25))
+        assert sorted(row.consents_missing) == ["Кузнецова Дарья", "Лебедев Максим Олегович"]
+        report = pairing.import_participation_consents(
+            session=session,
+            cycle_id=cycle_id,
+            path=consents_file,
+            max_bytes=10_000,
+            default_date=date(2026, 11, 24),
+        )
+        session.commit()
+        assert report.recorded == 2
+        assert [str(e) for e in report.rejected] == [
+            "consents.csv, строка 4, поле «ФИО»: участник не найден: «Неизвестный Человек»",
+            "consents.csv, строка 5, поле «Дата согласия»: неверная дата «31.02.2026»",
+        ]
+        (row,) = pairing.pair_rows(session=session, cycle_id=cycle_id, on=date(2026, 11, 25))
+        assert row.consents_missing == []
+        forms = pairing.consent_form_rows(session=session, cycle_id=cycle_id)
+        assert forms == []
+
+
+def test_a_file_without_a_name_or_email_column_is_refused(engine, cycle_ids, tmp_path):
+    _, cycle_id = cycle_ids
+    path = tmp_path / "bad.csv"
+    path.write_text("Кто;Когда\nx;y\n", encoding="utf-8")
+    with Session(engine) as session, pytest.raises(questionnaires.ImportFileError, match="bad.csv"):
+        pairing.import_participation_consents(
+            session=session, cycle_id=cycle_id, path=path, max_bytes=10_000, default_date=ON
+        )
