@@ -126,6 +126,7 @@ class Participant(SQLModel, table=True):
     class_letter: str = ""
     experience_years: int | None = None
     position: str = ""
+    wants_group: bool = False  # a mentee who asked for group mentoring (2–3 mentees)
     source_file: str = ""
     source_row: int | None = None
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

@@ -176,6 +176,7 @@ def build_input(*, session: Session, cycle_id: uuid.UUID, on: date) -> MatchingI
                     requests=topics(participant.requests),
                     availability=frozenset(),
                     has_consents=participant.id in eligible,
+                    wants_group=participant.wants_group,
                 )
             )
         else:

@@ -66,6 +66,12 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         "Опыт работы",
     ),
     "Должность": ("Занимаемая должность",),
+    "Формат": (
+        "Формат наставничества",
+        "Формат встреч",
+        "Индивидуально или в группе",
+        "Индивидуальное или групповое наставничество",
+    ),
     "Согласие на обработку персональных данных": (
         "Согласие на обработку ПДн",
         "Я даю согласие на обработку персональных данных",
@@ -469,6 +475,15 @@ class _RowParser:
         experience = None
         if values.get("Стаж"):
             experience = self._experience(values["Стаж"], lambda m: err("Стаж", m))
+        wants_group = False
+        if values.get("Формат"):
+            folded = fold_text(values["Формат"])
+            wants_group = "групп" in folded
+            if not wants_group and "индивид" not in folded and "пар" not in folded:
+                err(
+                    "Формат",
+                    f"ожидается «индивидуально» или «в группе», указано «{values['Формат']}»",
+                )
 
         consent_date = self._date(values, "Дата согласия", err)
         revoked_on = self._date(values, "Дата отзыва согласия", err)
@@ -537,6 +552,8 @@ class _RowParser:
             participant["grade"], participant["class_letter"] = grade, letter
         if "Стаж" in self.columns:
             participant["experience_years"] = experience
+        if "Формат" in self.columns:
+            participant["wants_group"] = wants_group
         row = _Row(
             number=number,
             person=person,

@@ -200,3 +200,34 @@ def test_a_file_without_a_name_or_email_column_is_refused(engine, cycle_ids, tmp
         pairing.import_participation_consents(
             session=session, cycle_id=cycle_id, path=path, max_bytes=10_000, default_date=ON
         )
+
+
+def test_mentees_who_ask_for_a_group_are_matched_as_one_group(engine, cycle_ids, tmp_path):
+    """«Групповая форма»: one mentor with 2–3 mentees, still within the §2.5 limit of three."""
+    _, cycle_id = cycle_ids
+    _setup(engine, cycle_id, tmp_path, mentees=0)
+    group_file = tmp_path / "group.csv"
+    group_file.write_text(
+        "Фамилия;Имя;Дата рождения;Класс;Форма наставничества;Формат;Согласие на обработку персональных данных;Дата согласия;Согласие законного представителя\n"
+        "Орлова;Вера;01.02.2014;6А;ученик-ученик;в группе;Да;01.09.2026;Да\n"
+        "Белов;Иван;03.04.2014;6Б;ученик-ученик;Групповое;Да;01.09.2026;Да\n"
+        "Титов;Лев;05.06.2014;6В;ученик-ученик;в группе;Да;01.09.2026;Да\n"
+        "Жуков;Олег;07.08.2014;6В;ученик-ученик;раз в неделю;Да;01.09.2026;Да\n",
+        encoding="utf-8",
+    )
+    report = questionnaires.import_file_transaction(
+        engine=engine, cycle_id=cycle_id, path=group_file, role=Role.mentee
+    )
+    assert [str(e) for e in report.rejected] == [
+        "group.csv, строка 5, поле «Формат»: ожидается «индивидуально» или «в группе», "
+        "указано «раз в неделю»"
+    ]
+    with Session(engine) as session:
+        summary = pairing.run_matching(session=session, cycle_id=cycle_id, on=ON, matching_key="r1")
+        (row,) = pairing.pair_rows(session=session, cycle_id=cycle_id, on=ON)
+        assert summary.matched == 3
+        assert row.is_group and sorted(row.mentee_names) == [
+            "Белов Иван",
+            "Орлова Вера",
+            "Титов Лев",
+        ]
