@@ -10,7 +10,7 @@ from prefect.context import get_run_context
 from pydantic import BaseModel, Field
 
 from flows.approvals import request_approval
-from flows.publishing import publish_documents
+from flows.publishing import publish_documents, run_day
 from models import Decision
 from tasks.approvals import notify_decision
 from tasks.base_formation import check_consents, import_questionnaires, render_registers
@@ -37,7 +37,7 @@ def base_formation(params: BaseFormationParams) -> str:
     """Import questionnaires, check consents, render registers, get the director's decision."""
     logger = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    on = params.reference_date or date.today()
+    on = params.reference_date or run_day()
 
     cycle_id = resolve_cycle(
         organization_code=params.organization_code, school_year=params.school_year

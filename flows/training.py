@@ -10,7 +10,7 @@ from prefect.context import get_run_context
 from pydantic import BaseModel, Field
 
 from flows.approvals import request_approval
-from flows.publishing import publish_documents
+from flows.publishing import publish_documents, run_day
 from models import Decision
 from tasks.approvals import notify_decision
 from tasks.common import queue_notices, resolve_cycle, set_documents_status
@@ -48,7 +48,7 @@ def training(params: TrainingParams) -> str:
     """Select mentors, train them, admit them, and have the director appoint them by order."""
     logger = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    on = params.reference_date or date.today()
+    on = params.reference_date or run_day()
     cycle_id = resolve_cycle(
         organization_code=params.organization_code, school_year=params.school_year
     )

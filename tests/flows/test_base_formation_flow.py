@@ -31,14 +31,15 @@ from tests.flows.conftest import ORG, SECRET, FlowStack
 pytestmark = pytest.mark.flows
 
 
-def _start(stack: FlowStack) -> uuid.UUID:
+def _start(stack: FlowStack, reference_date: str | None = "2026-10-01") -> uuid.UUID:
     params = {
         "organization_code": ORG["code"],
         "school_year": "2026/2027",
         "mentee_files": [str(stack.mentee_file)],
         "mentor_files": [str(stack.mentor_file)],
-        "reference_date": "2026-10-01",
     }
+    if reference_date is not None:
+        params["reference_date"] = reference_date
     return asyncio.run(start_deployment("base-formation/base-formation", {"params": params}))
 
 
@@ -217,7 +218,7 @@ def test_request_for_changes_is_recorded_and_the_curator_gets_the_comment(
 
 
 def test_web_link_resumes_the_run_and_refuses_a_second_click(flow_stack: FlowStack) -> None:
-    run_id = _start(flow_stack)
+    run_id = _start(flow_stack, reference_date=None)  # the run's own day
     assert wait(run_id, suspended_at=1) == "Suspended"
     request = _request(run_id)
     code = _valid_code(run_id)
@@ -251,4 +252,8 @@ def test_web_link_resumes_the_run_and_refuses_a_second_click(flow_stack: FlowSta
     assert decided.status_code == 200, decided.text
     assert asyncio.run(read_run(run_id)).state.name == "Completed"  # type: ignore[union-attr]
     assert again.status_code == 403 and "уже был использован" in again.text
+    created = asyncio.run(read_run(run_id)).created
+    assert created is not None
+    # Without a reference date the documents carry the run's own day, the same after resume.
+    assert {d.doc_date for d in _documents(run_id)} == {created.date()}
     assert _request(run_id).status == ApprovalStatus.approved
