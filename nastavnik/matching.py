@@ -404,6 +404,24 @@ def _vocab(sets: Iterable[frozenset[str]]) -> dict[str, int]:
     return {item: i for i, item in enumerate(sorted(set().union(*sets)))}
 
 
+def _mask_texts(mask: np.ndarray, names: list[str], limit: int = 3) -> list[str]:
+    """`_listing` of the items of each row's bit mask (one row of uint64 words per set)."""
+    if not len(mask):
+        return []
+    uniq, inverse = np.unique(mask, axis=0, return_inverse=True)
+    texts = []
+    for words in uniq.tolist():
+        items = []
+        for w, word in enumerate(words):
+            while word:
+                low = word & -word
+                items.append(names[64 * w + low.bit_length() - 1])
+                word ^= low
+        text = ", ".join(items[:limit])
+        texts.append(text + (" и др." if len(items) > limit else ""))
+    return [texts[x] for x in inverse.reshape(-1).tolist()]
+
+
 def _stage_np(grades: np.ndarray) -> np.ndarray:
     """Vectorised `_stage`."""
     return np.where(grades <= 4, 1, np.where(grades <= 9, 2, 3))
@@ -435,6 +453,7 @@ class _Data:
         )
         inter = _vocab([m.interests for m in mentees] + [r.interests for r in mentors])
         slots = _vocab([m.availability for m in mentees] + [r.availability for r in mentors])
+        self.comp_names, self.inter_names, self.slot_names = list(comp), list(inter), list(slots)
         self.e_n_subj = np.array([len(m.subjects) for m in mentees], dtype=np.int64)
         self.e_n_req = np.array([len(m.requests) for m in mentees], dtype=np.int64)
         self.e_n_int = np.array([len(m.interests) for m in mentees], dtype=np.int64)
@@ -467,6 +486,36 @@ class _Data:
         self.e_exp_f, self.r_exp_f = self.e_exp.astype(f32), self.r_exp.astype(f32)
         self.w_s = [f32(x * SCALE / wsum) for x in self.w]  # weights × SCALE / Σ weights
 
+    def _terms(self, e: np.ndarray, r: np.ndarray) -> dict[str, np.ndarray]:
+        """Overlap masks, factors, gaps and float64 scores of edges (e[t], r[t]), as `score`."""
+        s_subj, s_req = self.e_subj[e] & self.r_comp[r], self.e_req[e] & self.r_comp[r]
+        s_int, s_av = self.e_int[e] & self.r_int[r], self.e_av[e] & self.r_av[r]
+
+        def count(a: np.ndarray) -> np.ndarray:
+            return np.bitwise_count(a).sum(axis=-1, dtype=np.int64)
+
+        c_subj, c_req, c_int, c_av = count(s_subj), count(s_req), count(s_int), count(s_av)
+        f_subj = _ratio(c_subj, self.e_n_subj[e])
+        f_req = _ratio(c_req, self.e_n_req[e])
+        f_int = _ratio(c_int, self.e_n_int[e] + self.r_n_int[r] - c_int)
+        f_av = _ratio(c_av, np.minimum(self.e_n_av[e], self.r_n_av[r]))
+        pupils = self.e_form[e] == _FORM_CODE[MentoringForm.student_student]
+        gap = np.where(pupils, self.r_grade0[r] - self.e_grade0[e], self.r_exp[r] - self.e_exp[e])
+        gap = np.maximum(gap, 0)
+        full = np.where(pupils, GRADE_FULL_GAP, EXPERIENCE_FULL_YEARS)
+        f_exp = np.minimum(gap, full) / full
+        w1, w2, w3, w4, w5 = self.w
+        total = w1 * f_subj + w2 * f_req + w3 * f_int + w4 * f_av + w5 * f_exp
+        value = total / self.wsum if self.wsum > 0 else np.zeros_like(total)
+        return {
+            "value": value,
+            "masks": (s_subj, s_req, s_int, s_av),
+            "counts": (c_subj, c_req, c_int, c_av),
+            "factors": (f_subj, f_req, f_int, f_av, f_exp),
+            "gap": gap,
+            "pupils": pupils,
+        }
+
     def exact(self, e: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Integer scores of edges (e[t], r[t]), bit-for-bit those of `int_score(score(...))`."""
 
@@ -487,6 +536,62 @@ class _Data:
         total = w1 * f_subj + w2 * f_req + w3 * f_int + w4 * f_av + w5 * f_exp
         value = total / self.wsum if self.wsum > 0 else np.zeros_like(total)
         return np.rint(value * SCALE).astype(np.int64)
+
+    def scores_and_reasons(
+        self, e: np.ndarray, r: np.ndarray
+    ) -> tuple[list[float], list[list[str]]]:
+        """`score(mentees[e[t]], mentors[r[t]], weights)` for every edge, vectorised.
+
+        The floats come from the same operations as `score`; the reasons' listings are built
+        once per distinct overlap bit mask (vocabularies are sorted, so bit order is the
+        listing order) and the three largest contributions are picked by a stable sort.
+        """
+        if not len(e):
+            return [], []
+        t = self._terms(e, r)
+        n = len(e)
+        present = np.stack(
+            [*(c > 0 for c in t["counts"]), t["gap"] > 0], axis=1
+        )  # a factor with an empty overlap (or no gap) gives no reason
+        neg = -np.stack([w * f for w, f in zip(self.w, t["factors"], strict=True)], axis=1)
+        neg = np.where(present, neg, np.inf)
+        top = np.argsort(neg, axis=1, kind="stable")[:, :3]
+        shown = (np.take_along_axis(neg, top, axis=1) < 0).tolist()
+        top_l = top.tolist()
+        names = (self.comp_names, self.comp_names, self.inter_names, self.slot_names)
+        texts = [_mask_texts(m, v) for m, v in zip(t["masks"], names, strict=True)]
+        counts = t["counts"][0].tolist()
+        gaps = t["gap"].tolist()
+        pupils = t["pupils"].tolist()
+        forms = [f"запрошенная форма: {self.mentees[i].form.value}" for i in e.tolist()]
+        prefix = ("", "закрывает запрос: ", "совпадают интересы: ", "удобное время: ")
+        reasons: list[list[str]] = []
+        subj_t, req_t, int_t, av_t = texts
+        for p in range(n):
+            out: list[str] = []
+            for k, ok in zip(top_l[p], shown[p], strict=True):
+                if not ok:
+                    continue
+                if k == 0:
+                    label = "общий предмет" if counts[p] == 1 else "общие предметы"
+                    out.append(f"{label}: {subj_t[p]}")
+                elif k == 1:
+                    out.append(prefix[1] + req_t[p])
+                elif k == 2:
+                    out.append(prefix[2] + int_t[p])
+                elif k == 3:
+                    out.append(prefix[3] + av_t[p])
+                elif pupils[p]:
+                    g = gaps[p]
+                    out.append(
+                        f"наставник старше на {g} {_plural(g, 'класс', 'класса', 'классов')}"
+                    )
+                else:
+                    g = gaps[p]
+                    out.append(f"разница в опыте: {g} {_plural(g, 'год', 'года', 'лет')}")
+            out.append(forms[p])
+            reasons.append(out)
+        return t["value"].tolist(), reasons
 
     def approx(self, rows: np.ndarray, cols: np.ndarray, form: MentoringForm) -> np.ndarray:
         """float32 scores × SCALE of mentees `rows` (all of `form`) against mentors `cols`."""
@@ -1004,7 +1109,6 @@ def match(
     e_index = {m.id: i for i, m in enumerate(mentees)}
     r_index = {r.id: j for j, r in enumerate(mentors)}
     capacity = np.array([remaining_capacity(r, policy=policy) for r in mentors], dtype=np.int64)
-    weights = policy.weights
 
     locked = _locked_pairs(mentees, mentors, constraints, policy, e_index, r_index, capacity)
     forbid: dict[int, set[int]] = defaultdict(set)
@@ -1031,7 +1135,7 @@ def match(
         if i not in assignment:
             unmatched_reason[i] = _diagnose(problem, i, capacity, assignment)
 
-    result = _build_result(mentees, mentors, locked, assignment, unmatched_reason, policy, weights)
+    result = _build_result(mentees, mentors, locked, assignment, unmatched_reason, policy, data)
     result.stats.update(solve_stats)
     result.stats.update(
         mentees=len(mentees),
@@ -1279,12 +1383,16 @@ def _build_result(
     assignment: dict[int, int],
     unmatched_reason: dict[int, str],
     policy: Policy,
-    weights: Weights,
+    data: _Data,
 ) -> MatchResult:
     """Pairs, groups (group-wanting mentees sharing a mentor and a form), totals."""
-    scored: dict[int, tuple[float, list[str]]] = {}
-    for i, j in {**assignment, **locked}.items():
-        scored[i] = score(mentees[i], mentors[j], weights)
+    # Scores and reasons of all pairs at once, equal to `score(...)` of each.
+    chosen = {**assignment, **locked}
+    values, texts = data.scores_and_reasons(
+        np.fromiter(chosen.keys(), dtype=np.int64, count=len(chosen)),
+        np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen)),
+    )
+    scored = dict(zip(chosen, zip(values, texts, strict=True), strict=True))
     pairs: list[Pair] = []
     groups: list[Group] = []
     for i, j in sorted(locked.items()):
