@@ -1072,10 +1072,24 @@ def _potentials(
     tails, heads, costs = tails[order], heads[order], costs[order]
     back = np.zeros(n_nodes, dtype=np.int64)  # shortest path from each node, capped at 0
     changed = np.ones(n_nodes, dtype=bool)
+    # Incoming arcs of each node (CSR by head, arc numbers in tail order): when few nodes
+    # changed, their arcs are gathered from it instead of testing every arc's head.
+    by_head = np.argsort(heads, kind="stable")
+    in_ptr = np.concatenate([[0], np.cumsum(np.bincount(heads, minlength=n_nodes))])
+    in_deg = np.diff(in_ptr)
+    small = len(heads) // 16
     # Bellman–Ford relaxing only arcs into nodes that changed in the last pass; arcs sorted by
     # tail turn the per-node minimum into one reduceat instead of a slow ufunc.at.
     for _ in range(n_nodes + 1):
-        active = np.flatnonzero(changed[heads])
+        nodes = np.flatnonzero(changed)
+        deg = in_deg[nodes]
+        total = int(deg.sum())
+        if total < small:
+            # The same sorted arc list as below: each arc has one head.
+            first = np.repeat(in_ptr[nodes] - np.cumsum(deg) + deg, deg)
+            active = np.sort(by_head[first + np.arange(total)])
+        else:
+            active = np.flatnonzero(changed[heads])
         if not len(active):
             break
         t = tails[active]
