@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
+from deployments.demo_data import write_demo_attendance, write_demo_questionnaires
 from models import ApprovalRequest, Document
 from nastavnik import pairing, repository, training
 from nastavnik.db import get_engine, session_scope
-from nastavnik.demo_data import write_demo_questionnaires
 from nastavnik.settings import Settings
 
 DEMO_ORG = {
@@ -216,7 +216,7 @@ def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> i
     if exit_when_done:
         return 0
     console.print("The stack stays up for browsing; Ctrl-C stops it.")
-    from nastavnik.cli import wait_for_interrupt
+    from deployments.stack import wait_for_interrupt
 
     try:
         wait_for_interrupt()
@@ -245,7 +245,7 @@ def _training(demo: Demo, today: str) -> None:
     # The curator enters the attendance of the sessions held (as `nastavnik attendance` does).
     with session_scope() as session:
         cycle_id = _cycle_id(session)
-        path = training.write_demo_attendance(
+        path = write_demo_attendance(
             demo.settings.data_dir.resolve() / "demo", session=session, cycle_id=cycle_id
         )
     report = training.import_attendance_transaction(

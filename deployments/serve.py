@@ -1,37 +1,19 @@
-"""Serve every stage deployment from one process (the embedded runner; a worker in production)."""
+"""Serve every deployment of the catalog from one process (the embedded runner)."""
 
 from __future__ import annotations
 
 from prefect import serve
 
-from flows.base_formation import base_formation
-from flows.delivery import retry_deliveries
-from flows.pairing import pairing
-from flows.training import training
-
-DEPLOYMENT_NAMES = {
-    "base-formation": "base-formation/base-formation",
-    "training": "training/training",
-    "pairing": "pairing/pairing",
-}
+from deployments.catalog import DEPLOYMENTS
 
 
 def deployments() -> list:  # type: ignore[type-arg]
-    """The deployments the embedded stack serves."""
+    """The deployments the embedded stack serves, as the catalog lists them."""
     return [
-        base_formation.to_deployment(
-            name="base-formation", description="Формирование базы наставляемых и наставников"
-        ),
-        training.to_deployment(name="training", description="Обучение и назначение наставников"),
-        pairing.to_deployment(
-            name="pairing",
-            description="Подбор наставнических пар, приказ о закреплении, персональные программы",
-        ),
-        retry_deliveries.to_deployment(
-            name="retry-deliveries",
-            interval=900,
-            description="Повторная отправка недоставленных писем",
-        ),
+        spec.load_flow().to_deployment(
+            name=spec.name, description=spec.description, interval=spec.interval_seconds
+        )
+        for spec in DEPLOYMENTS
     ]
 
 

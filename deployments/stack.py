@@ -138,10 +138,10 @@ class EmbeddedStack:
 
     def _wait_for_deployments(self, timeout: float = 120) -> None:
         """Wait until the runner has registered every deployment it serves."""
-        from deployments.serve import DEPLOYMENT_NAMES
+        from deployments.catalog import STAGE_DEPLOYMENTS
 
         deadline = time.monotonic() + timeout
-        for name in DEPLOYMENT_NAMES.values():
+        for name in STAGE_DEPLOYMENTS.values():
             url = f"{self.ui_url}/api/deployments/name/{name}"
             while httpx.get(url, timeout=5).status_code != 200:
                 if self.processes[-1].poll() is not None:
@@ -202,3 +202,16 @@ class EmbeddedStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_for_interrupt() -> None:
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass

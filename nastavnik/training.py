@@ -14,7 +14,6 @@ Contract of the writers: they flush inside the caller's session and never commit
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections import defaultdict
@@ -873,48 +872,20 @@ def mark_appointed(*, session: Session, cycle_id: UUID, on: date) -> int:
     return count
 
 
-# --- demo -----------------------------------------------------------------------------------
-
-
-def write_demo_attendance(directory: Path, *, session: Session, cycle_id: UUID) -> Path:
-    """A realistic attendance CSV (Windows-1251, «;») for the selected mentors, with one bad row."""
+def session_plan(*, session: Session, cycle_id: UUID) -> list[SessionSpec]:
+    """The cycle's scheduled sessions, or the default three when none are scheduled yet."""
     cycle = _cycle(session, cycle_id)
     trainings = _sessions(session, cycle_id)
-    specs = [SessionSpec(t.code, t.title, t.held_on, t.mandatory) for t in trainings] or (
+    return [SessionSpec(t.code, t.title, t.held_on, t.mandatory) for t in trainings] or (
         default_sessions(school_year=cycle.school_year)
     )
+
+
+def selected_mentors(*, session: Session, cycle_id: UUID) -> list[tuple[Participant, Person]]:
+    """The mentors selected for training, in name order."""
     admissions = _admissions(session, cycle_id)
-    mentors = [
+    return [
         (participant, person)
         for participant, person in _participants(session, cycle_id, Role.mentor)
         if participant.id in admissions and admissions[participant.id].selected
     ]
-    absentees = min(3, max(2, len(mentors) // 4), max(0, len(mentors) - 1))
-    # Spread the absentees over the list and over the mandatory sessions, deterministically.
-    step = max(1, len(mentors) // max(1, absentees))
-    mandatory = [spec for spec in specs if spec.mandatory] or specs
-    missed = {
-        mentors[(1 + i * step) % len(mentors)][0].id: mandatory[i % len(mandatory)].code
-        for i in range(absentees)
-    }
-    marks = ("да", "+", "Да", "1")
-    rows: list[list[str]] = []
-    for spec in specs:
-        for i, (participant, person) in enumerate(mentors):
-            present = missed.get(participant.id) != spec.code
-            rows.append(
-                [
-                    person.full_name,
-                    person.email,
-                    spec.title,
-                    marks[i % len(marks)] if present else "нет",
-                ]
-            )
-    rows.insert(len(rows) // 2, ["Гостев Аркадий Львович", "", specs[0].title, "да"])
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "attendance_training.csv"
-    with path.open("w", encoding="cp1251", errors="replace", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-        writer.writerow(["ФИО", "Электронная почта", "Занятие", "Присутствовал(а)"])
-        writer.writerows(rows)
-    return path

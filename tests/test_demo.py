@@ -56,7 +56,7 @@ def _stack_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
 def test_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Path) -> None:
     ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
     stack = subprocess.Popen(
-        [sys.executable, "-m", "nastavnik.cli", "up"],
+        [sys.executable, "-m", "deployments.cli", "up"],
         cwd=PROJECT_ROOT,
         env=_stack_env(tmp_path, ports),
         stdout=subprocess.PIPE,
@@ -81,7 +81,7 @@ def test_demo_runs_base_formation_and_leaves_nothing_running(tmp_path: Path) -> 
     ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
     env = _stack_env(tmp_path, ports)
     result = subprocess.run(
-        [sys.executable, "-m", "nastavnik.cli", "demo", "--exit-when-done"],
+        [sys.executable, "-m", "deployments.cli", "demo", "--exit-when-done"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -14,10 +14,10 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from deployments.demo_data import write_demo_questionnaires
 from models import AuditEvent, Consent, ConsentKind, MentoringForm, Participant, Person, Role
 from nastavnik import questionnaires
 from nastavnik.consents import check_consents
-from nastavnik.demo_data import write_demo_questionnaires
 from nastavnik.questionnaires import (
     ImportFileError,
     ImportReport,

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from deployments.demo_data import write_demo_attendance, write_demo_questionnaires
 from models import (
     Consent,
     ConsentKind,
@@ -26,7 +27,6 @@ from models import (
     TrainingAttendance,
     TrainingSession,
 )
-from nastavnik.demo_data import write_demo_questionnaires
 from nastavnik.questionnaires import ImportFileError, RowError, import_file_transaction
 from nastavnik.training import (
     AttendanceReport,
@@ -44,7 +44,6 @@ from nastavnik.training import (
     schedule_sessions,
     select_mentors,
     set_admission,
-    write_demo_attendance,
 )
 
 ON = date(2026, 11, 1)

@@ -18,7 +18,7 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 
-from deployments.serve import DEPLOYMENT_NAMES
+from deployments.catalog import STAGE_DEPLOYMENTS
 from nastavnik import repository
 from nastavnik.db import session_scope
 from nastavnik.settings import Settings, get_settings
@@ -109,7 +109,7 @@ def flow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowStack]:
             start_new_session=True,
         )
         try:
-            for name in DEPLOYMENT_NAMES.values():
+            for name in STAGE_DEPLOYMENTS.values():
                 _wait_for_deployment(name)
             with session_scope() as session:
                 repository.upsert_organization(session=session, **ORG)

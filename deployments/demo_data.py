@@ -16,10 +16,13 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 from openpyxl import Workbook
+from sqlmodel import Session
 
 from models import Role
+from nastavnik import training
 
 
 def _lines(text: str) -> tuple[str, ...]:
@@ -748,4 +751,39 @@ def _write_mentors_xlsx(
     for cell in sheet["D"][1:] + sheet["K"][1:]:
         cell.number_format = "DD.MM.YYYY"
     workbook.save(path)
+    return path
+
+
+def write_demo_attendance(directory: Path, *, session: Session, cycle_id: UUID) -> Path:
+    """A realistic attendance CSV (Windows-1251, «;») for the selected mentors, with one bad row."""
+    specs = training.session_plan(session=session, cycle_id=cycle_id)
+    mentors = training.selected_mentors(session=session, cycle_id=cycle_id)
+    absentees = min(3, max(2, len(mentors) // 4), max(0, len(mentors) - 1))
+    # Spread the absentees over the list and over the mandatory sessions, deterministically.
+    step = max(1, len(mentors) // max(1, absentees))
+    mandatory = [spec for spec in specs if spec.mandatory] or specs
+    missed = {
+        mentors[(1 + i * step) % len(mentors)][0].id: mandatory[i % len(mandatory)].code
+        for i in range(absentees)
+    }
+    marks = ("да", "+", "Да", "1")
+    rows: list[list[str]] = []
+    for spec in specs:
+        for i, (participant, person) in enumerate(mentors):
+            present = missed.get(participant.id) != spec.code
+            rows.append(
+                [
+                    person.full_name,
+                    person.email,
+                    spec.title,
+                    marks[i % len(marks)] if present else "нет",
+                ]
+            )
+    rows.insert(len(rows) // 2, ["Гостев Аркадий Львович", "", specs[0].title, "да"])
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "attendance_training.csv"
+    with path.open("w", encoding="cp1251", errors="replace", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(["ФИО", "Электронная почта", "Занятие", "Присутствовал(а)"])
+        writer.writerows(rows)
     return path

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deployments.catalog import STAGE_DEPLOYMENTS, prefect_yaml
 from models import Decision, OutboxStatus, Role
 from nastavnik import approvals, repository
 from nastavnik.db import get_engine, session_scope
@@ -37,7 +38,7 @@ def _use_embedded_prefect() -> None:
 @app.command()
 def up() -> None:
     """Start the embedded stack (Prefect server, runner, SMTP sink, web) until Ctrl-C."""
-    from deployments.stack import EmbeddedStack
+    from deployments.stack import EmbeddedStack, wait_for_interrupt
 
     settings = get_settings()
     _warn_if_slow_pdf()
@@ -47,20 +48,7 @@ def up() -> None:
         console.print(f"SMTP sink:        {settings.smtp_url} → {settings.mail_dir.resolve()}")
         console.print("Ctrl-C stops everything.")
         wait_for_interrupt()
-
-
-def wait_for_interrupt() -> None:
-    import signal
-    import threading
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(1):
-            pass
-    except KeyboardInterrupt:
-        pass
-    console.print("Stopping…")
+    console.print("Stopped.")
 
 
 def _warn_if_slow_pdf() -> None:
@@ -82,6 +70,21 @@ def demo(
     raise typer.Exit(
         run_demo(settings=get_settings(), console=console, exit_when_done=exit_when_done)
     )
+
+
+@app.command("deployments")
+def deployments_(
+    write: Annotated[
+        Path | None, typer.Option(help="Write prefect.yaml here instead of printing it")
+    ] = None,
+) -> None:
+    """Print (or write) prefect.yaml generated from the deployment catalog."""
+    text = prefect_yaml()
+    if write is None:
+        console.print(text, markup=False, highlight=False)
+    else:
+        write.write_text(text, encoding="utf-8")
+        console.print(f"{write}: {text.count('- name:')} deployments")
 
 
 @app.command("add-organization")
@@ -166,7 +169,7 @@ def start_base_formation(
 ) -> None:
     """Start base formation on the running stack (see `nastavnik up`)."""
     _start(
-        "base-formation/base-formation",
+        STAGE_DEPLOYMENTS["base-formation"],
         {
             "organization_code": org,
             "school_year": year,
@@ -184,7 +187,7 @@ def start_training(
 ) -> None:
     """Start the training stage (without attendance files it waits for the curator)."""
     _start(
-        "training/training",
+        STAGE_DEPLOYMENTS["training"],
         {
             "organization_code": org,
             "school_year": year,
@@ -199,7 +202,7 @@ def start_pairing(
     year: Annotated[str, typer.Option(help="Учебный год")],
 ) -> None:
     """Start the pairing stage."""
-    _start("pairing/pairing", {"organization_code": org, "school_year": year})
+    _start(STAGE_DEPLOYMENTS["pairing"], {"organization_code": org, "school_year": year})
 
 
 def _cycle_id(org: str, year: str) -> uuid.UUID:

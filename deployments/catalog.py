@@ -1,0 +1,98 @@
+"""The one list of deployments: the runner serves it and ``prefect.yaml`` is generated from it."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One deployed flow: where it lives, what it is called, how often it runs by itself."""
+
+    name: str
+    entrypoint: str  # "flows/<module>.py:<flow function>"
+    description: str
+    interval_seconds: int | None = None
+
+    @property
+    def flow_name(self) -> str:
+        """The flow's own name: every stage flow is named as its deployment."""
+        return self.name
+
+    @property
+    def full_name(self) -> str:
+        """``<flow>/<deployment>``, as the Prefect API and ``run_deployment`` name it."""
+        return f"{self.flow_name}/{self.name}"
+
+    def load_flow(self) -> Any:
+        """Import the flow object named by the entrypoint."""
+        path, _, attribute = self.entrypoint.partition(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        return getattr(module, attribute)
+
+
+DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
+    DeploymentSpec(
+        "base-formation",
+        "flows/base_formation.py:base_formation",
+        "Формирование базы наставляемых и наставников",
+    ),
+    DeploymentSpec("training", "flows/training.py:training", "Обучение и назначение наставников"),
+    DeploymentSpec(
+        "pairing",
+        "flows/pairing.py:pairing",
+        "Подбор наставнических пар, приказ о закреплении, персональные программы",
+    ),
+    DeploymentSpec(
+        "retry-deliveries",
+        "flows/delivery.py:retry_deliveries",
+        "Повторная отправка недоставленных писем",
+        interval_seconds=900,
+    ),
+)
+
+STAGE_DEPLOYMENTS = {spec.name: spec.full_name for spec in DEPLOYMENTS}
+
+PREFECT_YAML_HEADER = """\
+# Generated from deployments/catalog.py by `nastavnik deployments --write prefect.yaml`;
+# edit the catalog, not this file (a test checks they agree).
+# Production deployments: a Prefect server (on PostgreSQL) and any number of process workers.
+#   prefect work-pool create nastavnik --type process
+#   prefect deploy --all
+#   prefect worker start --pool nastavnik
+# Workers need the NASTAVNIK_* settings (database URL, SMTP URL, web base URL, secret key)
+# in their environment; the embedded stack (`nastavnik up`) serves the same flows without this file.
+"""
+
+
+def prefect_yaml(*, work_pool: str = "nastavnik") -> str:
+    """``prefect.yaml`` for ``prefect deploy --all`` on a process work pool."""
+    deployments: list[dict[str, Any]] = []
+    for spec in DEPLOYMENTS:
+        item: dict[str, Any] = {
+            "name": spec.name,
+            "entrypoint": spec.entrypoint,
+            "description": spec.description,
+        }
+        if spec.interval_seconds:
+            item["schedules"] = [{"interval": spec.interval_seconds}]
+        item["work_pool"] = {"name": work_pool}
+        deployments.append(item)
+    document = {
+        "name": "nastavnik",
+        "prefect-version": "3.8.8",
+        "pull": [
+            {
+                "prefect.deployments.steps.set_working_directory": {
+                    "directory": "{{ $NASTAVNIK_CODE_DIR }}"
+                }
+            }
+        ],
+        "deployments": deployments,
+    }
+    body = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+    return PREFECT_YAML_HEADER + body
