@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from models import Decision
 from tasks.approvals import open_approval_request, record_decision
 from tasks.mail import deliver_messages
+from tasks.stages import conclude_decision
 
 
 class ApprovalInput(RunInput):
@@ -120,3 +121,22 @@ def request_approval(
             )
         logger.warning("%s: %s; waiting for a valid decision", title, result["message"])
         attempt += 1
+
+
+def settle_decision(
+    outcome: ApprovalOutcome,
+    *,
+    notices: list[str] | None = None,
+    set_document_status: bool = True,
+) -> list[str]:
+    """The one stage ending: documents' status from the decision, notices, then delivery.
+
+    ``notices`` are outbox ids the stage queued for this outcome (e.g. participants told of
+    their pair); the decision notice to the curator is queued here. Returns every id delivered.
+    """
+    message_ids = [
+        *conclude_decision(request_id=outcome.request_id, set_document_status=set_document_status),
+        *(notices or []),
+    ]
+    deliver_messages(message_ids)
+    return message_ids

@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
 from prefect.context import get_run_context
 from pydantic import BaseModel, Field
 
-from flows.approvals import request_approval
-from flows.publishing import publish_documents, run_day
+from flows.approvals import request_approval, settle_decision
+from flows.publishing import run_day
 from models import Decision
-from tasks.approvals import notify_decision
 from tasks.base_formation import check_consents, import_questionnaires, render_registers
-from tasks.common import resolve_cycle, set_documents_status
-from tasks.mail import deliver_messages
+from tasks.common import resolve_cycle
+from tasks.publishing import publish_documents, publish_table
 
 STAGE = "base-formation"
 
@@ -48,7 +46,7 @@ def base_formation(params: BaseFormationParams) -> str:
         mentor_files=params.mentor_files,
         flow_run_id=flow_run_id,
     )
-    create_table_artifact(
+    publish_table(
         key="questionnaire-import",
         table=[
             {
@@ -66,12 +64,12 @@ def base_formation(params: BaseFormationParams) -> str:
     errors = [e for r in reports for e in r.errors]
     rejected_rows = len({(e["Файл"], e["Строка"]) for e in errors})
     if errors:
-        create_table_artifact(
+        publish_table(
             key="questionnaire-errors", table=errors, description="Отклонённые строки анкет"
         )
     consent_check = check_consents(cycle_id=cycle_id, on=on)
     if consent_check.missing:
-        create_table_artifact(
+        publish_table(
             key="consents-missing",
             table=consent_check.missing,
             description="Нет необходимых согласий: в реестры не включены",
@@ -91,11 +89,7 @@ def base_formation(params: BaseFormationParams) -> str:
         ),
         document_ids=document_ids,
     )
-    if outcome.decision != Decision.request_changes:
-        set_documents_status(
-            document_ids=document_ids, status="approved" if outcome.approved else "rejected"
-        )
-    deliver_messages([notify_decision(request_id=outcome.request_id)])
+    settle_decision(outcome)
     if outcome.decision == Decision.approve:
         logger.info("Registers approved by %s", outcome.approver_name)
     else:

@@ -5,16 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
 from prefect.context import get_run_context
 from pydantic import BaseModel, Field
 
-from flows.approvals import ProgrammesApprovalInput, request_approval
-from flows.publishing import publish_documents, run_day
+from flows.approvals import ProgrammesApprovalInput, request_approval, settle_decision
+from flows.publishing import run_day
 from models import Decision
-from tasks.approvals import notify_decision
-from tasks.common import queue_notices, resolve_cycle, set_documents_status
-from tasks.mail import deliver_messages
+from tasks.common import queue_notices, resolve_cycle
 from tasks.pairing import (
     acknowledge_programmes,
     apply_programme_decision,
@@ -24,6 +21,8 @@ from tasks.pairing import (
     render_programmes,
     settle_pairing_order,
 )
+from tasks.publishing import publish_documents, publish_table
+from tasks.stages import check_prerequisites, pair_term
 
 STAGE = "pairing"
 MAX_ROUNDS = 10
@@ -39,32 +38,30 @@ class PairingParams(BaseModel):
     reference_date: date | None = Field(default=None, description="Дата документов")
 
 
-def _term(params: PairingParams) -> tuple[date, date]:
-    first = int(params.school_year[:4])
-    return (params.starts_on or date(first, 10, 1), params.ends_on or date(first + 1, 5, 31))
-
-
 @flow(name=STAGE)
 def pairing(params: PairingParams) -> str:
     """Match, collect written consents, fix pairs by order, approve personal programmes."""
     logger = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     on = params.reference_date or run_day()
-    starts_on, ends_on = _term(params)
     cycle_id = resolve_cycle(
         organization_code=params.organization_code, school_year=params.school_year
+    )
+    check_prerequisites(cycle_id=cycle_id, stage=STAGE)
+    starts_on, ends_on = pair_term(
+        school_year=params.school_year, starts_on=params.starts_on, ends_on=params.ends_on
     )
 
     for round_no in range(1, MAX_ROUNDS + 1):
         # 1. Draft pairs for the curator, who may lock or forbid pairs and ask for a re-run.
         draft = match_pairs(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id, round_no=round_no)
-        create_table_artifact(
+        publish_table(
             key=f"pairing-draft-{round_no}",
             table=draft.pairs,
             description=f"Проект пар, вариант {round_no}",
         )
         if draft.search_list:
-            create_table_artifact(
+            publish_table(
                 key=f"pairing-search-list-{round_no}",
                 table=draft.search_list,
                 description="Наставляемые без наставника (лист поиска)",
@@ -109,7 +106,7 @@ def pairing(params: PairingParams) -> str:
             round_no=round_no,
         )
         if order.blocked:
-            create_table_artifact(
+            publish_table(
                 key=f"pairing-blocked-{round_no}",
                 table=order.blocked,
                 description="Не вошли в приказ: нет письменного согласия",
@@ -130,11 +127,6 @@ def pairing(params: PairingParams) -> str:
             document_ids=[order.document_id],
         )
         # 4. Approved pairs become active and dated; participants get their pair by e-mail.
-        if decision.decision != Decision.request_changes:
-            set_documents_status(
-                document_ids=[order.document_id],
-                status="approved" if decision.approved else "rejected",
-            )
         notices = settle_pairing_order(
             cycle_id=cycle_id,
             document_id=order.document_id,
@@ -142,15 +134,16 @@ def pairing(params: PairingParams) -> str:
             starts_on=starts_on,
             ends_on=ends_on,
         )
-        messages = [notify_decision(request_id=decision.request_id)]
-        messages += queue_notices(
-            cycle_id=cycle_id,
-            flow_run_id=flow_run_id,
-            template="pair_assigned",
-            notices=notices,
-            document_ids=[order.document_id],
+        settle_decision(
+            decision,
+            notices=queue_notices(
+                cycle_id=cycle_id,
+                flow_run_id=flow_run_id,
+                template="pair_assigned",
+                notices=notices,
+                document_ids=[order.document_id],
+            ),
         )
-        deliver_messages(messages)
         if decision.approved:
             break
         if decision.decision == Decision.reject:
@@ -195,10 +188,11 @@ def pairing(params: PairingParams) -> str:
         approved=verdict.approved,
         exceptions=list(verdict.details.get("exceptions", [])),
     )
-    create_table_artifact(
+    publish_table(
         key="programmes-decision",
         table=[{"Утверждено": len(result["approved"]), "Возвращено": len(result["returned"])}],
         description="Решение по персональным программам",
     )
-    deliver_messages([notify_decision(request_id=verdict.request_id)])
+    # The programmes' statuses were set one by one above, exceptions included.
+    settle_decision(verdict, set_document_status=False)
     return verdict.decision.value

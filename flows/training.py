@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
 from prefect.context import get_run_context
 from pydantic import BaseModel, Field
 
-from flows.approvals import request_approval
-from flows.publishing import publish_documents, run_day
+from flows.approvals import request_approval, settle_decision
+from flows.publishing import run_day
 from models import Decision
-from tasks.approvals import notify_decision
-from tasks.common import queue_notices, resolve_cycle, set_documents_status
+from tasks.common import queue_notices, resolve_cycle
 from tasks.mail import deliver_messages
+from tasks.publishing import publish_documents, publish_table
+from tasks.stages import check_prerequisites
 from tasks.training import (
     appoint_mentors,
     decide_admissions,
@@ -52,14 +52,15 @@ def training(params: TrainingParams) -> str:
     cycle_id = resolve_cycle(
         organization_code=params.organization_code, school_year=params.school_year
     )
+    check_prerequisites(cycle_id=cycle_id, stage=STAGE)
 
     selection = select_mentors(cycle_id=cycle_id, on=on)
-    create_table_artifact(
+    publish_table(
         key="training-demand",
         table=selection.demand,
         description="Потребность в наставниках по формам",
     )
-    create_table_artifact(
+    publish_table(
         key="training-selected", table=selection.selected, description="Отобраны для обучения"
     )
     sessions = schedule_training(cycle_id=cycle_id)
@@ -77,7 +78,7 @@ def training(params: TrainingParams) -> str:
     if params.attendance_files:
         errors = import_attendance(cycle_id=cycle_id, files=params.attendance_files)
         if errors:
-            create_table_artifact(
+            publish_table(
                 key="attendance-errors", table=errors, description="Отклонённые строки посещаемости"
             )
     else:
@@ -100,35 +101,29 @@ def training(params: TrainingParams) -> str:
     admissions = decide_admissions(
         cycle_id=cycle_id, min_mandatory_share=params.min_mandatory_share
     )
-    create_table_artifact(
-        key="training-results",
-        table=[{k: v for k, v in row.items() if k != "participant_id"} for row in admissions],
-        description="Результаты обучения",
-    )
+    publish_table(key="training-results", table=admissions.rows, description="Результаты обучения")
     order_id = render_mentors_order(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
     publish_documents([order_id], key="training-documents")
-    admitted = sum(1 for row in admissions if row["Допущен"] == "да")
     outcome = request_approval(
         cycle_id=cycle_id,
         stage=STAGE,
         approval_key="training-order",
         title=f"Приказ о назначении наставников на {params.school_year} учебный год",
-        summary=f"Допущено к наставничеству по итогам обучения: {admitted} из {len(admissions)}.",
+        summary=(
+            "Допущено к наставничеству по итогам обучения: "
+            f"{admissions.admitted} из {admissions.selected}."
+        ),
         document_ids=[order_id],
     )
-    if outcome.decision != Decision.request_changes:
-        set_documents_status(
-            document_ids=[order_id], status="approved" if outcome.approved else "rejected"
-        )
-    messages = [notify_decision(request_id=outcome.request_id)]
+    appointment_notices: list[str] = []
     if outcome.approved:
         appointed = appoint_mentors(cycle_id=cycle_id, on=on)
-        messages += queue_notices(
+        appointment_notices = queue_notices(
             cycle_id=cycle_id,
             flow_run_id=flow_run_id,
             template="mentor_appointed",
             notices=appointed,
             document_ids=[order_id],
         )
-    deliver_messages(messages)
+    settle_decision(outcome, notices=appointment_notices)
     return outcome.decision.value

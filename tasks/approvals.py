@@ -7,9 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from prefect import task
-from sqlmodel import select
 
-from models import ApprovalRequest, Cycle, Decision, Document, Organization
+from models import Cycle, Decision, Document, Organization
 from nastavnik import approvals, mail
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
@@ -144,49 +143,3 @@ def record_decision(
         "problem": outcome.problem.value if outcome.problem else None,
         "message": outcome.message_ru,
     }
-
-
-@task(
-    name="notify-decision",
-    retries=2,
-    retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
-)
-def notify_decision(*, request_id: str, to: str = "curator") -> str:
-    """Queue the decision notice to the curator; returns the outbox message id."""
-    settings = get_settings()
-    with session_scope() as session:
-        request = session.get(ApprovalRequest, uuid.UUID(request_id))
-        assert request is not None
-        cycle = session.get(Cycle, request.cycle_id)
-        assert cycle is not None
-        org = session.get(Organization, cycle.organization_id)
-        assert org is not None
-        decision = session.exec(
-            select(approvals.ApprovalDecision).where(
-                approvals.ApprovalDecision.request_id == request.id
-            )
-        ).one()
-        documents = [session.get(Document, uuid.UUID(d)) for d in request.document_ids]
-        message = mail.enqueue_templated(
-            session=session,
-            idempotency_key=f"decision-notice:{request.id}:{to}",
-            to_addr=org.curator_email if to == "curator" else org.director_email,
-            template="decision_notice",
-            context={
-                "organization": org,
-                "cycle": cycle,
-                "request_title": request.title,
-                "decision_label": approvals.DECISION_LABEL_RU[decision.decision],
-                "comment": decision.comment,
-                "approver_name": decision.approver_name,
-                "decided_at": decision.decided_at,
-                "documents": document_links(
-                    base_url=settings.web_base_url, documents=[d for d in documents if d]
-                ),
-            },
-            document_ids=[uuid.UUID(d) for d in request.document_ids],
-            flow_run_id=request.flow_run_id,
-        )
-        return str(message.id)

@@ -7,11 +7,11 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from models import Cycle, Document, DocumentStatus, Organization
-from nastavnik import documents, mail, repository
+from models import Cycle, Document, Organization
+from nastavnik import mail, repository
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-from tasks.approvals import document_links
+from nastavnik.stages import document_links
 from tasks.caching import WITHIN_RUN
 
 
@@ -44,18 +44,6 @@ def document_context(*, org: Organization, cycle: Cycle) -> dict[str, Any]:
         },
         "cycle": {"school_year": cycle.school_year},
     }
-
-
-@task(name="set-documents-status", retries=2, retry_delay_seconds=[1, 5])
-def set_documents_status(*, document_ids: list[str], status: str) -> None:
-    """Mark documents approved or rejected after the director's decision."""
-    with session_scope() as session:
-        for document_id in document_ids:
-            documents.set_document_status(
-                session=session,
-                document_id=uuid.UUID(document_id),
-                status=DocumentStatus(status),
-            )
 
 
 @task(

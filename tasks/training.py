@@ -13,8 +13,6 @@ from sqlmodel import select
 
 from models import (
     Cycle,
-    Document,
-    DocumentStatus,
     MentorAdmission,
     Organization,
     Participant,
@@ -33,25 +31,6 @@ class SelectionSummary(BaseModel):
     demand: list[dict[str, Any]]
     selected: list[dict[str, Any]]
     not_selected: int
-
-
-class RegistersNotApproved(RuntimeError):
-    """Training needs the registers of base formation approved by the director first."""
-
-
-def _require_approved_registers(*, session: Any, cycle_id: uuid.UUID) -> None:
-    approved = session.exec(
-        select(Document).where(
-            Document.cycle_id == cycle_id,
-            Document.doc_type == "register",
-            Document.status == DocumentStatus.approved,
-        )
-    ).all()
-    if len(approved) < 2:
-        raise RegistersNotApproved(
-            "the registers of mentees and mentors of this cycle are not approved yet: "
-            "run base formation and have the director approve them first"
-        )
 
 
 @task(
@@ -154,6 +133,14 @@ def import_attendance(*, cycle_id: str, files: list[str]) -> list[dict[str, str 
     return errors
 
 
+class AdmissionsSummary(BaseModel):
+    """The training results table and its counts, as the order's request summarises them."""
+
+    rows: list[dict[str, Any]]
+    selected: int
+    admitted: int
+
+
 @task(
     name="decide-admissions",
     retries=1,
@@ -161,23 +148,31 @@ def import_attendance(*, cycle_id: str, files: list[str]) -> list[dict[str, str 
     cache_policy=WITHIN_RUN,
     persist_result=True,
 )
-def decide_admissions(*, cycle_id: str, min_mandatory_share: float) -> list[dict[str, Any]]:
+def decide_admissions(*, cycle_id: str, min_mandatory_share: float) -> AdmissionsSummary:
     """Admit the selected mentors who attended enough mandatory sessions."""
     with session_scope() as session:
-        rows = training.decide_admissions(
-            session=session, cycle_id=uuid.UUID(cycle_id), min_mandatory_share=min_mandatory_share
-        )
-        return [
-            {
-                "participant_id": str(r.participant_id),
-                "ФИО": r.full_name,
-                "Форма": r.form,
-                "Результат обучения": r.training_result,
-                "Допущен": "да" if r.admitted else "нет",
-            }
-            for r in rows
-            if r.selected
+        rows = [
+            row
+            for row in training.decide_admissions(
+                session=session,
+                cycle_id=uuid.UUID(cycle_id),
+                min_mandatory_share=min_mandatory_share,
+            )
+            if row.selected
         ]
+        return AdmissionsSummary(
+            rows=[
+                {
+                    "ФИО": r.full_name,
+                    "Форма": r.form,
+                    "Результат обучения": r.training_result,
+                    "Допущен": "да" if r.admitted else "нет",
+                }
+                for r in rows
+            ],
+            selected=len(rows),
+            admitted=sum(1 for r in rows if r.admitted),
+        )
 
 
 @task(

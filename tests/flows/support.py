@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import select
 
 from deployments.prefect_api import read_run, resume_run, start_deployment
-from models import ApprovalRequest, Document, OutboxMessage
-from nastavnik import approvals
+from models import ApprovalRequest, Decision, Document, OutboxMessage
+from nastavnik import approvals, stages
 from nastavnik.db import session_scope
 from tests.flows.conftest import ORG, SECRET
 
@@ -89,3 +90,49 @@ def outbox(run_id: uuid.UUID) -> list[OutboxMessage]:
     """E-mails the run queued."""
     with session_scope() as session:
         return list(session.exec(select(OutboxMessage).where(OutboxMessage.flow_run_id == run_id)))
+
+
+def approved_earlier(
+    cycle_id: uuid.UUID, *, stage: str, approval_key: str, document_ids: list[str]
+) -> None:
+    """An earlier stage's decision, as the director made it: request, approval, its ending."""
+    now = approvals.now_utc()
+    with session_scope() as session:
+        opened = approvals.open_request(
+            session=session,
+            cycle_id=cycle_id,
+            stage=stage,
+            approval_key=approval_key,
+            flow_run_id=uuid.uuid4(),
+            title=approval_key,
+            summary="",
+            approver_name=ORG["director_name"],
+            approver_email=ORG["director_email"],
+            document_ids=[uuid.UUID(d) for d in document_ids],
+            now=now,
+            ttl=timedelta(days=14),
+        )
+        valid_code = approvals.code_for_request(secret=SECRET.encode(), request=opened)
+        outcome = approvals.record_decision(
+            session=session,
+            secret=SECRET.encode(),
+            request_id=opened.id,
+            decision=Decision.approve,
+            comment="",
+            approver_name=ORG["director_name"],
+            code=valid_code,
+            pause_key=f"{approval_key}-1",
+            channel="test",
+            now=now,
+        )
+        assert outcome.accepted, outcome.message_ru
+        stages.conclude_decision(
+            session=session, request_id=opened.id, base_url="http://approvals.test"
+        )
+
+
+def state_message(run_id: uuid.UUID) -> str:
+    """The message of the run's current state (a failed run's error)."""
+    state = asyncio.run(read_run(run_id)).state
+    assert state is not None
+    return state.message or ""

@@ -25,10 +25,9 @@ from models import (
     ProgrammeStatus,
     Role,
 )
-from nastavnik import mail, pairing, questionnaires, repository, training
+from nastavnik import mail, pairing, questionnaires, repository, stages, training
 from nastavnik.db import get_engine, session_scope
 from tasks.base_formation import render_registers
-from tasks.common import set_documents_status
 from tests.flows import support
 from tests.flows.conftest import ORG, FlowStack
 
@@ -54,7 +53,12 @@ def _import_questionnaires(stack: FlowStack) -> uuid.UUID:
     registers = render_registers.fn(
         cycle_id=str(cycle_id), on=date(2026, 10, 1), flow_run_id=str(uuid.uuid4())
     )
-    set_documents_status.fn(document_ids=registers, status="approved")
+    support.approved_earlier(
+        cycle_id,
+        stage="base-formation",
+        approval_key=stages.REGISTERS_APPROVAL,
+        document_ids=registers,
+    )
     return cycle_id
 
 
@@ -125,6 +129,9 @@ def test_pairing_with_changes_then_approval_and_programmes_with_an_exception(
                 admitted=True,
                 reason="прошёл обучение",
             )
+    support.approved_earlier(
+        cycle_id, stage="training", approval_key=stages.MENTORS_ORDER_APPROVAL, document_ids=[]
+    )
     run_id = support.start("pairing/pairing", reference_date="2026-11-25")
 
     assert support.wait(run_id, "pairing-review-1-1") == "Suspended"
@@ -221,3 +228,30 @@ def _participants(
         if (not exclude or not person.last_name.startswith(exclude))
         and (not only or person.last_name.startswith(only))
     ]
+
+
+def test_training_and_pairing_refuse_to_start_before_the_decisions_they_depend_on(
+    flow_stack: FlowStack,
+) -> None:
+    # A year nobody has worked on: no approved registers, no order appointing mentors.
+    refusals = {}
+    for deployment in ("training/training", "pairing/pairing"):
+        run_id = support.start(deployment, school_year="2030/2031")
+        assert support.wait(run_id) == "Failed"
+        refusals[deployment] = support.state_message(run_id)
+    assert (
+        "реестры наставляемых и наставников не утверждены директором"
+        in (refusals["training/training"])
+    )
+    assert (
+        "приказ о назначении наставников не утверждён директором" in (refusals["pairing/pairing"])
+    )
+    assert all("2030/2031" in message for message in refusals.values())
+    with session_scope() as session:
+        org = repository.get_organization(session=session, code=ORG["code"])
+        cycle = repository.get_or_create_cycle(
+            session=session, organization_id=org.id, school_year="2030/2031"
+        )
+        # Nothing was started: no sessions scheduled, nobody selected, no documents.
+        assert training.session_plan(session=session, cycle_id=cycle.id)[0].code == "vvodnoe"
+        assert training.selected_mentors(session=session, cycle_id=cycle.id) == []

@@ -1,0 +1,48 @@
+"""Artifacts of a stage run: tables and documents, made once per run.
+
+A resumed run starts again from the top, and a keyed artifact gets a new version each time it
+is created: made inside tasks cached for the run, each artifact is created once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+
+from models import Document
+from nastavnik.db import session_scope
+from nastavnik.settings import get_settings
+from tasks.caching import WITHIN_RUN
+
+
+@task(name="publish-table", cache_policy=WITHIN_RUN, persist_result=True)
+def publish_table(*, key: str, table: list[dict[str, Any]], description: str) -> None:
+    """A table artifact of the run (once per run and content)."""
+    create_table_artifact(key=key, table=table, description=description)
+
+
+@task(name="publish-documents", cache_policy=WITHIN_RUN, persist_result=True)
+def publish_documents(document_ids: list[str], *, key: str) -> None:
+    """A link artifact per document (served by the web endpoint) and one summary table."""
+    base_url = get_settings().web_base_url.rstrip("/")
+    lines = ["| Документ | Номер | Дата | Статус |", "|---|---|---|---|"]
+    with session_scope() as session:
+        for document_id in document_ids:
+            document = session.get(Document, uuid.UUID(document_id))
+            assert document is not None
+            url = f"{base_url}/documents/{document.id}.pdf"
+            create_link_artifact(
+                link=url, link_text=f"{document.title} {document.label}", description=document.title
+            )
+            lines.append(
+                f"| [{document.title}]({url}) | {document.label} | "
+                f"{document.doc_date:%d.%m.%Y} | {document.status.value} |"
+            )
+    create_markdown_artifact(markdown="\n".join(lines), key=key, description="Документы этапа")

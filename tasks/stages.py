@@ -1,0 +1,50 @@
+"""Tasks every stage shares: its prerequisites and its ending after a decision."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from prefect import task
+
+from nastavnik import stages
+from nastavnik.db import session_scope
+from nastavnik.settings import get_settings
+from tasks.caching import WITHIN_RUN
+
+
+@task(name="check-prerequisites")
+def check_prerequisites(*, cycle_id: str, stage: str) -> None:
+    """Refuse to start the stage before the decisions it depends on (no retries: it is a rule)."""
+    with session_scope() as session:
+        stages.require_prerequisites(session=session, cycle_id=uuid.UUID(cycle_id), stage=stage)
+
+
+@task(
+    name="conclude-decision",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def conclude_decision(
+    *, request_id: str, notify: tuple[str, ...] = ("curator",), set_document_status: bool = True
+) -> list[str]:
+    """Set the documents' status from the decision and queue its notices; returns outbox ids."""
+    with session_scope() as session:
+        ending = stages.conclude_decision(
+            session=session,
+            request_id=uuid.UUID(request_id),
+            base_url=get_settings().web_base_url,
+            notify=notify,
+            set_document_status=set_document_status,
+        )
+        return [str(message_id) for message_id in ending.message_ids]
+
+
+@task(name="pair-term", cache_policy=WITHIN_RUN, persist_result=True)
+def pair_term(
+    *, school_year: str, starts_on: date | None, ends_on: date | None
+) -> tuple[date, date]:
+    """When the cycle's pairs work (1 October to 31 May unless the curator gave dates)."""
+    return stages.pair_term(school_year=school_year, starts_on=starts_on, ends_on=ends_on)
