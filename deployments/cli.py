@@ -366,21 +366,83 @@ def consents(
         console.print(f"[red]{row_error}[/]")
 
 
-@app.command("approvals")
-def list_approvals() -> None:
-    """List approval requests waiting for the director."""
+approvals_app = typer.Typer(
+    help="Запросы на утверждение: без команды — список ожидающих решения.",
+    invoke_without_command=True,
+)
+app.add_typer(approvals_app, name="approvals")
+
+
+@approvals_app.callback()
+def list_approvals(ctx: typer.Context) -> None:
+    """List approval requests waiting for the director (expired codes marked)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    now = approvals.now_utc()
     with session_scope() as session:
         pending = approvals.list_pending(session=session)
-    table = Table("ID", "Запрос", "Запрошено", "Действителен до", "Кому", title="Ожидают решения")
+    table = Table(
+        "ID", "Запрос", "Запрошено", "Действителен до", "Кому", "Код", title="Ожидают решения"
+    )
+    expired = 0
     for request in pending:
+        is_expired = approvals.is_expired(request=request, now=now)
+        expired += is_expired
         table.add_row(
             str(request.id)[:8],
             request.title,
             f"{request.requested_at:%d.%m.%Y %H:%M}",
-            f"{request.expires_at:%d.%m.%Y}",
+            f"{request.expires_at:%d.%m.%Y %H:%M}",
             request.approver_name,
+            "[red]истёк[/]" if is_expired else "действует",
         )
     console.print(table)
+    if expired:
+        console.print(
+            f"Кодов с истёкшим сроком: {expired}. Новый код и ссылку директору: "
+            "nastavnik approvals reissue <ID>"
+        )
+
+
+@approvals_app.command("reissue")
+def reissue(
+    request_id: Annotated[str, typer.Argument(help="ID запроса (можно первые символы)")],
+    actor: Annotated[str, typer.Option(help="Кто выпускает код (для журнала)")] = "curator",
+    send: Annotated[
+        bool, typer.Option("--send/--queue-only", help="Отправить письмо сразу")
+    ] = True,
+) -> None:
+    """Issue a new code and link to the approver; the earlier code stops working."""
+    from nastavnik import approval_mail, mail
+
+    settings = get_settings()
+    try:
+        with session_scope() as session:
+            request = approvals.find_request(session=session, prefix=request_id)
+            request, message = approval_mail.reissue_with_mail(
+                session=session,
+                settings=settings,
+                request_id=request.id,
+                actor=actor,
+                now=approvals.now_utc(),
+            )
+    except (LookupError, ValueError) as error:
+        console.print(f"[red]Новый код не выпущен: {error}[/]")
+        raise typer.Exit(2) from error
+    console.print(
+        f"Новый код для «{request.title}» (выпуск № {request.code_generation}) действует до "
+        f"{request.expires_at:%d.%m.%Y %H:%M}; прежний код больше не принимается."
+    )
+    if send:
+        message = asyncio.run(
+            mail.deliver_message(
+                engine=get_engine(), settings=settings, message_id=message.id, retry_delays=()
+            )
+        )
+    console.print(
+        f"Письмо {request.approver_name} <{request.approver_email}>: {message.status.value} "
+        f"(outbox {str(message.id)[:8]})"
+    )
 
 
 @app.command()

@@ -169,6 +169,8 @@ class ApprovalRequest(SQLModel, table=True):
     requested_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Signed into the code; a reissue bumps it, so every earlier code stops working.
+    code_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class ApprovalDecision(SQLModel, table=True):

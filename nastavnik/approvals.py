@@ -36,6 +36,7 @@ class CodeProblem(StrEnum):
     forged = "forged"
     expired = "expired"
     replayed = "replayed"
+    superseded = "superseded"
 
 
 CODE_PROBLEM_RU = {
@@ -43,6 +44,9 @@ CODE_PROBLEM_RU = {
     CodeProblem.forged: "код подтверждения не подходит к этому запросу",
     CodeProblem.expired: "срок действия кода подтверждения истёк",
     CodeProblem.replayed: "код подтверждения уже был использован",
+    CodeProblem.superseded: (
+        "код подтверждения заменён новым: откройте ссылку из последнего письма"
+    ),
 }
 
 
@@ -52,24 +56,45 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _signature(
-    *, secret: bytes, flow_run_id: uuid.UUID, approval_key: str, role: str, expires: int
+    *,
+    secret: bytes,
+    flow_run_id: uuid.UUID,
+    approval_key: str,
+    role: str,
+    expires: int,
+    generation: int = 0,
 ) -> str:
-    message = f"{flow_run_id}|{approval_key}|{role}|{expires}".encode()
-    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    message = f"{flow_run_id}|{approval_key}|{role}|{expires}"
+    if generation:
+        # Generation 0 is signed as before generations existed, so mailed codes stay valid.
+        message += f"|g{generation}"
+    digest = hmac.new(secret, message.encode(), hashlib.sha256).digest()
     return base64.b32encode(digest[:15]).decode()
 
 
+def _expires(moment: datetime) -> int:
+    return int(_as_utc(moment).timestamp())
+
+
 def make_code(
-    *, secret: bytes, flow_run_id: uuid.UUID, approval_key: str, role: str, expires_at: datetime
+    *,
+    secret: bytes,
+    flow_run_id: uuid.UUID,
+    approval_key: str,
+    role: str,
+    expires_at: datetime,
+    generation: int = 0,
 ) -> str:
-    """An approval code: its expiry (unix seconds) and an HMAC over run, key, role and expiry."""
-    expires = int(_as_utc(expires_at).timestamp())
+    """An approval code: its expiry (unix seconds) and an HMAC over run, key, role, expiry and
+    the request's code generation."""
+    expires = _expires(expires_at)
     signature = _signature(
         secret=secret,
         flow_run_id=flow_run_id,
         approval_key=approval_key,
         role=role,
         expires=expires,
+        generation=generation,
     )
     return f"{expires}-{signature}"
 
@@ -87,15 +112,41 @@ def code_for_request(*, secret: bytes, request: ApprovalRequest) -> str:
         approval_key=request.approval_key,
         role=request.role,
         expires_at=request.expires_at,
+        generation=request.code_generation,
+    )
+
+
+def _signed_by_earlier_generation(
+    *, secret: bytes, request: ApprovalRequest, expires: int, signature: str
+) -> bool:
+    return any(
+        hmac.compare_digest(
+            _signature(
+                secret=secret,
+                flow_run_id=request.flow_run_id,
+                approval_key=request.approval_key,
+                role=request.role,
+                expires=expires,
+                generation=generation,
+            ),
+            signature,
+        )
+        for generation in range(request.code_generation)
     )
 
 
 def check_code(
     *, session: Session, secret: bytes, request: ApprovalRequest, code: str, now: datetime
 ) -> CodeProblem | None:
-    """Why this code cannot decide this request, or None when it can."""
+    """Why this code cannot decide this request, or None when it can.
+
+    Only the request's current code is valid: it is signed over the request's expiry and
+    code generation as stored now, so a reissue (new generation, later expiry) makes every
+    earlier code fail as superseded, whatever expiry that code carries.
+    """
     code = code.strip()
     expires_text, _, signature = code.partition("-")
+    signature = signature.upper()
     if not expires_text.isdigit() or len(signature) != 24:
         return CodeProblem.malformed
     used = session.exec(
@@ -103,20 +154,67 @@ def check_code(
     ).first()
     if used is not None:
         return CodeProblem.replayed
+    expires = _expires(request.expires_at)
     expected = _signature(
         secret=secret,
         flow_run_id=request.flow_run_id,
         approval_key=request.approval_key,
         role=request.role,
-        expires=int(expires_text),
+        expires=expires,
+        generation=request.code_generation,
     )
-    if not hmac.compare_digest(expected, signature.upper()):
+    if int(expires_text) != expires or not hmac.compare_digest(expected, signature):
+        if _signed_by_earlier_generation(
+            secret=secret, request=request, expires=int(expires_text), signature=signature
+        ):
+            return CodeProblem.superseded
         return CodeProblem.forged
-    if int(expires_text) <= int(_as_utc(now).timestamp()):
+    if expires <= int(_as_utc(now).timestamp()):
         return CodeProblem.expired
     if request.status != ApprovalStatus.pending:
         return CodeProblem.replayed
     return None
+
+
+def is_expired(*, request: ApprovalRequest, now: datetime) -> bool:
+    """Whether the request's current code has run out (a reissue gives a new one)."""
+    return _expires(request.expires_at) <= int(_as_utc(now).timestamp())
+
+
+def reissue_code(
+    *, session: Session, request_id: uuid.UUID, actor: str, now: datetime, ttl: timedelta
+) -> ApprovalRequest:
+    """Give a pending request a new code: the next generation and a later expiry; audited.
+
+    Every earlier code is refused from then on (as superseded). Raises ValueError for a
+    request that is already decided.
+    """
+    request = session.get(ApprovalRequest, request_id, with_for_update=True)
+    if request is None:
+        raise LookupError(f"approval request {request_id} does not exist")
+    if request.status != ApprovalStatus.pending:
+        raise ValueError(f"approval request {request_id} is already decided ({request.status})")
+    previous_expires_at = _as_utc(request.expires_at)
+    request.code_generation += 1
+    request.expires_at = now + ttl
+    session.add(request)
+    session.flush()
+    repository.record_audit(
+        session=session,
+        actor=actor or "unknown",
+        action="approval.reissued",
+        cycle_id=request.cycle_id,
+        flow_run_id=request.flow_run_id,
+        entity=f"approval:{request.id}",
+        at=now,
+        details={
+            "generation": request.code_generation,
+            "previous_expires_at": previous_expires_at.isoformat(),
+            "expires_at": _as_utc(request.expires_at).isoformat(),
+        },
+        event_key=f"approval.reissued:{request.id}:{request.code_generation}",
+    )
+    return request
 
 
 def open_request(

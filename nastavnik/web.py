@@ -11,7 +11,15 @@ from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import ApprovalDecision, ApprovalRequest, Cycle, Decision, Document, Organization
+from models import (
+    ApprovalDecision,
+    ApprovalRequest,
+    ApprovalStatus,
+    Cycle,
+    Decision,
+    Document,
+    Organization,
+)
 from nastavnik import approvals, documents
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
@@ -23,6 +31,22 @@ Resumer = Callable[[uuid.UUID, dict[str, Any]], Awaitable[None]]
 def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     html = get_jinja_env().get_template(f"web/{template}").render(**context)
     return HTMLResponse(html, status_code=status_code)
+
+
+# What the approver can do about a code that no longer works.
+NEW_CODE_HINT_RU = "Попросите куратора выпустить новый код: он придёт новым письмом."
+MISSING_CODE_RU = (
+    "Не указан код подтверждения. Откройте ссылку из письма целиком "
+    "или вставьте код из письма в поле ниже."
+)
+
+
+def refusal_message(problem: approvals.CodeProblem) -> str:
+    """Why a code was refused, with what to do next when a new code would help."""
+    message = approvals.CODE_PROBLEM_RU[problem].capitalize() + "."
+    if problem in (approvals.CodeProblem.expired, approvals.CodeProblem.superseded):
+        message += " " + NEW_CODE_HINT_RU
+    return message
 
 
 def exceptions_from_form(form: dict[str, Any]) -> list[dict[str, Any]]:
@@ -55,11 +79,40 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
         ]
         return request, cycle, org, docs
 
+    def approval_page(
+        session: Session,
+        request_id: uuid.UUID,
+        code: str,
+        message: str,
+        status_code: int = 200,
+        comment: str = "",
+    ) -> HTMLResponse:
+        request, cycle, org, docs = load(session, request_id)
+        decision = session.exec(
+            select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
+        ).first()
+        return _page(
+            "approval.html",
+            status_code=status_code,
+            request=request,
+            cycle=cycle,
+            organization=org,
+            documents=docs,
+            code=code,
+            message=message,
+            comment=comment,
+            expired=approvals.is_expired(request=request, now=approvals.now_utc()),
+            decision=decision,
+            decision_labels=approvals.DECISION_LABEL_RU,
+        )
+
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
+        now = approvals.now_utc()
         with Session(engine) as session:
             pending = approvals.list_pending(session=session)
-        return _page("index.html", pending=pending)
+        expired = {r.id for r in pending if approvals.is_expired(request=r, now=now)}
+        return _page("index.html", pending=pending, expired=expired)
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
@@ -67,38 +120,52 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
 
     @app.get("/approvals/{request_id}", response_class=HTMLResponse)
     def show(request_id: uuid.UUID, code: str = "") -> HTMLResponse:
+        # Opening a link is not a use of its code (mail scanners open links too): a bad
+        # code is explained here and audited only when submitted.
+        code = code.strip()
         with Session(engine) as session:
-            request, cycle, org, docs = load(session, request_id)
-            decision = session.exec(
-                select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
-            ).first()
-        return _page(
-            "approval.html",
-            request=request,
-            cycle=cycle,
-            organization=org,
-            documents=docs,
-            code=code,
-            decision=decision,
-            decision_labels=approvals.DECISION_LABEL_RU,
-        )
+            request, *_ = load(session, request_id)
+            message = ""
+            if request.status == ApprovalStatus.pending and not code:
+                message = MISSING_CODE_RU
+            elif request.status == ApprovalStatus.pending:
+                problem = approvals.check_code(
+                    session=session,
+                    secret=settings.approval_secret(),
+                    request=request,
+                    code=code,
+                    now=approvals.now_utc(),
+                )
+                if problem is not None:
+                    message, code = refusal_message(problem), ""
+            return approval_page(session, request_id, code, message)
 
     @app.post("/approvals/{request_id}", response_class=HTMLResponse)
     async def decide(
         http_request: Request,
         request_id: uuid.UUID,
-        code: Annotated[str, Form()],
-        decision: Annotated[Decision, Form()],
-        approver_name: Annotated[str, Form()],
+        code: Annotated[str, Form()] = "",
+        decision: Annotated[str, Form()] = "",
+        approver_name: Annotated[str, Form()] = "",
         comment: Annotated[str, Form()] = "",
     ) -> HTMLResponse:
-        if decision == Decision.request_changes and not comment.strip():
-            return _page(
-                "result.html",
-                status_code=422,
-                ok=False,
-                message="Для доработки нужен комментарий: что исправить.",
-            )
+        # Missing fields are answered with the page and a message, never a JSON error.
+        code, approver_name = code.strip(), approver_name.strip()
+        problem_ru = ""
+        if not code:
+            problem_ru = MISSING_CODE_RU
+        elif decision not in {d.value for d in Decision}:
+            problem_ru = "Выберите решение: утвердить, на доработку или отклонить."
+        elif not approver_name:
+            problem_ru = "Укажите ФИО принимающего решение."
+        elif decision == Decision.request_changes and not comment.strip():
+            problem_ru = "Для доработки нужен комментарий: что исправить."
+        if problem_ru:
+            with Session(engine) as session:
+                return approval_page(
+                    session, request_id, code, problem_ru, status_code=422, comment=comment
+                )
+        chosen = Decision(decision)
         with Session(engine) as session:
             request, *_ = load(session, request_id)
             problem = approvals.precheck_submission(
@@ -113,11 +180,9 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
             session.commit()
             run_id, accepts_exceptions = request.flow_run_id, request.accepts_exceptions
         if problem is not None:
-            return _page(
-                "result.html", status_code=403, ok=False, message=approvals.CODE_PROBLEM_RU[problem]
-            )
+            return _page("result.html", status_code=403, ok=False, message=refusal_message(problem))
         run_input: dict[str, Any] = {
-            "decision": decision.value,
+            "decision": chosen.value,
             "approval_code": code,
             "approver_name": approver_name,
             "comment": comment,
@@ -128,7 +193,7 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
         return _page(
             "result.html",
             ok=True,
-            message=f"Решение передано: {approvals.DECISION_LABEL_RU[decision]}.",
+            message=f"Решение передано: {approvals.DECISION_LABEL_RU[chosen]}.",
         )
 
     @app.get("/documents/{document_id}.pdf")
