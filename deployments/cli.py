@@ -366,16 +366,13 @@ def consents(
         console.print(f"[red]{row_error}[/]")
 
 
-approvals_app = typer.Typer(
-    help="Запросы на утверждение: без команды — список ожидающих решения.",
-    invoke_without_command=True,
-)
+approvals_app = typer.Typer(invoke_without_command=True)
 app.add_typer(approvals_app, name="approvals")
 
 
 @approvals_app.callback()
 def list_approvals(ctx: typer.Context) -> None:
-    """List approval requests waiting for the director (expired codes marked)."""
+    """List approval requests waiting for a decision (expired codes marked); see reissue."""
     if ctx.invoked_subcommand is not None:
         return
     now = approvals.now_utc()
@@ -443,6 +440,11 @@ def reissue(
         f"Письмо {request.approver_name} <{request.approver_email}>: {message.status.value} "
         f"(outbox {str(message.id)[:8]})"
     )
+    if message.status != OutboxStatus.sent:
+        console.print(
+            f"{message.last_error or 'Письмо ждёт в очереди'}: его отправит retry-deliveries "
+            "(см. nastavnik outbox)."
+        )
 
 
 @app.command()

@@ -140,9 +140,10 @@ def check_code(
 ) -> CodeProblem | None:
     """Why this code cannot decide this request, or None when it can.
 
-    Only the request's current code is valid: it is signed over the request's expiry and
-    code generation as stored now, so a reissue (new generation, later expiry) makes every
-    earlier code fail as superseded, whatever expiry that code carries.
+    Only the request's current code is valid: signed for the request's current code
+    generation and carrying the expiry stored on the request. A reissue (next generation,
+    later expiry) makes every earlier code fail as superseded, whatever expiry it carries;
+    expiry is judged by the request, not only by the code.
     """
     code = code.strip()
     expires_text, _, signature = code.partition("-")
@@ -154,23 +155,26 @@ def check_code(
     ).first()
     if used is not None:
         return CodeProblem.replayed
-    expires = _expires(request.expires_at)
+    code_expires, request_expires = int(expires_text), _expires(request.expires_at)
     expected = _signature(
         secret=secret,
         flow_run_id=request.flow_run_id,
         approval_key=request.approval_key,
         role=request.role,
-        expires=expires,
+        expires=code_expires,
         generation=request.code_generation,
     )
-    if int(expires_text) != expires or not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(expected, signature):
         if _signed_by_earlier_generation(
-            secret=secret, request=request, expires=int(expires_text), signature=signature
+            secret=secret, request=request, expires=code_expires, signature=signature
         ):
             return CodeProblem.superseded
         return CodeProblem.forged
-    if expires <= int(_as_utc(now).timestamp()):
+    if min(code_expires, request_expires) <= int(_as_utc(now).timestamp()):
         return CodeProblem.expired
+    if code_expires != request_expires:
+        # Signed with our secret for this generation, yet never issued for this request.
+        return CodeProblem.forged
     if request.status != ApprovalStatus.pending:
         return CodeProblem.replayed
     return None

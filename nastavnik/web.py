@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -59,8 +60,14 @@ def exceptions_from_form(form: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(exceptions, key=lambda e: e["number"])
 
 
-def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAPI:
-    """Build the web app for the given settings, database and run resumer."""
+def create_app(
+    *,
+    settings: Settings,
+    engine: Engine,
+    resume: Resumer,
+    clock: Callable[[], datetime] = approvals.now_utc,
+) -> FastAPI:
+    """Build the web app for the given settings, database, run resumer and clock."""
     app = FastAPI(title="Наставник — утверждение", docs_url=None, redoc_url=None)
 
     def load(
@@ -101,14 +108,14 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
             code=code,
             message=message,
             comment=comment,
-            expired=approvals.is_expired(request=request, now=approvals.now_utc()),
+            expired=approvals.is_expired(request=request, now=clock()),
             decision=decision,
             decision_labels=approvals.DECISION_LABEL_RU,
         )
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
-        now = approvals.now_utc()
+        now = clock()
         with Session(engine) as session:
             pending = approvals.list_pending(session=session)
         expired = {r.id for r in pending if approvals.is_expired(request=r, now=now)}
@@ -134,7 +141,7 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
                     secret=settings.approval_secret(),
                     request=request,
                     code=code,
-                    now=approvals.now_utc(),
+                    now=clock(),
                 )
                 if problem is not None:
                     message, code = refusal_message(problem), ""
@@ -175,7 +182,7 @@ def create_app(*, settings: Settings, engine: Engine, resume: Resumer) -> FastAP
                 code=code,
                 channel="web",
                 actor=approver_name,
-                now=approvals.now_utc(),
+                now=clock(),
             )
             session.commit()
             run_id, accepts_exceptions = request.flow_run_id, request.accepts_exceptions
