@@ -9,7 +9,15 @@ from pathlib import Path
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_dir() -> Path:
+    """``templates/`` inside the package (an installed wheel), else beside it (the source tree)."""
+    package = Path(__file__).resolve().parent
+    shipped = package / "templates"
+    return shipped if shipped.is_dir() else package.parent / "templates"
+
+
+TEMPLATES_DIR = _templates_dir()
 
 
 def russian_date(value: date | datetime, style: str = "long") -> str:
