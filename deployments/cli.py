@@ -37,17 +37,39 @@ def _use_embedded_prefect() -> None:
 
 @app.command()
 def up() -> None:
-    """Start the embedded stack (Prefect server, runner, SMTP sink, web) until Ctrl-C."""
-    from deployments.stack import EmbeddedStack, wait_for_interrupt
+    """Start the embedded stack (Prefect server, runner, SMTP sink, web) until Ctrl-C.
 
+    Ctrl-C or SIGTERM at any moment, while starting or serving, stops everything that was
+    started and exits with status 0; a stack that cannot start exits with status 1.
+    """
+    from deployments.stack import (
+        EmbeddedStack,
+        Interrupted,
+        install_stop_signals,
+        wait_for_interrupt,
+    )
+
+    stop = install_stop_signals()
+    console.print("Starting the embedded stack (Prefect server, runner, SMTP sink, web)…")
     settings = get_settings()
     _warn_if_slow_pdf()
-    with EmbeddedStack(settings) as stack:
+    stack = EmbeddedStack(settings, stop_requested=stop)
+    try:
+        stack.start()
+    except Interrupted:
+        console.print("Stopped.")
+        return
+    except (RuntimeError, TimeoutError) as error:
+        console.print(f"[red]{error}[/]  Logs: {stack.logs_dir.resolve()}")
+        raise typer.Exit(1) from None
+    try:
         console.print(f"Prefect UI:       {stack.ui_url}")
         console.print(f"Approval web:     {settings.web_base_url}")
         console.print(f"SMTP sink:        {settings.smtp_url} → {settings.mail_dir.resolve()}")
         console.print("Ctrl-C stops everything.")
-        wait_for_interrupt()
+        wait_for_interrupt(stop)
+    finally:
+        stack.stop()
     console.print("Stopped.")
 
 

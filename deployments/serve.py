@@ -2,24 +2,122 @@
 
 from __future__ import annotations
 
-from prefect import serve
+import logging
+import multiprocessing
+import os
+import typing
+from multiprocessing.context import BaseContext
+from typing import Any
+
+import prefect
+import prefect.flow_engine
 
 from deployments.catalog import DEPLOYMENTS
 
+logger = logging.getLogger(__name__)
 
-def deployments() -> list:  # type: ignore[type-arg]
-    """The deployments the embedded stack serves, as the catalog lists them."""
-    return [
-        spec.load_flow().to_deployment(
-            name=spec.name, description=spec.description, interval=spec.interval_seconds
-        )
-        for spec in DEPLOYMENTS
-    ]
+# How the runner starts a flow run's process: "forkserver" (the default: forked from a warm
+# process), "spawn" (Prefect's way for served flow objects: a fresh interpreter) or "engine"
+# (`python -m prefect.engine`, as for a deployment served without its flow object).
+# bench/approval_latency.py compares them.
+START_METHOD_ENV = "NASTAVNIK_RUNNER_START"
+# Heavy libraries the flows import only inside the functions that need them.
+PRELOAD_EXTRA = ("weasyprint", "openpyxl", "numpy", "ortools.graph.python.min_cost_flow")
+
+
+def _with_resolved_annotations(flow: Any) -> Any:
+    """The flow with its function's annotations as types, not strings.
+
+    The runner pickles the flow object for the run's process, and cloudpickle sends the function
+    by value (the module's name for it is the flow, not the function) with only the globals its
+    code uses: annotations left as strings by ``from __future__ import annotations`` (say
+    ``params: BaseFormationParams``) could not be resolved there, and Prefect's parameter
+    validation would fail. Resolved here, they travel as references to their classes.
+    """
+    flow.fn.__annotations__ = typing.get_type_hints(flow.fn)
+    return flow
+
+
+def _module(entrypoint: str) -> str:
+    return entrypoint.partition(":")[0].removesuffix(".py").replace("/", ".")
+
+
+class _SpawnFromForkserver:
+    """``multiprocessing`` as Prefect's flow engine sees it: "spawn" served by a fork server."""
+
+    def __init__(self, context: BaseContext) -> None:
+        self._context = context
+
+    def get_context(self, method: str | None = None) -> BaseContext:
+        """The fork server's context where Prefect asks for "spawn"."""
+        return self._context if method == "spawn" else multiprocessing.get_context(method)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(multiprocessing, name)
+
+
+def start_runs_from_forkserver(modules: list[str]) -> bool:
+    """Start flow run processes by forking a warm fork server instead of a fresh interpreter.
+
+    Prefect 3.8.8's runner starts each run of a served flow with multiprocessing's "spawn": a new
+    interpreter imports Prefect and the flow module again, 3-5 s on a 2-core machine and most of the
+    time between an approval click and the resumed run. A fork server imports them once, when the
+    runner starts, and forks every run from that process: the run's code and environment are the
+    same (Prefect still sends the pickled flow and its environment to the child). This replaces
+    the ``multiprocessing`` name in ``prefect.flow_engine``, so it is applied to the pinned
+    version only; returns whether it was applied.
+    """
+    if prefect.__version__ != "3.8.8" or not hasattr(prefect.flow_engine, "multiprocessing"):
+        logger.warning("Prefect %s: runs start with spawn (slower resume)", prefect.__version__)
+        return False
+    multiprocessing.set_forkserver_preload(modules)
+    context = multiprocessing.get_context("forkserver")
+    prefect.flow_engine.multiprocessing = _SpawnFromForkserver(context)  # type: ignore[assignment]
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()  # imports the modules now, not on the first approval
+    return True
 
 
 def main() -> None:
     """Serve until interrupted."""
-    serve(*deployments(), limit=4, print_starting_message=False)
+    import asyncio
+
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
+
+    mode = os.environ.get(START_METHOD_ENV, "forkserver")
+    runner = Runner(pause_on_shutdown=True, limit=4)
+    for spec in DEPLOYMENTS:
+        flow = spec.load_flow()
+        if mode == "engine":
+            # A deployment without the flow object: each run is `python -m prefect.engine`,
+            # which loads the deployment and imports the flow module again.
+            deployment = flow.to_deployment(
+                name=spec.name, description=spec.description, interval=spec.interval_seconds
+            )
+            runner.add_deployment(deployment)
+        else:
+            # The runner keeps the flow object and hands it to the run's process.
+            runner.add_flow(
+                _with_resolved_annotations(flow),
+                name=spec.name,
+                description=spec.description,
+                interval=spec.interval_seconds,
+            )
+    if mode == "forkserver":
+        start_runs_from_forkserver(
+            [
+                "prefect.flow_engine",
+                "deployments.serve",
+                *(_module(spec.entrypoint) for spec in DEPLOYMENTS),
+                *PRELOAD_EXTRA,
+            ]
+        )
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal):
+        logger.info("runner stopped")
 
 
 if __name__ == "__main__":

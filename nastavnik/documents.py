@@ -12,19 +12,21 @@ from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from jinja2 import Environment
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
 
 from models.tables import Document, DocumentStatus, Organization
 from nastavnik.rendering import TEMPLATES_DIR, get_jinja_env
 from nastavnik.settings import Settings
+
+if TYPE_CHECKING:  # WeasyPrint takes ~1 s to import: only the functions that render load it
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
 
 logger = logging.getLogger(__name__)
 
@@ -130,12 +132,16 @@ def warn_if_slow_pdf() -> str | None:
 @lru_cache(maxsize=1)
 def font_config() -> FontConfiguration:
     """The process's one FontConfiguration (a new one per document leaks ~0.2 MB each)."""
+    from weasyprint.text.fonts import FontConfiguration
+
     return FontConfiguration()
 
 
 @lru_cache(maxsize=1)
 def _print_css() -> CSS:
     # Parsed once; a file rather than a {{ }} <style> block because autoescape mangles quotes.
+    from weasyprint import CSS
+
     return CSS(filename=str(PRINT_CSS), font_config=font_config())
 
 
@@ -187,6 +193,8 @@ def _weasyprint_warnings_raise() -> Iterator[None]:
 
 def render_html(html: str, *, base_url: Path | None = None) -> tuple[bytes, int]:
     """Render an HTML string with the print stylesheet; returns (PDF bytes, page count)."""
+    from weasyprint import HTML
+
     base = str(base_url or DOCUMENTS_TEMPLATES_DIR)
     if not base.endswith(os.sep):
         base += os.sep  # so that relative URLs resolve inside the directory, not beside it

@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,16 +53,30 @@ def _stack_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
     return env
 
 
-@pytest.mark.flows
-def test_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Path) -> None:
-    ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
-    stack = subprocess.Popen(
+def _up(tmp_path: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "-m", "deployments.cli", "up"],
         cwd=PROJECT_ROOT,
         env=_stack_env(tmp_path, ports),
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def _assert_stopped_cleanly(
+    stack: subprocess.Popen[str], tmp_path: Path, ports: dict[str, int]
+) -> None:
+    out, _ = stack.communicate(timeout=90)
+    assert stack.returncode == 0, out
+    assert out.rstrip().endswith("Stopped."), out
+    assert _processes_with(str(tmp_path / "data")) == []
+    assert all(_port_is_free(port) for port in ports.values())
+
+
+@pytest.mark.flows
+def test_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Path) -> None:
+    ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
+    stack = _up(tmp_path, ports)
     assert stack.stdout is not None
     lines = []
     for line in stack.stdout:
@@ -71,9 +86,29 @@ def test_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Path) -> 
     assert any(f"http://127.0.0.1:{ports['prefect']}" in line for line in lines), lines
     assert len(_processes_with(str(tmp_path / "data"))) >= 3  # the CLI, server, runner
     stack.send_signal(signal.SIGINT)
-    assert stack.wait(timeout=60) == 0
-    assert _processes_with(str(tmp_path / "data")) == []
-    assert all(_port_is_free(port) for port in ports.values())
+    _assert_stopped_cleanly(stack, tmp_path, ports)
+
+
+@pytest.mark.flows
+@pytest.mark.parametrize(
+    ("signum", "moment"),
+    [(signal.SIGINT, "first line"), (signal.SIGTERM, "server spawned")],
+    ids=["ctrl-c-at-first-line", "sigterm-once-server-spawned"],
+)
+def test_a_stop_signal_during_start_up_stops_everything(
+    tmp_path: Path, signum: int, moment: str
+) -> None:
+    ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
+    stack = _up(tmp_path, ports)
+    assert stack.stdout is not None
+    assert "Starting the embedded stack" in stack.stdout.readline()
+    if moment == "server spawned":  # the CLI and the Prefect server, not yet answering
+        deadline = time.monotonic() + 60
+        while len(_processes_with(str(tmp_path / "data"))) < 2:
+            assert time.monotonic() < deadline, "the Prefect server was not started"
+            time.sleep(0.05)
+    stack.send_signal(signum)
+    _assert_stopped_cleanly(stack, tmp_path, ports)
 
 
 @pytest.mark.flows

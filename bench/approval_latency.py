@@ -1,0 +1,230 @@
+"""Approval click → run going again: seconds from the approval POST to the resumed run's Running.
+
+Starts the embedded stack (Prefect server on SQLite, the runner, SMTP sink, web app) on free ports
+in a temporary data directory, starts the real base-formation stage for a generated school once
+per school year, waits until every run is suspended for the director, then approves them one at a
+time through the e-mailed link, as the director does (GET the page, POST the form). For each click:
+seconds from the POST to the run's Pending and Running states (the server's state timestamps); then
+median and p95. Each configuration gets a fresh stack, one after another in the same run:
+
+  before    the runner as it was: `python -m prefect.engine` per run (deployments served
+            without their flow objects), poll every 2 s, no bytecode
+  bytecode  the same with bytecode compiled (`uv sync --compile-bytecode`, compileall)
+  spawn     flow objects served, Prefect's "spawn" per run, poll 1 s, bytecode (not by default)
+  after     the stack's defaults: runs forked from a warm fork server, poll every 1 s, bytecode
+
+"No bytecode" points the stack's processes at an empty PYTHONPYCACHEPREFIX (with
+PYTHONDONTWRITEBYTECODE=1 nothing is written there), as on a machine where .pyc files were never
+made. The lazy imports of WeasyPrint, openpyxl and numpy are in every configuration.
+
+Run: uv run python bench/approval_latency.py [--approvals 10] [--configs before,bytecode,after]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+STAGE = "base-formation"
+PAUSE_KEY = "base-formation-registers-1"
+
+
+def _configs(scratch: Path) -> dict[str, dict[str, str]]:
+    """Environment of the stack's processes per configuration."""
+    empty_cache = scratch / "empty-pycache"
+    return {
+        "before": {
+            "NASTAVNIK_RUNNER_START": "engine",
+            "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+            "PYTHONPYCACHEPREFIX": str(empty_cache),
+        },
+        "bytecode": {"NASTAVNIK_RUNNER_START": "engine", "PREFECT_RUNNER_POLL_FREQUENCY": "2"},
+        "spawn": {"NASTAVNIK_RUNNER_START": "spawn"},
+        "after": {},
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _submit(link: str, approver_name: str) -> tuple[float, float]:
+    """Open the approval page, then POST the approval; wall-clock times around the POST."""
+    import httpx
+
+    page = httpx.get(link, timeout=30)
+    page.raise_for_status()
+    action = re.search(r'action="([^"]+)"', page.text)
+    code = re.search(r'name="code" value="([^"]+)"', page.text)
+    assert action and code, f"no decision form at {link}"
+    data = {"code": code.group(1), "decision": "approve", "approver_name": approver_name}
+    url = httpx.URL(link).join(action.group(1))
+    started = time.time()
+    answer = httpx.post(url, data=data, timeout=60)
+    answered = time.time()
+    if answer.status_code != 200:
+        raise RuntimeError(f"approval refused ({answer.status_code}): {answer.text[:300]}")
+    return started, answered
+
+
+async def _state_times(run_id: Any, since: float) -> dict[str, float]:
+    """Seconds after ``since`` of the first Pending and Running states the server recorded."""
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        states = await client.read_flow_run_states(run_id)
+    times: dict[str, float] = {}
+    for state in sorted(states, key=lambda s: s.timestamp):
+        moment = state.timestamp.timestamp() - since
+        if moment >= 0 and state.type.value in {"PENDING", "RUNNING"}:
+            times.setdefault(state.type.value.lower(), moment)
+    return times
+
+
+def measure(approvals: int) -> list[dict[str, float]]:
+    """In this process: start the stack, suspend ``approvals`` runs, approve each, time it."""
+    from sqlmodel import select
+
+    from deployments.demo import DEMO_ORG, approval_link_from_mail
+    from deployments.demo_data import write_demo_questionnaires
+    from deployments.stack import EmbeddedStack
+    from models import ApprovalRequest
+    from nastavnik import repository
+    from nastavnik.db import session_scope
+    from nastavnik.settings import get_settings
+
+    settings = get_settings()
+    environment = json.loads(os.environ["BENCH_STACK_ENV"])
+    files = write_demo_questionnaires(settings.data_dir.resolve() / "demo")
+    with session_scope() as session:
+        repository.upsert_organization(session=session, **DEMO_ORG)
+    stack = EmbeddedStack(settings, environment=environment)
+    started = time.monotonic()
+    stack.start()
+    _log(f"  stack up in {time.monotonic() - started:.1f} s")
+    # Prefect reads its API URL when first imported: only now, with the stack's environment set.
+    from deployments.prefect_api import start_deployment, wait_for_state
+
+    results = []
+    try:
+        run_ids = []
+        for number in range(approvals):
+            params = {
+                "organization_code": DEMO_ORG["code"],
+                "school_year": f"{2026 + number}/{2027 + number}",
+                "mentee_files": [str(p) for p in files.mentee_files],
+                "mentor_files": [str(p) for p in files.mentor_files],
+                "reference_date": date.today().isoformat(),
+            }
+            # One import at a time: concurrent imports into one SQLite file can hit "locked".
+            run_id = asyncio.run(start_deployment(f"{STAGE}/{STAGE}", {"params": params}))
+            run = asyncio.run(wait_for_state(run_id, names={"Suspended"}, timeout=600))
+            assert run.state and run.state.state_details.pause_key == PAUSE_KEY, run.state
+            run_ids.append(run_id)
+        _log(f"  {approvals} runs suspended for approval")
+        for run_id in run_ids:
+            with session_scope() as session:
+                request = session.exec(
+                    select(ApprovalRequest).where(ApprovalRequest.flow_run_id == run_id)
+                ).one()
+            link, _ = approval_link_from_mail(settings.mail_dir, request.approver_email, request.id)
+            posted, answered = _submit(link, request.approver_name)
+            asyncio.run(wait_for_state(run_id, names={"Running"}, poll=0.1, timeout=120))
+            times = asyncio.run(_state_times(run_id, posted)) | {"post": answered - posted}
+            results.append(times)
+            _log(
+                f"  POST {times['post']:.2f} s → Pending {times['pending']:.2f} s"
+                f" → Running {times['running']:.2f} s"
+            )
+            run = asyncio.run(wait_for_state(run_id, names={"Completed"}, timeout=300))
+            assert run.state and run.state.is_completed(), run.state
+    finally:
+        stack.stop()
+    return results
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+def _run_config(name: str, environment: dict[str, str], approvals: int, scratch: Path) -> Any:
+    """One configuration in a fresh process, data directory and set of ports."""
+    data = scratch / name
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NASTAVNIK_"))}
+    web_port = _free_port()
+    env |= {
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "NASTAVNIK_DATA_DIR": str(data),
+        "NASTAVNIK_PREFECT_PORT": str(_free_port()),
+        "NASTAVNIK_WEB_PORT": str(web_port),
+        "NASTAVNIK_WEB_BASE_URL": f"http://127.0.0.1:{web_port}",
+        "NASTAVNIK_SMTP_URL": f"smtp://127.0.0.1:{_free_port()}",
+        "BENCH_STACK_ENV": json.dumps(environment),
+    }
+    out = scratch / f"{name}.json"
+    subprocess.run(
+        [sys.executable, __file__, "--child", str(out), "--approvals", str(approvals)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+    )
+    return json.loads(out.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--approvals", type=int, default=10)
+    parser.add_argument("--configs", default="before,bytecode,after")
+    parser.add_argument("--keep", type=Path, help="keep data and logs in this directory")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        args.child.write_text(json.dumps(measure(args.approvals)))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="approval-latency-") as tmp:
+        scratch = args.keep.resolve() if args.keep else Path(tmp)
+        configs = _configs(scratch)
+        table = {}
+        for name in args.configs.split(","):
+            print(f"{name}: {configs[name] or 'stack defaults'}", flush=True)
+            table[name] = _run_config(name, configs[name], args.approvals, scratch)
+    print()
+    print(f"{'config':<10} {'n':>3} {'POST':>6} {'Pending':>16} {'Running':>16}")
+    print(f"{'':<10} {'':>3} {'median':>6} {'median':>8}{'p95':>8} {'median':>8}{'p95':>8}")
+    for name, rows in table.items():
+        post = statistics.median(r["post"] for r in rows)
+        pending = [r["pending"] for r in rows]
+        running = [r["running"] for r in rows]
+        print(
+            f"{name:<10} {len(rows):>3} {post:>6.2f} {statistics.median(pending):>8.2f}"
+            f"{_p95(pending):>8.2f} {statistics.median(running):>8.2f}{_p95(running):>8.2f}"
+        )
+    if "before" in table and "after" in table:
+        ratio = statistics.median(r["running"] for r in table["before"]) / statistics.median(
+            r["running"] for r in table["after"]
+        )
+        print(f"median POST → Running, before / after: {ratio:.1f}×")
+
+
+if __name__ == "__main__":
+    main()
