@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench bench-latency
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -15,7 +15,11 @@ test: setup
 	$(UV) run pytest -q $(PYTEST_ARGS)
 
 lint: setup
-	$(UV) run ruff check . && $(UV) run ruff format --check . && $(UV) run mypy nastavnik models
+	$(UV) run ruff check . && $(UV) run ruff format --check . && $(UV) run mypy nastavnik models deployments
 
 bench: setup
 	$(UV) run python bench/pdf.py && $(UV) run python bench/matching.py
+
+# Approval click → resumed run Running, before/after the runner changes (fresh stacks; ~30 min).
+bench-latency: setup
+	$(UV) run python bench/approval_latency.py $(ARGS)

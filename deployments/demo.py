@@ -210,6 +210,9 @@ def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> i
         console.print(f"[red]{error}[/]  Logs: {stack.logs_dir.resolve()}")
         stack.stop()
         return 1
+    except BaseException:  # Ctrl-C during a stage: the stack's processes must not outlive us
+        stack.stop()
+        raise
     finally:
         if exit_when_done:
             stack.stop()
