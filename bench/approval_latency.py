@@ -163,6 +163,8 @@ def measure(approvals: int) -> list[dict[str, float]]:
 
 
 def _p95(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0]
     return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
@@ -208,22 +210,30 @@ def main() -> None:
         for name in args.configs.split(","):
             print(f"{name}: {configs[name] or 'stack defaults'}", flush=True)
             table[name] = _run_config(name, configs[name], args.approvals, scratch)
+            print(_summary({name: table[name]}), flush=True)
     print()
-    print(f"{'config':<10} {'n':>3} {'POST':>6} {'Pending':>16} {'Running':>16}")
-    print(f"{'':<10} {'':>3} {'median':>6} {'median':>8}{'p95':>8} {'median':>8}{'p95':>8}")
-    for name, rows in table.items():
-        post = statistics.median(r["post"] for r in rows)
-        pending = [r["pending"] for r in rows]
-        running = [r["running"] for r in rows]
-        print(
-            f"{name:<10} {len(rows):>3} {post:>6.2f} {statistics.median(pending):>8.2f}"
-            f"{_p95(pending):>8.2f} {statistics.median(running):>8.2f}{_p95(running):>8.2f}"
-        )
+    print(_summary(table))
     if "before" in table and "after" in table:
         ratio = statistics.median(r["running"] for r in table["before"]) / statistics.median(
             r["running"] for r in table["after"]
         )
         print(f"median POST → Running, before / after: {ratio:.1f}×")
+
+
+def _summary(table: dict[str, list[dict[str, float]]]) -> str:
+    lines = [
+        f"{'config':<10} {'n':>3} {'POST':>6} {'→ Pending':>16} {'→ Running':>16}",
+        f"{'':<10} {'':>3} {'median':>6} {'median':>8}{'p95':>8} {'median':>8}{'p95':>8}",
+    ]
+    for name, rows in table.items():
+        post = statistics.median(r["post"] for r in rows)
+        pending = [r["pending"] for r in rows]
+        running = [r["running"] for r in rows]
+        lines.append(
+            f"{name:<10} {len(rows):>3} {post:>6.2f} {statistics.median(pending):>8.2f}"
+            f"{_p95(pending):>8.2f} {statistics.median(running):>8.2f}{_p95(running):>8.2f}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
