@@ -35,10 +35,6 @@ from nastavnik import consents, matching, repository
 from nastavnik.tabular import (
     AMBIGUOUS,
     EMAIL,
-    FIRST_NAME,
-    FULL_NAME,
-    LAST_NAME,
-    MIDDLE_NAME,
     MISSING,
     REQUIRED_HINT,
     Field,
@@ -46,6 +42,7 @@ from nastavnik.tabular import (
     PersonIndex,
     TableSpec,
     parse_date,
+    person_fields,
     read_table,
     saved_mappings,
 )
@@ -655,11 +652,7 @@ def settle(
 CONSENTS = TableSpec(
     ImportKind.consent,
     (
-        FULL_NAME.also("Участник"),
-        LAST_NAME,
-        FIRST_NAME,
-        MIDDLE_NAME,
-        EMAIL,
+        *person_fields(full_name=("Участник",)),
         Field("consent_date", "Дата согласия", ("Дата", "Дата подписания")),
     ),
 )

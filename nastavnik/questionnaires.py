@@ -25,11 +25,7 @@ from models import Consent, ConsentKind, Cycle, ImportKind, MentoringForm, Parti
 from models.tables import utcnow
 from nastavnik.db import session_scope
 from nastavnik.tabular import (
-    EMAIL,
-    FIRST_NAME,
     FULL_NAME,
-    LAST_NAME,
-    MIDDLE_NAME,
     REQUIRED_HINT,
     Field,
     ImportFileError,
@@ -39,10 +35,12 @@ from nastavnik.tabular import (
     TableSpec,
     fold_text,
     parse_date,
+    person_fields,
     read_cells,
     read_table,
     resolve_columns,
     saved_mappings,
+    update_fields,
 )
 
 __all__ = [
@@ -75,16 +73,15 @@ QUESTIONNAIRE = TableSpec(
             "Отметка времени",
             ("Timestamp", "Время создания", "Дата заполнения", "Дата и время"),
         ),
-        FULL_NAME,
-        LAST_NAME.also("Фамилия наставляемого", "Фамилия наставника"),
-        FIRST_NAME.also("Имя наставляемого", "Имя наставника"),
-        MIDDLE_NAME,
+        *person_fields(
+            last_name=("Фамилия наставляемого", "Фамилия наставника"),
+            first_name=("Имя наставляемого", "Имя наставника"),
+        ),
         Field(
             "birth_date",
             "Дата рождения",
             ("Дата рождения (ДД.ММ.ГГГГ)", "Birth date", "Date of birth"),
         ),
-        EMAIL,
         Field("phone", "Телефон", ("Номер телефона", "Контактный телефон", "Телефон для связи")),
         Field(
             "grade",
@@ -536,7 +533,7 @@ def _write_rows(
             person = Person(organization_id=cycle.organization_id, person_key=row.key, **known)
             session.add(person)
             people[row.key] = person
-        elif _assign(person, known):
+        elif update_fields(person, **known):
             person.updated_at = now
             changed = True
         persons.append(person)
@@ -560,7 +557,7 @@ def _write_rows(
             participants[person.id] = participant
             created = True
         else:
-            if _assign(participant, row.participant):
+            if update_fields(participant, **row.participant):
                 participant.updated_at = now
                 changed = True
             # Where the row sits is provenance, not data: moving it is not an update.
@@ -599,15 +596,6 @@ def _write_rows(
     session.flush()
 
 
-def _assign(target: Any, values: dict[str, Any]) -> bool:
-    changed = False
-    for name, value in values.items():
-        if getattr(target, name) != value:
-            setattr(target, name, value)
-            changed = True
-    return changed
-
-
 def _merge_consent(consent: Consent, incoming: dict[str, Any], source: str) -> bool:
     """Order-independent merge: the earliest consent and the earliest revocation win."""
     given_on: date = incoming["given_on"]
@@ -625,7 +613,7 @@ def _merge_consent(consent: Consent, incoming: dict[str, Any], source: str) -> b
             updates["revoked_on"] = revoked_on
     if incoming["guardian_name"] and incoming["guardian_name"] != consent.guardian_name:
         updates["guardian_name"] = incoming["guardian_name"]
-    if not _assign(consent, updates):
+    if not update_fields(consent, **updates):
         return False
     consent.source = source
     return True

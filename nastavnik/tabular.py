@@ -199,6 +199,22 @@ EMAIL = Field(
 NAME_PARTS = (LAST_NAME.name, FIRST_NAME.name, MIDDLE_NAME.name)
 
 
+def person_fields(
+    *,
+    full_name: tuple[str, ...] = (),
+    last_name: tuple[str, ...] = (),
+    first_name: tuple[str, ...] = (),
+) -> tuple[Field, ...]:
+    """ФИО, its three parts and the e-mail, with aliases only one kind of file uses."""
+    return (
+        FULL_NAME.also(*full_name),
+        LAST_NAME.also(*last_name),
+        FIRST_NAME.also(*first_name),
+        MIDDLE_NAME,
+        EMAIL,
+    )
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """The fields of one kind of file; headers resolve to them by alias or saved mapping."""
@@ -500,6 +516,16 @@ def read_table(
         rows.append(Record(number=number, values=values))
     columns = {name: headers[indexes[0]] for name, indexes in found.items()}
     return Table(file=path.name, headers=headers, columns=columns, ignored=ignored, records=rows)
+
+
+def update_fields(target: object, **values: object) -> bool:
+    """Set the attributes whose value differs; whether any did (an unchanged row stays so)."""
+    changed = False
+    for name, value in values.items():
+        if getattr(target, name) != value:
+            setattr(target, name, value)
+            changed = True
+    return changed
 
 
 # --- people -----------------------------------------------------------------------------------

@@ -42,11 +42,6 @@ from nastavnik.db import session_scope
 from nastavnik.repository import school_year_start
 from nastavnik.tabular import (
     AMBIGUOUS,
-    EMAIL,
-    FIRST_NAME,
-    FULL_NAME,
-    LAST_NAME,
-    MIDDLE_NAME,
     MISSING,
     REQUIRED_HINT,
     Field,
@@ -55,8 +50,10 @@ from nastavnik.tabular import (
     PersonIndex,
     TableSpec,
     fold_text,
+    person_fields,
     read_table,
     saved_mappings,
+    update_fields,
 )
 
 MAX_MENTEES_PER_MENTOR = 3
@@ -76,11 +73,11 @@ REASON_RESERVE = "резерв"
 ATTENDANCE = TableSpec(
     ImportKind.attendance,
     (
-        FULL_NAME.also("ФИО наставника", "Наставник"),
-        LAST_NAME.also("Фамилия наставника"),
-        FIRST_NAME.also("Имя наставника"),
-        MIDDLE_NAME,
-        EMAIL,
+        *person_fields(
+            full_name=("ФИО наставника", "Наставник"),
+            last_name=("Фамилия наставника",),
+            first_name=("Имя наставника",),
+        ),
         Field(
             "session",
             "Занятие",
@@ -425,19 +422,10 @@ def _apply_selection(
         return created, True
     if selected and admission.selected and admission.decided_by == BY_TRAINING:
         return admission, False  # still selected: keep the training result already decided
-    changed = _assign(
+    changed = update_fields(
         admission, selected=selected, admitted=False, reason=reason, decided_by=BY_SELECTION
     )
     return admission, changed
-
-
-def _assign(target: object, **values: object) -> bool:
-    changed = False
-    for name, value in values.items():
-        if getattr(target, name) != value:
-            setattr(target, name, value)
-            changed = True
-    return changed
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -715,12 +703,14 @@ def decide_admissions(
         if _frozen(admission):
             continue
         if not admission.selected:
-            changed = _assign(admission, admitted=False)
+            changed = update_fields(admission, admitted=False)
         else:
             admitted, reason = _training_result(
                 mandatory, attended[participant_id], min_mandatory_share
             )
-            changed = _assign(admission, admitted=admitted, reason=reason, decided_by=BY_TRAINING)
+            changed = update_fields(
+                admission, admitted=admitted, reason=reason, decided_by=BY_TRAINING
+            )
         if changed:
             admission.updated_at = now
             session.add(admission)
@@ -775,7 +765,9 @@ def set_admission(
         )
     # An admitted mentor is necessarily a selected one; a refusal keeps the selection as it was.
     selected = admission.selected or admitted
-    _assign(admission, selected=selected, admitted=admitted, reason=reason, decided_by=decided_by)
+    update_fields(
+        admission, selected=selected, admitted=admitted, reason=reason, decided_by=decided_by
+    )
     admission.updated_at = utcnow()
     session.add(admission)
     session.flush()
