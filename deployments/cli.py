@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -130,22 +131,26 @@ def import_(
         cycle = repository.get_or_create_cycle(
             session=session, organization_id=organization.id, school_year=year
         )
-    try:
-        report = questionnaires.import_file_transaction(
+    _report_import(
+        lambda: questionnaires.import_file_transaction(
             engine=get_engine(),
             cycle_id=cycle.id,
             path=path,
             role=role,
             max_bytes=get_settings().max_import_bytes,
-        )
+        ),
+        org=org,
+        kind=ImportKind.questionnaire,
+    )
+
+
+def _report_import(run: Callable[[], ImportReport], *, org: str, kind: ImportKind) -> None:
+    """Run one import; show its counts, rejected rows and the columns no field took."""
+    try:
+        report = run()
     except ImportFileError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from error
-    _print_report(report, org=org, kind=ImportKind.questionnaire)
-
-
-def _print_report(report: ImportReport, *, org: str, kind: ImportKind) -> None:
-    """One import's counts, rejected rows and the columns no field took."""
     counts = (
         f"{report.file}: принято {report.accepted}, обновлено {report.updated}, "
         f"без изменений {report.unchanged}, отклонено строк {report.rejected_rows}"
@@ -260,17 +265,16 @@ def attendance(
     """Import a training attendance file (ФИО, Занятие, Присутствовал)."""
     from nastavnik import training
 
-    try:
-        report = training.import_attendance_transaction(
+    _report_import(
+        lambda: training.import_attendance_transaction(
             engine=get_engine(),
             cycle_id=_cycle_id(org, year),
             path=path,
             max_bytes=get_settings().max_import_bytes,
-        )
-    except ImportFileError as error:
-        console.print(f"[red]{error}[/]")
-        raise typer.Exit(1) from error
-    _print_report(report, org=org, kind=ImportKind.attendance)
+        ),
+        org=org,
+        kind=ImportKind.attendance,
+    )
 
 
 @app.command()
@@ -367,19 +371,18 @@ def consents(
     from nastavnik import pairing
 
     cycle_id = _cycle_id(org, year)
-    try:
+
+    def run() -> ImportReport:
         with session_scope() as session:
-            report = pairing.import_participation_consents(
+            return pairing.import_participation_consents(
                 session=session,
                 cycle_id=cycle_id,
                 path=path,
                 max_bytes=get_settings().max_import_bytes,
                 default_date=date.today(),
             )
-    except ImportFileError as error:
-        console.print(f"[red]{error}[/]")
-        raise typer.Exit(1) from error
-    _print_report(report, org=org, kind=ImportKind.consent)
+
+    _report_import(run, org=org, kind=ImportKind.consent)
 
 
 columns_app = typer.Typer(

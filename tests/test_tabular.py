@@ -3,7 +3,6 @@ column mappings, ignored columns, person lookup — for questionnaires, attendan
 
 from __future__ import annotations
 
-import csv
 import sys
 import unicodedata
 import uuid
@@ -12,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
@@ -28,6 +26,8 @@ from nastavnik.tabular import (
     read_table,
     split_full_name,
 )
+from tests.test_questionnaires import write_csv as questionnaire_csv
+from tests.test_questionnaires import write_xlsx as questionnaire_xlsx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "questionnaires"
 SCHOOL_EXPORT = FIXTURES / "school_form_export.csv"
@@ -42,21 +42,11 @@ MENTEE_ROWS = [
 def write_csv(
     path: Path, headers: list[str], rows: list[list[Any]], *, delimiter: str = ";"
 ) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
-        writer.writerow(headers)
-        writer.writerows(rows)
-    return path
+    return questionnaire_csv(path, rows, headers=headers, delimiter=delimiter)
 
 
 def write_xlsx(path: Path, headers: list[str], rows: list[list[Any]]) -> Path:
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(headers)
-    for row in rows:
-        sheet.append(row)
-    workbook.save(path)
-    return path
+    return questionnaire_xlsx(path, rows, headers=headers)
 
 
 def people(engine: Engine) -> dict[str, tuple[Person, Participant]]:
@@ -448,25 +438,13 @@ def test_consents_file_with_a_mapped_column_and_ignored_ones(engine, cycle_ids, 
 
 @pytest.fixture
 def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The CLI pointed at a fresh SQLite database with the school-7 organisation."""
+    """The CLI pointed at a fresh, migrated SQLite database."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("NASTAVNIK_DATABASE_URL", url)
     monkeypatch.setenv("NASTAVNIK_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     engine = make_engine(url)
     migrate(engine)
-    with Session(engine) as session:
-        repository.upsert_organization(
-            session=session,
-            code="school-7",
-            name="МБОУ «Средняя школа № 7»",
-            short_name="СШ № 7",
-            director_name="Иванова Мария Петровна",
-            director_email="director@school7.example",
-            curator_name="Петров Олег Ильич",
-            curator_email="curator@school7.example",
-        )
-        session.commit()
     yield engine
     engine.dispose()
     get_settings.cache_clear()
@@ -484,6 +462,12 @@ def test_cli_columns_verbs_and_ignored_columns(cli_database, monkeypatch):
         assert result.exit_code == 0, result.output
         return result.output
 
+    run(
+        "add-organization",
+        *("school-7", "МБОУ «СШ № 7»", "СШ № 7"),
+        *("--director-name", "Иванова М. П.", "--director-email", "director@school7.example"),
+        *("--curator-name", "Петров О. И.", "--curator-email", "curator@school7.example"),
+    )
     year = ("--org", "school-7", "--year", "2026/2027", "--role", "mentee")
     output = run("import", str(SCHOOL_EXPORT), *year)
     assert "принято 3" in output
