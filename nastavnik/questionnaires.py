@@ -33,6 +33,7 @@ from nastavnik.tabular import (
     Record,
     RowError,
     TableSpec,
+    clean_headers,
     fold_text,
     parse_date,
     person_fields,
@@ -196,7 +197,7 @@ def canonical_header(header: str) -> str | None:
 def read_questionnaire(path: Path, *, max_bytes: int) -> tuple[list[str], list[dict[str, str]]]:
     """Headers and raw rows of a CSV or XLSX file; row i of the list is sheet row i + 2."""
     records = read_cells(path, max_bytes=max_bytes, known=lambda h: canonical_header(h) is not None)
-    headers = [" ".join(cell.split()) for cell in records[0]]
+    headers = clean_headers(records[0])
     return headers, [
         {
             header: (record[i] if i < len(record) else "")
