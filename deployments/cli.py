@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,10 +14,11 @@ from rich.console import Console
 from rich.table import Table
 
 from deployments.catalog import STAGE_DEPLOYMENTS, prefect_yaml
-from models import Decision, OutboxStatus, Role
-from nastavnik import approvals, repository
+from models import Decision, ImportKind, OutboxStatus, Role
+from nastavnik import approvals, repository, tabular
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
+from nastavnik.tabular import ImportFileError, ImportReport, TableSpec
 
 app = typer.Typer(
     help="Наставник: этапы программы наставничества на Prefect.",
@@ -143,7 +145,7 @@ def import_(
     year: Annotated[str, typer.Option(help="Учебный год, например 2026/2027")],
     role: Annotated[Role, typer.Option(help="mentee или mentor")],
 ) -> None:
-    """Import one questionnaire file (CSV or XLSX) and show the report."""
+    """Import one questionnaire file (CSV, tab-separated text or XLSX) and show the report."""
     from nastavnik import questionnaires
 
     with session_scope() as session:
@@ -151,27 +153,45 @@ def import_(
         cycle = repository.get_or_create_cycle(
             session=session, organization_id=organization.id, school_year=year
         )
-    try:
-        report = questionnaires.import_file_transaction(
+    _report_import(
+        lambda: questionnaires.import_file_transaction(
             engine=get_engine(),
             cycle_id=cycle.id,
             path=path,
             role=role,
             max_bytes=get_settings().max_import_bytes,
-        )
-    except questionnaires.ImportFileError as error:
+        ),
+        org=org,
+        kind=ImportKind.questionnaire,
+    )
+
+
+def _report_import(run: Callable[[], ImportReport], *, org: str, kind: ImportKind) -> None:
+    """Run one import; show its counts, rejected rows and the columns no field took."""
+    try:
+        report = run()
+    except ImportFileError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from error
-    console.print(
+    counts = (
         f"{report.file}: принято {report.accepted}, обновлено {report.updated}, "
-        f"без изменений {report.unchanged}, отклонено {len(report.rejected)}, "
-        f"согласий записано {report.consents_recorded}"
+        f"без изменений {report.unchanged}, отклонено строк {report.rejected_rows}"
     )
+    if kind is ImportKind.questionnaire:
+        counts += f", согласий записано {report.consents_recorded}"
+    console.print(counts)
     if report.rejected:
         table = Table("Строка", "Поле", "Ошибка", title="Отклонённые строки")
         for row_error in report.rejected:
             table.add_row(str(row_error.row), row_error.field, row_error.message)
         console.print(table)
+    if report.ignored_columns:
+        listed = ", ".join(f"«{header}»" for header in report.ignored_columns)
+        console.print(f"[yellow]Не импортированы столбцы (нет такого поля): {listed}[/]")
+        console.print(
+            f"Чтобы учитывать столбец: nastavnik columns set --org {org} --kind {kind.value} "
+            '"<заголовок>" <поле>'
+        )
 
 
 def _start(deployment: str, params: dict[str, object]) -> None:
@@ -267,18 +287,16 @@ def attendance(
     """Import a training attendance file (ФИО, Занятие, Присутствовал)."""
     from nastavnik import training
 
-    report = training.import_attendance_transaction(
-        engine=get_engine(),
-        cycle_id=_cycle_id(org, year),
-        path=path,
-        max_bytes=get_settings().max_import_bytes,
+    _report_import(
+        lambda: training.import_attendance_transaction(
+            engine=get_engine(),
+            cycle_id=_cycle_id(org, year),
+            path=path,
+            max_bytes=get_settings().max_import_bytes,
+        ),
+        org=org,
+        kind=ImportKind.attendance,
     )
-    console.print(
-        f"{report.file}: принято {report.accepted}, обновлено {report.updated}, "
-        f"без изменений {report.unchanged}, отклонено строк {report.rejected_rows}"
-    )
-    for row_error in report.rejected:
-        console.print(f"[red]{row_error}[/]")
 
 
 @app.command()
@@ -375,17 +393,107 @@ def consents(
     from nastavnik import pairing
 
     cycle_id = _cycle_id(org, year)
+
+    def run() -> ImportReport:
+        with session_scope() as session:
+            return pairing.import_participation_consents(
+                session=session,
+                cycle_id=cycle_id,
+                path=path,
+                max_bytes=get_settings().max_import_bytes,
+                default_date=date.today(),
+            )
+
+    _report_import(run, org=org, kind=ImportKind.consent)
+
+
+columns_app = typer.Typer(
+    help="Сопоставление столбцов файлов организации с полями (запоминается для следующих файлов).",
+    no_args_is_help=True,
+)
+app.add_typer(columns_app, name="columns")
+
+
+def _table_spec(kind: ImportKind) -> TableSpec:
+    # The importers are imported here, not at the top: the CLI should start fast.
+    if kind is ImportKind.attendance:
+        from nastavnik.training import ATTENDANCE
+
+        return ATTENDANCE
+    if kind is ImportKind.consent:
+        from nastavnik.pairing import CONSENTS
+
+        return CONSENTS
+    from nastavnik.questionnaires import QUESTIONNAIRE
+
+    return QUESTIONNAIRE
+
+
+_KIND_OPTION = typer.Option(help="Вид файла: questionnaire, attendance или consent")
+
+
+@columns_app.command("set")
+def columns_set(
+    header: Annotated[str, typer.Argument(help="Заголовок столбца, как в файле")],
+    field: Annotated[str, typer.Argument(help="Поле: ключ (request) или название («Запрос»)")],
+    org: Annotated[str, typer.Option(help="Код организации")],
+    kind: Annotated[ImportKind, _KIND_OPTION] = ImportKind.questionnaire,
+) -> None:
+    """Map a column header to a field for this organisation's files of this kind."""
+    spec = _table_spec(kind)
     with session_scope() as session:
-        report = pairing.import_participation_consents(
-            session=session,
-            cycle_id=cycle_id,
-            path=path,
-            max_bytes=get_settings().max_import_bytes,
-            default_date=date.today(),
+        organization = repository.get_organization(session=session, code=org)
+        try:
+            mapping = tabular.set_column_mapping(
+                session=session,
+                organization_id=organization.id,
+                spec=spec,
+                header=header,
+                field=field,
+            )
+        except ValueError as error:
+            console.print(f"[red]{error}[/]")
+            raise typer.Exit(1) from error
+        target = spec.field(mapping.field_key)
+    assert target is not None
+    console.print(f"{org}, {kind.value}: «{mapping.header}» → {target.key} («{target.name}»)")
+
+
+@columns_app.command("list")
+def columns_list(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    kind: Annotated[ImportKind | None, _KIND_OPTION] = None,
+) -> None:
+    """Show the organisation's saved column mappings."""
+    with session_scope() as session:
+        organization = repository.get_organization(session=session, code=org)
+        mappings = tabular.list_column_mappings(
+            session=session, organization_id=organization.id, kind=kind
         )
-    console.print(f"{report.file}: записано согласий {report.recorded}")
-    for row_error in report.rejected:
-        console.print(f"[red]{row_error}[/]")
+    table = Table("Вид файла", "Столбец", "Поле", title=f"Сопоставления столбцов: {org}")
+    for mapping in mappings:
+        target = _table_spec(mapping.kind).field(mapping.field_key)
+        name = f"{mapping.field_key} («{target.name}»)" if target else mapping.field_key
+        table.add_row(mapping.kind.value, mapping.header, name)
+    console.print(table)
+
+
+@columns_app.command("remove")
+def columns_remove(
+    header: Annotated[str, typer.Argument(help="Заголовок столбца, как в файле")],
+    org: Annotated[str, typer.Option(help="Код организации")],
+    kind: Annotated[ImportKind, _KIND_OPTION] = ImportKind.questionnaire,
+) -> None:
+    """Forget a saved column mapping."""
+    with session_scope() as session:
+        organization = repository.get_organization(session=session, code=org)
+        removed = tabular.remove_column_mapping(
+            session=session, organization_id=organization.id, kind=kind, header=header
+        )
+    if not removed:
+        console.print(f"[red]Сопоставление для «{header}» ({kind.value}) не найдено[/]")
+        raise typer.Exit(1)
+    console.print(f"Сопоставление для «{header}» ({kind.value}) удалено")
 
 
 approvals_app = typer.Typer(invoke_without_command=True)

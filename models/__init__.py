@@ -1,5 +1,6 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
+from models.imports import ColumnMapping, ImportKind
 from models.tables import (
     ApprovalDecision,
     ApprovalRequest,
@@ -32,6 +33,8 @@ from models.tables import (
 )
 
 __all__ = [
+    "ColumnMapping",
+    "ImportKind",
     "ConstraintKind",
     "MentorAdmission",
     "MentorshipPair",

@@ -18,6 +18,7 @@ from models import (
     ConsentKind,
     ConstraintKind,
     Cycle,
+    ImportKind,
     MentorAdmission,
     MentoringForm,
     MentorshipPair,
@@ -31,14 +32,19 @@ from models import (
 )
 from models.tables import Consent
 from nastavnik import consents, matching, repository
-from nastavnik.questionnaires import (
-    ImportFileError,
-    RowError,
-    clean_cell,
-    fold_text,
-    normalise_header,
+from nastavnik.tabular import (
+    AMBIGUOUS,
+    EMAIL,
+    MISSING,
+    REQUIRED_HINT,
+    Field,
+    ImportReport,
+    PersonIndex,
+    TableSpec,
     parse_date,
-    read_questionnaire,
+    person_fields,
+    read_table,
+    saved_mappings,
 )
 
 # Questionnaire answers are free text («подготовка к ОГЭ по математике»); matching compares
@@ -524,6 +530,21 @@ def search_list(*, session: Session, cycle_id: uuid.UUID) -> list[dict[str, str]
     )
 
 
+def _participation_consent(
+    session: Session, cycle_id: uuid.UUID, participant_id: uuid.UUID
+) -> Consent | None:
+    participant = session.get(Participant, participant_id)
+    if participant is None or participant.cycle_id != cycle_id:
+        raise LookupError(f"participant {participant_id} is not in this cycle")
+    return session.exec(
+        select(Consent).where(
+            Consent.person_id == participant.person_id,
+            Consent.cycle_id == cycle_id,
+            Consent.kind == ConsentKind.participation,
+        )
+    ).first()
+
+
 def record_participation_consent(
     *,
     session: Session,
@@ -533,17 +554,10 @@ def record_participation_consent(
     source: str = "cli",
 ) -> Consent:
     """Record a participant's written consent to the pair (§2.6), once per cycle."""
-    participant = session.get(Participant, participant_id)
-    if participant is None or participant.cycle_id != cycle_id:
-        raise LookupError(f"participant {participant_id} is not in this cycle")
-    consent = session.exec(
-        select(Consent).where(
-            Consent.person_id == participant.person_id,
-            Consent.cycle_id == cycle_id,
-            Consent.kind == ConsentKind.participation,
-        )
-    ).first()
+    consent = _participation_consent(session, cycle_id, participant_id)
     if consent is None:
+        participant = session.get(Participant, participant_id)
+        assert participant is not None
         consent = Consent(
             person_id=participant.person_id,
             cycle_id=cycle_id,
@@ -634,76 +648,62 @@ def settle(
     return [p.id for p in pairs]
 
 
-CONSENT_COLUMNS = {
-    "ФИО": ("фио", "участник", "фамилия имя отчество"),
-    "Электронная почта": ("электронная почта", "e-mail", "email", "почта"),
-    "Дата согласия": ("дата согласия", "дата", "дата подписания"),
-}
-
-
-@dataclass
-class ConsentImportReport:
-    """What a file of signed written consents (§2.6) recorded, and the rows it refused."""
-
-    file: str
-    recorded: int = 0
-    rejected: list[RowError] = field(default_factory=list)
+# The fields of a file of signed written consents; the key is what `nastavnik columns set` takes.
+CONSENTS = TableSpec(
+    ImportKind.consent,
+    (
+        *person_fields(full_name=("Участник",)),
+        Field("consent_date", "Дата согласия", ("Дата", "Дата подписания")),
+    ),
+)
 
 
 def import_participation_consents(
     *, session: Session, cycle_id: uuid.UUID, path: Path, max_bytes: int, default_date: date
-) -> ConsentImportReport:
+) -> ImportReport:
     """Record the signed consents listed in a CSV/XLSX (ФИО or e-mail, Дата согласия)."""
-    headers, rows = read_questionnaire(path, max_bytes=max_bytes)
-    columns: dict[str, str] = {}
-    for header in headers:
-        for canonical, aliases in CONSENT_COLUMNS.items():
-            if normalise_header(header) in aliases or normalise_header(header) == fold_text(
-                canonical
-            ):
-                columns.setdefault(canonical, header)
-    if "ФИО" not in columns and "Электронная почта" not in columns:
-        raise ImportFileError(f"{path.name}: нет столбца «ФИО» или «Электронная почта»")
-    people = session.exec(
-        select(Participant.id, Person)
-        .join(Person, col(Person.id) == col(Participant.person_id))
-        .where(Participant.cycle_id == cycle_id)
-    ).all()
-    by_name: dict[str, set[uuid.UUID]] = defaultdict(set)
-    by_email: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for _, person in people:
-        by_name[fold_text(person.full_name)].add(person.id)
-        if person.email:
-            by_email[person.email.lower()].add(person.id)
-    participant_of = {person.id: participant_id for participant_id, person in people}
-    report = ConsentImportReport(file=path.name)
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise LookupError(f"cycle {cycle_id} is not known")
+    mappings = saved_mappings(session=session, organization_id=cycle.organization_id, spec=CONSENTS)
+    table = read_table(path, CONSENTS, max_bytes=max_bytes, mappings=mappings)
+    table.require((), person=True)
+    people = PersonIndex(
+        (person, participant_id)
+        for participant_id, person in session.exec(
+            select(Participant.id, Person)
+            .join(Person, col(Person.id) == col(Participant.person_id))
+            .where(Participant.cycle_id == cycle_id)
+        )
+    )
+    report = ImportReport(file=table.file, ignored_columns=table.ignored)
     with session.begin_nested():
-        for number, row in enumerate(rows, start=2):
-            email = clean_cell(row.get(columns.get("Электронная почта", ""), "")).lower()
-            name = clean_cell(row.get(columns.get("ФИО", ""), ""))
-            if not email and not name:
-                continue
-            field_name = "Электронная почта" if email else "ФИО"
-            found = by_email.get(email, set()) if email else by_name.get(fold_text(name), set())
-            raw_date = clean_cell(row.get(columns.get("Дата согласия", ""), ""))
-            given_on = parse_date(raw_date) if raw_date else default_date
-            if len(found) != 1:
-                problem = "участник не найден" if not found else "несколько участников"
-                report.rejected.append(
-                    RowError(path.name, number, field_name, f"{problem}: «{email or name}»")
+        for record in table.records:
+            match = people.find(email=record.get(EMAIL.name), name=record.full_name)
+            typed = record.get("Дата согласия")
+            given_on = parse_date(typed) if typed else default_date
+            if match.found is None:
+                problem = (
+                    "несколько участников" if match.problem == AMBIGUOUS else "участник не найден"
                 )
+                message = (
+                    REQUIRED_HINT if match.problem == MISSING else f"{problem}: «{match.typed}»"
+                )
+                report.reject(record.number, match.field, message)
                 continue
             if given_on is None:
-                report.rejected.append(
-                    RowError(path.name, number, "Дата согласия", f"неверная дата «{raw_date}»")
-                )
+                report.reject(record.number, "Дата согласия", f"неверная дата «{typed}»")
                 continue
+            known = _participation_consent(session, cycle_id, match.found) is not None
             record_participation_consent(
                 session=session,
                 cycle_id=cycle_id,
-                participant_id=participant_of[next(iter(found))],
+                participant_id=match.found,
                 given_on=given_on,
-                source=f"{path.name}:{number}",
+                source=f"{table.file}:{record.number}",
             )
-            report.recorded += 1
+            if known:
+                report.unchanged += 1
+            else:
+                report.accepted += 1
     return report

@@ -4,18 +4,16 @@ Contract: ``import_questionnaire`` works inside a SAVEPOINT of the caller's sess
 but never commits; the caller commits (``import_file_transaction`` does it for one file). If
 anything unexpected fails, the savepoint is rolled back and nothing of the file remains.
 Rows with problems are rejected one by one with a ``RowError``; good rows are kept.
+Files are read by ``nastavnik.tabular`` (formats, encodings, headers, «ФИО», saved mappings).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
-import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,68 +21,138 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import Consent, ConsentKind, Cycle, MentoringForm, Participant, Person, Role
+from models import Consent, ConsentKind, Cycle, ImportKind, MentoringForm, Participant, Person, Role
 from models.tables import utcnow
+from nastavnik.db import session_scope
+from nastavnik.tabular import (
+    FULL_NAME,
+    REQUIRED_HINT,
+    Field,
+    ImportFileError,
+    ImportReport,
+    Record,
+    RowError,
+    TableSpec,
+    clean_headers,
+    fold_text,
+    parse_date,
+    person_fields,
+    read_cells,
+    read_table,
+    resolve_columns,
+    saved_mappings,
+    update_fields,
+)
+
+__all__ = [
+    "HEADER_ALIASES",
+    "QUESTIONNAIRE",
+    "REQUIRED_COLUMNS",
+    "ImportFileError",
+    "ImportReport",
+    "RowError",
+    "canonical_header",
+    "import_file_transaction",
+    "import_questionnaire",
+    "parse_date",
+    "parse_form",
+    "parse_grade",
+    "person_key",
+    "read_questionnaire",
+]
 
 MAX_CELL_CHARS = 2000
 MAX_NAME_CHARS = 200
 MAX_EXPERIENCE_YEARS = 70
-# A 5 MB XLSX may legitimately unpack to ~10x; anything far beyond that is a zip bomb.
-XLSX_UNPACK_FACTOR = 20
 
-# Canonical Russian header -> accepted aliases (matched after normalisation, see normalise_header).
-HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "Отметка времени": ("Timestamp", "Время создания", "Дата заполнения", "Дата и время"),
-    "Фамилия": ("Фамилия наставляемого", "Фамилия наставника", "Last name"),
-    "Имя": ("Имя наставляемого", "Имя наставника", "First name"),
-    "Отчество": ("Отчество (при наличии)", "Отчество при наличии", "Middle name"),
-    "Дата рождения": ("Дата рождения (ДД.ММ.ГГГГ)", "Birth date", "Date of birth"),
-    "Электронная почта": (
-        "E-mail",
-        "Email",
-        "Адрес электронной почты",
-        "Эл. почта",
-        "Почта",
-        "Электронный адрес",
+# The fields of a questionnaire; the key is what `nastavnik columns set` takes.
+QUESTIONNAIRE = TableSpec(
+    ImportKind.questionnaire,
+    (
+        Field(
+            "timestamp",
+            "Отметка времени",
+            ("Timestamp", "Время создания", "Дата заполнения", "Дата и время"),
+        ),
+        *person_fields(
+            last_name=("Фамилия наставляемого", "Фамилия наставника"),
+            first_name=("Имя наставляемого", "Имя наставника"),
+        ),
+        Field(
+            "birth_date",
+            "Дата рождения",
+            ("Дата рождения (ДД.ММ.ГГГГ)", "Birth date", "Date of birth"),
+        ),
+        Field("phone", "Телефон", ("Номер телефона", "Контактный телефон", "Телефон для связи")),
+        Field(
+            "grade",
+            "Класс",
+            ("Класс обучения", "Класс (для обучающихся)", "В каком классе вы учитесь"),
+        ),
+        Field(
+            "form",
+            "Форма наставничества",
+            ("Форма", "Желаемая форма наставничества", "Выберите форму наставничества"),
+        ),
+        Field(
+            "request",
+            "Запрос",
+            ("Ваш запрос к наставнику", "Запросы", "Запрос к наставнику", "Запрос наставляемого"),
+        ),
+        Field("interests", "Интересы", ("Ваши интересы", "Увлечения", "Интересы и увлечения")),
+        Field(
+            "subjects",
+            "Предметы",
+            ("Предметные области", "Предмет", "Преподаваемые предметы", "Любимые предметы"),
+        ),
+        Field(
+            "experience",
+            "Стаж",
+            (
+                "Педагогический стаж (лет)",
+                "Опыт работы, лет",
+                "Педагогический стаж",
+                "Стаж работы",
+                "Стаж (лет)",
+                "Опыт работы",
+            ),
+        ),
+        Field("position", "Должность", ("Занимаемая должность",)),
+        Field(
+            "format",
+            "Формат",
+            (
+                "Формат наставничества",
+                "Формат встреч",
+                "Индивидуально или в группе",
+                "Индивидуальное или групповое наставничество",
+            ),
+        ),
+        Field(
+            "consent",
+            "Согласие на обработку персональных данных",
+            (
+                "Согласие на обработку ПДн",
+                "Я даю согласие на обработку персональных данных",
+                "Согласие на обработку персональных данных получено",
+            ),
+        ),
+        Field("consent_date", "Дата согласия", ("Дата согласия на обработку персональных данных",)),
+        Field(
+            "guardian_consent",
+            "Согласие законного представителя",
+            ("Согласие родителя (законного представителя)", "Согласие родителей"),
+        ),
+        Field(
+            "guardian_name",
+            "ФИО законного представителя",
+            ("ФИО родителя (законного представителя)", "ФИО родителя"),
+        ),
+        Field("revoked_on", "Дата отзыва согласия", ("Согласие отозвано",)),
     ),
-    "Телефон": ("Номер телефона", "Контактный телефон", "Телефон для связи"),
-    "Класс": ("Класс обучения", "Класс (для обучающихся)", "В каком классе вы учитесь"),
-    "Форма наставничества": (
-        "Форма",
-        "Желаемая форма наставничества",
-        "Выберите форму наставничества",
-    ),
-    "Запрос": ("Ваш запрос к наставнику", "Запросы", "Запрос к наставнику", "Запрос наставляемого"),
-    "Интересы": ("Ваши интересы", "Увлечения", "Интересы и увлечения"),
-    "Предметы": ("Предметные области", "Предмет", "Преподаваемые предметы", "Любимые предметы"),
-    "Стаж": (
-        "Педагогический стаж (лет)",
-        "Опыт работы, лет",
-        "Педагогический стаж",
-        "Стаж работы",
-        "Стаж (лет)",
-        "Опыт работы",
-    ),
-    "Должность": ("Занимаемая должность",),
-    "Формат": (
-        "Формат наставничества",
-        "Формат встреч",
-        "Индивидуально или в группе",
-        "Индивидуальное или групповое наставничество",
-    ),
-    "Согласие на обработку персональных данных": (
-        "Согласие на обработку ПДн",
-        "Я даю согласие на обработку персональных данных",
-        "Согласие на обработку персональных данных получено",
-    ),
-    "Дата согласия": ("Дата согласия на обработку персональных данных",),
-    "Согласие законного представителя": (
-        "Согласие родителя (законного представителя)",
-        "Согласие родителей",
-    ),
-    "ФИО законного представителя": ("ФИО родителя (законного представителя)", "ФИО родителя"),
-    "Дата отзыва согласия": ("Согласие отозвано",),
-}
+)
+# Canonical Russian header -> accepted aliases (matched after normalise_header).
+HEADER_ALIASES: dict[str, tuple[str, ...]] = QUESTIONNAIRE.aliases()
 
 REQUIRED_COLUMNS: dict[Role, tuple[str, ...]] = {
     Role.mentor: ("Фамилия", "Имя", "Форма наставничества"),
@@ -106,120 +174,31 @@ _FORM_WORDS: dict[tuple[str, str], MentoringForm] = {
 
 _YES = {"да", "yes", "true", "1", "+", "согласен", "согласна", "согласен(на)", "даю согласие"}
 _NO = {"нет", "no", "false", "0", "-", "не согласен", "не согласна", "не согласен(на)"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _DASHES = re.compile(r"\s*[-‐‑‒–—―−]+\s*")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _GRADE = re.compile(
     r"^(\d{1,2})\s*(?:класс|кл\.?)?\s*[-–]?\s*[\"«']?([^\W\d_]?)[\"»']?\s*(?:класс)?$"
 )
 _INT = re.compile(r"^(-?\s*\d+)(?:[.,]0+)?\s*(?:г\.?|год|года|лет)?$")
-_DATE_RU = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ ,T]+\d{1,2}:\d{2}(?::\d{2})?)?$")
-_DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _DATE_HINT = "ожидается ДД.ММ.ГГГГ или ГГГГ-ММ-ДД"
 _LATIN_TO_CYRILLIC = str.maketrans("ABCEHKMOPTXY", "АВСЕНКМОРТХУ")
 _CONSENT_COLUMNS = (
     (ConsentKind.personal_data, "Согласие на обработку персональных данных"),
     (ConsentKind.guardian, "Согласие законного представителя"),
 )
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem of one row, named the way the curator sees the file."""
-
-    file: str
-    row: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}, строка {self.row}, поле «{self.field}»: {self.message}"
-
-
-@dataclass
-class ImportReport:
-    """What one file's import did: counts of rows and the rejected rows' errors."""
-
-    file: str
-    role: Role
-    accepted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[RowError] = field(default_factory=list)
-    consents_recorded: int = 0
-
-    @property
-    def rejected_rows(self) -> int:
-        """Number of distinct rejected rows (a row may have several errors)."""
-        return len({error.row for error in self.rejected})
-
-    def as_rows(self) -> list[dict[str, str | int]]:
-        """The errors as table rows with Russian column names."""
-        return [
-            {"Файл": e.file, "Строка": e.row, "Поле": e.field, "Ошибка": e.message}
-            for e in self.rejected
-        ]
-
-
-class ImportFileError(ValueError):
-    """The whole file cannot be imported (size, format, encoding, missing columns)."""
-
-
-def normalise_header(header: str) -> str:
-    """A header compared case-insensitively, ё as е, spaces collapsed, trailing «*?:» dropped."""
-    text = " ".join(header.replace("ё", "е").replace("Ё", "Е").split()).casefold()
-    return text.rstrip("*?: ").strip()
-
-
-_HEADER_LOOKUP: dict[str, str] = {}
-for _canonical, _aliases in HEADER_ALIASES.items():
-    for _name in (_canonical, *_aliases):
-        _HEADER_LOOKUP[normalise_header(_name)] = _canonical
+_NAME_FIELDS = {"Фамилия", "Имя", "Отчество"}
 
 
 def canonical_header(header: str) -> str | None:
     """The canonical column name for a header as exported by a form, or None if unknown."""
-    return _HEADER_LOOKUP.get(normalise_header(header))
-
-
-def _human_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} МБ".replace(".0 ", " ").replace(".", ",")
-    if size >= 1024:
-        return f"{size / 1024:.1f} КБ".replace(".0 ", " ").replace(".", ",")
-    return f"{size} байт"
+    return QUESTIONNAIRE.canonical(header)
 
 
 def read_questionnaire(path: Path, *, max_bytes: int) -> tuple[list[str], list[dict[str, str]]]:
     """Headers and raw rows of a CSV or XLSX file; row i of the list is sheet row i + 2."""
-    name = path.name
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImportFileError(f"{name}: файл не найден или недоступен") from exc
-    if size > max_bytes:
-        raise ImportFileError(
-            f"{name}: файл слишком большой ({_human_size(size)}), "
-            f"допустимо не более {_human_size(max_bytes)}"
-        )
-    suffix = path.suffix.lower()
-    if suffix in {".csv", ".txt"}:
-        records = _read_csv(path)
-    elif suffix in {".xlsx", ".xlsm"}:
-        records = _read_xlsx(path, max_bytes=max_bytes)
-    elif suffix == ".xls":
-        raise ImportFileError(
-            f"{name}: формат .xls не поддерживается, сохраните файл как .xlsx или .csv"
-        )
-    else:
-        raise ImportFileError(
-            f"{name}: неподдерживаемый формат «{path.suffix or 'без расширения'}», "
-            "ожидается .csv или .xlsx"
-        )
-    if not records or not any(cell.strip() for cell in records[0]):
-        raise ImportFileError(f"{name}: файл пуст или первая строка не содержит заголовков")
-    headers = _unique_headers(records[0])
-    rows = [
+    records = read_cells(path, max_bytes=max_bytes, known=lambda h: canonical_header(h) is not None)
+    headers = clean_headers(records[0])
+    return headers, [
         {
             header: (record[i] if i < len(record) else "")
             for i, header in enumerate(headers)
@@ -227,142 +206,10 @@ def read_questionnaire(path: Path, *, max_bytes: int) -> tuple[list[str], list[d
         }
         for record in records[1:]
     ]
-    return headers, rows
 
 
-def _unique_headers(raw: list[str]) -> list[str]:
-    headers: list[str] = []
-    seen: dict[str, int] = {}
-    for cell in raw:
-        header = " ".join(_CONTROL.sub("", cell).split())
-        if header:
-            seen[header] = seen.get(header, 0) + 1
-            if seen[header] > 1:
-                header = f"{header} ({seen[header]})"
-        headers.append(header)
-    return headers
-
-
-def _decode(data: bytes, name: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings: tuple[str, ...] = ("utf-16",)
-    elif b"\x00" in data:
-        raise ImportFileError(f"{name}: файл не похож на текстовый CSV (двоичные данные)")
-    else:
-        encodings = ("utf-8-sig", "cp1251")
-    for encoding in encodings:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportFileError(f"{name}: не удалось прочитать текст (ожидается UTF-8 или Windows-1251)")
-
-
-def _read_csv(path: Path) -> list[list[str]]:
-    text = _decode(path.read_bytes(), path.name)
-    if not text.strip():
-        return []
-    delimiter = _guess_delimiter(text)
-    try:
-        return [
-            list(record)
-            for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        ]
-    except csv.Error as exc:
-        raise ImportFileError(f"{path.name}: ошибка разбора CSV: {exc}") from exc
-
-
-def _guess_delimiter(text: str) -> str:
-    """';' or ',': whichever splits the header into more known columns (then more columns)."""
-    best, best_score = ";", (-1, -1)
-    for delimiter in (";", ","):
-        try:
-            header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
-        except csv.Error:
-            continue
-        score = (sum(canonical_header(h) is not None for h in header), len(header))
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
-def _read_xlsx(path: Path, *, max_bytes: int) -> list[list[str]]:
-    from openpyxl import load_workbook
-
-    name = path.name
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ImportFileError(f"{name}: файл повреждён или не является XLSX") from exc
-    if unpacked > max_bytes * XLSX_UNPACK_FACTOR:
-        raise ImportFileError(f"{name}: содержимое XLSX слишком велико после распаковки")
-    try:
-        values = _xlsx_rows(load_workbook(path, read_only=True, data_only=True))
-        # Formula cells without a cached value come back as None; keep their text instead.
-        formulas = _xlsx_rows(load_workbook(path, read_only=True, data_only=False))
-    except Exception as exc:  # openpyxl raises many kinds of errors on broken files
-        raise ImportFileError(f"{name}: не удалось открыть XLSX ({type(exc).__name__})") from exc
-    records: list[list[str]] = []
-    for value_row, formula_row in zip(values, formulas, strict=False):
-        record = []
-        for i, value in enumerate(value_row):
-            if value is None and i < len(formula_row) and isinstance(formula_row[i], str):
-                value = formula_row[i]
-            record.append(_cell_text(value))
-        records.append(record)
-    return records
-
-
-def _xlsx_rows(workbook: Any) -> list[tuple[Any, ...]]:
-    try:
-        sheet = workbook.worksheets[0]
-        return [tuple(row) for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Да" if value else "Нет"
-    if isinstance(value, datetime):
-        if value.time() == time(0, 0):
-            return value.strftime("%d.%m.%Y")
-        return value.strftime("%d.%m.%Y %H:%M:%S")
-    if isinstance(value, date):
-        return value.strftime("%d.%m.%Y")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def clean_cell(value: str) -> str:
-    """A cell without control characters (newline and tab kept) or surrounding spaces."""
-    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
-
-
-def fold_text(text: str) -> str:
-    """Text for comparing names: ё as е, spaces collapsed, case folded."""
-    return " ".join(text.replace("ё", "е").replace("Ё", "Е").split()).casefold()
-
-
-def parse_date(text: str) -> date | None:
-    """A date written as ДД.ММ.ГГГГ or ГГГГ-ММ-ДД (a time part is ignored); None if invalid."""
-    text = text.strip()
-    match = _DATE_RU.match(text)
-    if match:
-        day, month, year = (int(g) for g in match.groups())
-    else:
-        match = _DATE_ISO.match(text)
-        if not match:
-            return None
-        year, month, day = (int(g) for g in match.groups())
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
+def _resolve_columns(headers: list[str], *, file: str, role: Role) -> dict[str, str]:
+    return resolve_columns(QUESTIONNAIRE, headers, file=file)
 
 
 def parse_form(text: str) -> MentoringForm | None:
@@ -410,23 +257,23 @@ class _Row:
 class _RowParser:
     """Validates one row; collects RowErrors instead of raising."""
 
-    def __init__(self, *, file: str, role: Role, columns: dict[str, str], cycle_start: date):
-        self.file, self.role, self.columns, self.cycle_start = file, role, columns, cycle_start
+    def __init__(self, *, file: str, role: Role, split_name: bool, cycle_start: date):
+        self.file, self.role, self.split_name = file, role, split_name
+        self.cycle_start = cycle_start
 
-    def parse(self, number: int, raw: dict[str, str]) -> tuple[_Row | None, list[RowError]]:
+    def _field(self, column: str) -> str:
+        """The column a name error is about: «ФИО» when the file has one name column."""
+        return FULL_NAME.name if self.split_name and column in _NAME_FIELDS else column
+
+    def parse(self, record: Record) -> tuple[_Row | None, list[RowError]]:
+        number = record.number
         errors: list[RowError] = []
         values: dict[str, str] = {}
-        for canonical, header in self.columns.items():
-            value = clean_cell(raw.get(header, ""))
-            limit = (
-                MAX_NAME_CHARS if canonical in {"Фамилия", "Имя", "Отчество"} else MAX_CELL_CHARS
-            )
+        for canonical, value in record.values.items():
+            limit = MAX_NAME_CHARS if canonical in _NAME_FIELDS else MAX_CELL_CHARS
             if len(value) > limit:
-                errors.append(
-                    self._err(
-                        number, canonical, f"значение длиннее {limit} символов ({len(value)})"
-                    )
-                )
+                message = f"значение длиннее {limit} символов ({len(value)})"
+                errors.append(self._err(number, self._field(canonical), message))
                 value = ""
             values[canonical] = value
 
@@ -434,8 +281,13 @@ class _RowParser:
             errors.append(self._err(number, column, message))
 
         for column in REQUIRED_COLUMNS[self.role]:
-            if not values.get(column) and not any(e.field == column for e in errors):
-                err(column, "обязательное поле не заполнено")
+            field = self._field(column)
+            if not values.get(column) and not any(e.field == field for e in errors):
+                typed = values.get(FULL_NAME.name, "")
+                if field == column or not typed:
+                    err(field, REQUIRED_HINT)
+                else:
+                    err(field, f"ожидаются фамилия, имя и отчество через пробел, указано «{typed}»")
 
         birth_date = self._date(values, "Дата рождения", err)
         if birth_date and not (date(1900, 1, 1) <= birth_date < self.cycle_start):
@@ -546,13 +398,13 @@ class _RowParser:
             "Должность": "position",
         }
         for column, attribute in optional.items():
-            if column in self.columns:
+            if column in values:
                 participant[attribute] = values[column]
-        if "Класс" in self.columns:
+        if "Класс" in values:
             participant["grade"], participant["class_letter"] = grade, letter
-        if "Стаж" in self.columns:
+        if "Стаж" in values:
             participant["experience_years"] = experience
-        if "Формат" in self.columns:
+        if "Формат" in values:
             participant["wants_group"] = wants_group
         row = _Row(
             number=number,
@@ -568,7 +420,7 @@ class _RowParser:
             middle_name=values.get("Отчество", ""),
             birth_date=birth_date,
         )
-        row.key_field = "Электронная почта" if email else "Фамилия"
+        row.key_field = "Электронная почта" if email else self._field("Фамилия")
         return row, []
 
     def _err(self, number: int, column: str, message: str) -> RowError:
@@ -600,28 +452,6 @@ class _RowParser:
         return years
 
 
-def _resolve_columns(headers: list[str], *, file: str, role: Role) -> dict[str, str]:
-    columns: dict[str, str] = {}
-    duplicates: dict[str, list[str]] = {}
-    for header in headers:
-        canonical = canonical_header(header) if header else None
-        if canonical is None:
-            continue
-        if canonical in columns:
-            duplicates.setdefault(canonical, [columns[canonical]]).append(header)
-        else:
-            columns[canonical] = header
-    if duplicates:
-        canonical, found = next(iter(duplicates.items()))
-        listed = ", ".join(f"«{h}»" for h in found)
-        raise ImportFileError(f"{file}: столбец «{canonical}» встречается несколько раз: {listed}")
-    missing = [column for column in REQUIRED_COLUMNS[role] if column not in columns]
-    if missing:
-        listed = ", ".join(f"«{c}»" for c in missing)
-        raise ImportFileError(f"{file}: нет обязательных столбцов: {listed}")
-    return columns
-
-
 def import_questionnaire(
     *, session: Session, cycle_id: UUID, path: Path, role: Role, max_bytes: int = 5 * 1024 * 1024
 ) -> ImportReport:
@@ -630,29 +460,29 @@ def import_questionnaire(
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise LookupError(f"cycle {cycle_id} is not known")
-    headers, raw_rows = read_questionnaire(path, max_bytes=max_bytes)
-    columns = _resolve_columns(headers, file=file, role=role)
-    parser = _RowParser(file=file, role=role, columns=columns, cycle_start=cycle.start_date)
-    report = ImportReport(file=file, role=role)
+    mappings = saved_mappings(
+        session=session, organization_id=cycle.organization_id, spec=QUESTIONNAIRE
+    )
+    table = read_table(path, QUESTIONNAIRE, max_bytes=max_bytes, mappings=mappings)
+    table.require(REQUIRED_COLUMNS[role])
+    parser = _RowParser(
+        file=file, role=role, split_name=table.split_name, cycle_start=cycle.start_date
+    )
+    report = ImportReport(file=file, role=role, ignored_columns=table.ignored)
 
     good: dict[str, _Row] = {}
-    for index, raw in enumerate(raw_rows):
-        if not any(clean_cell(value) for value in raw.values()):
-            continue
-        row, errors = parser.parse(index + 2, raw)
+    for record in table.records:
+        row, errors = parser.parse(record)
         report.rejected.extend(errors)
         if row is None:
             continue
         earlier = good.pop(row.key, None)
         if earlier is not None:
             # A form submitted twice: the later answer wins, so re-imports stay idempotent.
-            report.rejected.append(
-                RowError(
-                    file=file,
-                    row=earlier.number,
-                    field=earlier.key_field,
-                    message=f"повторная анкета того же человека, учтена строка {row.number}",
-                )
+            report.reject(
+                earlier.number,
+                earlier.key_field,
+                f"повторная анкета того же человека, учтена строка {row.number}",
             )
         good[row.key] = row
     report.rejected.sort(key=lambda e: e.row)
@@ -704,7 +534,7 @@ def _write_rows(
             person = Person(organization_id=cycle.organization_id, person_key=row.key, **known)
             session.add(person)
             people[row.key] = person
-        elif _assign(person, known):
+        elif update_fields(person, **known):
             person.updated_at = now
             changed = True
         persons.append(person)
@@ -728,7 +558,7 @@ def _write_rows(
             participants[person.id] = participant
             created = True
         else:
-            if _assign(participant, row.participant):
+            if update_fields(participant, **row.participant):
                 participant.updated_at = now
                 changed = True
             # Where the row sits is provenance, not data: moving it is not an update.
@@ -767,15 +597,6 @@ def _write_rows(
     session.flush()
 
 
-def _assign(target: Any, values: dict[str, Any]) -> bool:
-    changed = False
-    for name, value in values.items():
-        if getattr(target, name) != value:
-            setattr(target, name, value)
-            changed = True
-    return changed
-
-
 def _merge_consent(consent: Consent, incoming: dict[str, Any], source: str) -> bool:
     """Order-independent merge: the earliest consent and the earliest revocation win."""
     given_on: date = incoming["given_on"]
@@ -793,7 +614,7 @@ def _merge_consent(consent: Consent, incoming: dict[str, Any], source: str) -> b
             updates["revoked_on"] = revoked_on
     if incoming["guardian_name"] and incoming["guardian_name"] != consent.guardian_name:
         updates["guardian_name"] = incoming["guardian_name"]
-    if not _assign(consent, updates):
+    if not update_fields(consent, **updates):
         return False
     consent.source = source
     return True
@@ -803,13 +624,7 @@ def import_file_transaction(
     *, engine: Engine, cycle_id: UUID, path: Path, role: Role, max_bytes: int = 5 * 1024 * 1024
 ) -> ImportReport:
     """Import one file in its own session and transaction: committed once, or not at all."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            report = import_questionnaire(
-                session=session, cycle_id=cycle_id, path=path, role=role, max_bytes=max_bytes
-            )
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
-    return report
+    with session_scope(engine) as session:
+        return import_questionnaire(
+            session=session, cycle_id=cycle_id, path=path, role=role, max_bytes=max_bytes
+        )

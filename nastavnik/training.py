@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 
 from models import (
     Cycle,
+    ImportKind,
     MentorAdmission,
     MentoringForm,
     Participant,
@@ -37,16 +38,23 @@ from models import (
 )
 from models.tables import utcnow
 from nastavnik.consents import check_consents
-from nastavnik.questionnaires import (
-    ImportFileError,
-    RowError,
-    canonical_header,
-    clean_cell,
-    fold_text,
-    normalise_header,
-    read_questionnaire,
-)
+from nastavnik.db import session_scope
 from nastavnik.repository import school_year_start
+from nastavnik.tabular import (
+    AMBIGUOUS,
+    MISSING,
+    REQUIRED_HINT,
+    Field,
+    ImportFileError,
+    ImportReport,
+    PersonIndex,
+    TableSpec,
+    fold_text,
+    person_fields,
+    read_table,
+    saved_mappings,
+    update_fields,
+)
 
 MAX_MENTEES_PER_MENTOR = 3
 """§2.5: «не может превышать трех»."""
@@ -61,38 +69,44 @@ _AUTOMATIC = {"", BY_SELECTION, BY_TRAINING}
 
 REASON_RESERVE = "резерв"
 
-# Canonical attendance column -> accepted aliases; names are compared after normalise_header.
-ATTENDANCE_ALIASES: dict[str, tuple[str, ...]] = {
-    "ФИО": (
-        "Ф.И.О.",
-        "Ф. И. О.",
-        "Фамилия, имя, отчество",
-        "Фамилия Имя Отчество",
-        "ФИО наставника",
-        "Наставник",
+# The fields of an attendance file; the key is what `nastavnik columns set` takes.
+ATTENDANCE = TableSpec(
+    ImportKind.attendance,
+    (
+        *person_fields(
+            full_name=("ФИО наставника", "Наставник"),
+            last_name=("Фамилия наставника",),
+            first_name=("Имя наставника",),
+        ),
+        Field(
+            "session",
+            "Занятие",
+            (
+                "Код занятия",
+                "Название занятия",
+                "Тема занятия",
+                "Занятие (код или название)",
+                "Мероприятие",
+            ),
+        ),
+        Field(
+            "present",
+            "Присутствовал",
+            (
+                "Присутствовал(а)",
+                "Присутствовала",
+                "Присутствие",
+                "Отметка о присутствии",
+                "Явка",
+                "Посещение",
+            ),
+        ),
     ),
-    "Занятие": (
-        "Код занятия",
-        "Название занятия",
-        "Тема занятия",
-        "Занятие (код или название)",
-        "Мероприятие",
-    ),
-    "Присутствовал": (
-        "Присутствовал(а)",
-        "Присутствовала",
-        "Присутствие",
-        "Отметка о присутствии",
-        "Явка",
-        "Посещение",
-    ),
-}
-_NAME_COLUMNS = ("Фамилия", "Имя", "Отчество", "Электронная почта")
+)
 _PRESENT = {"да", "+", "1", "присутствовал", "присутствовала", "был", "была", "yes", "true"}
 _ABSENT = {"нет", "-", "0", "н", "нб", "отсутствовал", "отсутствовала", "не был", "не была"}
 _ABSENT |= {"no", "false", "–", "—"}
 _PRESENT_HINT = "ожидается «да», «нет», «+», «-», «1» или «0»"
-_REQUIRED_HINT = "обязательное поле не заполнено"
 
 _WORD = re.compile(r"[^\W\d_]+")
 # Longest first: a crude Russian stemmer, enough to meet «математика» with «по математике».
@@ -158,27 +172,7 @@ class SessionSpec:
     mandatory: bool = True
 
 
-@dataclass
-class AttendanceReport:
-    """What one attendance file's import did, with the rejected rows' errors."""
-
-    file: str
-    accepted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[RowError] = field(default_factory=list)
-
-    @property
-    def rejected_rows(self) -> int:
-        """Number of distinct rejected rows (a row may have several errors)."""
-        return len({error.row for error in self.rejected})
-
-    def as_rows(self) -> list[dict[str, str | int]]:
-        """The errors as table rows with Russian column names."""
-        return [
-            {"Файл": e.file, "Строка": e.row, "Поле": e.field, "Ошибка": e.message}
-            for e in self.rejected
-        ]
+AttendanceReport = ImportReport
 
 
 @dataclass(frozen=True)
@@ -428,19 +422,10 @@ def _apply_selection(
         return created, True
     if selected and admission.selected and admission.decided_by == BY_TRAINING:
         return admission, False  # still selected: keep the training result already decided
-    changed = _assign(
+    changed = update_fields(
         admission, selected=selected, admitted=False, reason=reason, decided_by=BY_SELECTION
     )
     return admission, changed
-
-
-def _assign(target: object, **values: object) -> bool:
-    changed = False
-    for name, value in values.items():
-        if getattr(target, name) != value:
-            setattr(target, name, value)
-            changed = True
-    return changed
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -493,85 +478,30 @@ def _sessions(session: Session, cycle_id: UUID) -> list[TrainingSession]:
 # --- attendance -----------------------------------------------------------------------------
 
 
-_ATTENDANCE_LOOKUP = {
-    normalise_header(name): canonical
-    for canonical, aliases in ATTENDANCE_ALIASES.items()
-    for name in (canonical, *aliases)
-}
-
-
-def _attendance_header(header: str) -> str | None:
-    canonical = _ATTENDANCE_LOOKUP.get(normalise_header(header))
-    if canonical is None:
-        known = canonical_header(header)
-        canonical = known if known in _NAME_COLUMNS else None
-    return canonical
-
-
-def _resolve_attendance_columns(headers: list[str], file: str) -> dict[str, str]:
-    columns: dict[str, str] = {}
-    for header in headers:
-        canonical = _attendance_header(header) if header else None
-        if canonical is None:
-            continue
-        if canonical in columns:
-            raise ImportFileError(
-                f"{file}: столбец «{canonical}» встречается несколько раз: "
-                f"«{columns[canonical]}», «{header}»"
-            )
-        columns[canonical] = header
-    missing = [c for c in ("Занятие", "Присутствовал") if c not in columns]
-    if not ({"ФИО", "Электронная почта"} & columns.keys() or {"Фамилия", "Имя"} <= columns.keys()):
-        missing.insert(0, "ФИО")
-    if missing:
-        listed = ", ".join(f"«{c}»" for c in missing)
-        raise ImportFileError(f"{file}: нет обязательных столбцов: {listed}")
-    return columns
-
-
 class _Mentors:
-    """The cycle's mentors, found by e-mail or by full name as a curator types them."""
+    """The cycle's mentors by e-mail or full name; only the selected ones may attend."""
 
     def __init__(self, session: Session, cycle_id: UUID, admissions: dict[UUID, MentorAdmission]):
         self.admissions = admissions
-        self.by_email: dict[str, tuple[Participant, Person]] = {}
-        self.by_name: dict[str, list[tuple[Participant, Person]]] = defaultdict(list)
-        for participant, person in _participants(session, cycle_id, Role.mentor):
-            if person.email:
-                self.by_email[person.email.casefold()] = (participant, person)
-            self.by_name[fold_text(person.full_name)].append((participant, person))
-            short = fold_text(f"{person.last_name} {person.first_name}")
-            if person.middle_name:
-                self.by_name[short].append((participant, person))
+        pairs = _participants(session, cycle_id, Role.mentor)
+        self.index = PersonIndex((person, (participant, person)) for participant, person in pairs)
 
     def find(self, *, email: str, name: str) -> tuple[Participant | None, str, str]:
         """(participant, error field, error message); the participant is None on an error."""
-        if email:
-            found = self.by_email.get(email.casefold())
-            if found is not None:
-                return self._selected(*found, field="Электронная почта")
-        if name:
-            candidates = self.by_name.get(fold_text(name), [])
-            if len(candidates) == 1:
-                return self._selected(*candidates[0], field="ФИО")
-            if len(candidates) > 1:
-                return None, "ФИО", f"несколько наставников «{name}», укажите электронную почту"
-            return None, "ФИО", f"наставник «{name}» не найден среди наставников цикла"
-        if email:
-            return (
-                None,
-                "Электронная почта",
-                f"наставник «{email}» не найден среди наставников цикла",
-            )
-        return None, "ФИО", _REQUIRED_HINT
-
-    def _selected(
-        self, participant: Participant, person: Person, *, field: str
-    ) -> tuple[Participant | None, str, str]:
-        admission = self.admissions.get(participant.id)
-        if admission is None or not admission.selected:
-            return None, field, f"{person.full_name} не отобран(а) в наставники этого цикла"
-        return participant, "", ""
+        match = self.index.find(email=email, name=name)
+        if match.found is not None:
+            participant, person = match.found
+            admission = self.admissions.get(participant.id)
+            if admission is None or not admission.selected:
+                message = f"{person.full_name} не отобран(а) в наставники этого цикла"
+                return None, match.field, message
+            return participant, "", ""
+        if match.problem == MISSING:
+            return None, match.field, REQUIRED_HINT
+        if match.problem == AMBIGUOUS:
+            message = f"несколько наставников «{match.typed}», укажите электронную почту"
+            return None, match.field, message
+        return None, match.field, f"наставник «{match.typed}» не найден среди наставников цикла"
 
 
 def _present(text: str) -> bool | None:
@@ -597,50 +527,48 @@ def import_attendance(
 ) -> AttendanceReport:
     """Validate and upsert one attendance file (CSV/XLSX) in a savepoint; the caller commits."""
     file = path.name
-    _cycle(session, cycle_id)
-    headers, raw_rows = read_questionnaire(path, max_bytes=max_bytes)
-    columns = _resolve_attendance_columns(headers, file)
+    cycle = _cycle(session, cycle_id)
+    mappings = saved_mappings(
+        session=session, organization_id=cycle.organization_id, spec=ATTENDANCE
+    )
+    table = read_table(path, ATTENDANCE, max_bytes=max_bytes, mappings=mappings)
+    table.require(("Занятие", "Присутствовал"), person=True)
     trainings = _sessions(session, cycle_id)
     if not trainings:
         raise ImportFileError(f"{file}: для цикла не запланированы занятия обучения наставников")
     lookup = _session_lookup(trainings)
     codes = ", ".join(t.code for t in trainings)
     mentors = _Mentors(session, cycle_id, _admissions(session, cycle_id))
-    report = AttendanceReport(file=file)
+    report = ImportReport(file=file, ignored_columns=table.ignored)
 
     good: dict[tuple[UUID, UUID], tuple[int, bool]] = {}
-    for index, raw in enumerate(raw_rows):
-        values = {c: clean_cell(raw.get(h, "")) for c, h in columns.items()}
-        if not any(clean_cell(value) for value in raw.values()):
-            continue
-        number = index + 2
+    for record in table.records:
+        number = record.number
 
         def err(column: str, message: str, number: int = number) -> None:
-            report.rejected.append(RowError(file=file, row=number, field=column, message=message))
+            report.reject(number, column, message)
 
-        name = values.get("ФИО") or " ".join(
-            values[c] for c in ("Фамилия", "Имя", "Отчество") if values.get(c)
-        )
         participant, field_, message = mentors.find(
-            email=values.get("Электронная почта", ""), name=name
+            email=record.get("Электронная почта"), name=record.full_name
         )
         if participant is None:
             err(field_, message)
         training = None
-        typed = values["Занятие"]
+        typed = record.get("Занятие")
         if not typed:
-            err("Занятие", _REQUIRED_HINT)
+            err("Занятие", REQUIRED_HINT)
         else:
             training = lookup.get(fold_text(typed))
             if training is None:
                 err("Занятие", f"неизвестное занятие «{typed}»; допустимы коды: {codes}")
         present = None
-        if not values["Присутствовал"]:
-            err("Присутствовал", _REQUIRED_HINT)
+        mark = record.get("Присутствовал")
+        if not mark:
+            err("Присутствовал", REQUIRED_HINT)
         else:
-            present = _present(values["Присутствовал"])
+            present = _present(mark)
             if present is None:
-                err("Присутствовал", f"{_PRESENT_HINT}, указано «{values['Присутствовал']}»")
+                err("Присутствовал", f"{_PRESENT_HINT}, указано «{mark}»")
         if participant is None or training is None or present is None:
             continue
         key = (training.id, participant.id)
@@ -695,16 +623,8 @@ def import_attendance_transaction(
     *, engine: Engine, cycle_id: UUID, path: Path, max_bytes: int
 ) -> AttendanceReport:
     """Import one attendance file in its own transaction: committed once, or not at all."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            report = import_attendance(
-                session=session, cycle_id=cycle_id, path=path, max_bytes=max_bytes
-            )
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
-    return report
+    with session_scope(engine) as session:
+        return import_attendance(session=session, cycle_id=cycle_id, path=path, max_bytes=max_bytes)
 
 
 def record_attendance(
@@ -783,12 +703,14 @@ def decide_admissions(
         if _frozen(admission):
             continue
         if not admission.selected:
-            changed = _assign(admission, admitted=False)
+            changed = update_fields(admission, admitted=False)
         else:
             admitted, reason = _training_result(
                 mandatory, attended[participant_id], min_mandatory_share
             )
-            changed = _assign(admission, admitted=admitted, reason=reason, decided_by=BY_TRAINING)
+            changed = update_fields(
+                admission, admitted=admitted, reason=reason, decided_by=BY_TRAINING
+            )
         if changed:
             admission.updated_at = now
             session.add(admission)
@@ -843,7 +765,9 @@ def set_admission(
         )
     # An admitted mentor is necessarily a selected one; a refusal keeps the selection as it was.
     selected = admission.selected or admitted
-    _assign(admission, selected=selected, admitted=admitted, reason=reason, decided_by=decided_by)
+    update_fields(
+        admission, selected=selected, admitted=admitted, reason=reason, decided_by=decided_by
+    )
     admission.updated_at = utcnow()
     session.add(admission)
     session.flush()

@@ -28,6 +28,7 @@ class ImportSummary(BaseModel):
     unchanged: int = 0
     consents: int = 0
     errors: list[dict[str, str | int]] = []
+    ignored_columns: list[str] = []  # headers no field (or saved mapping) took
 
 
 class ConsentSummary(BaseModel):
@@ -61,6 +62,7 @@ def _import_one(*, cycle_id: uuid.UUID, path: Path, role: Role) -> ImportSummary
         updated=report.updated,
         unchanged=report.unchanged,
         consents=report.consents_recorded,
+        ignored_columns=report.ignored_columns,
         errors=report.as_rows(),
     )
 
