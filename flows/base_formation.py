@@ -56,6 +56,7 @@ def base_formation(params: BaseFormationParams) -> str:
                 "Обновлено": r.updated,
                 "Без изменений": r.unchanged,
                 "Отклонено строк": len({e["Строка"] for e in r.errors}),
+                "Не импортированы столбцы": ", ".join(r.ignored_columns),
             }
             for r in reports
         ],
