@@ -418,7 +418,8 @@ class _SharedConnection:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         if self.connect_error is not None:
-            # The server was unreachable moments ago: don't wait out a timeout per message.
+            # The server was unreachable or stalled moments ago: don't wait out a timeout per
+            # message; what is left waits for the retry-deliveries flow.
             raise aiosmtplib.SMTPConnectError(f"not retried in this batch: {self.connect_error}")
         smtp = _client(self.settings)
         try:
@@ -434,21 +435,25 @@ class _SharedConnection:
         reused = self.smtp is not None and self.smtp.is_connected
         smtp = self.smtp if reused and self.smtp is not None else await self._connect()
         try:
-            await outgoing.send(smtp)
-        except aiosmtplib.SMTPServerDisconnected:
-            await self.close()
-            if not reused:
-                raise
-            # An idle connection the server already closed: one fresh try within this attempt.
-            smtp = await self._connect()
-            await outgoing.send(smtp)
+            try:
+                await outgoing.send(smtp)
+            except aiosmtplib.SMTPServerDisconnected:
+                await self.close()
+                if not reused:
+                    raise
+                # An idle connection the server already closed: one fresh try in this attempt.
+                smtp = await self._connect()
+                await outgoing.send(smtp)
         except aiosmtplib.SMTPResponseException as exc:
             # 421 means the server is closing the channel; other replies leave it usable (RSET).
             if exc.code == 421:
                 await self.close()
             raise
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError) as exc:
             await self.close()
+            if isinstance(exc, TimeoutError):
+                # A server that stalls would cost the stage a timeout per message: stop asking.
+                self.connect_error = f"{type(exc).__name__}: {exc or 'timed out'}"
             raise
 
     async def close(self) -> None:

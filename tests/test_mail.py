@@ -74,6 +74,7 @@ class ScriptedHandler:
         self.rcpt_replies_for: dict[str, str] = {}  # the reply to recipients containing the key
         self.drops = 0  # DATA commands to cut off after the first line of the message
         self.on_data: Callable[[], str | None] | None = None  # a reply instead of 250, or None
+        self.stall_seconds = 0.0  # how long DATA keeps the client waiting for its reply
         self.ehlos = 0
         self.rcpt_calls = 0
         self.data_calls = 0
@@ -102,6 +103,8 @@ class ScriptedHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.data_calls += 1
+        if self.stall_seconds:
+            await asyncio.sleep(self.stall_seconds)
         if self.data_replies:
             return self.data_replies.pop(0)
         if self.on_data is not None:
@@ -385,6 +388,23 @@ def test_a_stage_with_smtp_down_makes_one_attempt_each_and_moves_on(
         assert mail.next_attempt_time(session=session) == clock.now + MINUTE
         assert mail.due_messages(session=session, now=clock.now) == []
         assert len(mail.due_messages(session=session, now=clock.now + MINUTE)) == 40
+
+
+def test_a_stalling_server_costs_a_stage_one_timeout_not_one_per_message(
+    engine: Engine, settings: Settings, server: tuple[ScriptedHandler, str]
+) -> None:
+    handler, url = server
+    handler.stall_seconds = 5  # the client gives up after 1 s
+    configured = settings.model_copy(update={"smtp_url": url, "smtp_timeout_seconds": 1.0})
+    ids = enqueue_many(engine, 20)
+    summary = asyncio.run(
+        mail.deliver_messages(engine=engine, settings=configured, message_ids=ids, connections=1)
+    )
+    assert summary == mail.SendSummary(retrying=20)
+    assert handler.ehlos <= 1 and handler.data_calls <= 1
+    rows = load_all(engine)
+    assert {(row.status, row.attempts) for row in rows} == {(OutboxStatus.retrying, 1)}
+    assert sum("not retried in this batch" in row.last_error for row in rows) >= 19
 
 
 def test_a_crashed_senders_claim_expires_and_the_retry_pass_sends(
