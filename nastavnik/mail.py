@@ -240,7 +240,7 @@ def attachment_part(*, filename: str, data: bytes) -> _Part:
 
 
 def _multipart(subtype: str, parts: Sequence[_Part]) -> _Part:
-    # Characters base64 and our headers never produce at the start of a line.
+    # "=_" never occurs in base64, and nobody writing a text body can guess the random part.
     boundary = f"=_{uuid4().hex}"
     delimiter = f"--{boundary}\r\n".encode("ascii")
     body = b"".join(delimiter + _join(part) + b"\r\n" for part in parts)
@@ -528,8 +528,8 @@ class RetryPolicy:
 
 
 RETRY_POLICY = RetryPolicy()
-# Connections a batch opens at most: a few give local servers ~3× one connection's throughput,
-# and real providers throttle more than that anyway.
+# Connections a batch opens at most: a few overlap the server's round trips (bench/mail.py);
+# real providers limit connections and rates more than that anyway.
 DEFAULT_CONNECTIONS = 3
 
 
