@@ -9,7 +9,7 @@ does not share the sender's interpreter. Three ways of sending N queued messages
 - one connection: ``mail.deliver_messages(connections=1)``;
 - pool: ``mail.deliver_messages(connections=K)``.
 
-Run: uv run python bench/mail.py [--messages 300] [--size-kb 100] [--pool 3] [--repeat 2]
+Run: uv run python bench/mail.py [--messages 300] [--size-kb 100] [--pool 4] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--size-kb", type=int, default=100)
-    parser.add_argument("--pool", type=int, default=3)
+    parser.add_argument("--pool", type=int, default=mail.DEFAULT_CONNECTIONS)
     parser.add_argument("--repeat", type=int, default=2, help="runs of each way; the best counts")
     args = parser.parse_args()
 

@@ -530,7 +530,7 @@ class RetryPolicy:
 RETRY_POLICY = RetryPolicy()
 # Connections a batch opens at most: a few overlap the server's round trips (bench/mail.py);
 # real providers limit connections and rates more than that anyway.
-DEFAULT_CONNECTIONS = 3
+DEFAULT_CONNECTIONS = 4
 
 
 @dataclass(frozen=True)
