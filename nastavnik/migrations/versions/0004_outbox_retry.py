@@ -1,7 +1,7 @@
 """outbox retry: next attempt time, claim lease, recipient role
 
 Revision ID: 0004_outbox_retry
-Revises: 0005_approval_generation
+Revises: 0003_column_mappings
 Create Date: 2026-11-30 04:50:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0004_outbox_retry"
-down_revision: str | None = "0005_approval_generation"
+down_revision: str | None = "0003_column_mappings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
