@@ -50,8 +50,9 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
     DeploymentSpec(
         "retry-deliveries",
         "flows/delivery.py:retry_deliveries",
-        "Повторная отправка недоставленных писем",
-        interval_seconds=900,
+        "Повторная отправка писем, которым подошёл срок (каждую минуту)",
+        # The first retry is due a minute after a failure (nastavnik.mail.RetryPolicy).
+        interval_seconds=60,
     ),
 )
 

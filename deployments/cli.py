@@ -562,9 +562,7 @@ def reissue(
     )
     if send:
         message = asyncio.run(
-            mail.deliver_message(
-                engine=get_engine(), settings=settings, message_id=message.id, retry_delays=()
-            )
+            mail.deliver_message(engine=get_engine(), settings=settings, message_id=message.id)
         )
     console.print(
         f"Письмо {request.approver_name} <{request.approver_email}>: {message.status.value} "

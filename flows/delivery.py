@@ -1,4 +1,4 @@
-"""The operator's delivery flow: resend what the outbox could not deliver."""
+"""The scheduled delivery flow: send what the outbox has due, every minute."""
 
 from __future__ import annotations
 
@@ -9,5 +9,5 @@ from tasks.mail import send_pending_messages
 
 @flow(name="retry-deliveries")
 def retry_deliveries(include_failed: bool = False) -> dict[str, int]:
-    """Send pending and retrying e-mails, and failed ones when the operator asks."""
+    """Send pending e-mails and retrying ones whose next attempt is due (failed ones when asked)."""
     return send_pending_messages(include_failed=include_failed)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -217,9 +217,14 @@ class Document(SQLModel, table=True):
 class OutboxMessage(SQLModel, table=True):
     """An e-mail to send exactly once, keyed by its idempotency key."""
 
+    # The retry pass looks for active messages whose next attempt is due.
+    __table_args__ = (Index("ix_outboxmessage_due", "status", "next_attempt_at"),)
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=255)
     to_addr: str
+    # Who the recipient is to the programme: director, curator, mentor, mentee ("" if unknown).
+    recipient_role: str = Field(default="", max_length=32)
     subject: str
     body_text: str = Field(sa_type=Text)
     body_html: str = Field(default="", sa_type=Text)
@@ -227,6 +232,10 @@ class OutboxMessage(SQLModel, table=True):
     status: OutboxStatus = OutboxStatus.pending
     attempts: int = 0
     last_error: str = Field(default="", sa_type=Text)
+    # A retrying message is not attempted before this time (None: as soon as possible).
+    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # A sender's claim: nobody else attempts the message until then (None: not claimed).
+    claimed_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     flow_run_id: uuid.UUID | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -1,8 +1,14 @@
-"""Mail composition and delivery through the outbox: enqueue once, send at most once per claim."""
+"""Mail composition and delivery through the outbox: enqueue once, send at most once per claim.
+
+A stage makes one attempt per message over a few reused connections and never waits: what fails
+transiently gets a next attempt time (1 min, 5 min, 15 min, 1 h, 3 h, then every 6 h) and the
+retry-deliveries flow, run every minute, sends what is due.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.policy
 import email.utils
 import hashlib
@@ -10,33 +16,38 @@ import logging
 import mimetypes
 import os
 import re
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.header import Header
 from email.message import EmailMessage
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
-from uuid import UUID
+from urllib.parse import quote, unquote, urlsplit
+from uuid import UUID, uuid4
 
 import aiosmtplib
 from jinja2 import TemplateNotFound
-from sqlalchemy import update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models.tables import Document, OutboxMessage, OutboxStatus
+from models.tables import (
+    Document,
+    Organization,
+    OutboxMessage,
+    OutboxStatus,
+    Participant,
+    Person,
+    Role,
+)
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-# A claimed message carries this marker in last_error while it is being sent, so a concurrent
-# sender (a flow's task and the "retry deliveries" flow, say) skips it instead of sending twice.
-# The status enum has no "sending" value and the schema is shared, hence the marker.
-IN_FLIGHT_PREFIX = "in flight until "
 
 _ACTIVE = (OutboxStatus.pending, OutboxStatus.retrying)
 _SCHEMES = {
@@ -64,14 +75,22 @@ def enqueue_message(
     body_html: str = "",
     document_ids: Sequence[UUID] = (),
     flow_run_id: UUID | None = None,
+    recipient_role: str | None = None,
 ) -> OutboxMessage:
-    """Add a message to the outbox once; an existing row with the key is returned untouched."""
+    """Add a message to the outbox once; an existing row with the key is returned untouched.
+
+    recipient_role (director, curator, mentor, mentee, …) is inferred from the address when
+    not given (see infer_recipient_role).
+    """
     existing = _find_by_key(session, idempotency_key)
     if existing is not None:
         return existing
+    if recipient_role is None:
+        recipient_role = infer_recipient_role(session=session, to_addr=to_addr)
     message = OutboxMessage(
         idempotency_key=idempotency_key,
         to_addr=to_addr,
+        recipient_role=recipient_role,
         subject=subject,
         body_text=body_text,
         body_html=body_html,
@@ -113,6 +132,7 @@ def enqueue_templated(
     context: dict[str, Any],
     document_ids: Sequence[UUID] = (),
     flow_run_id: UUID | None = None,
+    recipient_role: str | None = None,
 ) -> OutboxMessage:
     """Render a mail template and enqueue it (rendering is skipped when the key exists)."""
     existing = _find_by_key(session, idempotency_key)
@@ -128,6 +148,7 @@ def enqueue_templated(
         body_html=body_html,
         document_ids=document_ids,
         flow_run_id=flow_run_id,
+        recipient_role=recipient_role,
     )
 
 
@@ -150,43 +171,157 @@ def message_id_for(*, idempotency_key: str, settings: Settings) -> str:
     return f"<{digest}@{domain}>"
 
 
-# Headers stored with set_raw are written as given; the others are folded as usual.
-_POLICY = email.policy.default.clone(refold_source="none")
-
-
 def _encode_text(value: str, name: str) -> str:
+    # One line: a CR or LF in a value would end the header (and could start another).
+    value = " ".join(value.split())
     if value.isascii():
         return value
-    return Header(value, "utf-8", header_name=name).encode()
+    return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
 
 
+@lru_cache(maxsize=1024)
 def _encode_addresses(value: str) -> str:
     # One encoded word per display name: longer than 75 characters for long names, but every
     # decoder reads it back whole.
-    pairs = email.utils.getaddresses([value])
+    pairs = email.utils.getaddresses([" ".join(value.split())])
     return ", ".join(email.utils.formataddr(pair, charset="utf-8") for pair in pairs)
+
+
+# A MIME part as written: its header lines and its encoded body (no trailing line break).
+_Part = tuple[list[str], bytes]
+
+
+def _base64(data: bytes) -> bytes:
+    # 76-character lines, encoded in C: the email package's encoder and generator take ~7 ms
+    # for a 100 KB attachment, which capped a batch at ~40 messages a second.
+    return base64.encodebytes(data).rstrip(b"\n").replace(b"\n", b"\r\n")
+
+
+def _text_part(text: str, subtype: str) -> _Part:
+    lines = text.splitlines()
+    if text.isascii() and all(len(line) <= 78 for line in lines):
+        body, encoding = "\r\n".join(lines).encode("ascii"), "7bit"
+    else:
+        body, encoding = _base64(text.encode("utf-8")), "base64"
+    headers = [f'Content-Type: text/{subtype}; charset="utf-8"']
+    return [*headers, f"Content-Transfer-Encoding: {encoding}"], body
+
+
+def _filename_parameter(filename: str) -> str:
+    """filename="…" for short ASCII names, else RFC 2231 (UTF-8, split into continuations);
+    every line stays within 78 characters."""
+    if filename.isascii() and len(filename) <= 40 and not set(filename) & set('"\\\r\n'):
+        return f' filename="{filename}"'
+    encoded = quote(filename, safe="")
+    # Pieces of at most 45 characters, never splitting a %XX escape.
+    pieces, start = [], 0
+    while start < len(encoded):
+        end = min(start + 45, len(encoded))
+        percent = encoded.rfind("%", max(start, end - 2), end)
+        if percent != -1 and end < len(encoded):
+            end = percent
+        pieces.append(encoded[start:end])
+        start = end
+    if len(pieces) == 1:
+        return f"\r\n filename*=utf-8''{encoded}"
+    pieces[0] = "utf-8''" + pieces[0]
+    return "".join(f"\r\n filename*{n}*={piece};" for n, piece in enumerate(pieces)).rstrip(";")
+
+
+def attachment_part(*, filename: str, data: bytes) -> _Part:
+    """An attachment's MIME part: type from the file name, base64 body, its name in UTF-8."""
+    mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    headers = [
+        f"Content-Type: {mime}",
+        "Content-Transfer-Encoding: base64",
+        f"Content-Disposition: attachment;{_filename_parameter(filename)}",
+    ]
+    return headers, _base64(data)
+
+
+def _multipart(subtype: str, parts: Sequence[_Part]) -> _Part:
+    # "=_" never occurs in base64, and nobody writing a text body can guess the random part.
+    boundary = f"=_{uuid4().hex}"
+    delimiter = f"--{boundary}\r\n".encode("ascii")
+    body = b"".join(delimiter + _join(part) + b"\r\n" for part in parts)
+    return [f'Content-Type: multipart/{subtype}; boundary="{boundary}"'], (
+        body + f"--{boundary}--".encode("ascii")
+    )
+
+
+def _join(part: _Part) -> bytes:
+    headers, body = part
+    # UTF-8 only for an address that is not ASCII (sent with SMTPUTF8); the rest is ASCII.
+    return "\r\n".join(headers).encode("utf-8") + b"\r\n\r\n" + body
+
+
+def render_email(
+    *,
+    message: OutboxMessage,
+    settings: Settings,
+    attachments: Sequence[tuple[str, bytes] | _Part],
+    now: datetime | None = None,
+) -> bytes:
+    """The message as sent, CRLF line ends: text and HTML alternatives plus attachments with
+    UTF-8 (RFC 2231) names. An attachment is (filename, data) or an attachment_part()."""
+    # From, To and Subject are encoded here, because Python 3.11's folder drops the space
+    # between encoded words of a long Cyrillic subject and splits display names mid-word.
+    headers = [
+        f"From: {_encode_addresses(settings.mail_from)}",
+        f"To: {_encode_addresses(message.to_addr)}",
+        f"Subject: {_encode_text(message.subject, 'Subject')}",
+        f"Date: {email.utils.format_datetime(now or datetime.now(UTC))}",
+        f"Message-ID: {message_id_for(idempotency_key=message.idempotency_key, settings=settings)}",
+        "MIME-Version: 1.0",
+    ]
+    content = _text_part(message.body_text, "plain")
+    if message.body_html:
+        content = _multipart("alternative", [content, _text_part(message.body_html, "html")])
+    if attachments:
+        parts = [
+            item if isinstance(item[0], list) else attachment_part(filename=item[0], data=item[1])
+            for item in attachments
+        ]
+        content = _multipart("mixed", [content, *parts])
+    return _join(([*headers, *content[0]], content[1])) + b"\r\n"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready for SMTP: its bytes and its envelope."""
+
+    data: bytes
+    sender: str
+    recipients: list[str]
+
+    async def send(self, smtp: aiosmtplib.SMTP) -> None:
+        """Send it over a connected client (SMTPUTF8 when an address is not ASCII)."""
+        addresses = [self.sender, *self.recipients]
+        options = [] if all(address.isascii() for address in addresses) else ["SMTPUTF8"]
+        await smtp.sendmail(self.sender, self.recipients, self.data, mail_options=options)
+
+
+def outgoing_email(
+    *,
+    message: OutboxMessage,
+    settings: Settings,
+    attachments: Sequence[tuple[str, bytes] | _Part],
+) -> Outgoing:
+    """The message rendered for sending, with its envelope from the sender and the To line."""
+    data = render_email(message=message, settings=settings, attachments=attachments)
+    sender = email.utils.parseaddr(settings.mail_from)[1]
+    recipients = [addr for _, addr in email.utils.getaddresses([message.to_addr]) if addr]
+    return Outgoing(data, sender, recipients)
 
 
 def build_email(
     *, message: OutboxMessage, settings: Settings, attachments: list[tuple[str, bytes]]
 ) -> EmailMessage:
-    """A MIME message: text and HTML alternatives plus attachments with UTF-8 (RFC 2231) names."""
-    mail = EmailMessage(policy=_POLICY)
-    # Pre-encoded, because Python 3.11's folder drops the space between encoded words of a long
-    # Cyrillic subject ("утверждение:Приказ") and splits display names mid-word.
-    mail.set_raw("From", _encode_addresses(settings.mail_from))
-    mail.set_raw("To", _encode_addresses(message.to_addr))
-    mail.set_raw("Subject", _encode_text(message.subject, "Subject"))
-    mail["Date"] = email.utils.format_datetime(datetime.now(UTC))
-    mail["Message-ID"] = message_id_for(idempotency_key=message.idempotency_key, settings=settings)
-    mail.set_content(message.body_text)
-    if message.body_html:
-        mail.add_alternative(message.body_html, subtype="html")
-    for filename, data in attachments:
-        mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        maintype, _, subtype = mime.partition("/")
-        mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return mail
+    """The message render_email() sends, parsed back (to read it as a mail client would)."""
+    data = render_email(message=message, settings=settings, attachments=attachments)
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
 
 
 def _document_file(settings: Settings, document: Document) -> Path:
@@ -266,17 +401,10 @@ def _client(settings: Settings) -> aiosmtplib.SMTP:
     )
 
 
-def _envelope(mail: EmailMessage) -> tuple[str, list[str]]:
-    sender = email.utils.parseaddr(str(mail["From"]))[1]
-    recipients = [addr for _, addr in email.utils.getaddresses([str(mail["To"])]) if addr]
-    return sender, recipients
-
-
-async def _send_fresh(settings: Settings, mail: EmailMessage) -> None:
+async def _send_fresh(settings: Settings, outgoing: Outgoing) -> None:
     """Send over a connection of its own (connect, send, QUIT)."""
-    sender, recipients = _envelope(mail)
     async with _client(settings) as smtp:
-        await smtp.send_message(mail, sender=sender, recipients=recipients)
+        await outgoing.send(smtp)
 
 
 class _SharedConnection:
@@ -290,7 +418,8 @@ class _SharedConnection:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         if self.connect_error is not None:
-            # The server was unreachable moments ago: don't wait out a timeout per message.
+            # The server was unreachable or stalled moments ago: don't wait out a timeout per
+            # message; what is left waits for the retry-deliveries flow.
             raise aiosmtplib.SMTPConnectError(f"not retried in this batch: {self.connect_error}")
         smtp = _client(self.settings)
         try:
@@ -302,26 +431,29 @@ class _SharedConnection:
         self.connections += 1
         return smtp
 
-    async def send(self, mail: EmailMessage) -> None:
-        sender, recipients = _envelope(mail)
+    async def send(self, outgoing: Outgoing) -> None:
         reused = self.smtp is not None and self.smtp.is_connected
         smtp = self.smtp if reused and self.smtp is not None else await self._connect()
         try:
-            await smtp.send_message(mail, sender=sender, recipients=recipients)
-        except aiosmtplib.SMTPServerDisconnected:
-            await self.close()
-            if not reused:
-                raise
-            # An idle connection the server already closed: one fresh try within this attempt.
-            smtp = await self._connect()
-            await smtp.send_message(mail, sender=sender, recipients=recipients)
+            try:
+                await outgoing.send(smtp)
+            except aiosmtplib.SMTPServerDisconnected:
+                await self.close()
+                if not reused:
+                    raise
+                # An idle connection the server already closed: one fresh try in this attempt.
+                smtp = await self._connect()
+                await outgoing.send(smtp)
         except aiosmtplib.SMTPResponseException as exc:
             # 421 means the server is closing the channel; other replies leave it usable (RSET).
             if exc.code == 421:
                 await self.close()
             raise
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError) as exc:
             await self.close()
+            if isinstance(exc, TimeoutError):
+                # A server that stalls would cost the stage a timeout per message: stop asking.
+                self.connect_error = f"{type(exc).__name__}: {exc or 'timed out'}"
             raise
 
     async def close(self) -> None:
@@ -366,16 +498,44 @@ def _describe_network_error(error: BaseException) -> str:
 
 # --------------------------------------------------------------------------- delivering
 
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time in UTC: the default clock of every delivery function."""
+    return datetime.now(UTC)
+
 
 @dataclass(frozen=True)
-class _Outcome:
-    kind: str  # sent, transient, permanent, skipped
-    message: OutboxMessage
+class RetryPolicy:
+    """When a transiently failed message is tried again, and after how many attempts never."""
+
+    # The n-th transient failure waits the n-th delay; the last delay repeats.
+    backoff: tuple[timedelta, ...] = (
+        timedelta(minutes=1),
+        timedelta(minutes=5),
+        timedelta(minutes=15),
+        timedelta(hours=1),
+        timedelta(hours=3),
+        timedelta(hours=6),
+    )
+    # 16 attempts span about 2.7 days, then the message is failed for the operator.
+    max_attempts: int = 16
+
+    def delay(self, *, attempts: int) -> timedelta:
+        """How long a message waits after its attempts-th attempt failed transiently."""
+        return self.backoff[min(max(attempts, 1), len(self.backoff)) - 1]
+
+
+RETRY_POLICY = RetryPolicy()
+# Connections a batch opens at most: a few overlap the server's round trips (bench/mail.py);
+# real providers limit connections and rates more than that anyway.
+DEFAULT_CONNECTIONS = 4
 
 
 @dataclass(frozen=True)
 class SendSummary:
-    """What a batch run did: messages sent, failed for good, left for a later retry, skipped."""
+    """What a batch did: messages sent, failed for good, left for a later retry, skipped."""
 
     sent: int = 0
     failed: int = 0
@@ -388,108 +548,250 @@ def _lease(settings: Settings) -> timedelta:
     return timedelta(seconds=max(60.0, 10 * settings.smtp_timeout_seconds))
 
 
-def _in_flight(last_error: str, now: datetime) -> bool:
-    if not last_error.startswith(IN_FLIGHT_PREFIX):
-        return False
-    try:
-        until = datetime.fromisoformat(last_error.removeprefix(IN_FLIGHT_PREFIX))
-    except ValueError:
-        return False
-    return until > now
-
-
-def _claim(
-    engine: Engine, settings: Settings, message_id: UUID, statuses: Sequence[OutboxStatus]
-) -> tuple[OutboxMessage, bool]:
-    """Take the message for one attempt; (row, True) only for the one caller that got it."""
-    with Session(engine, expire_on_commit=False) as session:
-        row = session.get(OutboxMessage, message_id)
-        if row is None:
-            raise LookupError(f"outbox message {message_id} not found")
-        now = datetime.now(UTC)
-        if row.status not in statuses or _in_flight(row.last_error, now):
-            return row, False
-        seen = row.attempts
-        marker = IN_FLIGHT_PREFIX + (now + _lease(settings)).isoformat()
-        # Optimistic claim: of concurrent callers that read the same row, only one matches.
-        result = session.exec(
-            update(OutboxMessage)
-            .where(
-                col(OutboxMessage.id) == message_id,
-                col(OutboxMessage.status).in_(list(statuses)),
-                col(OutboxMessage.attempts) == seen,
-            )
-            .values(attempts=seen + 1, last_error=marker)
-        )
-        session.commit()
-        session.refresh(row)
-        return row, result.rowcount == 1
-
-
-def _record(
-    engine: Engine, message_id: UUID, attempt: int, status: OutboxStatus, error: str
-) -> OutboxMessage:
-    """Store an attempt's result in a short transaction of its own."""
-    with Session(engine, expire_on_commit=False) as session:
-        values: dict[str, Any] = {"status": status, "last_error": error}
-        statement = update(OutboxMessage).where(col(OutboxMessage.id) == message_id)
-        if status == OutboxStatus.sent:
-            values["sent_at"] = datetime.now(UTC)
-        else:
-            # A failure is only ours to record while the claim is ours (no later claimant).
-            statement = statement.where(col(OutboxMessage.attempts) == attempt)
-        session.exec(statement.values(**values))
-        session.commit()
-        row = session.get(OutboxMessage, message_id)
-        assert row is not None
-        return row
-
-
-async def _attempt(
-    engine: Engine,
-    settings: Settings,
-    message_id: UUID,
-    statuses: Sequence[OutboxStatus],
-    send: Callable[[EmailMessage], Awaitable[None]],
-) -> _Outcome:
-    """One claimed attempt: build, send, record; the network I/O runs outside any transaction."""
-    row, claimed = _claim(engine, settings, message_id, statuses)
-    if not claimed:
-        logger.info("outbox %s not sent now: status %s, %s", message_id, row.status, row.last_error)
-        return _Outcome("skipped", row)
-    try:
-        with Session(engine) as session:
-            attachments = load_attachments(
-                session=session, settings=settings, document_ids=row.document_ids or []
-            )
-        mail = build_email(message=row, settings=settings, attachments=attachments)
-    except Exception as exc:
-        logger.exception("outbox %s cannot be composed", message_id)
-        error = f"cannot compose: {type(exc).__name__}: {exc}"
-        return _Outcome(
-            "permanent", _record(engine, message_id, row.attempts, OutboxStatus.failed, error)
-        )
-    try:
-        await send(mail)
-    except Exception as exc:
-        transient, error = classify_error(error=exc)
-        status = OutboxStatus.retrying if transient else OutboxStatus.failed
-        logger.warning(
-            "outbox %s attempt %d to %s: %s (%s)",
-            message_id,
-            row.attempts,
-            row.to_addr,
-            error,
-            status.value,
-        )
-        kind = "transient" if transient else "permanent"
-        return _Outcome(kind, _record(engine, message_id, row.attempts, status, error))
-    logger.info("outbox %s sent to %s (attempt %d)", message_id, row.to_addr, row.attempts)
-    return _Outcome("sent", _record(engine, message_id, row.attempts, OutboxStatus.sent, ""))
+def _utc(moment: datetime) -> datetime:
+    # SQLite stores times without their offset: compare UTC with UTC only.
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _statuses(include_failed: bool) -> tuple[OutboxStatus, ...]:
     return (*_ACTIVE, OutboxStatus.failed) if include_failed else _ACTIVE
+
+
+def _attemptable(statuses: Sequence[OutboxStatus], now: datetime) -> Any:
+    """Rows of these statuses whose next attempt is due and that nobody holds a claim on."""
+    next_attempt = col(OutboxMessage.next_attempt_at)
+    claimed = col(OutboxMessage.claimed_until)
+    return and_(
+        col(OutboxMessage.status).in_(list(statuses)),
+        or_(next_attempt.is_(None), next_attempt <= now),
+        or_(claimed.is_(None), claimed <= now),
+    )
+
+
+# Messages a sender claims together and records together: two short transactions per chunk
+# instead of two per message. A crash between sending and recording leaves at most one chunk
+# to be sent again once its claim expires (with the same Message-ID, so clients deduplicate).
+CHUNK = 10
+
+
+@dataclass(frozen=True)
+class _Result:
+    """An attempt's outcome, to be recorded with the rest of its chunk."""
+
+    message_id: UUID
+    attempt: int
+    status: OutboxStatus
+    error: str = ""
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+def _claim(
+    engine: Engine,
+    message_ids: Sequence[UUID],
+    statuses: Sequence[OutboxStatus],
+    now: datetime,
+    until: datetime,
+) -> list[OutboxMessage]:
+    """Take the given messages that are attemptable now, until `until`; returns the rows this
+    caller got (with their attempt counted), in the order given. Of concurrent callers only one
+    gets a message: PostgreSQL locks the rows (skipping those another claim holds) and re-checks
+    the condition, SQLite runs one writer at a time."""
+    ordered = sorted(dict.fromkeys(message_ids))
+    candidates = (
+        select(OutboxMessage.id)
+        .where(col(OutboxMessage.id).in_(ordered), _attemptable(statuses, now))
+        .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        claimed = session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(candidates), _attemptable(statuses, now))
+            .values(attempts=col(OutboxMessage.attempts) + 1, claimed_until=until)
+            .returning(col(OutboxMessage.id))
+            .execution_options(synchronize_session=False)
+        )
+        got = set(claimed.scalars().all())
+        rows = (
+            session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(got))).all()
+            if got
+            else []
+        )
+        session.commit()
+    by_id = {row.id: row for row in rows}
+    return [by_id[message_id] for message_id in dict.fromkeys(message_ids) if message_id in by_id]
+
+
+def _record(engine: Engine, results: Sequence[_Result]) -> None:
+    """Store attempts' results in one short transaction, releasing their claims."""
+    if not results:
+        return
+    with Session(engine) as session:
+        for result in results:
+            statement = update(OutboxMessage).where(col(OutboxMessage.id) == result.message_id)
+            if result.status != OutboxStatus.sent:
+                # A failure is only ours to record while the claim is ours (no later claimant);
+                # a message the server accepted is recorded as sent whatever happened meanwhile.
+                statement = statement.where(col(OutboxMessage.attempts) == result.attempt)
+            values: dict[str, Any] = {
+                "status": result.status,
+                "last_error": result.error,
+                "next_attempt_at": result.next_attempt_at,
+                "claimed_until": None,
+            }
+            if result.sent_at is not None:
+                values["sent_at"] = result.sent_at
+            session.exec(statement.values(**values).execution_options(synchronize_session=False))
+        session.commit()
+
+
+def _release(engine: Engine, rows: Sequence[OutboxMessage]) -> None:
+    """Give back claimed messages that were not attempted, uncounting the attempt."""
+    with Session(engine) as session:
+        for row in rows:
+            session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.attempts) == row.attempts)
+                .values(attempts=row.attempts - 1, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        session.commit()
+
+
+# Attachments a batch keeps encoded: a stage often sends one document to many recipients.
+_CACHED_PARTS = 32
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every attempt of one batch shares."""
+
+    engine: Engine
+    settings: Settings
+    statuses: tuple[OutboxStatus, ...]
+    clock: Clock
+    retry: RetryPolicy
+    parts: OrderedDict[str, _Part] = field(default_factory=OrderedDict)
+
+    def now(self) -> datetime:
+        return _utc(self.clock())
+
+    def attachments(self, document_ids: Sequence[str]) -> list[_Part]:
+        """The documents' attachment parts, read and encoded once per batch."""
+        keys = [str(document_id) for document_id in document_ids]
+        missing = [key for key in keys if key not in self.parts]
+        found = {key: self.parts[key] for key in keys if key in self.parts}
+        if missing:
+            with Session(self.engine) as session:
+                loaded = load_attachments(
+                    session=session, settings=self.settings, document_ids=missing
+                )
+            for key, (filename, data) in zip(missing, loaded, strict=True):
+                found[key] = self.parts[key] = attachment_part(filename=filename, data=data)
+            while len(self.parts) > _CACHED_PARTS:
+                self.parts.popitem(last=False)
+        return [found[key] for key in keys]
+
+
+async def _attempt(
+    job: _Job, row: OutboxMessage, send: Callable[[Outgoing], Awaitable[None]]
+) -> _Result:
+    """One attempt at a claimed message: build and send it; the caller records the result."""
+    attempt = row.attempts
+    try:
+        attachments = job.attachments(row.document_ids or [])
+        outgoing = outgoing_email(message=row, settings=job.settings, attachments=attachments)
+    except Exception as exc:
+        logger.exception("outbox %s cannot be composed", row.id)
+        error = f"cannot compose: {type(exc).__name__}: {exc}"
+        return _Result(row.id, attempt, OutboxStatus.failed, error)
+    try:
+        await send(outgoing)
+    except Exception as exc:
+        transient, error = classify_error(error=exc)
+        # A failed message the operator sends again gets this one attempt, no automatic retries.
+        retry = transient and row.status != OutboxStatus.failed
+        if retry and attempt >= job.retry.max_attempts:
+            retry, error = False, f"gave up after {attempt} attempts: {error}"
+        status = OutboxStatus.retrying if retry else OutboxStatus.failed
+        next_attempt = job.now() + job.retry.delay(attempts=attempt) if retry else None
+        logger.warning(
+            "outbox %s attempt %d to %s: %s (%s%s)",
+            row.id,
+            attempt,
+            mask_address(address=row.to_addr),
+            error,
+            status.value,
+            f", next at {next_attempt:%Y-%m-%d %H:%M:%S} UTC" if next_attempt else "",
+        )
+        return _Result(row.id, attempt, status, error, next_attempt)
+    logger.info(
+        "outbox %s sent to %s (attempt %d)", row.id, mask_address(address=row.to_addr), attempt
+    )
+    return _Result(row.id, attempt, OutboxStatus.sent, sent_at=job.now())
+
+
+async def _deliver(job: _Job, message_ids: Sequence[UUID], connections: int) -> SendSummary:
+    """One attempt per message over up to `connections` connections, each reused for many."""
+    queue = deque(dict.fromkeys(message_ids))
+    results: list[_Result] = []
+    skipped = 0
+    lease = _lease(job.settings)
+
+    async def worker() -> None:
+        nonlocal skipped
+        connection = _SharedConnection(job.settings)
+        try:
+            while queue:
+                chunk = [queue.popleft() for _ in range(min(CHUNK, len(queue)))]
+                now = job.now()
+                # A message's lease for each, and one to spare.
+                until = now + lease * (len(chunk) + 1)
+                # The database calls run in threads, so the other connections keep sending.
+                rows = await asyncio.to_thread(_claim, job.engine, chunk, job.statuses, now, until)
+                skipped += len(chunk) - len(rows)
+                done: list[_Result] = []
+                try:
+                    for index, row in enumerate(rows):
+                        if job.now() + lease > until:
+                            # Stalled past the claim: what is left may be someone else's now.
+                            await asyncio.to_thread(_release, job.engine, rows[index:])
+                            skipped += len(rows) - index
+                            break
+                        done.append(await _attempt(job, row, connection.send))
+                finally:
+                    await asyncio.to_thread(_record, job.engine, done)
+                    results.extend(done)
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(connections, len(queue))))))
+    statuses = [result.status for result in results]
+    return SendSummary(
+        sent=statuses.count(OutboxStatus.sent),
+        failed=statuses.count(OutboxStatus.failed),
+        retrying=statuses.count(OutboxStatus.retrying),
+        skipped=skipped,
+    )
+
+
+async def deliver_messages(
+    *,
+    engine: Engine,
+    settings: Settings,
+    message_ids: Sequence[UUID],
+    connections: int = DEFAULT_CONNECTIONS,
+    include_failed: bool = False,
+    clock: Clock = utc_now,
+    retry: RetryPolicy = RETRY_POLICY,
+) -> SendSummary:
+    """One attempt for each given message that is due, over a few reused connections, never
+    waiting: a transient failure gets its next attempt time for the retry-deliveries flow,
+    a permanent one fails at once with the server's answer; sent messages are skipped."""
+    job = _Job(engine, settings, _statuses(include_failed), clock, retry)
+    summary = await _deliver(job, message_ids, connections)
+    logger.info("outbox batch of %d: %s", len(message_ids), summary)
+    return summary
 
 
 async def deliver_message(
@@ -497,76 +799,200 @@ async def deliver_message(
     engine: Engine,
     settings: Settings,
     message_id: UUID,
-    retry_delays: Sequence[float] = (1, 5, 30),
     include_failed: bool = False,
+    clock: Clock = utc_now,
+    retry: RetryPolicy = RETRY_POLICY,
 ) -> OutboxMessage:
-    """Send one outbox message unless already sent, retrying transient failures after delays."""
+    """One attempt to send one outbox message (none if it is sent, claimed or not yet due)."""
+    await deliver_messages(
+        engine=engine,
+        settings=settings,
+        message_ids=[message_id],
+        connections=1,
+        include_failed=include_failed,
+        clock=clock,
+        retry=retry,
+    )
+    with Session(engine) as session:
+        row = session.get(OutboxMessage, message_id)
+        if row is None:
+            raise LookupError(f"outbox message {message_id} not found")
+        return row
 
-    async def send(mail: EmailMessage) -> None:
-        await _send_fresh(settings, mail)
 
-    outcome = await _attempt(engine, settings, message_id, _statuses(include_failed), send)
-    for delay in retry_delays:
-        if outcome.kind != "transient":
-            break
-        await asyncio.sleep(delay)
-        # After the first attempt the message is retrying, which the active statuses cover.
-        outcome = await _attempt(engine, settings, message_id, _ACTIVE, send)
-    return outcome.message
+def due_messages(
+    *,
+    session: Session,
+    now: datetime,
+    include_failed: bool = False,
+    limit: int | None = None,
+) -> list[UUID]:
+    """Ids of the messages a retry pass at `now` would attempt, oldest first."""
+    statement = (
+        select(OutboxMessage.id)
+        .where(_attemptable(_statuses(include_failed), _utc(now)))
+        .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list(session.exec(statement).all())
 
 
-async def _send_round(
-    engine: Engine,
-    settings: Settings,
-    message_ids: Sequence[UUID],
-    statuses: Sequence[OutboxStatus],
-    outcomes: dict[UUID, str],
-) -> int:
-    """Send a batch over one reused connection; returns how many connections were opened."""
-    connection = _SharedConnection(settings)
-    try:
-        for message_id in message_ids:
-            outcome = await _attempt(engine, settings, message_id, statuses, connection.send)
-            outcomes[message_id] = outcome.kind
-    finally:
-        await connection.close()
-    return connection.connections
+def next_attempt_time(*, session: Session) -> datetime | None:
+    """When the earliest retrying message is due (None when nothing is retrying)."""
+    statement = select(func.min(OutboxMessage.next_attempt_at)).where(
+        OutboxMessage.status == OutboxStatus.retrying
+    )
+    moment = session.exec(statement).one()
+    return _utc(moment) if moment is not None else None
 
 
 async def send_pending(
     *,
     engine: Engine,
     settings: Settings,
-    retry_delays: Sequence[float] = (1, 5, 30),
     include_failed: bool = False,
     limit: int | None = None,
+    connections: int = DEFAULT_CONNECTIONS,
+    clock: Clock = utc_now,
+    retry: RetryPolicy = RETRY_POLICY,
 ) -> SendSummary:
-    """Send every pending and retrying message (and failed ones if asked) in connection-reusing
-    rounds: transient failures of a round are retried together after each delay."""
-    statuses = _statuses(include_failed)
+    """The retry pass: one attempt for every pending message and every retrying one whose next
+    attempt is due (and failed ones, once, if the operator asks), without waiting."""
     with Session(engine) as session:
-        statement = (
-            select(OutboxMessage.id)
-            .where(col(OutboxMessage.status).in_(list(statuses)))
-            .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
+        message_ids = due_messages(
+            session=session, now=clock(), include_failed=include_failed, limit=limit
         )
-        if limit is not None:
-            statement = statement.limit(limit)
-        message_ids = list(session.exec(statement).all())
-    outcomes: dict[UUID, str] = {}
-    await _send_round(engine, settings, message_ids, statuses, outcomes)
-    for delay in retry_delays:
-        again = [message_id for message_id, kind in outcomes.items() if kind == "transient"]
-        if not again:
-            break
-        await asyncio.sleep(delay)
-        await _send_round(engine, settings, again, _ACTIVE, outcomes)
-    kinds = list(outcomes.values())
-    summary = SendSummary(
-        sent=kinds.count("sent"),
-        failed=kinds.count("permanent"),
-        retrying=kinds.count("transient"),
-        skipped=kinds.count("skipped"),
+    if not message_ids:
+        return SendSummary()
+    return await deliver_messages(
+        engine=engine,
+        settings=settings,
+        message_ids=message_ids,
+        connections=connections,
+        include_failed=include_failed,
+        clock=clock,
+        retry=retry,
     )
-    logger.info("outbox batch: %s", summary)
-    return summary
+
+
+# --------------------------------------------------------------------------- reporting
+
+ROLE_LABELS_RU = {
+    "director": "директор",
+    "curator": "куратор",
+    "mentor": "наставник",
+    "mentee": "наставляемый",
+}
+STATUS_LABELS_RU = {
+    OutboxStatus.pending: "в очереди",
+    OutboxStatus.retrying: "ждёт повторной отправки",
+    OutboxStatus.sent: "отправлено",
+    OutboxStatus.failed: "не доставлено",
+}
+_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def mask_address(*, address: str) -> str:
+    """An address masked for reports: director@school7.ru → d*****r@school7.ru.
+
+    The display name is dropped; the stars do not reveal the local part's length.
+    """
+    addr = email.utils.parseaddr(address)[1] or address.strip()
+    if not addr:
+        return ""
+    local, at, domain = addr.rpartition("@")
+    if not at:
+        local, domain = addr, ""
+    if len(local) <= 2:
+        masked = local[:1] + "*****"
+    else:
+        masked = local[0] + "*****" + local[-1]
+    return f"{masked}@{domain}" if at else masked
+
+
+def mask_addresses_in(*, text: str) -> str:
+    """The text with every e-mail address in it masked (server answers quote the recipient)."""
+    return _ADDRESS.sub(lambda match: mask_address(address=match.group(0)), text)
+
+
+def infer_recipient_role(*, session: Session, to_addr: str) -> str:
+    """The recipient's role from the address: an organisation's director or curator, else a
+    participant's role (mentor before mentee); "" when the address is nobody's we know."""
+    address = email.utils.parseaddr(to_addr)[1].strip().lower()
+    if not address:
+        return ""
+    for role, column in (
+        ("director", Organization.director_email),
+        ("curator", Organization.curator_email),
+    ):
+        found = session.exec(
+            select(Organization.id).where(func.lower(col(column)) == address).limit(1)
+        ).first()
+        if found is not None:
+            return role
+    roles = set(
+        session.exec(
+            select(Participant.role)
+            .join(Person, col(Participant.person_id) == col(Person.id))
+            .where(func.lower(col(Person.email)) == address)
+        ).all()
+    )
+    for participant_role in (Role.mentor, Role.mentee):
+        if participant_role in roles:
+            return participant_role.value
+    return ""
+
+
+@dataclass(frozen=True)
+class MailReportRow:
+    """One e-mail of a stage as its run reports it: no full address, no display name."""
+
+    message_id: UUID
+    role: str
+    masked_address: str
+    subject: str
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    server_answer: str
+
+    def as_table_row(self) -> dict[str, str]:
+        """The row of the stage's mail table artifact, with Russian column names."""
+        status = STATUS_LABELS_RU[self.status]
+        if self.status == OutboxStatus.retrying and self.next_attempt_at is not None:
+            status += f" (попытка {self.attempts + 1} в {self.next_attempt_at:%d.%m %H:%M} UTC)"
+        return {
+            "Кому": ROLE_LABELS_RU.get(self.role, self.role or "—"),
+            "Адрес": self.masked_address,
+            "Тема": self.subject,
+            "Статус": status,
+            "Ответ сервера": self.server_answer,
+            "ID письма": str(self.message_id),
+        }
+
+
+def mail_report(*, session: Session, message_ids: Sequence[UUID]) -> list[MailReportRow]:
+    """Rows for a stage's mail table: role, masked address, subject, status, server answer, id;
+    in the order given, unknown ids left out."""
+    rows: list[MailReportRow] = []
+    for message_id in dict.fromkeys(message_ids):
+        message = session.get(OutboxMessage, message_id)
+        if message is None:
+            continue
+        role = message.recipient_role or infer_recipient_role(
+            session=session, to_addr=message.to_addr
+        )
+        rows.append(
+            MailReportRow(
+                message_id=message.id,
+                role=role,
+                masked_address=mask_address(address=message.to_addr),
+                subject=message.subject,
+                status=message.status,
+                attempts=message.attempts,
+                next_attempt_at=_utc(message.next_attempt_at) if message.next_attempt_at else None,
+                server_answer=mask_addresses_in(text=message.last_error),
+            )
+        )
+    return rows

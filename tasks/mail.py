@@ -1,4 +1,4 @@
-"""Delivery of queued e-mails."""
+"""Delivery of queued e-mails, and the table of a stage's e-mails."""
 
 from __future__ import annotations
 
@@ -8,35 +8,51 @@ import uuid
 from prefect import task
 
 from nastavnik import mail
-from nastavnik.db import get_engine
+from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
 
 
-async def _deliver_all(message_ids: list[str]) -> dict[str, int]:
-    settings, engine = get_settings(), get_engine()
-    counts: dict[str, int] = {}
-    for message_id in message_ids:
-        message = await mail.deliver_message(
-            engine=engine, settings=settings, message_id=uuid.UUID(message_id)
-        )
-        counts[message.status.value] = counts.get(message.status.value, 0) + 1
-    return counts
+def _counts(summary: mail.SendSummary) -> dict[str, int]:
+    return {
+        "sent": summary.sent,
+        "failed": summary.failed,
+        "retrying": summary.retrying,
+        "skipped": summary.skipped,
+    }
 
 
-@task(name="deliver-messages", retries=2, retry_delay_seconds=[5, 30])
+# The retries are for the database or the process, not for SMTP: delivery failures don't raise.
+@task(name="deliver-messages", retries=2, retry_delay_seconds=[1, 5])
 def deliver_messages(message_ids: list[str]) -> dict[str, int]:
-    """Send the given outbox messages (each at most once); returns counts by status."""
-    # Transient SMTP failures are retried with backoff inside the core; what is still
-    # undelivered afterwards waits for the retry-deliveries flow instead of failing the stage.
-    return asyncio.run(_deliver_all(message_ids))
+    """Make one attempt at each given outbox message, never waiting; returns counts by outcome."""
+    # What fails transiently is left to the retry-deliveries flow (next attempt in 1 min, 5 min,
+    # 15 min, …), what fails permanently is failed with the server's answer: the stage goes on.
+    summary = asyncio.run(
+        mail.deliver_messages(
+            engine=get_engine(),
+            settings=get_settings(),
+            message_ids=[uuid.UUID(message_id) for message_id in message_ids],
+        )
+    )
+    return _counts(summary)
 
 
-@task(name="send-pending-messages", retries=1, retry_delay_seconds=[30])
+@task(name="send-pending-messages", retries=1, retry_delay_seconds=[10])
 def send_pending_messages(include_failed: bool = False) -> dict[str, int]:
-    """Send everything waiting in the outbox (and failed messages when asked)."""
+    """Send every pending message and every retrying one that is due (failed ones when asked)."""
     summary = asyncio.run(
         mail.send_pending(
             engine=get_engine(), settings=get_settings(), include_failed=include_failed
         )
     )
-    return {"sent": summary.sent, "failed": summary.failed, "retrying": summary.retrying}
+    return _counts(summary)
+
+
+@task(name="mail-report")
+def mail_report(message_ids: list[str]) -> list[dict[str, str]]:
+    """Rows of a stage's mail table artifact: role, masked address, subject, status, outbox id."""
+    with session_scope() as session:
+        rows = mail.mail_report(
+            session=session, message_ids=[uuid.UUID(message_id) for message_id in message_ids]
+        )
+    return [row.as_table_row() for row in rows]
