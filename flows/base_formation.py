@@ -13,7 +13,7 @@ from flows.publishing import run_day
 from models import Decision
 from tasks.base_formation import check_consents, import_questionnaires, render_registers
 from tasks.common import resolve_cycle
-from tasks.publishing import publish_documents, publish_table
+from tasks.publishing import publish_documents, publish_mails, publish_table
 
 STAGE = "base-formation"
 
@@ -33,6 +33,15 @@ class BaseFormationParams(BaseModel):
 @flow(name=STAGE, log_prints=False)
 def base_formation(params: BaseFormationParams) -> str:
     """Import questionnaires, check consents, render registers, get the director's decision."""
+    outcome = _base_formation_steps(params)
+    # Once the stage is over: every e-mail it queued, with its delivery status (no children's
+    # names: roles and masked addresses).
+    publish_mails(flow_run_id=str(get_run_context().flow_run.id))  # type: ignore[union-attr]
+    return outcome
+
+
+def _base_formation_steps(params: BaseFormationParams) -> str:
+    """The stage's steps; returns the last decision."""
     logger = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     on = params.reference_date or run_day()

@@ -21,7 +21,7 @@ from tasks.pairing import (
     render_programmes,
     settle_pairing_order,
 )
-from tasks.publishing import publish_documents, publish_table
+from tasks.publishing import publish_documents, publish_mails, publish_table
 from tasks.stages import check_prerequisites, pair_term
 
 STAGE = "pairing"
@@ -41,6 +41,15 @@ class PairingParams(BaseModel):
 @flow(name=STAGE)
 def pairing(params: PairingParams) -> str:
     """Match, collect written consents, fix pairs by order, approve personal programmes."""
+    outcome = _pairing_steps(params)
+    # Once the stage is over: every e-mail it queued, with its delivery status (no children's
+    # names: roles and masked addresses).
+    publish_mails(flow_run_id=str(get_run_context().flow_run.id))  # type: ignore[union-attr]
+    return outcome
+
+
+def _pairing_steps(params: PairingParams) -> str:
+    """The stage's steps; returns the last decision."""
     logger = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     on = params.reference_date or run_day()

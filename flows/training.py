@@ -13,7 +13,7 @@ from flows.publishing import run_day
 from models import Decision
 from tasks.common import queue_notices, resolve_cycle
 from tasks.mail import deliver_messages
-from tasks.publishing import publish_documents, publish_table
+from tasks.publishing import publish_documents, publish_mails, publish_table
 from tasks.stages import check_prerequisites
 from tasks.training import (
     appoint_mentors,
@@ -46,6 +46,15 @@ class TrainingParams(BaseModel):
 @flow(name=STAGE)
 def training(params: TrainingParams) -> str:
     """Select mentors, train them, admit them, and have the director appoint them by order."""
+    outcome = _training_steps(params)
+    # Once the stage is over: every e-mail it queued, with its delivery status (no children's
+    # names: roles and masked addresses).
+    publish_mails(flow_run_id=str(get_run_context().flow_run.id))  # type: ignore[union-attr]
+    return outcome
+
+
+def _training_steps(params: TrainingParams) -> str:
+    """The stage's steps; returns the last decision."""
     logger = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     on = params.reference_date or run_day()

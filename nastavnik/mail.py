@@ -996,3 +996,14 @@ def mail_report(*, session: Session, message_ids: Sequence[UUID]) -> list[MailRe
             )
         )
     return rows
+
+
+def run_message_ids(*, session: Session, flow_run_id: UUID) -> list[UUID]:
+    """The outbox messages a stage run queued, oldest first."""
+    return list(
+        session.exec(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.flow_run_id == flow_run_id)
+            .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
+        )
+    )

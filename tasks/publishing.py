@@ -17,6 +17,7 @@ from prefect.artifacts import (
 )
 
 from models import Document
+from nastavnik import mail
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
@@ -46,3 +47,13 @@ def publish_documents(document_ids: list[str], *, key: str) -> None:
                 f"{document.doc_date:%d.%m.%Y} | {document.status.value} |"
             )
     create_markdown_artifact(markdown="\n".join(lines), key=key, description="Документы этапа")
+
+
+@task(name="publish-mails", cache_policy=WITHIN_RUN, persist_result=True)
+def publish_mails(*, flow_run_id: str) -> int:
+    """The table of the e-mails the run queued (role, masked address, subject, status, id)."""
+    with session_scope() as session:
+        ids = mail.run_message_ids(session=session, flow_run_id=uuid.UUID(flow_run_id))
+        rows = [row.as_table_row() for row in mail.mail_report(session=session, message_ids=ids)]
+    create_table_artifact(key="stage-mail", table=rows, description="Письма этапа")
+    return len(rows)

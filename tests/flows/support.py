@@ -136,3 +136,18 @@ def state_message(run_id: uuid.UUID) -> str:
     state = asyncio.run(read_run(run_id)).state
     assert state is not None
     return state.message or ""
+
+
+def artifacts(run_id: uuid.UUID) -> list[Any]:
+    """Every artifact of the run, every version of keyed ones included."""
+
+    async def read() -> list[Any]:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+            )
+
+    return asyncio.run(read())

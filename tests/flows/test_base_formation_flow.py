@@ -7,6 +7,7 @@ Regulation §3 (seed regulation_and_roadmap_school2_ustyuzhna.txt): «Форми
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +27,7 @@ from models import (
 from nastavnik import approvals, mail
 from nastavnik.db import get_engine, session_scope
 from nastavnik.web import create_app
+from tests.flows import support
 from tests.flows.conftest import ORG, SECRET, FlowStack
 
 pytestmark = pytest.mark.flows
@@ -154,6 +156,23 @@ def test_approval_with_valid_code_completes_without_duplicate_mail_or_documents(
             for e in session.exec(select(AuditEvent).where(AuditEvent.flow_run_id == run_id))
         ]
     assert actions.count("approval.requested") == 1 and actions.count("approval.approve") == 1
+
+    # Artifacts were made once although the run started twice (before and after the pause).
+    made = support.artifacts(run_id)
+    keyed = [a.key for a in made if a.key]
+    assert len(keyed) == len(set(keyed)) and {"questionnaire-import", "stage-mail"} <= set(keyed)
+    links = [a.data for a in made if a.type == "link"]
+    assert sorted(links) == sorted(
+        f"http://approvals.test/documents/{d}.pdf" for d in documents_before
+    )
+    # The stage's mail: both e-mails, sent, with roles and masked addresses only.
+    data = next(a.data for a in made if a.key == "stage-mail")
+    rows = json.loads(data) if isinstance(data, str) else data
+    assert [(r["Адрес"], r["Статус"]) for r in rows] == [
+        ("d*****r@school2.example.ru", "отправлено"),
+        ("c*****r@school2.example.ru", "отправлено"),
+    ]
+    assert "director@" not in json.dumps(rows, ensure_ascii=False)
 
 
 def test_forged_expired_and_replayed_codes_are_refused_and_the_run_keeps_waiting(

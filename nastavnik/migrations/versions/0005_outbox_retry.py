@@ -1,7 +1,7 @@
 """outbox retry: next attempt time, claim lease, recipient role
 
-Revision ID: 0004_outbox_retry
-Revises: 0003_column_mappings
+Revision ID: 0005_outbox_retry
+Revises: 0004_column_mappings
 Create Date: 2026-11-30 04:50:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0004_outbox_retry"
-down_revision: str | None = "0003_column_mappings"
+revision: str = "0005_outbox_retry"
+down_revision: str | None = "0004_column_mappings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

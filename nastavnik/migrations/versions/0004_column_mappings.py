@@ -1,7 +1,7 @@
 """column mappings saved per organisation for the tabular importer
 
-Revision ID: 0003_column_mappings
-Revises: 0005_approval_generation
+Revision ID: 0004_column_mappings
+Revises: 0003_approval_generation
 Create Date: 2026-11-30 05:00:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0003_column_mappings"
-down_revision: str | None = "0005_approval_generation"
+revision: str = "0004_column_mappings"
+down_revision: str | None = "0003_approval_generation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

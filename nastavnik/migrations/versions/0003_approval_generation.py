@@ -1,6 +1,6 @@
 """approval code generation: a reissued code replaces every earlier one
 
-Revision ID: 0005_approval_generation
+Revision ID: 0003_approval_generation
 Revises: 0002
 Create Date: 2026-12-01 10:00:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_approval_generation"
+revision: str = "0003_approval_generation"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
