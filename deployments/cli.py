@@ -196,10 +196,16 @@ def _report_import(run: Callable[[], ImportReport], *, org: str, kind: ImportKin
 
 def _start(deployment: str, params: dict[str, object]) -> None:
     _use_embedded_prefect()
-    from deployments.prefect_api import start_deployment
+    from deployments.prefect_api import start_or_retry
 
-    run_id = asyncio.run(start_deployment(deployment, {"params": params}))
-    console.print(f"Запущено: {deployment}, flow run {run_id}")
+    run_id, crashed = asyncio.run(start_or_retry(deployment, {"params": params}))
+    if crashed is not None:
+        console.print(
+            f"Прошлый запуск этапа с теми же параметрами прервался аварийно: "
+            f"продолжен тот же запуск {run_id} (документы и письма не повторяются)"
+        )
+    else:
+        console.print(f"Запущено: {deployment}, flow run {run_id}")
 
 
 @app.command("base-formation")
@@ -628,6 +634,32 @@ def _programme_exception(item: str) -> dict[str, object]:
     if not number.strip().isdigit() or not comment.strip():
         raise typer.BadParameter(f"«{item}»: ожидается «номер=комментарий»")
     return {"number": int(number), "comment": comment.strip()}
+
+
+runs = typer.Typer(help="Запуски этапов в Prefect.", no_args_is_help=True)
+app.add_typer(runs, name="runs")
+
+
+@runs.command("retry")
+def retry_run(
+    run_id: Annotated[str, typer.Argument(help="ID запуска (flow run) из Prefect")],
+) -> None:
+    """Continue a crashed or failed stage run as the same run (no new documents or e-mails)."""
+    _use_embedded_prefect()
+    from deployments.prefect_api import NotRetryable
+    from deployments.prefect_api import retry_run as retry
+
+    try:
+        flow_run_id = uuid.UUID(run_id)
+    except ValueError:
+        raise typer.BadParameter(f"«{run_id}» is not a flow run id") from None
+    try:
+        run = asyncio.run(retry(flow_run_id))
+    except NotRetryable as error:
+        console.print(f"[red]Не перезапущено: {error}[/]")
+        raise typer.Exit(2) from None
+    state = run.state.name if run.state else "?"
+    console.print(f"Запуск {flow_run_id} ({state}) поставлен в очередь заново")
 
 
 @app.command()

@@ -8,8 +8,17 @@ import uuid
 from typing import Any
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.flow_runs import aresume_flow_run
+from prefect.states import Scheduled
+
+# Runs a retry may set going again: their process died (Crashed) or the flow raised (Failed).
+RETRYABLE = (StateType.CRASHED, StateType.FAILED)
+
+
+class NotRetryable(RuntimeError):
+    """The run is not crashed or failed, so there is nothing to retry."""
 
 
 async def resume_run(flow_run_id: uuid.UUID, run_input: dict[str, Any]) -> None:
@@ -44,6 +53,56 @@ async def start_deployment(name: str, parameters: dict[str, Any]) -> uuid.UUID:
         deployment = await client.read_deployment_by_name(name)
         run = await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
         return run.id
+
+
+async def latest_run(name: str, parameters: dict[str, Any]) -> FlowRun | None:
+    """The deployment's most recent run with exactly these parameters, if there is one."""
+    async with get_client() as client:
+        deployment = await client.read_deployment_by_name(name)
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id])
+            )
+        )
+    same = [run for run in runs if run.parameters == parameters]
+    return max(same, key=lambda run: str(run.created), default=None)
+
+
+async def retry_run(flow_run_id: uuid.UUID) -> FlowRun:
+    """Set a crashed or failed run Scheduled again; the runner starts it as the same run.
+
+    Being the same run, its tasks cached before the crash come back Cached and the documents
+    and e-mails keyed on the run id are found, not made again; the e-mails its dead process
+    had claimed are released first, so the retried run sends them. Returns the run as it was.
+    """
+    from nastavnik import mail
+    from nastavnik.db import get_engine
+    from nastavnik.settings import get_settings
+
+    async with get_client() as client:
+        run = await client.read_flow_run(flow_run_id)
+        if run.state is None or run.state.type not in RETRYABLE:
+            state = run.state.name if run.state else "no state"
+            raise NotRetryable(f"flow run {flow_run_id} is {state}, not crashed or failed")
+        mail.release_claims_of_ended_run(
+            engine=get_engine(),
+            settings=get_settings(),
+            flow_run_id=flow_run_id,
+            ended_at=run.state.timestamp,
+        )
+        # Forced: the orchestration rules refuse leaving a terminal state otherwise.
+        await client.set_flow_run_state(flow_run_id, Scheduled(name="AwaitingRetry"), force=True)
+        return run
+
+
+async def start_or_retry(name: str, parameters: dict[str, Any]) -> tuple[uuid.UUID, FlowRun | None]:
+    """Start a run of the deployment, or retry its latest run with these parameters if that
+    one crashed (a new run would number its documents anew); returns the run id and the
+    crashed run when it was retried."""
+    latest = await latest_run(name, parameters)
+    if latest is not None and latest.state is not None and latest.state.type == StateType.CRASHED:
+        return latest.id, await retry_run(latest.id)
+    return await start_deployment(name, parameters), None
 
 
 async def read_table_artifacts(flow_run_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:

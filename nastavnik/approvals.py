@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from models import ApprovalDecision, ApprovalRequest, ApprovalStatus, Decision
+from models import ApprovalDecision, ApprovalRequest, ApprovalStatus, AuditEvent, Decision
 from nastavnik import repository
 
 DECISION_STATUS = {
@@ -410,6 +410,62 @@ def precheck_submission(
             details={"problem": problem.value, "channel": channel},
         )
     return problem
+
+
+def _claim_key(request_id: uuid.UUID, code: str) -> str:
+    return f"approval.submitted:{request_id}:{code_digest(code)}"
+
+
+def claim_submission(
+    *,
+    session: Session,
+    request: ApprovalRequest,
+    code: str,
+    channel: str,
+    actor: str,
+    now: datetime,
+) -> bool:
+    """Take a checked code for one resume of the run; False when another click has it.
+
+    Two clicks on the same link both pass :func:`check_code` until the resumed run records
+    the decision. The claim — an audit event whose key is unique per request and code — lets
+    exactly one of them resume the run; the other's refusal is audited.
+    """
+    claim = AuditEvent(
+        actor=actor or "unknown",
+        action="approval.submitted",
+        cycle_id=request.cycle_id,
+        flow_run_id=request.flow_run_id,
+        entity=f"approval:{request.id}",
+        details={"channel": channel},
+        event_key=_claim_key(request.id, code),
+        at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(claim)
+    except IntegrityError:
+        repository.record_audit(
+            session=session,
+            actor=actor or "unknown",
+            action="approval.refused",
+            cycle_id=request.cycle_id,
+            flow_run_id=request.flow_run_id,
+            entity=f"approval:{request.id}",
+            at=now,
+            details={"problem": CodeProblem.replayed.value, "channel": channel},
+        )
+        return False
+    return True
+
+
+def release_submission(*, session: Session, request_id: uuid.UUID, code: str) -> None:
+    """Give a claimed code back when resuming the run failed, so the approver can try again."""
+    claim = session.exec(
+        select(AuditEvent).where(AuditEvent.event_key == _claim_key(request_id, code))
+    ).first()
+    if claim is not None:
+        session.delete(claim)
 
 
 def list_pending(*, session: Session) -> list[ApprovalRequest]:

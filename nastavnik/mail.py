@@ -1007,3 +1007,26 @@ def run_message_ids(*, session: Session, flow_run_id: UUID) -> list[UUID]:
             .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
         )
     )
+
+
+def release_claims_of_ended_run(
+    *, engine: Engine, settings: Settings, flow_run_id: UUID, ended_at: datetime
+) -> int:
+    """Free the claims a run's process still held when it died (a crash leaves them taken).
+
+    Only claims taken before the run ended are released: a later one belongs to a live sender
+    (the retry flow, say). Returns how many messages can be sent again.
+    """
+    with Session(engine) as session:
+        result = session.exec(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.flow_run_id) == flow_run_id,
+                col(OutboxMessage.status).in_(list(_ACTIVE)),
+                col(OutboxMessage.claimed_until).is_not(None),
+                col(OutboxMessage.claimed_until) <= _utc(ended_at) + _lease(settings),
+            )
+            .values(claimed_until=None)
+        )
+        session.commit()
+        return int(result.rowcount)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -24,6 +25,8 @@ from models import (
 from nastavnik import approvals, documents
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 # Resumes the suspended run with the decision as its input; supplied by the deployment layer.
 Resumer = Callable[[uuid.UUID, dict[str, Any]], Awaitable[None]]
@@ -184,10 +187,25 @@ def create_app(
                 actor=approver_name,
                 now=clock(),
             )
+            claimed = problem is None and approvals.claim_submission(
+                session=session,
+                request=request,
+                code=code,
+                channel="web",
+                actor=approver_name,
+                now=clock(),
+            )
             session.commit()
             run_id, accepts_exceptions = request.flow_run_id, request.accepts_exceptions
         if problem is not None:
             return _page("result.html", status_code=403, ok=False, message=refusal_message(problem))
+        if not claimed:
+            return _page(
+                "result.html",
+                status_code=409,
+                ok=False,
+                message="Решение по этой ссылке уже передано; повторное нажатие не учтено.",
+            )
         run_input: dict[str, Any] = {
             "decision": chosen.value,
             "approval_code": code,
@@ -196,7 +214,20 @@ def create_app(
         }
         if accepts_exceptions:
             run_input["exceptions"] = exceptions_from_form(dict(await http_request.form()))
-        await resume(run_id, run_input)
+        try:
+            await resume(run_id, run_input)
+        except Exception:
+            logger.exception("resuming run %s for approval %s failed", run_id, request_id)
+            with Session(engine) as session:
+                approvals.release_submission(session=session, request_id=request_id, code=code)
+                session.commit()
+            return _page(
+                "result.html",
+                status_code=503,
+                ok=False,
+                message="Не удалось передать решение: сервер процессов не ответил. "
+                "Попробуйте ещё раз через несколько минут.",
+            )
         return _page(
             "result.html",
             ok=True,

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+import httpx
 from sqlmodel import select
 
 from deployments.prefect_api import read_run, resume_run, start_deployment
@@ -14,6 +25,8 @@ from models import ApprovalRequest, Decision, Document, OutboxMessage
 from nastavnik import approvals, stages
 from nastavnik.db import session_scope
 from tests.flows.conftest import ORG, SECRET
+
+T = TypeVar("T")
 
 
 def start(deployment: str, **params: Any) -> uuid.UUID:
@@ -151,3 +164,170 @@ def artifacts(run_id: uuid.UUID) -> list[Any]:
             )
 
     return asyncio.run(read())
+
+
+# --------------------------------------------------------------------------- processes of our own
+# The crash-safety tests stop and start a Prefect server and kill flow-run processes, which the
+# shared harness server cannot take: they run a stack of their own with these pieces.
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def poll(condition: Callable[[], T], *, timeout: float, what: str, every: float = 0.2) -> T:
+    """Call ``condition`` until it returns something truthy; raise naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(every)
+
+
+def flow_run_pids(run_id: uuid.UUID) -> list[int]:
+    """Processes started for this flow run (the runner puts its id in their environment)."""
+    marker = f"PREFECT__FLOW_RUN_ID={run_id}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if marker in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+@dataclass
+class PrefectServer:
+    """``prefect server start`` as a subprocess on its own port, home and SQLite database."""
+
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self, timeout: float = 180) -> float:
+        """Start it and wait until it answers; returns the seconds that took."""
+        started = time.monotonic()
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start"]
+                + ["--host", "127.0.0.1", "--port", str(self.port), "--no-ui", "--no-scheduler"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+        def healthy() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Prefect server exited; see {self.log}")
+            try:
+                return httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        poll(healthy, timeout=timeout, what=f"Prefect server on port {self.port}", every=0.3)
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        """Stop it (its whole process group) and wait until the port is closed."""
+        if self.process is None:
+            return
+        stop_process_group(self.process)
+        self.process = None
+
+
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM a process started with ``start_new_session``, SIGKILL it if it lingers."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+class SmtpGate:
+    """A TCP front for an SMTP server: forwards connections, or while closed holds them silent.
+
+    A held connection gets no greeting: the client sits in its connect timeout, which is where a
+    test catches a stage "in delivery" with its message claimed but not sent.
+    """
+
+    def __init__(self, *, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.holding = False
+        self.held = 0  # connections accepted while closed
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.AbstractServer | None = None
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="smtp-gate", daemon=True
+        )
+
+    def start(self) -> SmtpGate:
+        """Listen on a free port in a background thread."""
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._serve, "127.0.0.1", 0), self._loop
+        ).result(timeout=10)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and the thread."""
+
+        async def close() -> None:
+            assert self._server is not None
+            self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if self.holding:
+                self.held += 1
+                # Say nothing; wait for the client to give up or to die.
+                while await reader.read(4096):
+                    pass
+                return
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                "127.0.0.1", self.target_port
+            )
+            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
