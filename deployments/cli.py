@@ -194,11 +194,20 @@ def _report_import(run: Callable[[], ImportReport], *, org: str, kind: ImportKin
         )
 
 
-def _start(deployment: str, params: dict[str, object]) -> None:
-    _use_embedded_prefect()
-    from deployments.prefect_api import start_or_retry
+NewRun = Annotated[
+    bool,
+    typer.Option("--new", help="Новый запуск, даже если прошлый с теми же параметрами прервался"),
+]
 
-    run_id, crashed = asyncio.run(start_or_retry(deployment, {"params": params}))
+
+def _start(deployment: str, params: dict[str, object], new: bool = False) -> None:
+    _use_embedded_prefect()
+    from deployments.prefect_api import start_deployment, start_or_retry
+
+    if new:
+        run_id, crashed = asyncio.run(start_deployment(deployment, {"params": params})), None
+    else:
+        run_id, crashed = asyncio.run(start_or_retry(deployment, {"params": params}))
     if crashed is not None:
         console.print(
             f"Прошлый запуск этапа с теми же параметрами прервался аварийно: "
@@ -214,6 +223,7 @@ def start_base_formation(
     year: Annotated[str, typer.Option(help="Учебный год")],
     mentees: Annotated[list[Path], typer.Option(help="Анкеты наставляемых")] = [],  # noqa: B006
     mentors: Annotated[list[Path], typer.Option(help="Анкеты наставников")] = [],  # noqa: B006
+    new: NewRun = False,
 ) -> None:
     """Start base formation on the running stack (see `nastavnik up`)."""
     _start(
@@ -224,6 +234,7 @@ def start_base_formation(
             "mentee_files": [str(p.resolve()) for p in mentees],
             "mentor_files": [str(p.resolve()) for p in mentors],
         },
+        new,
     )
 
 
@@ -232,6 +243,7 @@ def start_training(
     org: Annotated[str, typer.Option(help="Код организации")],
     year: Annotated[str, typer.Option(help="Учебный год")],
     attendance: Annotated[list[Path], typer.Option(help="Файлы посещаемости")] = [],  # noqa: B006
+    new: NewRun = False,
 ) -> None:
     """Start the training stage (without attendance files it waits for the curator)."""
     _start(
@@ -241,6 +253,7 @@ def start_training(
             "school_year": year,
             "attendance_files": [str(p.resolve()) for p in attendance],
         },
+        new,
     )
 
 
@@ -248,9 +261,10 @@ def start_training(
 def start_pairing(
     org: Annotated[str, typer.Option(help="Код организации")],
     year: Annotated[str, typer.Option(help="Учебный год")],
+    new: NewRun = False,
 ) -> None:
     """Start the pairing stage."""
-    _start(STAGE_DEPLOYMENTS["pairing"], {"organization_code": org, "school_year": year})
+    _start(STAGE_DEPLOYMENTS["pairing"], {"organization_code": org, "school_year": year}, new)
 
 
 def _cycle_id(org: str, year: str) -> uuid.UUID:
