@@ -1,0 +1,117 @@
+"""What a crash or a double click leaves behind, in the core: stale mail claims, code claims."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from models import ApprovalRequest, AuditEvent, OutboxMessage
+from nastavnik import approvals, mail
+from nastavnik.settings import Settings
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def _queued(engine: Engine, run_id: uuid.UUID, key: str, last_error: str) -> uuid.UUID:
+    with Session(engine) as session:
+        message = mail.enqueue_message(
+            session=session,
+            idempotency_key=key,
+            to_addr="director@school7.example",
+            subject="Требуется утверждение",
+            body_text="…",
+            flow_run_id=run_id,
+        )
+        message.attempts, message.last_error = 1, last_error
+        session.add(message)
+        session.commit()
+        return message.id
+
+
+def test_claims_a_crashed_run_held_are_released_and_later_ones_kept(
+    engine: Engine, settings: Settings
+) -> None:
+    run_id, crashed_at = uuid.uuid4(), T0
+    lease = timedelta(seconds=max(60.0, 10 * settings.smtp_timeout_seconds))
+    # Claimed by the process that died (its lease started before the crash) ...
+    stale = _queued(engine, run_id, "a", f"{mail.IN_FLIGHT_PREFIX}{(T0 + lease / 2).isoformat()}")
+    # ... and by a live sender after the crash (the retry flow, say), which must keep it.
+    live = _queued(engine, run_id, "b", f"{mail.IN_FLIGHT_PREFIX}{(T0 + 2 * lease).isoformat()}")
+    other_run = _queued(engine, uuid.uuid4(), "c", f"{mail.IN_FLIGHT_PREFIX}{T0.isoformat()}")
+
+    released = mail.release_claims_of_ended_run(
+        engine=engine, settings=settings, flow_run_id=run_id, ended_at=crashed_at
+    )
+
+    assert released == 1
+    with Session(engine) as session:
+        errors = {i: session.get(OutboxMessage, i).last_error for i in (stale, live, other_run)}  # type: ignore[union-attr]
+    assert not errors[stale].startswith(mail.IN_FLIGHT_PREFIX)
+    assert errors[live].startswith(mail.IN_FLIGHT_PREFIX)
+    assert errors[other_run].startswith(mail.IN_FLIGHT_PREFIX)
+
+
+def _request(engine: Engine, cycle_id: uuid.UUID) -> ApprovalRequest:
+    with Session(engine, expire_on_commit=False) as session:
+        request = approvals.open_request(
+            session=session,
+            cycle_id=cycle_id,
+            stage="base-formation",
+            approval_key="registers",
+            flow_run_id=uuid.uuid4(),
+            title="Реестры",
+            summary="",
+            approver_name="Директор",
+            approver_email="d@example.ru",
+            document_ids=[],
+            now=T0,
+            ttl=timedelta(days=14),
+        )
+        session.commit()
+        return request
+
+
+def _claim(engine: Engine, request: ApprovalRequest, code: str) -> bool:
+    with Session(engine) as session:
+        claimed = approvals.claim_submission(
+            session=session, request=request, code=code, channel="web", actor="Директор", now=T0
+        )
+        session.commit()
+        return claimed
+
+
+def test_of_two_simultaneous_clicks_one_claims_the_code(engine: Engine, cycle_ids: tuple) -> None:
+    request = _request(engine, cycle_ids[1])
+    code = approvals.code_for_request(secret=b"k" * 32, request=request)
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+
+    def click() -> None:
+        barrier.wait(timeout=10)
+        results.append(_claim(engine, request, code))
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(results) == [False, True]
+    with Session(engine) as session:
+        actions = sorted(
+            e.action
+            for e in session.exec(
+                select(AuditEvent).where(AuditEvent.entity == f"approval:{request.id}")
+            )
+        )
+    assert actions == ["approval.refused", "approval.requested", "approval.submitted"]
+
+    # Resuming failed: the code is given back and the next click can use it.
+    with Session(engine) as session:
+        approvals.release_submission(session=session, request_id=request.id, code=code)
+        session.commit()
+    assert _claim(engine, request, code)
