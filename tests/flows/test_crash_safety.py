@@ -34,9 +34,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlmodel import func, select
-from typer.testing import CliRunner
 
-from deployments import cli
 from deployments.catalog import STAGE_DEPLOYMENTS
 from deployments.prefect_api import read_run, resume_run
 from models import ApprovalDecision, AuditEvent, Document, DocumentStatus, OutboxStatus
@@ -192,10 +190,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         get_settings.cache_clear()
 
 
+def _nastavnik(*args: str) -> subprocess.CompletedProcess[str]:
+    """The ``nastavnik`` command as the curator runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "deployments.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _cli(*args: str) -> str:
-    result = CliRunner().invoke(cli.app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+    result = _nastavnik(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
 def _run_id(output: str) -> uuid.UUID:
@@ -244,12 +254,9 @@ def _click(url: str, code: str) -> httpx.Response:
     )
 
 
-def test_run_killed_in_delivery_is_continued_without_duplicates(stack: Stack) -> None:
-    """SIGKILL after the registers are rendered, before the approval mail went out; the stage
-    started again continues the same run: no duplicate documents, numbers or e-mails."""
-    documents_before, mail_before = _count(Document), len(stack.sink.messages)
-    stack.gate.holding = True  # the SMTP server accepts and says nothing
-    run_id = _run_id(_cli(*stack.stage_args()))
+def _kill_in_delivery(stack: Stack, run_id: uuid.UUID) -> None:
+    """SIGKILL the run's process once its registers exist and it is sending the approval mail
+    (claimed, connected to the silent server); wait until the runner marks the run Crashed."""
 
     def in_delivery() -> list[int]:
         claimed = [
@@ -267,11 +274,22 @@ def test_run_killed_in_delivery_is_continued_without_duplicates(stack: Stack) ->
     support.poll(
         lambda: _state(run_id) == StateType.CRASHED, timeout=60, what="runner marks it Crashed"
     )
+
+
+def test_run_killed_in_delivery_is_continued_without_duplicates(stack: Stack) -> None:
+    """SIGKILL after the registers are rendered, before the approval mail went out; the stage
+    started again continues the same run: no duplicate documents, numbers or e-mails."""
+    documents_before, mail_before = _count(Document), len(stack.sink.messages)
+    stack.gate.holding = True  # the SMTP server accepts and says nothing
+    try:
+        run_id = _run_id(_cli(*stack.stage_args()))
+        _kill_in_delivery(stack, run_id)
+    finally:
+        stack.gate.holding = False
     assert len(support.documents(run_id)) == 3
     assert [m.status for m in support.outbox(run_id)] == [OutboxStatus.pending]
     assert len(stack.sink.messages) == mail_before
 
-    stack.gate.holding = False
     # Starting the stage again with the same parameters continues the crashed run.
     output = _cli(*stack.stage_args())
     assert "продолжен тот же запуск" in output and str(run_id) in output, output
@@ -297,8 +315,8 @@ def test_run_killed_in_delivery_is_continued_without_duplicates(stack: Stack) ->
     )
 
     # A finished run is not retried.
-    result = CliRunner().invoke(cli.app, ["runs", "retry", str(run_id)])
-    assert result.exit_code == 2 and "not crashed or failed" in result.output, result.output
+    result = _nastavnik("runs", "retry", str(run_id))
+    assert result.returncode == 2 and "not crashed or failed" in result.stdout, result.stdout
 
 
 def test_link_resumes_after_server_restart(stack: Stack) -> None:
