@@ -219,7 +219,7 @@ class PrefectServer:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def start(self, timeout: float = 180) -> float:
+    def start(self, timeout: float = 420) -> float:
         """Start it and wait until it answers; returns the seconds that took."""
         started = time.monotonic()
         with self.log.open("ab") as log:

@@ -154,7 +154,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     start_new_session=True,
                 )
             support.poll(
-                lambda: _deployments_served(api_url), timeout=120, what="deployments served"
+                lambda: _deployments_served(api_url), timeout=300, what="deployments served"
             )
             startup = time.monotonic() - started
             logger.info("server and runner with its deployments up in %.1f s", startup)
