@@ -206,6 +206,36 @@ def flow_run_pids(run_id: uuid.UUID) -> list[int]:
     return pids
 
 
+def pids_connected_to(port: int) -> list[int]:
+    """Processes with a TCP connection to this local port (from /proc: socket inode → fd).
+
+    A run forked from the runner's fork server keeps the fork server's initial environment,
+    so :func:`flow_run_pids` cannot see it; its connection to a server of ours names it.
+    """
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01":  # ESTABLISHED
+                inodes.add(f"socket:[{fields[9]}]")
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            links = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
+        except OSError:
+            continue
+        if links & inodes:
+            pids.append(int(entry.name))
+    return pids
+
+
 @dataclass
 class PrefectServer:
     """``prefect server start`` as a subprocess on its own port, home and SQLite database."""

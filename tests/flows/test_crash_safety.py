@@ -265,7 +265,7 @@ def _kill_in_delivery(stack: Stack, run_id: uuid.UUID) -> None:
             if m.idempotency_key.startswith("approval-request:") and m.claimed_until is not None
         ]
         if len(support.documents(run_id)) == 3 and claimed and stack.gate.held:
-            return support.flow_run_pids(run_id)
+            return support.flow_run_pids(run_id) or support.pids_connected_to(stack.gate.port)
         return []
 
     pids = support.poll(in_delivery, timeout=240, what="run rendered and sending the approval")
