@@ -16,7 +16,7 @@ from nastavnik.settings import Settings
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-def _queued(engine: Engine, run_id: uuid.UUID, key: str, last_error: str) -> uuid.UUID:
+def _queued(engine: Engine, run_id: uuid.UUID, key: str, claimed_until: datetime) -> uuid.UUID:
     with Session(engine) as session:
         message = mail.enqueue_message(
             session=session,
@@ -26,7 +26,7 @@ def _queued(engine: Engine, run_id: uuid.UUID, key: str, last_error: str) -> uui
             body_text="…",
             flow_run_id=run_id,
         )
-        message.attempts, message.last_error = 1, last_error
+        message.attempts, message.claimed_until = 1, claimed_until
         session.add(message)
         session.commit()
         return message.id
@@ -38,10 +38,10 @@ def test_claims_a_crashed_run_held_are_released_and_later_ones_kept(
     run_id, crashed_at = uuid.uuid4(), T0
     lease = timedelta(seconds=max(60.0, 10 * settings.smtp_timeout_seconds))
     # Claimed by the process that died (its lease started before the crash) ...
-    stale = _queued(engine, run_id, "a", f"{mail.IN_FLIGHT_PREFIX}{(T0 + lease / 2).isoformat()}")
+    stale = _queued(engine, run_id, "a", T0 + lease / 2)
     # ... and by a live sender after the crash (the retry flow, say), which must keep it.
-    live = _queued(engine, run_id, "b", f"{mail.IN_FLIGHT_PREFIX}{(T0 + 2 * lease).isoformat()}")
-    other_run = _queued(engine, uuid.uuid4(), "c", f"{mail.IN_FLIGHT_PREFIX}{T0.isoformat()}")
+    live = _queued(engine, run_id, "b", T0 + 2 * lease)
+    other_run = _queued(engine, uuid.uuid4(), "c", T0)
 
     released = mail.release_claims_of_ended_run(
         engine=engine, settings=settings, flow_run_id=run_id, ended_at=crashed_at
@@ -49,10 +49,9 @@ def test_claims_a_crashed_run_held_are_released_and_later_ones_kept(
 
     assert released == 1
     with Session(engine) as session:
-        errors = {i: session.get(OutboxMessage, i).last_error for i in (stale, live, other_run)}  # type: ignore[union-attr]
-    assert not errors[stale].startswith(mail.IN_FLIGHT_PREFIX)
-    assert errors[live].startswith(mail.IN_FLIGHT_PREFIX)
-    assert errors[other_run].startswith(mail.IN_FLIGHT_PREFIX)
+        claims = {i: session.get(OutboxMessage, i).claimed_until for i in (stale, live, other_run)}  # type: ignore[union-attr]
+    assert claims[stale] is None
+    assert claims[live] is not None and claims[other_run] is not None
 
 
 def _request(engine: Engine, cycle_id: uuid.UUID) -> ApprovalRequest:
