@@ -1024,7 +1024,8 @@ def release_claims_of_ended_run(
                 col(OutboxMessage.flow_run_id) == flow_run_id,
                 col(OutboxMessage.status).in_(list(_ACTIVE)),
                 col(OutboxMessage.claimed_until).is_not(None),
-                col(OutboxMessage.claimed_until) <= _utc(ended_at) + _lease(settings),
+                # A claim lasts a lease per message of its chunk, one more for good measure.
+                col(OutboxMessage.claimed_until) <= _utc(ended_at) + _lease(settings) * (CHUNK + 1),
             )
             .values(claimed_until=None)
         )

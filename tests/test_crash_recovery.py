@@ -40,7 +40,7 @@ def test_claims_a_crashed_run_held_are_released_and_later_ones_kept(
     # Claimed by the process that died (its lease started before the crash) ...
     stale = _queued(engine, run_id, "a", T0 + lease / 2)
     # ... and by a live sender after the crash (the retry flow, say), which must keep it.
-    live = _queued(engine, run_id, "b", T0 + 2 * lease)
+    live = _queued(engine, run_id, "b", T0 + (mail.CHUNK + 2) * lease)
     other_run = _queued(engine, uuid.uuid4(), "c", T0)
 
     released = mail.release_claims_of_ended_run(
