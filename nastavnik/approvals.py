@@ -55,6 +55,30 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _audit_request(
+    *,
+    session: Session,
+    request: ApprovalRequest,
+    actor: str,
+    action: str,
+    at: datetime,
+    details: dict[str, Any],
+    event_key: str | None = None,
+) -> None:
+    """An audit event about the request, tied to its cycle and run."""
+    repository.record_audit(
+        session=session,
+        actor=actor,
+        action=action,
+        cycle_id=request.cycle_id,
+        flow_run_id=request.flow_run_id,
+        entity=f"approval:{request.id}",
+        at=at,
+        details=details,
+        event_key=event_key,
+    )
+
+
 def _signature(
     *,
     secret: bytes,
@@ -203,13 +227,11 @@ def reissue_code(
     request.expires_at = now + ttl
     session.add(request)
     session.flush()
-    repository.record_audit(
+    _audit_request(
         session=session,
+        request=request,
         actor=actor or "unknown",
         action="approval.reissued",
-        cycle_id=request.cycle_id,
-        flow_run_id=request.flow_run_id,
-        entity=f"approval:{request.id}",
         at=now,
         details={
             "generation": request.code_generation,
@@ -347,13 +369,11 @@ def record_decision(
         except IntegrityError:
             problem = CodeProblem.replayed
     if problem is not None:
-        repository.record_audit(
+        _audit_request(
             session=session,
+            request=request,
             actor=approver_name or "unknown",
             action="approval.refused",
-            cycle_id=request.cycle_id,
-            flow_run_id=request.flow_run_id,
-            entity=f"approval:{request_id}",
             at=now,
             details={
                 "problem": problem.value,
@@ -364,13 +384,11 @@ def record_decision(
             event_key=f"approval.refused:{request_id}:{pause_key}",
         )
         return DecisionOutcome(False, request_id, decision, comment, approver_name, problem)
-    repository.record_audit(
+    _audit_request(
         session=session,
+        request=request,
         actor=approver_name,
         action=f"approval.{decision.value}",
-        cycle_id=request.cycle_id,
-        flow_run_id=request.flow_run_id,
-        entity=f"approval:{request_id}",
         at=now,
         details={
             "comment": comment,
@@ -399,13 +417,11 @@ def precheck_submission(
         raise LookupError(f"approval request {request_id} does not exist")
     problem = check_code(session=session, secret=secret, request=request, code=code, now=now)
     if problem is not None:
-        repository.record_audit(
+        _audit_request(
             session=session,
+            request=request,
             actor=actor or "unknown",
             action="approval.refused",
-            cycle_id=request.cycle_id,
-            flow_run_id=request.flow_run_id,
-            entity=f"approval:{request_id}",
             at=now,
             details={"problem": problem.value, "channel": channel},
         )
@@ -445,13 +461,11 @@ def claim_submission(
         with session.begin_nested():
             session.add(claim)
     except IntegrityError:
-        repository.record_audit(
+        _audit_request(
             session=session,
+            request=request,
             actor=actor or "unknown",
             action="approval.refused",
-            cycle_id=request.cycle_id,
-            flow_run_id=request.flow_run_id,
-            entity=f"approval:{request.id}",
             at=now,
             details={"problem": CodeProblem.replayed.value, "channel": channel},
         )
