@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.context import get_run_context
 from pydantic import BaseModel, Field
 
 from flows.approvals import request_approval, settle_decision
-from flows.publishing import run_day
+from flows.publishing import finish_stage, start_stage
 from models import Decision
 from tasks.base_formation import check_consents, import_questionnaires, render_registers
-from tasks.common import resolve_cycle
-from tasks.publishing import publish_documents, publish_mails, publish_table
+from tasks.publishing import publish_documents, publish_table
 
 STAGE = "base-formation"
 
@@ -33,21 +31,17 @@ class BaseFormationParams(BaseModel):
 @flow(name=STAGE, log_prints=False)
 def base_formation(params: BaseFormationParams) -> str:
     """Import questionnaires, check consents, render registers, get the director's decision."""
-    outcome = _base_formation_steps(params)
-    # Once the stage is over: every e-mail it queued, with its delivery status (no children's
-    # names: roles and masked addresses).
-    publish_mails(flow_run_id=str(get_run_context().flow_run.id))  # type: ignore[union-attr]
-    return outcome
+    return finish_stage(_base_formation_steps(params))
 
 
 def _base_formation_steps(params: BaseFormationParams) -> str:
     """The stage's steps; returns the last decision."""
     logger = get_run_logger()
-    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    on = params.reference_date or run_day()
-
-    cycle_id = resolve_cycle(
-        organization_code=params.organization_code, school_year=params.school_year
+    flow_run_id, on, cycle_id = start_stage(
+        stage=STAGE,
+        organization_code=params.organization_code,
+        school_year=params.school_year,
+        reference_date=params.reference_date,
     )
     reports = import_questionnaires(
         cycle_id=cycle_id,

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.context import get_run_context
 from pydantic import BaseModel, Field
 
 from flows.approvals import ProgrammesApprovalInput, request_approval, settle_decision
-from flows.publishing import run_day
+from flows.publishing import finish_stage, start_stage
 from models import Decision
-from tasks.common import queue_notices, resolve_cycle
+from tasks.common import queue_notices
 from tasks.pairing import (
     acknowledge_programmes,
     apply_programme_decision,
@@ -21,8 +20,8 @@ from tasks.pairing import (
     render_programmes,
     settle_pairing_order,
 )
-from tasks.publishing import publish_documents, publish_mails, publish_table
-from tasks.stages import check_prerequisites, pair_term
+from tasks.publishing import publish_documents, publish_table
+from tasks.stages import pair_term
 
 STAGE = "pairing"
 MAX_ROUNDS = 10
@@ -41,22 +40,18 @@ class PairingParams(BaseModel):
 @flow(name=STAGE)
 def pairing(params: PairingParams) -> str:
     """Match, collect written consents, fix pairs by order, approve personal programmes."""
-    outcome = _pairing_steps(params)
-    # Once the stage is over: every e-mail it queued, with its delivery status (no children's
-    # names: roles and masked addresses).
-    publish_mails(flow_run_id=str(get_run_context().flow_run.id))  # type: ignore[union-attr]
-    return outcome
+    return finish_stage(_pairing_steps(params))
 
 
 def _pairing_steps(params: PairingParams) -> str:
     """The stage's steps; returns the last decision."""
     logger = get_run_logger()
-    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    on = params.reference_date or run_day()
-    cycle_id = resolve_cycle(
-        organization_code=params.organization_code, school_year=params.school_year
+    flow_run_id, on, cycle_id = start_stage(
+        stage=STAGE,
+        organization_code=params.organization_code,
+        school_year=params.school_year,
+        reference_date=params.reference_date,
     )
-    check_prerequisites(cycle_id=cycle_id, stage=STAGE)
     starts_on, ends_on = pair_term(
         school_year=params.school_year, starts_on=params.starts_on, ends_on=params.ends_on
     )

@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.context import get_run_context
 from pydantic import BaseModel, Field
 
 from flows.approvals import request_approval, settle_decision
-from flows.publishing import run_day
+from flows.publishing import finish_stage, start_stage
 from models import Decision
-from tasks.common import queue_notices, resolve_cycle
+from tasks.common import queue_notices
 from tasks.mail import deliver_messages
-from tasks.publishing import publish_documents, publish_mails, publish_table
-from tasks.stages import check_prerequisites
+from tasks.publishing import publish_documents, publish_table
 from tasks.training import (
     appoint_mentors,
     decide_admissions,
@@ -46,22 +44,18 @@ class TrainingParams(BaseModel):
 @flow(name=STAGE)
 def training(params: TrainingParams) -> str:
     """Select mentors, train them, admit them, and have the director appoint them by order."""
-    outcome = _training_steps(params)
-    # Once the stage is over: every e-mail it queued, with its delivery status (no children's
-    # names: roles and masked addresses).
-    publish_mails(flow_run_id=str(get_run_context().flow_run.id))  # type: ignore[union-attr]
-    return outcome
+    return finish_stage(_training_steps(params))
 
 
 def _training_steps(params: TrainingParams) -> str:
     """The stage's steps; returns the last decision."""
     logger = get_run_logger()
-    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    on = params.reference_date or run_day()
-    cycle_id = resolve_cycle(
-        organization_code=params.organization_code, school_year=params.school_year
+    flow_run_id, on, cycle_id = start_stage(
+        stage=STAGE,
+        organization_code=params.organization_code,
+        school_year=params.school_year,
+        reference_date=params.reference_date,
     )
-    check_prerequisites(cycle_id=cycle_id, stage=STAGE)
 
     selection = select_mentors(cycle_id=cycle_id, on=on)
     publish_table(
