@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -134,6 +135,10 @@ def font_config() -> FontConfiguration:
     """The process's one FontConfiguration (a new one per document leaks ~0.2 MB each)."""
     from weasyprint.text.fonts import FontConfiguration
 
+    # Dropped before the interpreter tears modules down: its __del__ removes a temporary folder
+    # and fails noisily ("'NoneType' object is not callable") once shutil is gone.
+    atexit.register(_print_css.cache_clear)
+    atexit.register(font_config.cache_clear)
     return FontConfiguration()
 
 
