@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from prefect.context import get_run_context
 
+from nastavnik.clock import process_clock
 from tasks.common import resolve_cycle
 from tasks.publishing import publish_mails
 from tasks.stages import check_prerequisites
@@ -17,7 +18,7 @@ def run_day() -> date:
     flow_run = get_run_context().flow_run  # type: ignore[union-attr]
     assert flow_run is not None
     moment = flow_run.created or flow_run.expected_start_time
-    return moment.date() if moment else date.today()
+    return moment.date() if moment else process_clock().today()
 
 
 def current_run_id() -> str:

@@ -1,6 +1,7 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
 from models.imports import ColumnMapping, ImportKind
+from models.roadmap import CLOSED_STATUSES, CyclePlan, ItemStatus, PlanItem, SimulatedClock
 from models.tables import (
     ApprovalDecision,
     ApprovalRequest,
@@ -33,6 +34,11 @@ from models.tables import (
 )
 
 __all__ = [
+    "CLOSED_STATUSES",
+    "CyclePlan",
+    "ItemStatus",
+    "PlanItem",
+    "SimulatedClock",
     "ColumnMapping",
     "ImportKind",
     "ConstraintKind",

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from models import ApprovalDecision, ApprovalRequest, ApprovalStatus, AuditEvent, Decision
 from nastavnik import repository
+from nastavnik.clock import process_clock
 
 DECISION_STATUS = {
     Decision.approve: ApprovalStatus.approved,
@@ -502,5 +503,5 @@ def find_request(*, session: Session, prefix: str) -> ApprovalRequest:
 
 
 def now_utc() -> datetime:
-    """The real clock; tests pass their own ``now`` instead."""
-    return datetime.now(UTC)
+    """The process clock's time (real, or simulated by the settings); tests pass their own."""
+    return process_clock().now()

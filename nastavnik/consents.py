@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlmodel import Session, select
 
 from models import Consent, ConsentKind, Cycle, Participant, Person, Role
+from nastavnik.clock import process_clock
 
 ADULT_AGE = 18
 _TAG = re.compile(r"<[^>]*>")
@@ -121,7 +122,7 @@ def check_consents(
     *, session: Session, cycle_id: UUID, on: date | None = None, role: Role | None = None
 ) -> ConsentCheck:
     """Split the cycle's participants into eligible ones and ones missing a valid consent."""
-    on = on or date.today()
+    on = on or process_clock().today()
     cycle, pairs, consents = _load(session, cycle_id, role)
     check = ConsentCheck(eligible=[], missing=[])
     for participant, person in pairs:
@@ -167,7 +168,7 @@ def register_rows(
     *, session: Session, cycle_id: UUID, role: Role, on: date | None = None
 ) -> list[RegisterRow]:
     """The register of one role: eligible participants only, numbered in order of name."""
-    on = on or date.today()
+    on = on or process_clock().today()
     eligible = set(check_consents(session=session, cycle_id=cycle_id, on=on, role=role).eligible)
     _, pairs, consents = _load(session, cycle_id, role)
     rows: list[RegisterRow] = []

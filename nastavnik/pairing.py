@@ -32,6 +32,7 @@ from models import (
 )
 from models.tables import Consent
 from nastavnik import consents, matching, repository
+from nastavnik.clock import process_clock
 from nastavnik.tabular import (
     AMBIGUOUS,
     EMAIL,
@@ -490,7 +491,8 @@ def pair_rows(
             members[member.pair_id].append(member.mentee_id)
     ids = {p.mentor_id for p in pairs} | {m for ms in members.values() for m in ms}
     people = _people(session, ids)
-    consented = participation_consented(session=session, cycle_id=cycle_id, on=on or date.today())
+    on = on or process_clock().today()
+    consented = participation_consented(session=session, cycle_id=cycle_id, on=on)
     rows = []
     for pair in pairs:
         mentee_ids = sorted(members[pair.id], key=lambda m: people[m].full_name)

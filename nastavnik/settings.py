@@ -6,6 +6,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
     approval_ttl_days: int = 14
     max_import_bytes: int = 5 * 1024 * 1024
     smtp_timeout_seconds: float = 10.0
+    # "simulated": every process reads the day from the database (a simulated school year).
+    clock: Literal["system", "simulated"] = "system"
+    timezone: str = "Europe/Moscow"
 
     @field_validator("secret_key")
     @classmethod
