@@ -35,9 +35,14 @@ def idempotency_key(*, request: ApprovalRequest) -> str:
 
 
 def enqueue_request_mail(
-    *, session: Session, settings: Settings, request: ApprovalRequest
+    *,
+    session: Session,
+    settings: Settings,
+    request: ApprovalRequest,
+    reminder: tuple[int, int] | None = None,
 ) -> OutboxMessage:
-    """Queue the approver's e-mail with the request's current code (once per generation)."""
+    """Queue the approver's e-mail with the request's current code (once per generation);
+    with ``reminder`` (round, days waited) the same link again, once per round."""
     cycle = session.get(Cycle, request.cycle_id)
     assert cycle is not None
     org = session.get(Organization, cycle.organization_id)
@@ -45,9 +50,12 @@ def enqueue_request_mail(
     code = approvals.code_for_request(secret=settings.approval_secret(), request=request)
     document_ids = [uuid.UUID(d) for d in request.document_ids]
     documents = [d for d in (session.get(Document, i) for i in document_ids) if d is not None]
+    key = idempotency_key(request=request)
+    if reminder is not None:
+        key = f"{key}:reminder-{reminder[0]}"
     return mail.enqueue_templated(
         session=session,
-        idempotency_key=idempotency_key(request=request),
+        idempotency_key=key,
         to_addr=request.approver_email,
         template="approval_request",
         context={
@@ -62,7 +70,8 @@ def enqueue_request_mail(
                 base_url=settings.web_base_url, request_id=request.id, code=code
             ),
             "expires_at": request.expires_at,
-            "reissued": request.code_generation > 0,
+            "reissued": request.code_generation > 0 and reminder is None,
+            "waiting_days": reminder[1] if reminder else 0,
         },
         document_ids=document_ids,
         flow_run_id=request.flow_run_id,

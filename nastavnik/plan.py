@@ -1,0 +1,447 @@
+"""A cycle's execution plan: the roadmap's items dated for one school year, and their state.
+
+Starting a cycle turns each roadmap item into a plan row with its planned window (a recurring
+item into one row per occurrence). The state of a row follows what happened in the database —
+an approved stage, an issued document, evidence the responsible attached — and every change
+of state is an audit row. Nothing here sends mail or starts flows: that is the tick's job.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models import (
+    CLOSED_STATUSES,
+    ApprovalDecision,
+    ApprovalRequest,
+    ApprovalStatus,
+    Cycle,
+    CyclePlan,
+    Document,
+    DocumentStatus,
+    ItemStatus,
+    MentorshipPair,
+    PairStatus,
+    PlanItem,
+)
+from nastavnik import repository
+from nastavnik.clock import process_clock
+from nastavnik.roadmap import (
+    CompletionKind,
+    Roadmap,
+    RoadmapItem,
+    Schedule,
+    Stage,
+    WindowKind,
+)
+from nastavnik.stages import MENTORS_ORDER_APPROVAL, REGISTERS_APPROVAL
+
+# The decision that completes each stage the product runs: the newest request under the key.
+STAGE_APPROVALS: dict[str, str] = {
+    Stage.preparation: "preparation-orders",
+    Stage.base_formation: REGISTERS_APPROVAL,
+    Stage.training: MENTORS_ORDER_APPROVAL,
+    Stage.pairing: "programmes-approval",
+}
+
+STATUS_RU = {
+    ItemStatus.not_started: "не начат",
+    ItemStatus.in_progress: "выполняется",
+    ItemStatus.done: "выполнен",
+    ItemStatus.done_late: "выполнен с опозданием",
+    ItemStatus.overdue: "просрочен",
+    ItemStatus.skipped: "пропущен",
+}
+
+NOT_BUILT_NOTE = "этап ещё не поддерживается системой"
+OTHER_YEAR_NOTE = "пункт другого года многолетней дорожной карты"
+
+
+class PlanExists(RuntimeError):
+    """The cycle already runs a plan (starting a cycle twice changes nothing)."""
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One row whose status moved, for the tick's report."""
+
+    item_id: uuid.UUID
+    number: str
+    occurrence: int
+    old: ItemStatus
+    new: ItemStatus
+
+
+def _rows(
+    cycle_id: uuid.UUID, position: int, item: RoadmapItem, schedule: Schedule
+) -> list[PlanItem]:
+    base: dict[str, Any] = {
+        "cycle_id": cycle_id,
+        "number": item.number,
+        "position": position,
+        "title": item.title,
+        "section": item.section,
+        "stage": str(item.stage),
+        "completion_kind": str(item.completes.kind),
+        "completion_stage": str(item.completes.stage) if item.completes.stage else None,
+        "completion_document": item.completes.document,
+        "responsible": list(item.responsible),
+        "due_rule": item.due,
+        "result": item.result,
+        "approval": item.approval,
+        "window_kind": str(schedule.kind),
+        "event": schedule.event,
+        "days_after": schedule.days_after,
+    }
+    if not schedule.applies:
+        return [PlanItem(**base, status=ItemStatus.skipped, note=OTHER_YEAR_NOTE)]
+    if schedule.recurring and len(schedule.windows) > 1:
+        return [
+            PlanItem(**base, occurrence=n, planned_start=w.start, planned_end=w.end)
+            for n, w in enumerate(schedule.windows, start=1)
+        ]
+    window = schedule.windows[0] if schedule.windows else None
+    return [
+        PlanItem(
+            **base,
+            planned_start=window.start if window else None,
+            planned_end=window.end if window else None,
+        )
+    ]
+
+
+def create_plan(
+    *,
+    session: Session,
+    cycle_id: uuid.UUID,
+    roadmap: Roadmap,
+    schedules: Sequence[tuple[RoadmapItem, Schedule]],
+    first_cycle: str,
+    roadmap_file: str = "",
+    roadmap_text: str = "",
+    actor: str = "curator",
+) -> list[PlanItem]:
+    """Write the cycle's plan: one row per item (per occurrence of a recurring one), once."""
+    if session.exec(select(CyclePlan).where(CyclePlan.cycle_id == cycle_id)).first():
+        raise PlanExists(f"цикл {cycle_id} уже выполняется по дорожной карте")
+    session.add(
+        CyclePlan(
+            cycle_id=cycle_id,
+            roadmap_title=roadmap.title,
+            roadmap_file=roadmap_file,
+            roadmap_text=roadmap_text,
+            written_for=roadmap.school_year,
+            first_cycle=first_cycle,
+        )
+    )
+    rows = [
+        row
+        for position, (item, schedule) in enumerate(schedules)
+        for row in _rows(cycle_id, position, item, schedule)
+    ]
+    session.add_all(rows)
+    session.flush()
+    repository.record_audit(
+        session=session,
+        actor=actor,
+        action="plan.created",
+        cycle_id=cycle_id,
+        entity=f"cycleplan:{cycle_id}",
+        details={"roadmap": roadmap.title, "items": len(schedules), "rows": len(rows)},
+        event_key=f"plan-created:{cycle_id}",
+    )
+    return rows
+
+
+def plan_items(*, session: Session, cycle_id: uuid.UUID) -> list[PlanItem]:
+    """The cycle's plan rows in roadmap order."""
+    return list(
+        session.exec(
+            select(PlanItem)
+            .where(PlanItem.cycle_id == cycle_id)
+            .order_by(col(PlanItem.position), col(PlanItem.occurrence))
+        )
+    )
+
+
+def get_plan(*, session: Session, cycle_id: uuid.UUID) -> CyclePlan | None:
+    """The roadmap the cycle runs, if a plan was made."""
+    return session.exec(select(CyclePlan).where(CyclePlan.cycle_id == cycle_id)).first()
+
+
+def _day(moment: datetime | None) -> date | None:
+    return moment.date() if moment else None
+
+
+def _set_status(
+    session: Session,
+    item: PlanItem,
+    status: ItemStatus,
+    *,
+    actor: str,
+    today: date,
+    details: dict[str, Any] | None = None,
+) -> StatusChange | None:
+    if item.status == status:
+        return None
+    change = StatusChange(item.id, item.number, item.occurrence, item.status, status)
+    item.status = status
+    item.updated_at = process_clock().now()
+    session.add(item)
+    repository.record_audit(
+        session=session,
+        actor=actor,
+        action=f"plan.{status}",
+        cycle_id=item.cycle_id,
+        entity=f"planitem:{item.id}",
+        details={
+            "number": item.number,
+            "occurrence": item.occurrence,
+            "from": str(change.old),
+            "day": today.isoformat(),
+            **(details or {}),
+        },
+        at=item.updated_at,
+    )
+    return change
+
+
+def _finished(item: PlanItem, on: date) -> ItemStatus:
+    late = item.planned_end is not None and on > item.planned_end
+    return ItemStatus.done_late if late else ItemStatus.done
+
+
+def _stage_state(session: Session, item: PlanItem) -> tuple[ItemStatus | None, dict[str, Any]]:
+    """Done when the stage's deciding request is approved; in progress once a run asked anything."""
+    stage = item.completion_stage or item.stage
+    key = STAGE_APPROVALS.get(stage)
+    if key is None:
+        return None, {}
+    deciding = session.exec(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.cycle_id == item.cycle_id, ApprovalRequest.approval_key == key)
+        .order_by(col(ApprovalRequest.requested_at).desc())
+    ).first()
+    if deciding is not None and deciding.status == ApprovalStatus.approved:
+        finished = _day(deciding.decided_at) or _day(deciding.requested_at)
+        assert finished is not None
+        item.actual_finish = finished
+        item.flow_run_id = deciding.flow_run_id
+        decision = session.exec(
+            select(ApprovalDecision).where(ApprovalDecision.request_id == deciding.id)
+        ).first()
+        item.approver = decision.approver_name if decision else deciding.approver_name
+        item.decision = str(decision.decision) if decision else str(deciding.status)
+        item.document_ids = list(deciding.document_ids)
+        item.actual_start = item.actual_start or finished
+        return _finished(item, finished), {"request": str(deciding.id)}
+    first = session.exec(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.cycle_id == item.cycle_id, ApprovalRequest.stage == stage)
+        .order_by(col(ApprovalRequest.requested_at))
+    ).first()
+    if first is not None:
+        item.actual_start = item.actual_start or _day(first.requested_at)
+        item.flow_run_id = item.flow_run_id or first.flow_run_id
+        return ItemStatus.in_progress, {}
+    if item.flow_run_id is not None:  # the tick started the run; it has asked nothing yet
+        return ItemStatus.in_progress, {}
+    return None, {}
+
+
+def _document_state(
+    session: Session, item: PlanItem, cycle: Cycle
+) -> tuple[ItemStatus | None, dict[str, Any]]:
+    """Done when a document of the type is approved in the cycle (issued, for a recurring row
+    within its window); in progress while one waits as a draft."""
+    query = select(Document).where(
+        Document.cycle_id == cycle.id, Document.doc_type == item.completion_document
+    )
+    if item.occurrence and item.planned_start and item.planned_end:
+        query = query.where(
+            col(Document.doc_date) >= item.planned_start,
+            col(Document.doc_date) <= item.planned_end,
+        )
+    documents = list(session.exec(query.order_by(col(Document.doc_date))))
+    approved = [d for d in documents if d.status == DocumentStatus.approved]
+    if approved:
+        document = approved[0]
+        item.actual_finish = document.doc_date
+        item.actual_start = item.actual_start or document.doc_date
+        item.document_ids = sorted({*item.document_ids, str(document.id)})
+        return _finished(item, document.doc_date), {"document": str(document.id)}
+    if documents:
+        item.actual_start = item.actual_start or documents[0].doc_date
+        return ItemStatus.in_progress, {}
+    return None, {}
+
+
+def event_day(*, session: Session, cycle_id: uuid.UUID, event: str) -> date | None:
+    """When an event an item waits for happened (or is fixed to happen), if known yet."""
+    if event in {"programme-end", "pair-end"}:
+        ends = [
+            p.ends_on
+            for p in session.exec(
+                select(MentorshipPair).where(
+                    MentorshipPair.cycle_id == cycle_id,
+                    col(MentorshipPair.status).in_([PairStatus.active, PairStatus.ended]),
+                )
+            )
+            if p.ends_on is not None
+        ]
+        return max(ends) if ends else None
+    return None
+
+
+def refresh(
+    *, session: Session, cycle_id: uuid.UUID, today: date, actor: str = "tick"
+) -> list[StatusChange]:
+    """Bring every open row's status up to date with the database and the day (idempotent)."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise LookupError(f"цикл {cycle_id} не найден")
+    changes: list[StatusChange] = []
+    for item in plan_items(session=session, cycle_id=cycle_id):
+        if item.status in CLOSED_STATUSES:
+            continue
+        if item.window_kind == WindowKind.after_event and item.planned_end is None:
+            happened = event_day(session=session, cycle_id=cycle_id, event=item.event or "")
+            if happened is not None:
+                item.planned_start = happened
+                item.planned_end = happened + timedelta(days=item.days_after or 0)
+                session.add(item)
+        status: ItemStatus | None = None
+        details: dict[str, Any] = {}
+        if item.completion_kind == CompletionKind.stage:
+            status, details = _stage_state(session, item)
+        elif item.completion_kind == CompletionKind.document or (
+            item.completion_kind == CompletionKind.recurring and item.completion_document
+        ):
+            status, details = _document_state(session, item, cycle)
+        if status is None:
+            status = _waiting_status(item, today)
+        change = _set_status(session, item, status, actor=actor, today=today, details=details)
+        if change:
+            changes.append(change)
+        session.add(item)
+    session.flush()
+    return changes
+
+
+def _waiting_status(item: PlanItem, today: date) -> ItemStatus:
+    """The status of an open row that nothing has completed: by its window and the day."""
+    if item.window_kind == WindowKind.on_demand or item.planned_end is None:
+        return ItemStatus.in_progress if item.evidence else ItemStatus.not_started
+    if today > item.planned_end:
+        return ItemStatus.overdue
+    if item.evidence or (item.planned_start and today >= item.planned_start and item.flow_run_id):
+        return ItemStatus.in_progress
+    if (
+        item.window_kind == WindowKind.continuous
+        and item.planned_start
+        and today >= item.planned_start
+    ):
+        return ItemStatus.in_progress
+    return ItemStatus.not_started
+
+
+def find_item(
+    *, session: Session, cycle_id: uuid.UUID, number: str, occurrence: int | None = None
+) -> PlanItem:
+    """A plan row by its roadmap number (and occurrence: the first open one if not given)."""
+    rows = [
+        r
+        for r in plan_items(session=session, cycle_id=cycle_id)
+        if r.number == number and (occurrence is None or r.occurrence == occurrence)
+    ]
+    if not rows:
+        raise LookupError(f"в плане цикла нет пункта {number!r}")
+    if occurrence is None and len(rows) > 1:
+        open_rows = [r for r in rows if r.status not in CLOSED_STATUSES]
+        return open_rows[0] if open_rows else rows[-1]
+    return rows[0]
+
+
+def close_item(
+    *,
+    session: Session,
+    item_id: uuid.UUID,
+    today: date,
+    actor: str,
+    evidence_kind: str,
+    evidence: str,
+) -> PlanItem:
+    """The responsible closes an item with evidence (a file, a link or a note)."""
+    if evidence_kind not in {"file", "link", "note"}:
+        raise ValueError(f"доказательство {evidence_kind!r}: ожидается file, link или note")
+    if not evidence.strip():
+        raise ValueError("доказательство не может быть пустым")
+    item = session.get(PlanItem, item_id)
+    if item is None:
+        raise LookupError(f"пункт плана {item_id} не найден")
+    if item.status in CLOSED_STATUSES:
+        return item
+    item.evidence = [
+        *item.evidence,
+        {"kind": evidence_kind, "value": evidence, "by": actor, "on": today.isoformat()},
+    ]
+    item.actual_start = item.actual_start or today
+    item.actual_finish = today
+    _set_status(
+        session,
+        item,
+        _finished(item, today),
+        actor=actor,
+        today=today,
+        details={"evidence": evidence_kind},
+    )
+    session.add(item)
+    session.flush()
+    return item
+
+
+def skip_item(
+    *, session: Session, item_id: uuid.UUID, today: date, actor: str, reason: str
+) -> PlanItem:
+    """Mark an item skipped this year, with the reason (audited)."""
+    if not reason.strip():
+        raise ValueError("пропуск пункта требует причины")
+    item = session.get(PlanItem, item_id)
+    if item is None:
+        raise LookupError(f"пункт плана {item_id} не найден")
+    item.note = reason
+    _set_status(
+        session, item, ItemStatus.skipped, actor=actor, today=today, details={"reason": reason}
+    )
+    session.add(item)
+    session.flush()
+    return item
+
+
+def record_stage_started(
+    *, session: Session, item_id: uuid.UUID, flow_run_id: uuid.UUID, today: date
+) -> PlanItem:
+    """The tick started the item's stage flow: remember the run (once)."""
+    item = session.get(PlanItem, item_id)
+    if item is None:
+        raise LookupError(f"пункт плана {item_id} не найден")
+    if item.flow_run_id is None:
+        item.flow_run_id = flow_run_id
+        item.actual_start = item.actual_start or today
+        _set_status(
+            session,
+            item,
+            ItemStatus.in_progress,
+            actor="tick",
+            today=today,
+            details={"flow_run": str(flow_run_id)},
+        )
+        session.add(item)
+        session.flush()
+    return item

@@ -1,0 +1,359 @@
+"""The daily tick's rules: what is due today for one cycle (no Prefect; DESIGN §7).
+
+One call looks at the plan, the database and the day, brings every row's status up to date, and
+says which stage flows to start; it queues reminders, escalations, approval reminders and
+reissued codes through the outbox. Every message has an idempotency key built from the row or
+request and the kind of message, so running the tick twice on one day sends nothing twice; the
+state it changes lives in the database, so a tick that skipped days catches up on the next.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from models import (
+    CLOSED_STATUSES,
+    ApprovalRequest,
+    ApprovalStatus,
+    Cycle,
+    ItemStatus,
+    Organization,
+    OutboxMessage,
+    Participant,
+    PlanItem,
+    Role,
+)
+from nastavnik import approval_mail, approvals, mail, plan
+from nastavnik.plan import STAGE_APPROVALS, StatusChange
+from nastavnik.roadmap import CompletionKind, Stage, WindowKind
+from nastavnik.settings import Settings
+from nastavnik.stages import missing_prerequisites
+
+# Stages the tick can start as deployed flows; items of other stages are reported as not built.
+RUNNABLE_STAGES: tuple[str, ...] = (
+    Stage.preparation,
+    Stage.base_formation,
+    Stage.training,
+    Stage.pairing,
+)
+
+STAGE_RU = {
+    Stage.preparation: "Подготовка",
+    Stage.base_formation: "Формирование базы",
+    Stage.training: "Обучение наставников",
+    Stage.pairing: "Формирование пар",
+    Stage.meetings: "Встречи",
+    Stage.completion: "Завершение",
+    Stage.final_event: "Итоговое мероприятие",
+    Stage.department: "Уровень муниципалитета",
+}
+
+ROLE_RU = {"director": "директор", "curator": "куратор", "department": "отдел образования"}
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """When reminders and escalations go out (the organisation's policy sets these)."""
+
+    remind_days_before: int = 3
+    escalate_to_curator_after: int = 3  # days overdue
+    escalate_to_director_after: int = 7
+    approval_remind_every: int = 3  # days a decision has waited, and again every as many days
+    approval_escalate_after: int = 7
+
+
+@dataclass(frozen=True)
+class StageStart:
+    """A stage flow the tick should start for a plan row."""
+
+    item_id: uuid.UUID
+    number: str
+    stage: str
+
+
+@dataclass
+class TickOutcome:
+    """What one tick did for one cycle."""
+
+    day: date
+    changes: list[StatusChange] = field(default_factory=list)
+    starts: list[StageStart] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # why a due stage did not start
+    not_built: list[str] = field(default_factory=list)  # item numbers of stages not built yet
+    message_ids: list[uuid.UUID] = field(default_factory=list)
+    reissued: list[uuid.UUID] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    role: str  # director, curator
+    name: str
+    email: str
+
+
+def recipients_for(*, org: Organization, responsible: list[str]) -> list[Recipient]:
+    """Who is written to for an item: the director if the director is named (not a deputy),
+    the curator for everyone else — the curator coordinates teachers, psychologists, mentors."""
+    roles: list[str] = []
+    for who in responsible or ["куратор"]:
+        lowered = who.lower()
+        if "директор" in lowered and "заместител" not in lowered and "director" not in roles:
+            roles.append("director")
+        elif "директор" not in lowered or "заместител" in lowered:
+            if "curator" not in roles:
+                roles.append("curator")
+    return [_recipient(org, role) for role in roles]
+
+
+def _recipient(org: Organization, role: str) -> Recipient:
+    if role == "director":
+        return Recipient("director", org.director_name, org.director_email)
+    return Recipient("curator", org.curator_name, org.curator_email)
+
+
+def escalation_ladder(responsible: list[Recipient]) -> list[str]:
+    """Who an overdue item climbs to after its responsible: curator, then director."""
+    named = {r.role for r in responsible}
+    return [role for role in ("curator", "director") if role not in named]
+
+
+def stage_inputs_missing(*, session: Session, cycle_id: uuid.UUID, stage: str) -> str | None:
+    """Why a stage cannot start without people's inputs yet (None: it can start now)."""
+    if stage == Stage.base_formation:
+        roles = set(
+            session.exec(select(Participant.role).where(Participant.cycle_id == cycle_id)).all()
+        )
+        missing = [
+            label
+            for role, label in ((Role.mentee, "наставляемых"), (Role.mentor, "наставников"))
+            if role not in roles
+        ]
+        if missing:
+            return "не загружены анкеты " + " и ".join(missing)
+    return None
+
+
+def _stage_started(session: Session, cycle_id: uuid.UUID, stage: str) -> bool:
+    asked = session.exec(
+        select(ApprovalRequest.id).where(
+            ApprovalRequest.cycle_id == cycle_id, ApprovalRequest.stage == stage
+        )
+    ).first()
+    started_by_tick = session.exec(
+        select(PlanItem.id).where(
+            PlanItem.cycle_id == cycle_id,
+            PlanItem.completion_stage == stage,
+            col(PlanItem.flow_run_id).is_not(None),
+        )
+    ).first()
+    return asked is not None or started_by_tick is not None
+
+
+def _context(org: Organization, cycle: Cycle, settings: Settings) -> dict[str, object]:
+    return {
+        "organization": org,
+        "cycle": cycle,
+        "status_url": f"{settings.web_base_url.rstrip('/')}/roadmap/{cycle.id}",
+    }
+
+
+def _sent(session: Session, key: str) -> bool:
+    """Whether the message was queued before (on an earlier tick, or earlier today)."""
+    found = session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
+    return found.first() is not None
+
+
+def _queue(
+    session: Session,
+    outcome: TickOutcome,
+    *,
+    key: str,
+    to: Recipient,
+    template: str,
+    context: dict[str, object],
+) -> None:
+    if _sent(session, key):
+        return
+    message = mail.enqueue_templated(
+        session=session,
+        idempotency_key=key,
+        to_addr=f"{to.name} <{to.email}>",
+        template=template,
+        context={**context, "recipient": to},
+        recipient_role=to.role,
+    )
+    outcome.message_ids.append(message.id)
+
+
+def _item_reminders(
+    session: Session,
+    outcome: TickOutcome,
+    *,
+    org: Organization,
+    base: dict[str, object],
+    item: PlanItem,
+    today: date,
+    policy: ReminderPolicy,
+) -> None:
+    if item.status in CLOSED_STATUSES or item.planned_end is None:
+        return
+    if item.window_kind == WindowKind.on_demand:
+        return
+    due = item.planned_end
+    responsible = recipients_for(org=org, responsible=item.responsible)
+    context = {**base, "item": item, "due": due, "days_overdue": max((today - due).days, 0)}
+    kinds: list[tuple[str, list[Recipient]]] = []
+    if due - timedelta(days=policy.remind_days_before) <= today < due:
+        kinds.append(("before", responsible))
+    elif today == due:
+        kinds.append(("due", responsible))
+    elif today > due:
+        kinds.append(("overdue", responsible))
+        overdue = (today - due).days
+        ladder = escalation_ladder(responsible)
+        thresholds = {
+            "curator": policy.escalate_to_curator_after,
+            "director": policy.escalate_to_director_after,
+        }
+        for role in ladder:
+            if overdue >= thresholds[role]:
+                kinds.append((f"escalate-{role}", [_recipient(org, role)]))
+    for kind, people in kinds:
+        for person in people:
+            _queue(
+                session,
+                outcome,
+                key=f"roadmap:{item.id}:{kind}:{person.role}",
+                to=person,
+                template="roadmap_reminder",
+                context={**context, "kind": kind},
+            )
+
+
+def _approval_reminders(
+    session: Session,
+    outcome: TickOutcome,
+    *,
+    settings: Settings,
+    org: Organization,
+    base: dict[str, object],
+    cycle_id: uuid.UUID,
+    now: datetime,
+    policy: ReminderPolicy,
+) -> None:
+    pending = session.exec(
+        select(ApprovalRequest).where(
+            ApprovalRequest.cycle_id == cycle_id,
+            ApprovalRequest.status == ApprovalStatus.pending,
+        )
+    ).all()
+    for request in pending:
+        if approvals.is_expired(request=request, now=now):
+            request, message = approval_mail.reissue_with_mail(
+                session=session, settings=settings, request_id=request.id, actor="tick", now=now
+            )
+            outcome.reissued.append(request.id)
+            outcome.message_ids.append(message.id)
+            continue
+        requested = request.requested_at
+        if requested.tzinfo is None:
+            requested = requested.replace(tzinfo=now.tzinfo)
+        waited = (now - requested).days
+        if policy.approval_remind_every > 0 and waited >= policy.approval_remind_every:
+            round_no = waited // policy.approval_remind_every
+            key = f"{approval_mail.idempotency_key(request=request)}:reminder-{round_no}"
+            if not _sent(session, key):
+                message = approval_mail.enqueue_request_mail(
+                    session=session,
+                    settings=settings,
+                    request=request,
+                    reminder=(round_no, waited),
+                )
+                outcome.message_ids.append(message.id)
+        if waited >= policy.approval_escalate_after:
+            _queue(
+                session,
+                outcome,
+                key=f"approval-escalate:{request.id}:curator",
+                to=_recipient(org, "curator"),
+                template="approval_escalation",
+                context={**base, "request": request, "days_waiting": waited},
+            )
+
+
+def run_tick(
+    *,
+    session: Session,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    today: date,
+    now: datetime,
+    policy: ReminderPolicy | None = None,
+) -> TickOutcome:
+    """Do what is due today for one cycle; the same day twice changes and sends nothing more."""
+    policy = policy or ReminderPolicy()
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise LookupError(f"цикл {cycle_id} не найден")
+    org = session.get(Organization, cycle.organization_id)
+    assert org is not None
+    outcome = TickOutcome(day=today)
+    outcome.changes = plan.refresh(session=session, cycle_id=cycle_id, today=today)
+    base = _context(org, cycle, settings)
+    planned_starts: set[str] = set()
+    for item in plan.plan_items(session=session, cycle_id=cycle_id):
+        if item.stage not in RUNNABLE_STAGES and item.status == ItemStatus.not_started:
+            outcome.not_built.append(item.number)
+        stage = item.completion_stage
+        if (
+            item.completion_kind == CompletionKind.stage
+            and stage in RUNNABLE_STAGES
+            and stage in STAGE_APPROVALS
+            and item.status in (ItemStatus.not_started, ItemStatus.overdue)
+            and item.flow_run_id is None
+            and item.planned_start is not None
+            and item.planned_start <= today
+            and stage not in planned_starts
+            and not _stage_started(session, cycle_id, stage)
+        ):
+            missing = missing_prerequisites(session=session, cycle_id=cycle_id, stage=stage)
+            lacking = stage_inputs_missing(session=session, cycle_id=cycle_id, stage=stage)
+            if missing:
+                reasons = "; ".join(p.what_ru for p in missing)
+                outcome.waiting.append(f"{item.number}: {reasons}")
+            elif lacking:
+                outcome.waiting.append(f"{item.number}: {lacking}")
+                for person in recipients_for(org=org, responsible=item.responsible):
+                    _queue(
+                        session,
+                        outcome,
+                        key=f"roadmap:{item.id}:inputs:{person.role}",
+                        to=person,
+                        template="roadmap_inputs",
+                        context={
+                            **base,
+                            "item": item,
+                            "missing": lacking,
+                            "stage_ru": STAGE_RU.get(Stage(stage), stage),
+                        },
+                    )
+            else:
+                planned_starts.add(stage)
+                outcome.starts.append(StageStart(item.id, item.number, stage))
+        _item_reminders(session, outcome, org=org, base=base, item=item, today=today, policy=policy)
+    _approval_reminders(
+        session,
+        outcome,
+        settings=settings,
+        org=org,
+        base=base,
+        cycle_id=cycle_id,
+        now=now,
+        policy=policy,
+    )
+    session.flush()
+    return outcome

@@ -1,0 +1,467 @@
+"""The execution plan and the daily tick's rules (no Prefect): statuses, reminders, escalation,
+approvals reminded and reissued, stages started only when due, ready and allowed.
+
+Seed roadmap_school7_mineralnye_vody.txt, item 7: «Формирование базы наставляемых … Август-сентябрь
+Ежегодно»; item 5: «Оценка реализации персонализированных программ … По завершению программы»;
+DESIGN §5: «overdue ones get reminders and escalate (curator → director → department)».
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from models import (
+    ApprovalRequest,
+    AuditEvent,
+    Decision,
+    ItemStatus,
+    OutboxMessage,
+    Participant,
+    Person,
+    PlanItem,
+    Role,
+)
+from models.tables import MentoringForm
+from nastavnik import approvals, plan, stages, tick
+from nastavnik.approval_mail import open_request_with_mail
+from nastavnik.roadmap import (
+    Completion,
+    CompletionKind,
+    OrganisationKind,
+    Roadmap,
+    RoadmapItem,
+    Schedule,
+    Stage,
+    Window,
+    WindowKind,
+)
+from nastavnik.settings import Settings
+
+MOSCOW_NINE = time(6, 0, tzinfo=UTC)  # 09:00 in Moscow
+
+
+def _item(
+    number: str, stage: Stage, completes: Completion, due: str, **extra: object
+) -> RoadmapItem:
+    return RoadmapItem(
+        number=number,
+        title=f"Пункт {number}",
+        stage=stage,
+        completes=completes,
+        due=due,
+        responsible=extra.pop("responsible", ("Кураторы",)),  # type: ignore[arg-type]
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+BASE = _item(
+    "7",
+    Stage.base_formation,
+    Completion(kind=CompletionKind.stage, stage=Stage.base_formation),
+    "Август-сентябрь Ежегодно",
+)
+PAIRING = _item(
+    "9",
+    Stage.pairing,
+    Completion(kind=CompletionKind.stage, stage=Stage.pairing),
+    "Октябрь",
+)
+SITE = _item(
+    "4",
+    Stage.preparation,
+    Completion(kind=CompletionKind.manual),
+    "До 01.10.2022 года постоянно",
+    responsible=("Директор", "заместители директора"),
+)
+MONTHLY = _item(
+    "12",
+    Stage.meetings,
+    Completion(kind=CompletionKind.recurring),
+    "ежемесячно",
+)
+EVALUATION = _item(
+    "5",
+    Stage.completion,
+    Completion(kind=CompletionKind.document, document="evaluation-memo"),
+    "По завершению программы. Ежегодно",
+)
+OLD = _item("2", Stage.preparation, Completion(kind=CompletionKind.manual), "До 13.05.2022 года")
+
+ROADMAP = Roadmap(
+    title="Дорожная карта СШ № 7",
+    organisation="СШ № 7",
+    kind=OrganisationKind.school,
+    school_year="2022/2023",
+    items=(OLD, SITE, EVALUATION, BASE, PAIRING, MONTHLY),
+)
+
+SCHEDULES = [
+    (OLD, Schedule(WindowKind.dated, (), applies=False)),
+    (SITE, Schedule(WindowKind.dated, (Window(date(2026, 9, 1), date(2026, 10, 1)),))),
+    (EVALUATION, Schedule(WindowKind.after_event, event="programme-end", days_after=10)),
+    (BASE, Schedule(WindowKind.dated, (Window(date(2026, 8, 1), date(2026, 9, 30)),))),
+    (PAIRING, Schedule(WindowKind.dated, (Window(date(2026, 10, 1), date(2026, 10, 31)),))),
+    (
+        MONTHLY,
+        Schedule(
+            WindowKind.dated,
+            tuple(Window(date(2026, m, 1), date(2026, m, 28)) for m in (9, 10, 11)),
+            recurring=True,
+        ),
+    ),
+]
+
+
+@pytest.fixture
+def planned(engine: Engine, cycle_ids: tuple) -> uuid.UUID:
+    _, cycle_id = cycle_ids
+    with Session(engine) as session:
+        plan.create_plan(
+            session=session,
+            cycle_id=cycle_id,
+            roadmap=ROADMAP,
+            schedules=SCHEDULES,
+            first_cycle="2026/2027",
+        )
+        session.commit()
+    return cycle_id
+
+
+def _tick(engine: Engine, settings: Settings, cycle_id: uuid.UUID, day: date) -> tick.TickOutcome:
+    with Session(engine) as session:
+        outcome = tick.run_tick(
+            session=session,
+            settings=settings,
+            cycle_id=cycle_id,
+            today=day,
+            now=datetime.combine(day, MOSCOW_NINE),
+        )
+        session.commit()
+    return outcome
+
+
+def _row(engine: Engine, cycle_id: uuid.UUID, number: str, occurrence: int = 0) -> PlanItem:
+    with Session(engine) as session:
+        return plan.find_item(
+            session=session, cycle_id=cycle_id, number=number, occurrence=occurrence
+        )
+
+
+def _keys(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return sorted(m.idempotency_key for m in session.exec(select(OutboxMessage)))
+
+
+def _participant(engine: Engine, cycle_id: uuid.UUID, role: Role, key: str) -> None:
+    with Session(engine) as session:
+        cycle = session.get(plan.Cycle, cycle_id)
+        assert cycle is not None
+        person = Person(
+            organization_id=cycle.organization_id, person_key=key, last_name=key, first_name="А"
+        )
+        session.add(person)
+        session.flush()
+        form = MentoringForm.teacher_teacher
+        session.add(Participant(cycle_id=cycle_id, person_id=person.id, role=role, form=form))
+        session.commit()
+
+
+def test_the_plan_has_a_row_per_item_and_per_occurrence(engine: Engine, planned) -> None:
+    with Session(engine) as session:
+        rows = plan.plan_items(session=session, cycle_id=planned)
+        assert [(r.number, r.occurrence) for r in rows] == [
+            ("2", 0),
+            ("4", 0),
+            ("5", 0),
+            ("7", 0),
+            ("9", 0),
+            ("12", 1),
+            ("12", 2),
+            ("12", 3),
+        ]
+        old = rows[0]
+        assert old.status == ItemStatus.skipped and old.note == plan.OTHER_YEAR_NOTE
+        assert rows[3].planned_start == date(2026, 8, 1)
+        assert rows[3].due_rule == "Август-сентябрь Ежегодно"  # the source's words, kept
+        with pytest.raises(plan.PlanExists):
+            plan.create_plan(
+                session=session,
+                cycle_id=planned,
+                roadmap=ROADMAP,
+                schedules=SCHEDULES,
+                first_cycle="2026/2027",
+            )
+
+
+def test_the_tick_run_twice_on_one_day_sends_nothing_twice(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    first = _tick(engine, settings, planned, date(2026, 9, 28))
+    keys = _keys(engine)
+    assert first.message_ids and len(keys) == len(first.message_ids)
+    second = _tick(engine, settings, planned, date(2026, 9, 28))
+    assert second.message_ids == [] and second.changes == []
+    assert _keys(engine) == keys
+
+
+def test_reminders_before_on_and_after_the_due_day_then_escalation_in_order(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    item = _row(engine, planned, "4")  # due 01.10.2026, the director and deputies answer for it
+    prefix = f"roadmap:{item.id}:"
+
+    def sent_for_item() -> list[str]:
+        return [k.removeprefix(prefix) for k in _keys(engine) if k.startswith(prefix)]
+
+    _tick(engine, settings, planned, date(2026, 9, 27))
+    assert sent_for_item() == []  # four days before: not yet
+    _tick(engine, settings, planned, date(2026, 9, 28))
+    assert sent_for_item() == ["before:curator", "before:director"]
+    _tick(engine, settings, planned, date(2026, 10, 1))
+    assert "due:director" in sent_for_item()
+    _tick(engine, settings, planned, date(2026, 10, 2))
+    assert _row(engine, planned, "4").status == ItemStatus.overdue
+    assert {"overdue:curator", "overdue:director"} <= set(sent_for_item())
+    # Both the curator and the director are responsible: nobody above them here but the
+    # department, which does not exist yet; no escalation mail goes to either twice.
+    _tick(engine, settings, planned, date(2026, 10, 20))
+    assert not [k for k in sent_for_item() if k.startswith("escalate")]
+
+
+def test_an_item_of_the_curator_escalates_to_the_curator_then_the_director(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    first = _row(engine, planned, "12", 1)  # monthly, curators, due 28.09.2026
+    prefix = f"roadmap:{first.id}:"
+
+    def escalations() -> list[str]:
+        return [
+            k.removeprefix(prefix)
+            for k in _keys(engine)
+            if k.startswith(prefix) and "escalate" in k
+        ]
+
+    _tick(engine, settings, planned, date(2026, 9, 29))
+    assert escalations() == []
+    _tick(engine, settings, planned, date(2026, 10, 1))  # 3 days overdue
+    assert escalations() == []  # the curator is the responsible: next is the director
+    _tick(engine, settings, planned, date(2026, 10, 5))  # 7 days overdue
+    assert escalations() == ["escalate-director:director"]
+    with Session(engine) as session:
+        message = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.idempotency_key == f"{prefix}escalate-director:director"
+            )
+        ).one()
+        assert "просрочен на 7 дн." in message.subject
+        assert "Иванова Мария Петровна" in message.to_addr
+
+
+def test_a_closed_item_is_done_or_done_late_and_audited(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    with Session(engine) as session:
+        item = plan.find_item(session=session, cycle_id=planned, number="12", occurrence=1)
+        plan.close_item(
+            session=session,
+            item_id=item.id,
+            today=date(2026, 9, 20),
+            actor="curator",
+            evidence_kind="note",
+            evidence="Отчёты наставников за сентябрь получены",
+        )
+        late = plan.find_item(session=session, cycle_id=planned, number="4")
+        plan.close_item(
+            session=session,
+            item_id=late.id,
+            today=date(2026, 10, 3),
+            actor="director",
+            evidence_kind="link",
+            evidence="https://school7.example/nastavnichestvo",
+        )
+        late_id = late.id
+        session.commit()
+    assert _row(engine, planned, "12", 1).status == ItemStatus.done
+    assert _row(engine, planned, "4").status == ItemStatus.done_late
+    with Session(engine) as session:
+        with pytest.raises(ValueError, match="file, link или note"):
+            plan.close_item(
+                session=session,
+                item_id=_row(engine, planned, "12", 2).id,
+                today=date(2026, 10, 3),
+                actor="curator",
+                evidence_kind="photo",
+                evidence="x",
+            )
+        actions = [
+            e.action for e in session.exec(select(AuditEvent).where(AuditEvent.cycle_id == planned))
+        ]
+    assert actions.count("plan.done") == 1 and actions.count("plan.done_late") == 1
+    # Closed rows get no reminders any more.
+    _tick(engine, settings, planned, date(2026, 10, 10))
+    assert not [k for k in _keys(engine) if k.startswith(f"roadmap:{late_id}:overdue")]
+
+
+def test_base_formation_waits_for_questionnaires_then_starts_once(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    before_window = _tick(engine, settings, planned, date(2026, 7, 31))
+    assert before_window.starts == []
+    opened = _tick(engine, settings, planned, date(2026, 8, 1))
+    assert opened.starts == []
+    assert opened.waiting == ["7: не загружены анкеты наставляемых и наставников"]
+    item = _row(engine, planned, "7")
+    assert f"roadmap:{item.id}:inputs:curator" in _keys(engine)
+
+    _participant(engine, planned, Role.mentee, "mentee-1")
+    _participant(engine, planned, Role.mentor, "mentor-1")
+    ready = _tick(engine, settings, planned, date(2026, 8, 3))
+    assert [(s.number, s.stage) for s in ready.starts] == [("7", "base-formation")]
+    with Session(engine) as session:
+        plan.record_stage_started(
+            session=session, item_id=item.id, flow_run_id=uuid.uuid4(), today=date(2026, 8, 3)
+        )
+        session.commit()
+    assert _row(engine, planned, "7").status == ItemStatus.in_progress
+    assert _tick(engine, settings, planned, date(2026, 8, 4)).starts == []
+
+
+def test_pairing_never_starts_before_the_training_order_is_approved(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    outcome = _tick(engine, settings, planned, date(2026, 10, 2))
+    assert outcome.starts == []
+    assert any(
+        w.startswith("9: приказ о назначении наставников не утверждён") for w in outcome.waiting
+    )
+    _decide(
+        engine,
+        settings,
+        planned,
+        stages.MENTORS_ORDER_APPROVAL,
+        "training",
+        Decision.approve,
+        on=date(2026, 10, 2),
+    )
+    outcome = _tick(engine, settings, planned, date(2026, 10, 3))
+    assert [s.stage for s in outcome.starts] == ["pairing"]
+
+
+def _open(
+    engine: Engine, settings: Settings, cycle_id: uuid.UUID, key: str, stage: str, on: date
+) -> ApprovalRequest:
+    with Session(engine) as session:
+        request, _ = open_request_with_mail(
+            session=session,
+            settings=settings,
+            cycle_id=cycle_id,
+            stage=stage,
+            approval_key=key,
+            flow_run_id=uuid.uuid4(),
+            title=f"Решение по этапу {stage}",
+            summary="",
+            document_ids=[],
+            now=datetime.combine(on, MOSCOW_NINE),
+        )
+        session.commit()
+        session.refresh(request)
+        return request
+
+
+def _decide(
+    engine: Engine,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    key: str,
+    stage: str,
+    decision: Decision,
+    *,
+    on: date,
+) -> None:
+    request = _open(engine, settings, cycle_id, key, stage, on)
+    with Session(engine) as session:
+        outcome = approvals.record_decision(
+            session=session,
+            secret=settings.approval_secret(),
+            request_id=request.id,
+            decision=decision,
+            comment="",
+            approver_name="Иванова М. П.",
+            code=approvals.code_for_request(secret=settings.approval_secret(), request=request),
+            pause_key=f"{key}-1",
+            channel="test",
+            now=datetime.combine(on, MOSCOW_NINE) + timedelta(hours=2),
+        )
+        assert outcome.accepted
+        session.commit()
+
+
+def test_a_stage_item_is_done_when_its_decision_is_approved_late_if_after_the_window(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    _open(engine, settings, planned, stages.REGISTERS_APPROVAL, "base-formation", date(2026, 9, 25))
+    _tick(engine, settings, planned, date(2026, 9, 26))
+    row = _row(engine, planned, "7")
+    assert row.status == ItemStatus.in_progress and row.actual_start == date(2026, 9, 25)
+    _decide(
+        engine,
+        settings,
+        planned,
+        stages.REGISTERS_APPROVAL,
+        "base-formation",
+        Decision.approve,
+        on=date(2026, 10, 2),
+    )
+    _tick(engine, settings, planned, date(2026, 10, 2))
+    row = _row(engine, planned, "7")
+    assert row.status == ItemStatus.done_late and row.actual_finish == date(2026, 10, 2)
+    assert row.approver == "Иванова М. П."
+
+
+def test_a_waiting_approval_is_reminded_with_the_same_link_then_escalated_then_reissued(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    request = _open(engine, settings, planned, "training-order", "training", date(2026, 11, 2))
+    code = approvals.code_for_request(secret=settings.approval_secret(), request=request)
+    _tick(engine, settings, planned, date(2026, 11, 4))  # two days: no reminder yet
+    reminders = [k for k in _keys(engine) if "reminder" in k]
+    assert reminders == []
+    _tick(engine, settings, planned, date(2026, 11, 5))  # three days
+    with Session(engine) as session:
+        reminder = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.idempotency_key == f"approval-request:{request.id}:reminder-1"
+            )
+        ).one()
+        assert reminder.subject.startswith("Напоминание")
+        assert code in reminder.body_text  # the same link while the code is valid
+    _tick(engine, settings, planned, date(2026, 11, 9))  # seven days: the curator is told
+    assert f"approval-escalate:{request.id}:curator" in _keys(engine)
+    outcome = _tick(engine, settings, planned, date(2026, 11, 17))  # 15 days: the code expired
+    assert outcome.reissued == [request.id]
+    with Session(engine) as session:
+        fresh = session.get(ApprovalRequest, request.id)
+        assert fresh is not None and fresh.code_generation == 1
+        new_code = approvals.code_for_request(secret=settings.approval_secret(), request=fresh)
+        reissue = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.idempotency_key == f"approval-request:{request.id}:reissue-1"
+            )
+        ).one()
+        assert new_code in reissue.body_text and code not in reissue.body_text
+    assert _tick(engine, settings, planned, date(2026, 11, 17)).reissued == []
+
+
+def test_items_of_stages_not_built_yet_are_reported(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    outcome = _tick(engine, settings, planned, date(2026, 9, 1))
+    assert "5" in outcome.not_built  # completion: the evaluation memo
+    # It waits for the programme's end, which no pair has fixed yet: no date, no reminder.
+    row = _row(engine, planned, "5")
+    assert row.planned_end is None and row.status == ItemStatus.not_started
