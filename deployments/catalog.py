@@ -8,6 +8,9 @@ from typing import Any
 
 import yaml
 
+# The organisations' time zone: the daily tick runs in the morning of their day.
+TIMEZONE = "Europe/Moscow"
+
 
 @dataclass(frozen=True)
 class DeploymentSpec:
@@ -17,6 +20,17 @@ class DeploymentSpec:
     entrypoint: str  # "flows/<module>.py:<flow function>"
     description: str
     interval_seconds: int | None = None
+    cron: str | None = None  # in TIMEZONE
+
+    def schedules(self) -> list[Any]:
+        """The deployment's schedules as Prefect schedule objects (empty: started on demand)."""
+        from prefect.schedules import Cron, Interval
+
+        if self.cron:
+            return [Cron(self.cron, timezone=TIMEZONE)]
+        if self.interval_seconds:
+            return [Interval(self.interval_seconds)]
+        return []
 
     @property
     def flow_name(self) -> str:
@@ -54,6 +68,12 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         # The first retry is due a minute after a failure (nastavnik.mail.RetryPolicy).
         interval_seconds=60,
     ),
+    DeploymentSpec(
+        "cycle-tick",
+        "flows/cycle.py:cycle_tick",
+        "Ежедневный шаг годового цикла: сроки дорожной карты, запуск этапов, напоминания",
+        cron="0 7 * * *",
+    ),
 )
 
 STAGE_DEPLOYMENTS = {spec.name: spec.full_name for spec in DEPLOYMENTS}
@@ -79,7 +99,9 @@ def prefect_yaml(*, work_pool: str = "nastavnik") -> str:
             "entrypoint": spec.entrypoint,
             "description": spec.description,
         }
-        if spec.interval_seconds:
+        if spec.cron:
+            item["schedules"] = [{"cron": spec.cron, "timezone": TIMEZONE}]
+        elif spec.interval_seconds:
             item["schedules"] = [{"interval": spec.interval_seconds}]
         item["work_pool"] = {"name": work_pool}
         deployments.append(item)

@@ -94,7 +94,7 @@ def main() -> None:
             # A deployment without the flow object: each run is `python -m prefect.engine`,
             # which loads the deployment and imports the flow module again.
             deployment = flow.to_deployment(
-                name=spec.name, description=spec.description, interval=spec.interval_seconds
+                name=spec.name, description=spec.description, schedules=spec.schedules()
             )
             runner.add_deployment(deployment)
         else:
@@ -103,7 +103,7 @@ def main() -> None:
                 _with_resolved_annotations(flow),
                 name=spec.name,
                 description=spec.description,
-                interval=spec.interval_seconds,
+                schedules=spec.schedules(),
             )
     if mode == "forkserver":
         start_runs_from_forkserver(

@@ -50,6 +50,11 @@ STAGE_APPROVALS: dict[str, str] = {
     Stage.pairing: "programmes-approval",
 }
 
+# Stages the product runs today; rows of the others stay «не начат» and get no reminders.
+BUILT_STAGES: frozenset[str] = frozenset(
+    {Stage.preparation, Stage.base_formation, Stage.training, Stage.pairing}
+)
+
 STATUS_RU = {
     ItemStatus.not_started: "не начат",
     ItemStatus.in_progress: "выполняется",
@@ -308,7 +313,7 @@ def refresh(
         raise LookupError(f"цикл {cycle_id} не найден")
     changes: list[StatusChange] = []
     for item in plan_items(session=session, cycle_id=cycle_id):
-        if item.status in CLOSED_STATUSES:
+        if item.status in CLOSED_STATUSES or item.stage not in BUILT_STAGES:
             continue
         if item.window_kind == WindowKind.after_event and item.planned_end is None:
             happened = event_day(session=session, cycle_id=cycle_id, event=item.event or "")
@@ -445,3 +450,49 @@ def record_stage_started(
         session.add(item)
         session.flush()
     return item
+
+
+def cycles_to_tick(
+    *, session: Session, today: date, organization_id: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """Cycles with a plan whose school year (1 August to 31 August a year later) holds today."""
+    query = select(Cycle).join(CyclePlan, col(CyclePlan.cycle_id) == col(Cycle.id))
+    if organization_id is not None:
+        query = query.where(Cycle.organization_id == organization_id)
+    due = []
+    for cycle in session.exec(query.order_by(col(Cycle.school_year))):
+        first = int(cycle.school_year[:4])
+        if date(first, 8, 1) <= today <= date(first + 1, 8, 31):
+            due.append(cycle.id)
+    return due
+
+
+def status_markdown(*, session: Session, cycle_id: uuid.UUID, today: date, base_url: str) -> str:
+    """The plan's state in markdown: counts by status and the open items due soon or late."""
+    rows = plan_items(session=session, cycle_id=cycle_id)
+    counts: dict[ItemStatus, int] = dict.fromkeys(ItemStatus, 0)
+    for row in rows:
+        counts[row.status] += 1
+    url = f"{base_url.rstrip('/')}/roadmap/{cycle_id}"
+    lines = [
+        f"### Дорожная карта на {today:%d.%m.%Y}",
+        "",
+        "| " + " | ".join(STATUS_RU[s] for s in ItemStatus) + " |",
+        "|" + "---|" * len(ItemStatus),
+        "| " + " | ".join(str(counts[s]) for s in ItemStatus) + " |",
+        "",
+        "| № | Пункт | Срок | Плановое окончание | Статус |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if row.status in CLOSED_STATUSES or row.planned_end is None:
+            continue
+        if row.status == ItemStatus.overdue or row.planned_end <= today + timedelta(days=14):
+            number = f"{row.number}.{row.occurrence}" if row.occurrence else row.number
+            title = row.title if len(row.title) <= 80 else row.title[:79] + "…"
+            lines.append(
+                f"| {number} | {title} | {row.due_rule} | {row.planned_end:%d.%m.%Y} | "
+                f"{STATUS_RU[row.status]} |"
+            )
+    lines += ["", f"Полный отчёт и диаграмма Ганта: [{url}]({url})"]
+    return "\n".join(lines)

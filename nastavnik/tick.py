@@ -35,7 +35,6 @@ from nastavnik.stages import missing_prerequisites
 
 # Stages the tick can start as deployed flows; items of other stages are reported as not built.
 RUNNABLE_STAGES: tuple[str, ...] = (
-    Stage.preparation,
     Stage.base_formation,
     Stage.training,
     Stage.pairing,
@@ -306,8 +305,10 @@ def run_tick(
     base = _context(org, cycle, settings)
     planned_starts: set[str] = set()
     for item in plan.plan_items(session=session, cycle_id=cycle_id):
-        if item.stage not in RUNNABLE_STAGES and item.status == ItemStatus.not_started:
-            outcome.not_built.append(item.number)
+        if item.stage not in plan.BUILT_STAGES:
+            if item.status == ItemStatus.not_started and item.number not in outcome.not_built:
+                outcome.not_built.append(item.number)
+            continue
         stage = item.completion_stage
         if (
             item.completion_kind == CompletionKind.stage
@@ -357,3 +358,23 @@ def run_tick(
     )
     session.flush()
     return outcome
+
+
+def stage_parameters(
+    *, session: Session, cycle_id: uuid.UUID, stage: str, day: date
+) -> dict[str, dict[str, str]]:
+    """The parameters a stage flow is started with by the tick: one `params` model each."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise LookupError(f"цикл {cycle_id} не найден")
+    org = session.get(Organization, cycle.organization_id)
+    assert org is not None
+    params: dict[str, str] = {
+        "organization_code": org.code,
+        "school_year": cycle.school_year,
+        "reference_date": day.isoformat(),
+    }
+    if stage == Stage.preparation:
+        cycle_plan = plan.get_plan(session=session, cycle_id=cycle_id)
+        params["roadmap_file"] = cycle_plan.roadmap_file if cycle_plan else ""
+    return {"params": params}

@@ -86,3 +86,14 @@ def test_every_catalog_entry_names_its_flow() -> None:
         flow = spec.load_flow()
         assert flow.name == spec.flow_name
         assert (ROOT / spec.entrypoint.split(":")[0]).is_file()
+
+
+def test_the_tick_starts_only_deployed_stages_and_is_deployed_on_a_daily_cron() -> None:
+    from deployments.catalog import DEPLOYMENTS, STAGE_DEPLOYMENTS
+    from flows.cycle import stage_deployment
+    from nastavnik.tick import RUNNABLE_STAGES
+
+    assert {stage_deployment(s) for s in RUNNABLE_STAGES} <= set(STAGE_DEPLOYMENTS.values())
+    (tick,) = [spec for spec in DEPLOYMENTS if spec.name == "cycle-tick"]
+    (schedule,) = tick.schedules()
+    assert tick.cron == "0 7 * * *" and schedule.timezone == "Europe/Moscow"

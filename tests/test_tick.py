@@ -80,7 +80,7 @@ SITE = _item(
 )
 MONTHLY = _item(
     "12",
-    Stage.meetings,
+    Stage.training,
     Completion(kind=CompletionKind.recurring),
     "ежемесячно",
 )
@@ -461,7 +461,10 @@ def test_items_of_stages_not_built_yet_are_reported(
     engine: Engine, settings: Settings, planned
 ) -> None:
     outcome = _tick(engine, settings, planned, date(2026, 9, 1))
-    assert "5" in outcome.not_built  # completion: the evaluation memo
-    # It waits for the programme's end, which no pair has fixed yet: no date, no reminder.
+    assert outcome.not_built == ["5"]  # completion: the evaluation memo
+    # It waits for the programme's end; its stage is not built: no date, no status, no mail.
     row = _row(engine, planned, "5")
     assert row.planned_end is None and row.status == ItemStatus.not_started
+    _tick(engine, settings, planned, date(2027, 7, 1))
+    assert _row(engine, planned, "5").status == ItemStatus.not_started
+    assert not [k for k in _keys(engine) if k.startswith(f"roadmap:{row.id}:")]

@@ -1,0 +1,57 @@
+"""The annual cycle's daily tick as a deployed flow on a cron schedule (DESIGN §7)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+from prefect.deployments import run_deployment
+
+from nastavnik.clock import process_clock
+from tasks.cycle import (
+    TickSummary,
+    cycles_to_tick,
+    publish_plan_status,
+    record_stage_started,
+    stage_parameters,
+    tick_cycle,
+)
+from tasks.mail import deliver_messages
+
+
+def stage_deployment(stage: str) -> str:
+    """``<flow>/<deployment>`` of a stage: every stage flow is deployed under its own name."""
+    return f"{stage}/{stage}"
+
+
+@flow(name="cycle-tick")
+def cycle_tick(day: date | None = None, organization_code: str | None = None) -> list[TickSummary]:
+    """Do what each running cycle's roadmap has due today; running it twice a day is harmless."""
+    logger = get_run_logger()
+    day = day or process_clock().today()
+    summaries = []
+    for cycle_id in cycles_to_tick(day, organization_code):
+        summary = tick_cycle(cycle_id, day)
+        for start in summary.starts:
+            # The key makes the server hand back the same run if this tick runs again.
+            parameters = stage_parameters(cycle_id, start["stage"], day)
+            org, year = (
+                parameters["params"]["organization_code"],
+                parameters["params"]["school_year"],
+            )
+            flow_run = run_deployment(
+                stage_deployment(start["stage"]),
+                parameters=parameters,
+                flow_run_name=f"{org} · {year} · {start['stage']}",
+                tags=[org, year, start["stage"]],
+                timeout=0,
+                as_subflow=False,
+                idempotency_key=f"tick:{start['item_id']}",
+            )
+            record_stage_started(start["item_id"], str(flow_run.id), day)  # type: ignore[union-attr]
+            logger.info("Пункт %s: запущен этап %s", start["number"], start["stage"])
+        if summary.message_ids:
+            deliver_messages(summary.message_ids)
+        publish_plan_status(cycle_id, day)
+        summaries.append(summary)
+    return summaries
