@@ -217,6 +217,24 @@ def _start(deployment: str, params: dict[str, object], new: bool = False) -> Non
         console.print(f"Запущено: {deployment}, flow run {run_id}")
 
 
+@app.command("preparation")
+def start_preparation(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    roadmap: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help="Дорожная карта (YAML, docs/roadmaps.md)"),
+    ],
+    new: NewRun = False,
+) -> None:
+    """Start the preparation stage: orders, the regulation from the policy, the roadmap."""
+    _start(
+        STAGE_DEPLOYMENTS["preparation"],
+        {"organization_code": org, "school_year": year, "roadmap_file": str(roadmap.resolve())},
+        new,
+    )
+
+
 @app.command("base-formation")
 def start_base_formation(
     org: Annotated[str, typer.Option(help="Код организации")],
