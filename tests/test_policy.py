@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -196,3 +197,48 @@ def test_approval_codes_follow_the_policy_else_the_setting(
             session=session, settings=settings, request_id=first.id, actor="curator", now=now
         )
         assert reissued.expires_at.replace(tzinfo=UTC) - now == timedelta(days=5)
+
+
+def test_cli_shows_sets_and_refuses_naming_each_bad_value(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    from typer.testing import CliRunner
+
+    from deployments import cli as cli_module
+    from nastavnik.settings import get_settings
+
+    org_id = _org(sqlite_engine)
+    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.setenv("NASTAVNIK_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    monkeypatch.setattr(cli_module.console, "width", 200)
+    runner = CliRunner()
+    try:
+        shown = runner.invoke(cli_module.app, ["policy", "show", "--org", "school-2"])
+        assert shown.exit_code == 0, shown.output
+        assert "max_mentees_per_mentor" in shown.output and "значения Положения" in shown.output
+
+        refused = runner.invoke(
+            cli_module.app,
+            ["policy", "set", "--org", "school-2", "mentees=2", "mentor_report_day=31"],
+        )
+        assert refused.exit_code == 1
+        assert "Политика school-2 не изменена" in refused.output
+        assert "mentees: неизвестный параметр" in refused.output
+        assert "mentor_report_day: должно быть не больше 28" in refused.output
+        with Session(sqlite_engine) as session:
+            assert not policy.is_saved(session=session, organization_id=org_id)
+
+        changed = runner.invoke(
+            cli_module.app,
+            ["policy", "set", "--org", "school-2", "report_deadline_days=14", "--actor", "Белова"],
+        )
+        assert changed.exit_code == 0, changed.output
+        with Session(sqlite_engine) as session:
+            saved = policy.get_policy(session=session, organization_id=org_id)
+        assert saved.report_deadline_days == 14
+
+        unknown = runner.invoke(cli_module.app, ["policy", "show", "--org", "school-9"])
+        assert unknown.exit_code == 1 and "school-9" in unknown.output
+    finally:
+        get_settings.cache_clear()
