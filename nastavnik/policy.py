@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlmodel import Session, select
 
 from models import MentoringForm
 from models.tables import OrganisationPolicyRecord, utcnow
-from nastavnik import matching, repository
+from nastavnik import repository
 from nastavnik.questionnaires import parse_form
+
+if TYPE_CHECKING:  # the matching engine loads OR-Tools and NumPy (~0.5 s): only when matching
+    from nastavnik import matching
 
 REGULATION_FORMS: tuple[MentoringForm, ...] = (
     MentoringForm.student_student,
@@ -155,6 +158,8 @@ class OrganisationPolicy(BaseModel):
 
     def matching_policy(self) -> matching.Policy:
         """The matching engine's rules from this policy (consents stay mandatory, §2.6)."""
+        from nastavnik import matching
+
         return matching.Policy(
             max_mentees_per_mentor=self.max_mentees_per_mentor,
             young_specialist_max_years=self.young_specialist_max_years,
