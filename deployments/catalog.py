@@ -51,6 +51,11 @@ class DeploymentSpec:
 
 DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
     DeploymentSpec(
+        "preparation",
+        "flows/preparation.py:preparation",
+        "Подготовка: приказы, положение о наставничестве по политике организации, дорожная карта",
+    ),
+    DeploymentSpec(
         "base-formation",
         "flows/base_formation.py:base_formation",
         "Формирование базы наставляемых и наставников",

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from deployments.catalog import STAGE_DEPLOYMENTS, prefect_yaml
 from models import Decision, ImportKind, OutboxStatus, Role
-from nastavnik import approvals, repository, tabular
+from nastavnik import approvals, policy, repository, tabular
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
 from nastavnik.tabular import ImportFileError, ImportReport, TableSpec
@@ -215,6 +215,24 @@ def _start(deployment: str, params: dict[str, object], new: bool = False) -> Non
         )
     else:
         console.print(f"Запущено: {deployment}, flow run {run_id}")
+
+
+@app.command("preparation")
+def start_preparation(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    roadmap: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help="Дорожная карта (YAML, docs/roadmaps.md)"),
+    ],
+    new: NewRun = False,
+) -> None:
+    """Start the preparation stage: orders, the regulation from the policy, the roadmap."""
+    _start(
+        STAGE_DEPLOYMENTS["preparation"],
+        {"organization_code": org, "school_year": year, "roadmap_file": str(roadmap.resolve())},
+        new,
+    )
 
 
 @app.command("base-formation")
@@ -514,6 +532,70 @@ def columns_remove(
         console.print(f"[red]Сопоставление для «{header}» ({kind.value}) не найдено[/]")
         raise typer.Exit(1)
     console.print(f"Сопоставление для «{header}» ({kind.value}) удалено")
+
+
+policy_app = typer.Typer(
+    help="Политика организации: правила Положения о наставничестве (лимиты, сроки, формы).",
+    no_args_is_help=True,
+)
+app.add_typer(policy_app, name="policy")
+
+
+def _show_policy(org: str, rules: policy.OrganisationPolicy, *, saved: bool) -> None:
+    table = Table(title=f"Политика организации {org}")
+    table.add_column("Параметр", no_wrap=True)  # typed back into `policy set`: never cut
+    table.add_column("Значение")
+    table.add_column("Смысл")
+    for key in policy.KEYS:
+        value = policy.display_value(getattr(rules, key))
+        if key == "approval_code_valid_days" and not value:
+            value = f"{get_settings().approval_ttl_days} (настройка)"
+        table.add_row(key, value, policy.title_of(key))
+    console.print(table)
+    if not saved:
+        console.print("Организация не меняла политику: действуют значения Положения по умолчанию.")
+
+
+@policy_app.command("show")
+def policy_show(org: Annotated[str, typer.Option(help="Код организации")]) -> None:
+    """Show the organisation's policy (the regulation's defaults until it is set)."""
+    try:
+        with session_scope() as session:
+            organization = repository.get_organization(session=session, code=org)
+            rules = policy.get_policy(session=session, organization_id=organization.id)
+            saved = policy.is_saved(session=session, organization_id=organization.id)
+    except LookupError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+    _show_policy(org, rules, saved=saved)
+
+
+@policy_app.command("set")
+def policy_set(
+    assignments: Annotated[
+        list[str], typer.Argument(help="ключ=значение, например max_mentees_per_mentor=2")
+    ],
+    org: Annotated[str, typer.Option(help="Код организации")],
+    actor: Annotated[str, typer.Option(help="Кто меняет (для журнала)")] = "curator",
+) -> None:
+    """Change policy values; nothing is saved unless every value is valid."""
+    try:
+        with session_scope() as session:
+            organization = repository.get_organization(session=session, code=org)
+            current = policy.get_policy(session=session, organization_id=organization.id)
+            rules = policy.apply_assignments(current, assignments)
+            policy.save_policy(
+                session=session, organization_id=organization.id, policy=rules, actor=actor
+            )
+    except policy.PolicyError as error:
+        console.print(f"[red]Политика {org} не изменена:[/]")
+        for line in error.errors:
+            console.print(f"  {line}", style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except LookupError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+    _show_policy(org, rules, saved=True)
 
 
 approvals_app = typer.Typer(invoke_without_command=True)

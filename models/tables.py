@@ -385,3 +385,15 @@ class PersonalProgramme(SQLModel, table=True):
     acknowledged_on: date | None = None
     director_comment: str = Field(default="", sa_type=Text)
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class OrganisationPolicyRecord(SQLModel, table=True):
+    """An organisation's policy (nastavnik.policy): the regulation's configurable hard rules."""
+
+    __tablename__ = "organisationpolicy"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", unique=True)
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_by: str = ""

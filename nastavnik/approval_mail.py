@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from models import ApprovalRequest, Cycle, Document, Organization, OutboxMessage
-from nastavnik import approvals, mail
+from nastavnik import approvals, mail, policy
 from nastavnik.settings import Settings
 from nastavnik.stages import document_links
 
@@ -114,20 +114,30 @@ def open_request_with_mail(
         role=role,
         accepts_exceptions=accepts_exceptions,
         now=now,
-        ttl=timedelta(days=settings.approval_ttl_days),
+        ttl=approval_ttl(session=session, settings=settings, organization_id=org.id),
     )
     return request, enqueue_request_mail(session=session, settings=settings, request=request)
+
+
+def approval_ttl(*, session: Session, settings: Settings, organization_id: uuid.UUID) -> timedelta:
+    """How long the organisation's approval codes are valid (its policy, else the setting)."""
+    return policy.get_policy(session=session, organization_id=organization_id).approval_ttl(
+        default_days=settings.approval_ttl_days
+    )
 
 
 def reissue_with_mail(
     *, session: Session, settings: Settings, request_id: uuid.UUID, actor: str, now: datetime
 ) -> tuple[ApprovalRequest, OutboxMessage]:
     """Give a pending request a new code (earlier ones stop working) and queue the new e-mail."""
+    pending = session.get(ApprovalRequest, request_id)
+    cycle = session.get(Cycle, pending.cycle_id) if pending is not None else None
+    ttl = (
+        approval_ttl(session=session, settings=settings, organization_id=cycle.organization_id)
+        if cycle is not None
+        else timedelta(days=settings.approval_ttl_days)  # reissue_code refuses the unknown id
+    )
     request = approvals.reissue_code(
-        session=session,
-        request_id=request_id,
-        actor=actor,
-        now=now,
-        ttl=timedelta(days=settings.approval_ttl_days),
+        session=session, request_id=request_id, actor=actor, now=now, ttl=ttl
     )
     return request, enqueue_request_mail(session=session, settings=settings, request=request)

@@ -43,6 +43,7 @@ SERIES: dict[str, str] = {
     "report": "О",
     "certificate": "Св",
     "consent": "Сг",
+    "regulation": "Пл",
 }
 
 # Enough for a handful of concurrent writers racing for the same number; more means a bug.

@@ -28,6 +28,9 @@ from nastavnik.approvals import DECISION_LABEL_RU
 from nastavnik.repository import school_year_start
 
 # Approval keys the stage flows use for the decisions later stages depend on.
+# Preparation's orders are no prerequisite: organisations that already run the programme under
+# their own orders start with base formation.
+PREPARATION_APPROVAL = "preparation-orders"
 REGISTERS_APPROVAL = "base-formation-registers"
 MENTORS_ORDER_APPROVAL = "training-order"
 

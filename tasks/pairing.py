@@ -22,7 +22,7 @@ from models import (
     PersonalProgramme,
     ProgrammeStatus,
 )
-from nastavnik import documents, pairing, programmes
+from nastavnik import documents, pairing, policy, programmes
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
@@ -61,8 +61,13 @@ def match_pairs(*, cycle_id: str, on: date, flow_run_id: str, round_no: int) -> 
     """Run the matching for this round and render the draft for the curator."""
     with session_scope() as session:
         org, cycle = _org_cycle(session, cycle_id)
+        rules = policy.get_policy(session=session, organization_id=org.id)
         summary = pairing.run_matching(
-            session=session, cycle_id=cycle.id, on=on, matching_key=f"{flow_run_id}-r{round_no}"
+            session=session,
+            cycle_id=cycle.id,
+            on=on,
+            matching_key=f"{flow_run_id}-r{round_no}",
+            policy=rules.matching_policy(),
         )
         rows = pairing.pair_rows(session=session, cycle_id=cycle.id, on=on)
         waiting = pairing.search_list(session=session, cycle_id=cycle.id)

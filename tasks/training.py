@@ -18,7 +18,7 @@ from models import (
     Participant,
     Person,
 )
-from nastavnik import documents, training
+from nastavnik import documents, policy, training
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
@@ -43,7 +43,15 @@ class SelectionSummary(BaseModel):
 def select_mentors(*, cycle_id: str, on: date) -> SelectionSummary:
     """Pick mentors from the approved register against this year's requests."""
     with session_scope() as session:
-        result = training.select_mentors(session=session, cycle_id=uuid.UUID(cycle_id), on=on)
+        cycle = session.get(Cycle, uuid.UUID(cycle_id))
+        assert cycle is not None
+        rules = policy.get_policy(session=session, organization_id=cycle.organization_id)
+        result = training.select_mentors(
+            session=session,
+            cycle_id=cycle.id,
+            on=on,
+            max_mentees_per_mentor=rules.max_mentees_per_mentor,
+        )
         return SelectionSummary(
             demand=[
                 {
