@@ -1,7 +1,7 @@
 """roadmap plan: cycle plans, plan items, the simulated clock
 
 Revision ID: 0007_roadmap_plan
-Revises: 0005_outbox_retry
+Revises: 0006_organisation_policy
 Create Date: 2026-11-30 07:24:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0007_roadmap_plan"
-down_revision: str | None = "0005_outbox_retry"
+down_revision: str | None = "0006_organisation_policy"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
