@@ -63,6 +63,7 @@ class Schedule:
     days_after: int | None = None  # after_event: due this many days after the event
     recurring: bool = False
     applies: bool = True  # False: a multi-year roadmap's item of another year
+    undated: bool = False  # the source gives no date (an empty cell, a blank «до …»)
 
 
 class DuePhraseError(ValueError):
@@ -661,6 +662,8 @@ def _part_schedule(part: _Part, span_year: int, *, shift: int = 0) -> Schedule:
     if part.recurrence is not None:
         windows = _recurrence_windows(part, span_year)
         return Schedule(kind=WindowKind.dated, windows=windows, recurring=True)
-    if part.continuous or part.yearly or part.undated:
+    if part.continuous or part.yearly:
         return _continuous(span_year)
+    if part.undated:
+        return replace(_continuous(span_year), undated=True)
     return Schedule(kind=WindowKind.on_demand)
