@@ -38,6 +38,8 @@ __all__ = [
     "Roadmap",
     "RoadmapError",
     "RoadmapItem",
+    "describe_completion",
+    "describe_schedule",
     "Schedule",
     "Stage",
     "Window",
@@ -329,3 +331,42 @@ def _describe(label: str, data: dict[str, Any], problem: Any) -> str:
     if location:
         where += ": поле " + ".".join(str(part) for part in location)
     return f"{where}: {message}"
+
+
+def describe_completion(completes: Completion) -> str:
+    """«stage: pairing», «document: order», «manual»."""
+    named = completes.stage.value if completes.stage is not None else completes.document
+    return f"{completes.kind.value}: {named}" if named else completes.kind.value
+
+
+def describe_schedule(schedule: Schedule) -> str:
+    """A schedule in a few Russian words, for tables and reports."""
+    if not schedule.applies:
+        return "не в этом году (другой год дорожной карты)"
+    if schedule.kind is WindowKind.on_demand:
+        return "по мере необходимости, без даты"
+    if schedule.kind is WindowKind.after_event:
+        event = EVENT_NAMES.get(schedule.event or "", schedule.event or "")
+        if schedule.days_after is None:
+            return f"по завершении {event}"
+        return f"в течение {schedule.days_after} дн. после завершения {event}"
+    windows = [_window_text(window) for window in schedule.windows]
+    if schedule.recurring:
+        listed = ", ".join(windows) if len(windows) <= 4 else f"{windows[0]} … {windows[-1]}"
+        return f"{len(windows)} раз: {listed}"
+    text = ", ".join(windows)
+    if schedule.undated:
+        return f"срок не указан: весь учебный год {text}"
+    if schedule.kind is WindowKind.continuous:
+        return f"весь учебный год {text}"
+    return text
+
+
+# What ends at an after-event rule's event, in the genitive: «по завершении программы …».
+EVENT_NAMES = {"programme-end": "программы наставничества"}
+
+
+def _window_text(window: Window) -> str:
+    if window.start == window.end:
+        return f"{window.end:%d.%m.%Y}"
+    return f"{window.start:%d.%m.%Y}–{window.end:%d.%m.%Y}"
