@@ -137,7 +137,7 @@ def _date(name: str) -> str:
     numeric = (
         rf"(?P<{name}_nd>\d{{1,2}})\.\s?(?P<{name}_nm>\d{{1,2}})"
         rf"(?:\.\s?(?P<{name}_ny>\d{{4}}|\d{{2}})(?!\d)"
-        rf"(?:\s*(?:года|году|год|г)(?![а-я])\.?)?)?(?![\d])"
+        rf"(?:\s*(?:года|году|год|г)(?![а-я])\.?)?)?(?![\d])(?!\.\s?\d)"
     )
     worded = rf"(?P<{name}_wd>\d{{1,2}})(?:-?(?:го|е|ое))?\s+{_month(name + '_wm')}" + (
         rf"(?:\s+{_year(name + '_wy')})?"
@@ -207,7 +207,10 @@ def _read_date(match: re.Match[str], name: str) -> tuple[int, int, int | None]:
     if year_text is not None:
         year = int(year_text) + (2000 if len(year_text) == 2 else 0)
     if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(year or 2024, month)[1]:
-        raise _Refusal(f"нет такой даты «{match[0].strip()}»")
+        parts = [f"{name}_{suffix}" for suffix in ("nd", "nm", "ny", "wd", "wm", "wy")]
+        spans = [match.span(part) for part in parts if _group(match, part) is not None]
+        written = match.string[min(start for start, _ in spans) : max(end for _, end in spans)]
+        raise _Refusal(f"нет такой даты «{written}»")
     return month, day, year
 
 
@@ -522,6 +525,8 @@ def parse_rule(phrase: str) -> DueRule:
             parts[0].undated = True  # an empty cell: the source gives no date
         rule = DueRule(phrase, parts[0], parts[1] if len(parts) == 2 else None)
         _written_school_year(rule.first)  # refuses dates in two school years
+        for part in parts:  # refuses windows that end before they start
+            _part_schedule(part, 2000)
         if rule.later is not None and _written_school_year(rule.later) is not None:
             raise _Refusal("после «далее» срок с годом: ожидается правило без года")
         return rule
