@@ -321,6 +321,23 @@ def _month_range(match: re.Match[str], part: _Part) -> None:
     )
 
 
+def _school_year_window(match: re.Match[str], part: _Part) -> None:
+    first, second = int(match["first"]), int(match["second"])
+    if second != first + 1:
+        raise _Refusal(f"учебный год «{match[0].strip()}»: годы должны идти подряд")
+    part.windows.append(_Written(SCHOOL_START, SCHOOL_END, second, first))
+
+
+# «в начале / середине / конце месяца»: its first, middle and last ten days
+_PARTS_OF_MONTH = {"начале": (1, 10), "середине": (11, 20), "конце": (21, None)}
+
+
+def _part_of_month(match: re.Match[str], part: _Part) -> None:
+    month = _read_month(match, "bm")
+    first, last = _PARTS_OF_MONTH[match["part"]]
+    part.windows.append(_Written((month, first), (month, last), _read_year(match, "by")))
+
+
 def _single_month(match: re.Match[str], part: _Part) -> None:
     month = _read_month(match, "bm")
     part.windows.append(_Written((month, 1), (month, None), _read_year(match, "by")))
@@ -348,7 +365,8 @@ _RULES: list[tuple[str, _Handler]] = [
     ),
     (
         rf"(?:по завершени[июи]|по окончани[июи]|после завершения|после окончания|"
-        rf"до завершения|до окончания){_END}{_OBJECT}",
+        rf"до завершения|до окончания){_END}{_OBJECT}|"
+        rf"по итогам\s+(?:реализации\s+)?программ(?:ы)?(?:\s+наставничества)?{_END}",
         _after_programme,
     ),
     # all year
@@ -363,7 +381,8 @@ _RULES: list[tuple[str, _Handler]] = [
     # no date at all
     (
         rf"(?:по мере необходимости|по необходимости|по мере обновления|по запросу|по запросам|"
-        rf"корректировка по запросам|по отдельному (?:графику|плану)|"
+        rf"корректировка по запросам|по (?:отдельному )?(?:графику|плану)|"
+        rf"согласно (?:графику|плану)|"
         rf"в соответствии со сроками,?\s+(?:устанавливаемыми|установленными)\s+[а-я ]+){_END}",
         _set(on_demand=True),
     ),
@@ -406,6 +425,17 @@ _RULES: list[tuple[str, _Handler]] = [
     (
         rf"(?:в\s+)?(?P<n>iv|iii|ii|i|[1-4])(?:-?[йгм]о?)?\s+квартал(?:а|е)?{_END}",
         _numbered_window(CALENDAR_QUARTERS),
+    ),
+    # a school year written out: «2023-2024 учебный год», «в течение 2023/2024 уч. года»
+    (
+        r"(?:(?:в течение|в течении|на протяжении)\s+)?(?P<first>\d{4})\s*[-/]\s*(?P<second>\d{4})"
+        rf"\s+(?:уч\.|учебн(?:ый|ого|ом))\s*(?:года|году|год|г\.?){_END}",
+        _school_year_window,
+    ),
+    # part of a month: «в начале сентября», «в середине октября», «в конце мая»
+    (
+        rf"(?:в\s+)?(?P<part>начале|середине|конце)\s+{_month('bm')}(?:\s+{_year('by')})?",
+        _part_of_month,
     ),
     # dated windows
     (rf"(?:с|со)\s+{_date('a')}\s*(?:по|до|-)\s*{_date('b')}", _from_to),
