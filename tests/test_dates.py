@@ -4,6 +4,7 @@ the item and the phrase."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -407,3 +408,28 @@ def test_errors_name_the_file_the_item_and_the_phrase(tmp_path: Path) -> None:
         f"{bad}: пункт 3.4: поле due: не удалось прочитать срок «когда-нибудь»: "
         "не понимаю «когда-нибудь»",
     ]
+
+
+def _documented_phrases() -> list[str]:
+    """Every `phrase` in the first column of docs/roadmaps.md's table of due rules."""
+    text = (Path(__file__).parent.parent / "docs" / "roadmaps.md").read_text(encoding="utf-8")
+    table = text.split("| written | reads as |")[1].split("\n\n")[0]
+    phrases = []
+    for row in table.splitlines()[2:]:
+        first_column = row.split(" | ")[0]
+        phrases += re.findall(r"`([^`]*)`", first_column)
+    return phrases
+
+
+def test_every_phrase_the_documentation_shows_is_read() -> None:
+    phrases = _documented_phrases()
+    assert len(phrases) > 50
+    assert '""' in phrases and "декабрь-январь" in phrases
+    for phrase in phrases:
+        parse_rule("" if phrase == '""' else phrase)
+
+
+@pytest.mark.parametrize("phrase", ["еженедельно", "в 2023 году", "за неделю до начала"])
+def test_the_phrases_the_documentation_calls_unknown_are_refused(phrase: str) -> None:
+    with pytest.raises(DuePhraseError, match="не понимаю"):
+        parse_rule(phrase)
