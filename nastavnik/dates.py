@@ -21,6 +21,7 @@ January–July in the second).
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -231,7 +232,7 @@ class _Refusal(Exception):
 
 _Handler = Callable[[re.Match[str], _Part], None]
 _END = r"(?![а-я0-9])"
-_OBJECT = r"(?:\s+(?:программы|программ|наставничества|реализации|работы|пары|\s)+)?"
+_OBJECT = r"(?:\s+(?:программы|программ|наставничества|реализации|работы|пары))*"
 
 
 def _after_programme(match: re.Match[str], part: _Part) -> None:
@@ -282,18 +283,31 @@ def _half_year(match: re.Match[str], part: _Part) -> None:
 
 
 def _monthly_until(match: re.Match[str], part: _Part) -> None:
-    day = int(match["day"])
-    if not 1 <= day <= 28:
-        raise _Refusal(f"число месяца {day}: ожидается от 1 до 28, чтобы оно было в каждом месяце")
+    day = int(match["day"])  # «до 30 числа»: the last day of a shorter month
+    if not 1 <= day <= 31:
+        raise _Refusal(f"число месяца {day}: ожидается от 1 до 31")
     part.recurrence, part.monthly_day = _Recurrence.monthly, day
 
 
 def _from_to(match: re.Match[str], part: _Part) -> None:
     start_month, start_day, start_year = _read_date(match, "a")
     end_month, end_day, end_year = _read_date(match, "b")
+    start, end = (start_month, start_day), (end_month, end_day)
     part.windows.append(
-        _Written((start_month, start_day), (end_month, end_day), end_year, start_year)
+        _Written(start, end, _end_year(start, end, start_year, end_year), start_year)
     )
+
+
+def _end_year(
+    start: tuple[int, int],
+    end: tuple[int, int | None],
+    start_year: int | None,
+    end_year: int | None,
+) -> int | None:
+    """«с 01.09.2022 по 15.10»: the end takes the start's year (the next one across New Year)."""
+    if end_year is not None or start_year is None:
+        return end_year
+    return start_year if (end[0], end[1] or 31) >= start else start_year + 1
 
 
 def _deadline(match: re.Match[str], part: _Part) -> None:
@@ -311,13 +325,10 @@ def _end_of_month(match: re.Match[str], part: _Part) -> None:
 
 
 def _month_range(match: re.Match[str], part: _Part) -> None:
+    start, end = (_read_month(match, "am"), 1), (_read_month(match, "bm"), None)
+    start_year, end_year = _read_year(match, "ay"), _read_year(match, "by")
     part.windows.append(
-        _Written(
-            (_read_month(match, "am"), 1),
-            (_read_month(match, "bm"), None),
-            _read_year(match, "by"),
-            _read_year(match, "ay"),
-        )
+        _Written(start, end, _end_year(start, end, start_year, end_year), start_year)
     )
 
 
@@ -520,8 +531,9 @@ def _only_repeats(part: _Part) -> bool:
     return part.yearly and not (part.windows or part.recurrence or part.event or part.continuous)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_rule(phrase: str) -> DueRule:
-    """Read a due rule once; raises DuePhraseError with the reason."""
+    """Read a due rule once (cached: a rule is never changed after parsing); DuePhraseError."""
     text = _normalise(phrase)
     try:
         cited = _cited_deadline(text)
@@ -673,7 +685,7 @@ def _recurrence_windows(part: _Part, span_year: int) -> tuple[Window, ...]:
         windows = []
         for month in MONTHS_OF_SCHOOL_YEAR:
             year = span_year if month >= 8 else span_year + 1
-            last = part.monthly_day or _last_day(year, month)
+            last = min(part.monthly_day or 31, _last_day(year, month))
             windows.append(Window(date(year, month, 1), date(year, month, last)))
         return tuple(windows)
     if part.recurrence is _Recurrence.school_quarterly:

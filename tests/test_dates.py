@@ -325,6 +325,10 @@ def test_windows_across_new_year() -> None:
     assert parse_due("с 20.12 по 10.01", written_for="2021/2022", cycle="2026/2027") == dated(
         _w("2026-12-20", "2027-01-10")
     )
+    # a year written on the start only: the end takes the next year across New Year
+    assert parse_due("с 20.12.2021 по 10.01", written_for="2021/2022", cycle="2026/2027") == dated(
+        _w("2026-12-20", "2027-01-10")
+    )
 
 
 def test_seed_phrases_that_need_a_reading() -> None:
@@ -366,7 +370,7 @@ def test_seed_phrases_that_need_a_reading() -> None:
         ("Ноябрь 2021 г., далее", "после «далее» нет срока"),
         ("май 2021, далее июнь 2022", "после «далее» срок с годом"),
         ("сентябрь 2021, май 2023", "даты в разных учебных годах (2021/2022, 2022/2023)"),
-        ("до 35 числа каждого месяца", "число месяца 35"),
+        ("до 35 числа каждого месяца", "число месяца 35: ожидается от 1 до 31"),
         ("V четверть", "не понимаю «v четверть»"),
     ],
 )
