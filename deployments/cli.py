@@ -799,5 +799,77 @@ def audit(cycle: Annotated[str | None, typer.Option(help="ID цикла")] = Non
     console.print(table)
 
 
+roadmap_app = typer.Typer(
+    help="Дорожные карты: проверка файла и сроки по годам.", no_args_is_help=True
+)
+app.add_typer(roadmap_app, name="roadmap")
+
+
+@roadmap_app.command("check")
+def roadmap_check(
+    path: Annotated[Path, typer.Argument(help="Файл дорожной карты (YAML)")],
+    year: Annotated[
+        str | None,
+        typer.Option(help="Учебный год цикла, например 2026/2027 (по умолчанию — год файла)"),
+    ] = None,
+    first_cycle: Annotated[
+        str | None,
+        typer.Option(
+            "--first-year", help="Первый учебный год многолетней карты (по умолчанию — --year)"
+        ),
+    ] = None,
+) -> None:
+    """Check a roadmap file and show its items with their windows for a school year."""
+    from nastavnik import roadmap as roadmaps
+
+    try:
+        roadmap = roadmaps.load_roadmap(path)
+    except roadmaps.RoadmapError as error:
+        for line in error.errors:
+            console.print(line, style="red", markup=False)
+        console.print(f"Ошибок: {len(error.errors)}. Формат описан в docs/roadmaps.md")
+        raise typer.Exit(1) from None
+    cycle = year or roadmap.school_year
+    try:
+        for school_year in (cycle, first_cycle or cycle):
+            roadmaps.first_year(school_year)
+        schedules = roadmaps.roadmap_schedule(roadmap, cycle=cycle, first_cycle=first_cycle)
+    except ValueError as error:  # a bad --year, or a date the years move out of range
+        console.print(f"{path}: {error}", style="red", markup=False)
+        raise typer.Exit(1) from None
+    table = Table(
+        "№",
+        "Пункт",
+        "Этап",
+        "Закрывает",
+        "Срок в источнике",
+        f"Сроки {cycle}",
+        title=f"{roadmap.title} ({roadmap.organisation})",
+    )
+    for item, schedule in schedules:
+        table.add_row(
+            item.key,
+            item.title if len(item.title) <= 80 else item.title[:79] + "…",
+            item.stage.value,
+            roadmaps.describe_completion(item.completes),
+            item.due or "—",
+            roadmaps.describe_schedule(schedule),
+            style=None if schedule.applies else "dim",
+        )
+    console.print(table)
+    applying = sum(1 for _item, schedule in schedules if schedule.applies)
+    console.print(
+        f"{path}: пунктов {len(schedules)}, в {cycle} учебном году — {applying}; ошибок нет"
+    )
+
+
+@roadmap_app.command("schema")
+def roadmap_schema() -> None:
+    """Print the roadmap file's JSON Schema (roadmaps/roadmap.schema.json holds it)."""
+    from nastavnik.roadmap import roadmap_json_schema_text
+
+    typer.echo(roadmap_json_schema_text(), nl=False)
+
+
 if __name__ == "__main__":
     app()

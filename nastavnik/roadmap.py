@@ -2,19 +2,79 @@
 
 A roadmap is a YAML file (see `docs/roadmaps.md`). Each item keeps its number, title and due rule
 exactly as in the source document; the date grammar (`nastavnik.dates`) turns the due rule into
-dated windows for a given school year. This module holds the types every later layer reads.
+dated windows for a given school year. This module holds the types every later layer reads,
+`load_roadmap` (a file, validated: fields, completions and every due rule) and `roadmap_schedule`
+(every item's windows in one cycle). The window types live in `nastavnik.dates` (the grammar
+builds them) and are re-exported here.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SCHOOL_YEAR = re.compile(r"^(\d{4})/(\d{4})$")
+from nastavnik.dates import (
+    DuePhraseError,
+    Schedule,
+    Window,
+    WindowKind,
+    first_year,
+    parse_due,
+)
+
+__all__ = [
+    "KNOWN_DOCUMENTS",
+    "KNOWN_FORMS",
+    "ROADMAP_SCHEMA",
+    "Completion",
+    "CompletionKind",
+    "OrganisationKind",
+    "Roadmap",
+    "RoadmapError",
+    "RoadmapItem",
+    "describe_completion",
+    "describe_schedule",
+    "Schedule",
+    "Stage",
+    "Window",
+    "WindowKind",
+    "first_year",
+    "load_roadmap",
+    "roadmap_json_schema",
+    "roadmap_schedule",
+]
+
+# The committed JSON Schema, relative to the repository root (tests keep it equal to the model's).
+ROADMAP_SCHEMA = "roadmaps/roadmap.schema.json"
+
+# Document types the project issues today; a roadmap may name others (descriptive, kebab-case).
+KNOWN_DOCUMENTS = ("order", "memo", "consent", "programme", "register", "report", "certificate")
+
+# Mentoring forms as the matching and the documents spell them (en dash U+2013, no spaces).
+KNOWN_FORMS = (
+    "ученик–ученик",
+    "учитель–учитель",
+    "работодатель–ученик",
+    "студент–ученик",
+    "преподаватель–студент",
+    "студент–студент",
+    "работодатель–студент",
+    "преподаватель–преподаватель",
+    "мастер производственного обучения–обучающийся",
+    "директор–педагог",
+    "педагог–педагог",
+)
+
+# libyaml's loader when PyYAML was built with it (ten times faster), else the pure-Python one.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+DOCUMENT_TYPE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
 
 class OrganisationKind(StrEnum):
@@ -52,8 +112,30 @@ class Completion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: CompletionKind
-    stage: Stage | None = None
-    document: str | None = None
+    stage: Stage | None = Field(
+        default=None, description="kind stage: the stage whose flow completes the item"
+    )
+    document: str | None = Field(
+        default=None,
+        description="kind document (or recurring): the document type issued, e.g. order, "
+        "evaluation-memo",
+        pattern=DOCUMENT_TYPE.pattern,
+    )
+
+    @model_validator(mode="after")
+    def _names_what_completes(self) -> Completion:
+        if self.kind is CompletionKind.stage:
+            if self.stage is None:
+                raise ValueError("kind: stage требует поле stage (какой этап закрывает пункт)")
+            if self.document is not None:
+                raise ValueError("kind: stage не берёт поле document")
+        elif self.stage is not None:
+            raise ValueError(f"поле stage только для kind: stage, здесь kind: {self.kind.value}")
+        if self.kind is CompletionKind.document and self.document is None:
+            raise ValueError("kind: document требует поле document (тип документа)")
+        if self.kind is CompletionKind.manual and self.document is not None:
+            raise ValueError("kind: manual не берёт поле document; для документа — kind: document")
+        return self
 
 
 class RoadmapItem(BaseModel):
@@ -61,15 +143,28 @@ class RoadmapItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    number: str = Field(min_length=1)
+    number: str = Field(min_length=1, description="The item's number as in the source: «2.3», «1.»")
+    id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A key unique in the file, needed only where the source repeats a number",
+    )
     title: str = Field(min_length=1)
+    details: str = Field(default="", description="The work the item involves, as in the source")
     section: str = ""
     stage: Stage
     completes: Completion
     responsible: tuple[str, ...] = ()
-    due: str = Field(min_length=1, description="The due rule in the source's Russian words")
+    due: str = Field(
+        description="The due rule in the source's Russian words; empty: the source gives no date"
+    )
     result: str = ""
     approval: bool = False
+
+    @property
+    def key(self) -> str:
+        """The item's key in a plan: `id` if given, else the number."""
+        return self.id or self.number
 
 
 class Roadmap(BaseModel):
@@ -83,7 +178,7 @@ class Roadmap(BaseModel):
     forms: tuple[str, ...] = ()
     school_year: str = Field(description="The school year the source was written for: 2022/2023")
     source: str = ""
-    items: tuple[RoadmapItem, ...]
+    items: tuple[RoadmapItem, ...] = Field(min_length=1)
 
     @field_validator("school_year")
     @classmethod
@@ -91,40 +186,15 @@ class Roadmap(BaseModel):
         first_year(value)
         return value
 
-
-def first_year(school_year: str) -> int:
-    """2026 for «2026/2027»; refuses anything else."""
-    match = SCHOOL_YEAR.match(school_year)
-    if not match or int(match[2]) != int(match[1]) + 1:
-        raise ValueError(f"учебный год {school_year!r}: ожидается вида 2026/2027")
-    return int(match[1])
-
-
-class WindowKind(StrEnum):
-    dated = "dated"  # one window, or one per occurrence of a recurring item
-    continuous = "continuous"  # all year («Постоянно», «В течение года»)
-    on_demand = "on_demand"  # «По мере необходимости»: no date, never overdue
-    after_event = "after_event"  # «По завершении программы», «в течение 10 дней после завершения»
-
-
-@dataclass(frozen=True, order=True)
-class Window:
-    """Dates from start to end, both inclusive; `end` is the due date."""
-
-    start: date
-    end: date
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """An item's dates in one cycle's school year."""
-
-    kind: WindowKind
-    windows: tuple[Window, ...] = ()
-    event: str | None = None  # after_event: which event («programme-end», «pair-end», ...)
-    days_after: int | None = None  # after_event: due this many days after the event
-    recurring: bool = False
-    applies: bool = True  # False: a multi-year roadmap's item of another year
+    @field_validator("forms")
+    @classmethod
+    def _forms(cls, forms: tuple[str, ...]) -> tuple[str, ...]:
+        for form in forms:
+            if "—" in form or " –" in form or "– " in form or "–" not in form:
+                raise ValueError(
+                    f"форма «{form}»: пишите через короткое тире без пробелов, как «ученик–ученик»"
+                )
+        return forms
 
 
 class RoadmapError(ValueError):
@@ -133,3 +203,173 @@ class RoadmapError(ValueError):
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
         super().__init__("\n".join(errors))
+
+
+def roadmap_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a roadmap file, generated from the model (committed as ROADMAP_SCHEMA)."""
+    schema = Roadmap.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def roadmap_json_schema_text() -> str:
+    """The schema as the committed file holds it."""
+    return json.dumps(roadmap_json_schema(), ensure_ascii=False, indent=2) + "\n"
+
+
+def load_roadmap(path: Path | str) -> Roadmap:
+    """Read and check a roadmap file; RoadmapError lists every problem, one line each."""
+    label = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RoadmapError([f"{label}: файл не в кодировке UTF-8"]) from None
+    except OSError as error:
+        raise RoadmapError([f"{label}: не удалось прочитать файл: {error.strerror}"]) from None
+    try:
+        data = yaml.load(text, Loader=_SAFE_LOADER)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"строка {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise RoadmapError([f"{label}: {where}ошибка YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise RoadmapError(
+            [f"{label}: ожидается словарь полей (title, organisation, kind, school_year, items)"]
+        )
+    try:
+        roadmap = Roadmap.model_validate(data)
+    except ValidationError as error:
+        raise RoadmapError(
+            [_describe(label, data, problem) for problem in error.errors()]
+        ) from None
+    errors = _check_items(label, roadmap)
+    if errors:
+        raise RoadmapError(errors)
+    return roadmap
+
+
+def roadmap_schedule(
+    roadmap: Roadmap, *, cycle: str, first_cycle: str | None = None
+) -> list[tuple[RoadmapItem, Schedule]]:
+    """Every item with its Schedule in `cycle` (items of other years have applies=False)."""
+    return [
+        (
+            item,
+            parse_due(
+                item.due, written_for=roadmap.school_year, cycle=cycle, first_cycle=first_cycle
+            ),
+        )
+        for item in roadmap.items
+    ]
+
+
+def _check_items(label: str, roadmap: Roadmap) -> list[str]:
+    """Keys unique; every due rule readable; recurring windows if and only if kind recurring."""
+    errors: list[str] = []
+    seen: set[str] = set()
+    for item in roadmap.items:
+        where = f"{label}: пункт {item.key}"
+        if item.key in seen:
+            errors.append(
+                f"{where}: номер повторяется в файле; задайте пунктам с этим номером разные поля id"
+            )
+        seen.add(item.key)
+        try:
+            # a representative year: the one the file was written for
+            schedule = parse_due(
+                item.due, written_for=roadmap.school_year, cycle=roadmap.school_year
+            )
+        except DuePhraseError as error:
+            errors.append(f"{where}: поле due: {error}")
+            continue
+        recurring = item.completes.kind is CompletionKind.recurring
+        if recurring and not schedule.recurring:
+            errors.append(
+                f"{where}: поле completes: kind: recurring, но срок «{item.due}» не повторяется "
+                "(«ежемесячно», «1 раз в четверть», …)"
+            )
+        elif schedule.recurring and not recurring:
+            errors.append(
+                f"{where}: поле completes: срок «{item.due}» повторяется в году, "
+                "укажите kind: recurring"
+            )
+    return errors
+
+
+_MESSAGES = {
+    "missing": "обязательное поле не задано",
+    "extra_forbidden": "нет такого поля в формате дорожной карты",
+    "string_too_short": "не может быть пустым",
+    "too_short": "не может быть пустым",
+    "string_type": 'ожидается строка (номер возьмите в кавычки: "2.3")',
+    "bool_type": "ожидается true или false",
+    "bool_parsing": "ожидается true или false",
+    "tuple_type": "ожидается список",
+    "list_type": "ожидается список",
+    "model_type": "ожидается словарь полей",
+    "dict_type": "ожидается словарь полей",
+    "string_pattern_mismatch": "ожидается тип латиницей через дефис, например evaluation-memo",
+}
+
+
+def _describe(label: str, data: dict[str, Any], problem: Any) -> str:
+    """One pydantic error as «файл: пункт 2.3: поле completes.kind: сообщение»."""
+    location = list(problem["loc"])
+    kind = problem["type"]
+    if kind == "enum":
+        message = f"ожидается одно из: {problem['ctx']['expected']}"
+    elif kind == "value_error":
+        message = str(problem["msg"]).removeprefix("Value error, ")
+    else:
+        message = _MESSAGES.get(kind, problem["msg"])
+    where = label
+    if len(location) >= 2 and location[0] == "items" and isinstance(location[1], int):
+        index = location[1]
+        items = data.get("items")
+        number = None
+        if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+            number = items[index].get("id") or items[index].get("number")
+        where += f": пункт {number}" if number else f": пункт №{index + 1} по порядку в items"
+        location = location[2:]
+    if location:
+        where += ": поле " + ".".join(str(part) for part in location)
+    return f"{where}: {message}"
+
+
+def describe_completion(completes: Completion) -> str:
+    """«stage: pairing», «document: order», «manual»."""
+    named = completes.stage.value if completes.stage is not None else completes.document
+    return f"{completes.kind.value}: {named}" if named else completes.kind.value
+
+
+def describe_schedule(schedule: Schedule) -> str:
+    """A schedule in a few Russian words, for tables and reports."""
+    if not schedule.applies:
+        return "не в этом году (другой год дорожной карты)"
+    if schedule.kind is WindowKind.on_demand:
+        return "по мере необходимости, без даты"
+    if schedule.kind is WindowKind.after_event:
+        event = EVENT_NAMES.get(schedule.event or "", schedule.event or "")
+        if schedule.days_after is None:
+            return f"по завершении {event}"
+        return f"в течение {schedule.days_after} дн. после завершения {event}"
+    windows = [_window_text(window) for window in schedule.windows]
+    if schedule.recurring:
+        listed = ", ".join(windows) if len(windows) <= 4 else f"{windows[0]} … {windows[-1]}"
+        return f"{len(windows)} раз: {listed}"
+    text = ", ".join(windows)
+    if schedule.undated:
+        return f"срок не указан: весь учебный год {text}"
+    if schedule.kind is WindowKind.continuous:
+        return f"весь учебный год {text}"
+    return text
+
+
+# What ends at an after-event rule's event, in the genitive: «по завершении программы …».
+EVENT_NAMES = {"programme-end": "программы наставничества"}
+
+
+def _window_text(window: Window) -> str:
+    if window.start == window.end:
+        return f"{window.end:%d.%m.%Y}"
+    return f"{window.start:%d.%m.%Y}–{window.end:%d.%m.%Y}"
