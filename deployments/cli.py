@@ -87,13 +87,87 @@ def _warn_if_slow_pdf() -> None:
 def demo(
     exit_when_done: Annotated[bool, typer.Option(help="Stop the stack and exit when done")] = False,
 ) -> None:
-    """Run base formation for a generated demo school on the embedded stack."""
+    """Run the demo school's school year on a simulated clock (same as `year --simulate`)."""
     from deployments.demo import run_demo
 
     _warn_if_slow_pdf()
     raise typer.Exit(
         run_demo(settings=get_settings(), console=console, exit_when_done=exit_when_done)
     )
+
+
+@app.command()
+def year(
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="Смоделировать учебный год демо-школы за минуты")
+    ] = False,
+    exit_when_done: Annotated[bool, typer.Option(help="Stop the stack and exit when done")] = False,
+) -> None:
+    """A school year: a real one runs by the daily tick; --simulate runs the demo school's."""
+    if not simulate:
+        console.print(
+            "Настоящий учебный год ведёт ежедневный шаг (развёртывание cycle-tick, 07:00 МСК): "
+            "начните цикл командой `nastavnik cycle start --org … --year … --roadmap …` на "
+            "запущенном `nastavnik up`. Смоделировать год демо-школы: `nastavnik year --simulate`."
+        )
+        raise typer.Exit(0)
+    demo(exit_when_done=exit_when_done)
+
+
+cycle_app = typer.Typer(help="Годовой цикл по дорожной карте.", no_args_is_help=True)
+app.add_typer(cycle_app, name="cycle")
+
+
+@cycle_app.command("start")
+def cycle_start(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год, например 2026/2027")],
+    roadmap: Annotated[Path, typer.Option(help="Дорожная карта (YAML, см. docs/roadmaps.md)")],
+    first_year: Annotated[
+        str | None,
+        typer.Option(help="Первый учебный год многолетней дорожной карты (по умолчанию этот)"),
+    ] = None,
+) -> None:
+    """Start the annual cycle: the roadmap's items dated for the year become the cycle's plan."""
+    from nastavnik import plan
+    from nastavnik.roadmap import RoadmapError
+
+    try:
+        with session_scope() as session:
+            organization = repository.get_organization(session=session, code=org)
+            cycle = plan.start_cycle(
+                session=session,
+                organization_id=organization.id,
+                school_year=year,
+                roadmap_path=roadmap,
+                first_cycle=first_year,
+            )
+            rows = plan.plan_items(session=session, cycle_id=cycle.id)
+    except (RoadmapError, plan.PlanExists, LookupError, ValueError) as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+    dated = sorted(r.planned_end for r in rows if r.planned_end is not None)
+    console.print(
+        f"Цикл {org} {year} начат: {len(rows)} строк плана, из них с датами {len(dated)}"
+        + (f"; первый срок {dated[0]:%d.%m.%Y}" if dated else "")
+    )
+    console.print("Дальше его ведёт ежедневный шаг; состояние: `nastavnik roadmap status`.")
+
+
+@cycle_app.command("tick")
+def cycle_tick_now(
+    org: Annotated[str | None, typer.Option(help="Только эта организация")] = None,
+    day: Annotated[str | None, typer.Option(help="День (ГГГГ-ММ-ДД), по умолчанию сегодня")] = None,
+) -> None:
+    """Run the daily tick now on the running stack (it also runs by itself every morning)."""
+    _use_embedded_prefect()
+    from deployments.prefect_api import start_deployment
+
+    parameters: dict[str, object] = {"organization_code": org}
+    if day:
+        parameters["day"] = day
+    run_id = asyncio.run(start_deployment("cycle-tick/cycle-tick", parameters))
+    console.print(f"Запущен ежедневный шаг: flow run {run_id}")
 
 
 @app.command("deployments")

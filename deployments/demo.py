@@ -1,4 +1,4 @@
-"""The main job: a demo school's year from base formation to pairing, every decision by link."""
+"""The main job: a demo school's school year on a simulated clock, every decision by link."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from deployments.demo_data import write_demo_attendance, write_demo_questionnaires
-from models import ApprovalRequest, Document
-from nastavnik import pairing, repository, training
+from deployments.year import Action, Decide, ScriptedDecision, YearScript, YearSimulation
+from models import ApprovalRequest, Document, Role
+from nastavnik import pairing, plan, questionnaires, repository, training
+from nastavnik.clock import StoredClock
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import Settings
 
@@ -34,6 +36,8 @@ DEMO_ORG = {
     "curator_email": "curator@school3.example.ru",
 }
 SCHOOL_YEAR = "2026/2027"
+DEMO_ROADMAP = Path(__file__).resolve().parents[1] / "roadmaps" / "demo_school3_kedrovy.yaml"
+YEAR_START, YEAR_END = date(2026, 8, 1), date(2027, 8, 31)
 LINK = re.compile(r"https?://\S+/approvals/[0-9a-f-]{36}\?code=[0-9]+-[A-Z2-7]{24}")
 TABLE_TITLES = {
     "questionnaire-import": "Импорт анкет",
@@ -53,23 +57,27 @@ class DemoError(RuntimeError):
 def approval_link_from_mail(
     mail_dir: Path, to_addr: str, request_id: uuid.UUID, timeout: float = 60
 ) -> tuple[str, Path]:
-    """The one-click link in the approver's e-mail for this request, as the approver sees it."""
+    """The newest one-click link in the approver's e-mails for this request (a reminder carries
+    the same link, a reissue a new one), as the approver sees it."""
     deadline = time.monotonic() + timeout
-    seen: set[Path] = set()
-    while time.monotonic() < deadline:
-        for path in sorted(mail_dir.glob("*.eml")):
-            if path in seen:
-                continue
-            seen.add(path)
-            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    while True:
+        found: tuple[str, Path] | None = None
+        for path in sorted(mail_dir.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name)):
+            data = path.read_bytes()
+            if to_addr.encode() not in data[:4096]:
+                continue  # a cheap check first: the year's mail box holds hundreds of messages
+            message = email.message_from_bytes(data, policy=email.policy.default)
             if to_addr not in str(message["To"]):
                 continue
             body = message.get_body(preferencelist=("plain",))
             match = LINK.search(body.get_content() if body else "")  # type: ignore[attr-defined]
             if match and str(request_id) in match.group(0):
-                return match.group(0), path
+                found = match.group(0), path
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no approval e-mail to {to_addr} arrived in {mail_dir}")
         time.sleep(0.5)
-    raise TimeoutError(f"no approval e-mail to {to_addr} arrived in {mail_dir}")
 
 
 def decide_by_link(
@@ -188,25 +196,36 @@ class Demo:
 
 
 def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> int:
-    """Generate the demo school and run its stages on the embedded stack; returns the exit code."""
+    """The demo school's 2026/2027 year on a simulated clock, on the embedded stack; returns
+    the exit code."""
     from deployments.stack import EmbeddedStack
 
     started = time.monotonic()
     files = write_demo_questionnaires(settings.data_dir.resolve() / "demo")
     with session_scope() as session:
         repository.upsert_organization(session=session, **DEMO_ORG)
-    console.rule("Наставник — демо: формирование базы → обучение наставников → пары")
-    stack = EmbeddedStack(settings)
+    console.rule(
+        f"Наставник — демо: учебный год {SCHOOL_YEAR} по дорожной карте, время смоделировано"
+    )
+    # Every process of the stack reads the simulated day from the database.
+    stack = EmbeddedStack(settings, environment={"NASTAVNIK_CLOCK": "simulated"})
     console.print("Starting the embedded stack (Prefect server, runner, SMTP sink, web)…")
     stack.start()
     demo = Demo(settings=settings, console=console, ui_url=stack.ui_url)
     try:
-        today = date.today().isoformat()
-        _base_formation(demo, files, today)
-        _training(demo, today)
-        _pairing(demo, today)
+        cycle_id = start_demo_cycle()
+        simulation = YearSimulation(
+            settings=settings,
+            cycle_id=cycle_id,
+            script=year_script(settings=settings, files=files, cycle_id=cycle_id),
+            decide=link_decider(settings),
+            on_line=lambda day, line: console.print(f"[dim]{day:%d.%m.%Y}[/]  {line}"),
+        )
+        log = simulation.run(start=YEAR_START, end=YEAR_END)
+        demo.runs.update(log.runs)
+        _print_year(console, settings, cycle_id, log)
         _print_where(console, settings, demo, time.monotonic() - started)
-    except (DemoError, TimeoutError) as error:
+    except (DemoError, TimeoutError, RuntimeError) as error:
         console.print(f"[red]{error}[/]  Logs: {stack.logs_dir.resolve()}")
         stack.stop()
         return 1
@@ -228,70 +247,161 @@ def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> i
     return 0
 
 
-def _base_formation(demo: Demo, files: Any, today: str) -> None:
-    run_id = demo.start(
-        "base-formation",
-        mentee_files=[str(p) for p in files.mentee_files],
-        mentor_files=[str(p) for p in files.mentor_files],
-        reference_date=today,
-    )
-    demo.wait(run_id, "base-formation-registers-1")
-    demo.show_tables(run_id, ["questionnaire-import", "questionnaire-errors", "consents-missing"])
-    demo.decide(run_id, "base-formation-registers", comment="Реестры утверждаю.")
-    demo.wait(run_id)
-
-
-def _training(demo: Demo, today: str) -> None:
-    run_id = demo.start("training", reference_date=today)
-    demo.wait(run_id, "training-attendance-1")
-    demo.show_tables(run_id, ["training-demand"])
-    # The curator enters the attendance of the sessions held (as `nastavnik attendance` does).
+def start_demo_cycle() -> uuid.UUID:
+    """The demo school's cycle with its plan from the demo roadmap (kept if it exists)."""
     with session_scope() as session:
-        cycle_id = _cycle_id(session)
-        path = write_demo_attendance(
-            demo.settings.data_dir.resolve() / "demo", session=session, cycle_id=cycle_id
-        )
-    report = training.import_attendance_transaction(
-        engine=get_engine(), cycle_id=cycle_id, path=path, max_bytes=10_000_000
-    )
-    demo.console.print(
-        f"Attendance {path.name}: {report.accepted} marks, {report.rejected_rows} row rejected: "
-        + "; ".join(str(e) for e in report.rejected)
-    )
-    demo.decide(run_id, "training-attendance", comment="Обучение проведено.")
-    demo.wait(run_id, "training-order-1")
-    demo.show_tables(run_id, ["training-results"])
-    demo.decide(run_id, "training-order")
-    demo.wait(run_id)
-
-
-def _pairing(demo: Demo, today: str) -> None:
-    run_id = demo.start("pairing", reference_date=today, starts_on=today)
-    demo.wait(run_id, "pairing-review-1-1")
-    demo.show_tables(run_id, ["pairing-draft-1", "pairing-search-list-1"], limit=8)
-    # Signed consent forms come back (as `nastavnik consent` records them); one is still missing.
-    with session_scope() as session:
-        cycle_id = _cycle_id(session)
-        forms = pairing.consent_form_rows(session=session, cycle_id=cycle_id)
-        for form in forms[:-1]:
-            pairing.record_participation_consent(
+        org = repository.get_organization(session=session, code=DEMO_ORG["code"])
+        try:
+            cycle = plan.start_cycle(
                 session=session,
-                cycle_id=cycle_id,
-                participant_id=form["participant_id"],
-                given_on=date.fromisoformat(today),
-                source="demo",
+                organization_id=org.id,
+                school_year=SCHOOL_YEAR,
+                roadmap_path=DEMO_ROADMAP,
             )
-    demo.console.print(f"Written consents (§2.6) recorded: {len(forms) - 1} of {len(forms)}")
-    demo.decide(run_id, "pairing-review-1", comment="Пары проверены, согласия собраны.")
-    demo.wait(run_id, "pairing-order-1-1")
-    demo.show_tables(run_id, ["pairing-blocked-1"])
-    demo.decide(run_id, "pairing-order-1")
-    demo.decide(run_id, "programmes-acknowledged", comment="Наставляемые ознакомлены.")
-    demo.decide(
-        run_id, "programmes-approval", exceptions={2: "Уточните задачи на декабрь и январь."}
+        except plan.PlanExists:
+            cycle = repository.get_or_create_cycle(
+                session=session, organization_id=org.id, school_year=SCHOOL_YEAR
+            )
+        return cycle.id
+
+
+def link_decider(settings: Settings) -> Decide:
+    """The director (or curator) decides through the newest link in their e-mail."""
+
+    def decide(request: ApprovalRequest, scripted: ScriptedDecision) -> None:
+        link, _ = approval_link_from_mail(settings.mail_dir, request.approver_email, request.id)
+        decide_by_link(
+            link,
+            approver_name=request.approver_name,
+            decision=scripted.decision,
+            comment=scripted.comment,
+            exceptions=scripted.exceptions or None,
+        )
+
+    return decide
+
+
+def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearScript:
+    """What the demo school's curator and director do during the year, and when."""
+    demo_dir = settings.data_dir.resolve() / "demo"
+    clock = StoredClock(get_engine())  # the simulated day, as every process of the stack sees it
+
+    def import_questionnaires() -> str:
+        lines = []
+        for path, role in [
+            *((p, Role.mentee) for p in files.mentee_files),
+            *((p, Role.mentor) for p in files.mentor_files),
+        ]:
+            report = questionnaires.import_file_transaction(
+                engine=get_engine(), cycle_id=cycle_id, path=path, role=role
+            )
+            lines.append(
+                f"{path.name}: {report.accepted} принято, {report.rejected_rows} отклонено"
+            )
+        return "куратор загрузил анкеты — " + "; ".join(lines)
+
+    def import_attendance() -> str:
+        with session_scope() as session:
+            path = write_demo_attendance(demo_dir, session=session, cycle_id=cycle_id)
+        report = training.import_attendance_transaction(
+            engine=get_engine(), cycle_id=cycle_id, path=path, max_bytes=10_000_000
+        )
+        return f"куратор загрузил посещаемость {path.name}: {report.accepted} отметок"
+
+    def record_consents() -> str:
+        today = clock.today()
+        with session_scope() as session:
+            forms = pairing.consent_form_rows(session=session, cycle_id=cycle_id)
+            for form in forms[:-1]:  # one signed form is still missing
+                pairing.record_participation_consent(
+                    session=session,
+                    cycle_id=cycle_id,
+                    participant_id=form["participant_id"],
+                    given_on=today,
+                    source="demo",
+                )
+        return f"письменные согласия (§2.6) получены: {len(forms) - 1} из {len(forms)}"
+
+    def close(number: str, kind: str, evidence: str, actor: str) -> Action:
+        def action() -> str:
+            with session_scope() as session:
+                item = plan.find_item(session=session, cycle_id=cycle_id, number=number)
+                closed = plan.close_item(
+                    session=session,
+                    item_id=item.id,
+                    today=clock.today(),
+                    actor=actor,
+                    evidence_kind=kind,
+                    evidence=evidence,
+                )
+                return f"{actor} закрыл(а) пункт {number}: {plan.STATUS_RU[closed.status]}"
+
+        return action
+
+    return YearScript(
+        actions={
+            date(2026, 9, 7): [import_questionnaires],
+            # Late: the site section was due by 01.10.2026.
+            date(2026, 10, 6): [
+                close(
+                    "3",
+                    "link",
+                    "https://school3-kedrovy.example.ru/nastavnichestvo",
+                    "заместитель директора",
+                )
+            ],
+            # Early: the briefing planned for November was held in October.
+            date(2026, 10, 20): [
+                close("6", "note", "Протокол № 2 инструктивного совещания наставников", "куратор")
+            ],
+            date(2027, 5, 25): [
+                close("2", "file", "protokoly_roditelskih_sobranii_2026_2027.pdf", "куратор")
+            ],
+        },
+        decisions={
+            "preparation-orders": ScriptedDecision(1, comment="Утверждаю."),
+            "base-formation-registers": ScriptedDecision(2, comment="Реестры утверждаю."),
+            "training-attendance": ScriptedDecision(
+                14, comment="Обучение проведено.", before=import_attendance
+            ),
+            # The director lets the order wait: reminders on days 3 and 6, the curator on day 7.
+            "training-order": ScriptedDecision(9, comment="Приказ подписан."),
+            "pairing-review": ScriptedDecision(
+                2, comment="Пары проверены, согласия собраны.", before=record_consents
+            ),
+            "pairing-order": ScriptedDecision(1),
+            "programmes-acknowledged": ScriptedDecision(3, comment="Наставляемые ознакомлены."),
+            "programmes-approval": ScriptedDecision(
+                2, exceptions={2: "Уточните задачи на декабрь и январь."}
+            ),
+        },
     )
-    demo.wait(run_id)
-    demo.show_tables(run_id, ["programmes-decision"])
+
+
+def _print_year(console: Console, settings: Settings, cycle_id: uuid.UUID, log: Any) -> None:
+    console.rule("Дорожная карта: итог года")
+    with session_scope() as session:
+        rows = plan.plan_items(session=session, cycle_id=cycle_id)
+    table = Table("№", "Пункт", "Срок", "План", "Факт", "Статус", title="Выполнение дорожной карты")
+    for row in rows:
+        number = f"{row.number}.{row.occurrence}" if row.occurrence else row.number
+        planned = (
+            f"{row.planned_start:%d.%m}–{row.planned_end:%d.%m.%Y}"
+            if row.planned_start and row.planned_end
+            else "—"
+        )
+        actual = f"{row.actual_finish:%d.%m.%Y}" if row.actual_finish else "—"
+        status = plan.STATUS_RU[row.status]
+        if row.stage not in plan.BUILT_STAGES:
+            status += " (этап ещё не поддерживается)"
+        title = row.title if len(row.title) <= 60 else row.title[:59] + "…"
+        table.add_row(number, title, row.due_rule, planned, actual, status)
+    console.print(table)
+    console.print(
+        f"Дней с событиями: {log.days_ticked}; решений по ссылкам: {log.decisions}; "
+        f"писем от ежедневного шага: {log.messages}"
+    )
+    console.print(f"Страница дорожной карты: {settings.web_base_url}/roadmap/{cycle_id}")
 
 
 def _cycle_id(session: Any) -> uuid.UUID:

@@ -47,11 +47,25 @@ async def wait_for_state(
         await asyncio.sleep(poll)
 
 
-async def start_deployment(name: str, parameters: dict[str, Any]) -> uuid.UUID:
-    """Create a run of the deployment and return its id without waiting."""
+async def start_deployment(
+    name: str,
+    parameters: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    run_name: str | None = None,
+    tags: list[str] | None = None,
+) -> uuid.UUID:
+    """Create a run of the deployment and return its id without waiting (the same run again
+    for the same idempotency key)."""
     async with get_client() as client:
         deployment = await client.read_deployment_by_name(name)
-        run = await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+        run = await client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters=parameters,
+            idempotency_key=idempotency_key,
+            name=run_name,
+            tags=tags,
+        )
         return run.id
 
 

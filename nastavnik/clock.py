@@ -112,6 +112,14 @@ class StoredClock:
                 session.add(row)
             session.commit()
 
+    def clear(self) -> None:
+        """Back to the real time."""
+        with Session(self.engine) as session:
+            row = session.get(SimulatedClock, 1)
+            if row is not None:
+                session.delete(row)
+                session.commit()
+
     def set_day(self, day: date, *, at: time = time(9, 0)) -> None:
         """Move to `at` local time on `day`."""
         self.set(datetime.combine(day, at, tzinfo=self.zone))

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -39,12 +40,14 @@ from nastavnik.roadmap import (
     Schedule,
     Stage,
     WindowKind,
+    load_roadmap,
+    roadmap_schedule,
 )
-from nastavnik.stages import MENTORS_ORDER_APPROVAL, REGISTERS_APPROVAL
+from nastavnik.stages import MENTORS_ORDER_APPROVAL, PREPARATION_APPROVAL, REGISTERS_APPROVAL
 
 # The decision that completes each stage the product runs: the newest request under the key.
 STAGE_APPROVALS: dict[str, str] = {
-    Stage.preparation: "preparation-orders",
+    Stage.preparation: PREPARATION_APPROVAL,
     Stage.base_formation: REGISTERS_APPROVAL,
     Stage.training: MENTORS_ORDER_APPROVAL,
     Stage.pairing: "programmes-approval",
@@ -88,7 +91,7 @@ def _rows(
 ) -> list[PlanItem]:
     base: dict[str, Any] = {
         "cycle_id": cycle_id,
-        "number": item.number,
+        "number": item.key,
         "position": position,
         "title": item.title,
         "section": item.section,
@@ -162,6 +165,35 @@ def create_plan(
         event_key=f"plan-created:{cycle_id}",
     )
     return rows
+
+
+def start_cycle(
+    *,
+    session: Session,
+    organization_id: uuid.UUID,
+    school_year: str,
+    roadmap_path: Path | str,
+    first_cycle: str | None = None,
+    actor: str = "curator",
+) -> Cycle:
+    """The organisation's cycle for the year with its plan from the roadmap file (once)."""
+    roadmap = load_roadmap(roadmap_path)
+    first = first_cycle or school_year
+    schedules = roadmap_schedule(roadmap, cycle=school_year, first_cycle=first)
+    cycle = repository.get_or_create_cycle(
+        session=session, organization_id=organization_id, school_year=school_year
+    )
+    create_plan(
+        session=session,
+        cycle_id=cycle.id,
+        roadmap=roadmap,
+        schedules=schedules,
+        first_cycle=first,
+        roadmap_file=str(Path(roadmap_path).resolve()),
+        roadmap_text=Path(roadmap_path).read_text(encoding="utf-8"),
+        actor=actor,
+    )
+    return cycle
 
 
 def plan_items(*, session: Session, cycle_id: uuid.UUID) -> list[PlanItem]:

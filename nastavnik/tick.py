@@ -29,12 +29,14 @@ from models import (
 )
 from nastavnik import approval_mail, approvals, mail, plan
 from nastavnik.plan import STAGE_APPROVALS, StatusChange
+from nastavnik.policy import OrganisationPolicy, get_policy
 from nastavnik.roadmap import CompletionKind, Stage, WindowKind
 from nastavnik.settings import Settings
 from nastavnik.stages import missing_prerequisites
 
 # Stages the tick can start as deployed flows; items of other stages are reported as not built.
 RUNNABLE_STAGES: tuple[str, ...] = (
+    Stage.preparation,
     Stage.base_formation,
     Stage.training,
     Stage.pairing,
@@ -63,6 +65,19 @@ class ReminderPolicy:
     escalate_to_director_after: int = 7
     approval_remind_every: int = 3  # days a decision has waited, and again every as many days
     approval_escalate_after: int = 7
+
+
+def reminder_policy(policy: OrganisationPolicy) -> ReminderPolicy:
+    """The organisation's reminder and escalation settings; a waiting decision is reminded as
+    often as an item ahead of its due date, and reaches the curator when an item would reach the
+    director."""
+    return ReminderPolicy(
+        remind_days_before=policy.reminder_days_before_due,
+        escalate_to_curator_after=policy.escalate_to_curator_after_days,
+        escalate_to_director_after=policy.escalate_to_director_after_days,
+        approval_remind_every=policy.reminder_days_before_due,
+        approval_escalate_after=policy.escalate_to_director_after_days,
+    )
 
 
 @dataclass(frozen=True)
@@ -293,13 +308,14 @@ def run_tick(
     now: datetime,
     policy: ReminderPolicy | None = None,
 ) -> TickOutcome:
-    """Do what is due today for one cycle; the same day twice changes and sends nothing more."""
-    policy = policy or ReminderPolicy()
+    """Do what is due today for one cycle; the same day twice changes and sends nothing more.
+    Reminders follow the organisation's policy unless a policy is given."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise LookupError(f"цикл {cycle_id} не найден")
     org = session.get(Organization, cycle.organization_id)
     assert org is not None
+    policy = policy or reminder_policy(get_policy(session=session, organization_id=org.id))
     outcome = TickOutcome(day=today)
     outcome.changes = plan.refresh(session=session, cycle_id=cycle_id, today=today)
     base = _context(org, cycle, settings)

@@ -48,3 +48,10 @@ def test_stored_clock_is_shared_by_every_engine_on_the_database(
 def test_stored_clock_unset_reads_the_real_time(sqlite_engine: Engine) -> None:
     before = SystemClock().now()
     assert before <= StoredClock(sqlite_engine).now() <= SystemClock().now()
+
+
+def test_a_cleared_stored_clock_is_the_real_time_again(sqlite_engine: Engine) -> None:
+    clock = StoredClock(sqlite_engine)
+    clock.set_day(date(2027, 3, 15))
+    clock.clear()
+    assert clock.today() != date(2027, 3, 15) or SystemClock().today() == date(2027, 3, 15)

@@ -20,6 +20,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from deployments.catalog import STAGE_DEPLOYMENTS
 from nastavnik import repository
+from nastavnik.clock import process_clock
 from nastavnik.db import session_scope
 from nastavnik.settings import Settings, get_settings
 from nastavnik.smtp_sink import MailSink
@@ -99,9 +100,12 @@ def flow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowStack]:
                 "NASTAVNIK_SECRET_KEY": SECRET,
                 "NASTAVNIK_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
                 "NASTAVNIK_WEB_BASE_URL": "http://approvals.test",
+                # Unset, the stored clock reads the real time; the year tests move it.
+                "NASTAVNIK_CLOCK": "simulated",
             }
         )
         get_settings.cache_clear()
+        process_clock.cache_clear()
         runner = subprocess.Popen(
             [sys.executable, "-m", "deployments.serve"],
             cwd=PROJECT_ROOT,
@@ -128,3 +132,4 @@ def flow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowStack]:
             os.environ.clear()
             os.environ.update(saved_env)
             get_settings.cache_clear()
+            process_clock.cache_clear()

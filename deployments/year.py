@@ -1,0 +1,368 @@
+"""A school year on a simulated clock: the tick's logic day by day, stage flows as deployments.
+
+The simulation moves the installation's stored clock (`NASTAVNIK_CLOCK=simulated`) to each day
+on which something is due — a window opens, a reminder or an escalation falls due, a scripted
+person acts — runs the tick's rules for that day in this process, starts the stage flows the
+tick asks for as deployments, and answers their approvals as the script says: the same code as
+production, only the days are skipped between events. The web endpoint and the runner's flow
+processes read the same stored clock, so codes expire and documents are dated in simulated time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlmodel import col, select
+
+from models import ApprovalRequest, ApprovalStatus, ItemStatus, PlanItem
+from nastavnik import mail, plan, tick
+from nastavnik.clock import StoredClock
+from nastavnik.db import get_engine, session_scope
+from nastavnik.settings import Settings
+
+Action = Callable[[], str]  # does something a person does; returns a line for the log
+
+
+@dataclass(frozen=True)
+class ScriptedDecision:
+    """How the approver answers one approval key: after how many days, what, with what first."""
+
+    after_days: int = 0
+    decision: str = "approve"
+    comment: str = ""
+    exceptions: dict[int, str] = field(default_factory=dict)
+    before: Action | None = None  # e.g. the curator imports attendance, then the director decides
+
+
+@dataclass
+class YearScript:
+    """What the people of the school do during the simulated year."""
+
+    actions: dict[date, list[Action]] = field(default_factory=dict)
+    decisions: dict[str, ScriptedDecision] = field(default_factory=dict)
+
+    def decision_for(self, approval_key: str) -> ScriptedDecision:
+        """The scripted answer; keys with a round number («pairing-order-1») match their stem."""
+        if approval_key in self.decisions:
+            return self.decisions[approval_key]
+        stem = approval_key.rsplit("-", 1)[0]
+        return self.decisions.get(stem, ScriptedDecision())
+
+
+Decide = Callable[[ApprovalRequest, ScriptedDecision], None]
+
+
+@dataclass
+class YearLog:
+    """What happened, for the console and the benchmark."""
+
+    days_ticked: int = 0
+    runs: dict[str, uuid.UUID] = field(default_factory=dict)
+    decisions: int = 0
+    messages: int = 0
+    lines: list[tuple[date, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, day: date, line: str) -> None:
+        self.lines.append((day, line))
+
+    def timed(self, what: str, started: float) -> None:
+        self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - started
+
+
+@dataclass
+class _Pending:
+    request_id: uuid.UUID
+    run_id: uuid.UUID
+    approval_key: str
+    due: date
+
+
+def interesting_days(
+    *, rows: list[PlanItem], pending: list[ApprovalRequest], policy: tick.ReminderPolicy
+) -> set[date]:
+    """Days on which the tick has something to do for these rows and waiting decisions."""
+    days: set[date] = set()
+    for row in rows:
+        if row.status in plan.CLOSED_STATUSES or row.stage not in plan.BUILT_STAGES:
+            continue
+        if row.planned_start:
+            days.add(row.planned_start)
+        if row.planned_end:
+            end = row.planned_end
+            days |= {
+                end - timedelta(days=policy.remind_days_before),
+                end,
+                end + timedelta(days=1),
+                end + timedelta(days=policy.escalate_to_curator_after),
+                end + timedelta(days=policy.escalate_to_director_after),
+            }
+    for request in pending:
+        start = request.requested_at.date()
+        every = policy.approval_remind_every
+        days |= {start + timedelta(days=every * n) for n in range(1, 6)}
+        days.add(start + timedelta(days=policy.approval_escalate_after))
+        days.add(request.expires_at.date() + timedelta(days=1))
+    return days
+
+
+class YearSimulation:
+    """Runs one cycle's year on the stored clock with a script of human actions."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        cycle_id: uuid.UUID,
+        script: YearScript,
+        decide: Decide,
+        on_line: Callable[[date, str], None] = lambda day, line: None,
+        policy: tick.ReminderPolicy | None = None,
+        run_timeout: float = 300,
+    ) -> None:
+        self.settings, self.cycle_id, self.script, self.decide = settings, cycle_id, script, decide
+        self.on_line = on_line
+        self.policy = policy or self._organisation_policy(cycle_id)
+        self.clock = StoredClock(get_engine())
+        self.run_timeout = run_timeout
+        self.log = YearLog()
+        self.waiting: list[_Pending] = []
+        self.active_runs: set[uuid.UUID] = set()
+
+    @staticmethod
+    def _organisation_policy(cycle_id: uuid.UUID) -> tick.ReminderPolicy:
+        from models import Cycle
+        from nastavnik.policy import get_policy
+
+        with session_scope() as session:
+            cycle = session.get(Cycle, cycle_id)
+            if cycle is None:
+                raise LookupError(f"цикл {cycle_id} не найден")
+            return tick.reminder_policy(
+                get_policy(session=session, organization_id=cycle.organization_id)
+            )
+
+    def _say(self, day: date, line: str) -> None:
+        self.log.add(day, line)
+        self.on_line(day, line)
+
+    def run(self, *, start: date, end: date) -> YearLog:
+        """Simulate from `start` to `end` (both inclusive); returns the log."""
+        day = start
+        while day <= end:
+            self.clock.set_day(day)
+            self._do_scripted(day)
+            self._tick(day)
+            self._settle_runs(day)
+            day = self._next_day(day, end)
+        return self.log
+
+    def _do_scripted(self, day: date) -> None:
+        for action in self.script.actions.get(day, []):
+            began = time.perf_counter()
+            self._say(day, action())
+            self.log.timed("scripted actions", began)
+        for pending in [p for p in self.waiting if p.due <= day]:
+            self.waiting.remove(pending)
+            self._answer(day, pending)
+
+    def _tick(self, day: date) -> None:
+        began = time.perf_counter()
+        with session_scope() as session:
+            outcome = tick.run_tick(
+                session=session,
+                settings=self.settings,
+                cycle_id=self.cycle_id,
+                today=day,
+                now=self.clock.now(),
+                policy=self.policy,
+            )
+            starts = [
+                (
+                    s,
+                    tick.stage_parameters(
+                        session=session, cycle_id=self.cycle_id, stage=s.stage, day=day
+                    ),
+                )
+                for s in outcome.starts
+            ]
+        self.log.days_ticked += 1
+        self.log.timed("tick rules", began)
+        for change in outcome.changes:
+            number = f"{change.number}.{change.occurrence}" if change.occurrence else change.number
+            self._say(day, f"пункт {number}: {plan.STATUS_RU[change.new]}")
+        for start, parameters in starts:
+            began = time.perf_counter()
+            run_id = self._start_stage(start, parameters)
+            with session_scope() as session:
+                plan.record_stage_started(
+                    session=session, item_id=start.item_id, flow_run_id=run_id, today=day
+                )
+            self.log.timed("starting stage runs", began)
+            self.log.runs[start.stage] = run_id
+            self.active_runs.add(run_id)
+            self._say(day, f"пункт {start.number}: запущен этап «{start.stage}»")
+        for reissued in outcome.reissued:
+            self._say(day, f"срок кода истёк: новый код по запросу {str(reissued)[:8]}")
+        if outcome.message_ids:
+            began = time.perf_counter()
+            asyncio.run(
+                mail.deliver_messages(
+                    engine=get_engine(), settings=self.settings, message_ids=outcome.message_ids
+                )
+            )
+            self.log.messages += len(outcome.message_ids)
+            self.log.timed("mail", began)
+            self._say(day, f"писем: {len(outcome.message_ids)} (напоминания, запросы, эскалации)")
+
+    def _start_stage(
+        self, start: tick.StageStart, parameters: dict[str, dict[str, str]]
+    ) -> uuid.UUID:
+        from deployments.prefect_api import start_deployment
+
+        org, year = parameters["params"]["organization_code"], parameters["params"]["school_year"]
+        return asyncio.run(
+            start_deployment(
+                f"{start.stage}/{start.stage}",
+                parameters,
+                idempotency_key=f"tick:{start.item_id}",
+                run_name=f"{org} · {year} · {start.stage}",
+                tags=[org, year, start.stage],
+            )
+        )
+
+    def _settle_runs(self, day: date) -> None:
+        """Wait for every active run to pause or finish; answer pauses due today."""
+        while self.active_runs:
+            began = time.perf_counter()
+            settled = asyncio.run(self._wait_all_settled())
+            self.log.timed("waiting for runs", began)
+            answered_now = False
+            for run_id, state_name, pause_key in settled:
+                if state_name != "Suspended":
+                    self.active_runs.discard(run_id)
+                    if state_name != "Completed":
+                        raise RuntimeError(f"run {run_id} ended as {state_name}")
+                    continue
+                if any(p.run_id == run_id for p in self.waiting):
+                    continue
+                approval_key = (pause_key or "").rsplit("-", 1)[0]
+                request = self._request(run_id, approval_key)
+                scripted = self.script.decision_for(approval_key)
+                pending = _Pending(
+                    request.id, run_id, approval_key, day + timedelta(days=scripted.after_days)
+                )
+                if scripted.after_days == 0:
+                    self._answer(day, pending)
+                    answered_now = True
+                else:
+                    self.waiting.append(pending)
+                    self._say(day, f"«{request.title}» ждёт решения до {pending.due:%d.%m.%Y}")
+            if not answered_now:
+                return
+
+    async def _wait_all_settled(self) -> list[tuple[uuid.UUID, str, str | None]]:
+        from deployments.prefect_api import read_run
+
+        deadline = time.monotonic() + self.run_timeout
+        waiting_keys = {p.run_id for p in self.waiting}
+        while True:
+            states = []
+            for run_id in self.active_runs:
+                run = await read_run(run_id)
+                assert run.state is not None
+                states.append(
+                    (run_id, str(run.state.name), run.state.state_details.pause_key, run.state)
+                )
+            settled = all(
+                state.is_final()
+                or (
+                    name == "Suspended"
+                    and (run_id in waiting_keys or self._has_open_request(run_id, key))
+                )
+                for run_id, name, key, state in states
+            )
+            if settled:
+                return [(run_id, name, key) for run_id, name, key, _ in states]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"runs did not settle: {[(s[0], s[1]) for s in states]}")
+            await asyncio.sleep(0.2)
+
+    def _has_open_request(self, run_id: uuid.UUID, pause_key: str | None) -> bool:
+        if not pause_key:
+            return False
+        approval_key = pause_key.rsplit("-", 1)[0]
+        with session_scope() as session:
+            found = session.exec(
+                select(ApprovalRequest.id).where(
+                    ApprovalRequest.flow_run_id == run_id,
+                    ApprovalRequest.approval_key == approval_key,
+                    ApprovalRequest.status == ApprovalStatus.pending,
+                )
+            ).first()
+        return found is not None
+
+    def _request(self, run_id: uuid.UUID, approval_key: str) -> ApprovalRequest:
+        with session_scope() as session:
+            return session.exec(
+                select(ApprovalRequest).where(
+                    ApprovalRequest.flow_run_id == run_id,
+                    ApprovalRequest.approval_key == approval_key,
+                )
+            ).one()
+
+    def _answer(self, day: date, pending: _Pending) -> None:
+        scripted = self.script.decision_for(pending.approval_key)
+        if scripted.before is not None:
+            self._say(day, scripted.before())
+        request = self._request(pending.run_id, pending.approval_key)
+        began = time.perf_counter()
+        self.decide(request, scripted)
+        self.log.timed("decisions", began)
+        self.log.decisions += 1
+        self.active_runs.add(pending.run_id)
+        self._say(day, f"«{request.title}»: решение «{scripted.decision}»")
+
+    def _next_day(self, day: date, end: date) -> date:
+        with session_scope() as session:
+            rows = plan.plan_items(session=session, cycle_id=self.cycle_id)
+            pending = list(
+                session.exec(
+                    select(ApprovalRequest).where(
+                        ApprovalRequest.cycle_id == self.cycle_id,
+                        ApprovalRequest.status == ApprovalStatus.pending,
+                    )
+                )
+            )
+        days = interesting_days(rows=rows, pending=pending, policy=self.policy)
+        days |= set(self.script.actions) | {p.due for p in self.waiting}
+        later = sorted(d for d in days if day < d <= end)
+        return later[0] if later else end + timedelta(days=1)
+
+
+def status_counts(*, cycle_id: uuid.UUID) -> dict[ItemStatus, int]:
+    """How many plan rows are in each status."""
+    with session_scope() as session:
+        rows = session.exec(select(PlanItem.status).where(PlanItem.cycle_id == cycle_id)).all()
+    counts = dict.fromkeys(ItemStatus, 0)
+    for status in rows:
+        counts[ItemStatus(status)] += 1
+    return counts
+
+
+def open_stage_rows(*, cycle_id: uuid.UUID) -> list[PlanItem]:
+    """Rows of stages not built yet, reported as such."""
+    with session_scope() as session:
+        return list(
+            session.exec(
+                select(PlanItem).where(
+                    PlanItem.cycle_id == cycle_id,
+                    col(PlanItem.stage).not_in(list(plan.BUILT_STAGES)),
+                )
+            )
+        )
