@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
 import re
 import time
 import uuid
@@ -21,9 +22,9 @@ from deployments.demo_data import write_demo_attendance, write_demo_questionnair
 from deployments.year import Action, Decide, ScriptedDecision, YearScript, YearSimulation
 from models import ApprovalRequest, Document, Role
 from nastavnik import pairing, plan, questionnaires, repository, training
-from nastavnik.clock import StoredClock
+from nastavnik.clock import StoredClock, process_clock
 from nastavnik.db import get_engine, session_scope
-from nastavnik.settings import Settings
+from nastavnik.settings import Settings, get_settings
 
 DEMO_ORG = {
     "code": "demo-school",
@@ -201,6 +202,7 @@ def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> i
     from deployments.stack import EmbeddedStack
 
     started = time.monotonic()
+    use_simulated_clock()
     files = write_demo_questionnaires(settings.data_dir.resolve() / "demo")
     with session_scope() as session:
         repository.upsert_organization(session=session, **DEMO_ORG)
@@ -245,6 +247,13 @@ def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> i
     finally:
         stack.stop()
     return 0
+
+
+def use_simulated_clock() -> None:
+    """This process (it serves the web endpoint) and the stack's read the stored clock."""
+    os.environ["NASTAVNIK_CLOCK"] = "simulated"
+    get_settings.cache_clear()
+    process_clock.cache_clear()
 
 
 def start_demo_cycle() -> uuid.UUID:
