@@ -370,8 +370,10 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
         decisions={
             "preparation-orders": ScriptedDecision(1, comment="Утверждаю."),
             "base-formation-registers": ScriptedDecision(2, comment="Реестры утверждаю."),
+            # Training takes a fortnight: the code expires, the tick issues a new one, the
+            # director decides through the new link.
             "training-attendance": ScriptedDecision(
-                14, comment="Обучение проведено.", before=import_attendance
+                16, comment="Обучение проведено.", before=import_attendance
             ),
             # The director lets the order wait: reminders on days 3 and 6, the curator on day 7.
             "training-order": ScriptedDecision(9, comment="Приказ подписан."),
