@@ -1,0 +1,244 @@
+"""The roadmap's status report: rows and counts, the Gantt chart, the PDF, the web page, the CLI.
+
+Issue 7 §4: «a PDF «Отчёт о выполнении дорожной карты» with a Gantt chart (planned window and
+actual bar per item, today's line, overdue in red) … as vector graphics in the PDF; the same
+chart on a web page». Plans are built from hand-made schedules, as in tests/test_tick.py.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from datetime import date
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models import ItemStatus
+from nastavnik import plan, roadmap_report
+from nastavnik.roadmap import (
+    Completion,
+    CompletionKind,
+    OrganisationKind,
+    Roadmap,
+    RoadmapItem,
+    Schedule,
+    Stage,
+    Window,
+    WindowKind,
+)
+from nastavnik.roadmap_report import StatusRow
+
+TODAY = date(2026, 11, 30)
+
+
+def _item(number: str, title: str, stage: Stage, kind: CompletionKind, due: str) -> RoadmapItem:
+    return RoadmapItem(
+        number=number,
+        title=title,
+        stage=stage,
+        completes=Completion(kind=kind),
+        due=due,
+        responsible=("Куратор", "Директор"),
+    )
+
+
+MANUAL = CompletionKind.manual
+SITE = _item("1", "Раздел «Наставничество» на сайте", Stage.preparation, MANUAL, "До 01.10.2022")
+BASE = _item("2", "Формирование базы наставников", Stage.base_formation, MANUAL, "Сентябрь")
+TRAINING = _item("3", "Обучение наставников", Stage.training, MANUAL, "Октябрь–ноябрь")
+WINTER = _item("4", "Зимняя школа наставников", Stage.training, MANUAL, "декабрь-январь")
+MONTHLY = _item("5", "Встречи наставников", Stage.meetings, CompletionKind.recurring, "ежемесячно")
+HELP = _item("6", "Консультации наставников", Stage.meetings, MANUAL, "По мере необходимости")
+EVENT = _item("7", "Итоговый отчёт", Stage.completion, MANUAL, "По завершении программы")
+OLD = _item("8", "Анкетирование 2022 года", Stage.preparation, MANUAL, "До 13.05.2022")
+REPORT = _item("9", "Мониторинг программы", Stage.completion, MANUAL, "ноябрь 2026")
+
+ROADMAP = Roadmap(
+    title="Дорожная карта СШ № 7",
+    organisation="СШ № 7",
+    kind=OrganisationKind.school,
+    school_year="2022/2023",
+    items=(SITE, BASE, TRAINING, WINTER, MONTHLY, HELP, EVENT, OLD, REPORT),
+)
+
+
+def _window(start: date, end: date) -> Schedule:
+    return Schedule(WindowKind.dated, (Window(start, end),))
+
+
+SCHEDULES = [
+    (SITE, _window(date(2026, 9, 1), date(2026, 10, 1))),
+    (BASE, _window(date(2026, 9, 1), date(2026, 9, 30))),
+    (TRAINING, _window(date(2026, 10, 1), date(2026, 11, 30))),
+    (WINTER, _window(date(2026, 12, 1), date(2027, 1, 31))),  # across New Year
+    (
+        MONTHLY,
+        Schedule(
+            WindowKind.dated,
+            tuple(Window(date(2026, m, 1), date(2026, m, 28)) for m in (9, 10, 11)),
+            recurring=True,
+        ),
+    ),
+    (HELP, Schedule(WindowKind.on_demand)),
+    (EVENT, Schedule(WindowKind.after_event, event="programme-end", days_after=10)),
+    (OLD, Schedule(WindowKind.dated, (), applies=False)),
+    (REPORT, _window(date(2026, 11, 1), date(2026, 11, 20))),
+]
+
+
+def _close(session: Session, cycle_id: uuid.UUID, number: str, on: date, occurrence=None) -> None:
+    item = plan.find_item(session=session, cycle_id=cycle_id, number=number, occurrence=occurrence)
+    plan.close_item(
+        session=session,
+        item_id=item.id,
+        today=on,
+        actor="curator",
+        evidence_kind="link",
+        evidence=f"https://school7.example/{number}",
+    )
+
+
+@pytest.fixture
+def planned(engine: Engine, cycle_ids: tuple) -> uuid.UUID:
+    """The plan on 30.11.2026: some items done, one late, one overdue, one skipped."""
+    _, cycle_id = cycle_ids
+    with Session(engine) as session:
+        plan.create_plan(
+            session=session,
+            cycle_id=cycle_id,
+            roadmap=ROADMAP,
+            schedules=SCHEDULES,
+            first_cycle="2026/2027",
+        )
+        _close(session, cycle_id, "1", date(2026, 9, 20))  # on time
+        _close(session, cycle_id, "2", date(2026, 10, 5))  # five days late
+        _close(session, cycle_id, "5", date(2026, 9, 25), occurrence=1)
+        item = plan.find_item(session=session, cycle_id=cycle_id, number="5", occurrence=2)
+        plan.skip_item(
+            session=session, item_id=item.id, today=TODAY, actor="curator", reason="каникулы"
+        )
+        plan.refresh(session=session, cycle_id=cycle_id, today=TODAY)
+        session.commit()
+    return cycle_id
+
+
+def _report(engine: Engine, cycle_id: uuid.UUID) -> roadmap_report.StatusReport:
+    with Session(engine) as session:
+        return roadmap_report.status_report(session=session, cycle_id=cycle_id, today=TODAY)
+
+
+def _by_label(rows: tuple[StatusRow, ...]) -> dict[str, StatusRow]:
+    return {row.label: row for row in rows}
+
+
+def test_rows_show_each_item_and_occurrence_with_its_state(engine: Engine, planned) -> None:
+    report = _report(engine, planned)
+    rows = _by_label(report.rows)
+    assert list(rows) == ["1", "2", "3", "4", "5 (1)", "5 (2)", "5 (3)", "6", "7", "8", "9"]
+
+    assert rows["1"].status == ItemStatus.done and rows["1"].days_late is None
+    assert rows["1"].evidence[0].value == "https://school7.example/1"
+    assert rows["2"].status_ru == "выполнен с опозданием"
+    assert rows["2"].days_late == 5 and rows["2"].actual_ru == "05.10.2026"
+    assert rows["3"].status == ItemStatus.not_started  # due today: not overdue yet
+    winter = rows["4"]
+    assert (winter.planned_start, winter.planned_end) == (date(2026, 12, 1), date(2027, 1, 31))
+    assert winter.planned_ru == "01.12.2026–31.01.2027"
+    assert rows["5 (2)"].status == ItemStatus.skipped and rows["5 (2)"].note == "каникулы"
+    assert rows["5 (3)"].status == ItemStatus.overdue and rows["5 (3)"].days_late == 2
+    assert rows["6"].planned_ru == "по мере необходимости"
+    assert rows["7"].planned_ru == "после события, дата ещё не известна"
+    assert rows["8"].note == plan.OTHER_YEAR_NOTE
+    assert rows["9"].lateness_ru == "просрочен на 10 дн."
+    assert rows["9"].due_rule == "ноябрь 2026"  # the source's words
+
+
+def test_counts_per_status_and_per_stage(engine: Engine, planned) -> None:
+    summary = _report(engine, planned).summary
+    assert summary.total == 11
+    assert summary.counts == {
+        ItemStatus.done: 2,
+        ItemStatus.done_late: 1,
+        ItemStatus.in_progress: 0,
+        ItemStatus.overdue: 2,
+        ItemStatus.not_started: 4,
+        ItemStatus.skipped: 2,
+    }
+    stages = {s.stage_ru: (s.total, s.counts[ItemStatus.overdue]) for s in summary.stages}
+    assert stages == {
+        "Подготовка": (2, 0),
+        "Формирование базы": (1, 0),
+        "Обучение наставников": (2, 0),
+        "Встречи": (4, 1),
+        "Завершение": (2, 1),
+    }
+
+
+def test_a_cycle_without_a_plan_is_refused_with_a_reason(engine: Engine, cycle_ids) -> None:
+    with Session(engine) as session, pytest.raises(LookupError, match="нет плана"):
+        roadmap_report.status_report(session=session, cycle_id=cycle_ids[1], today=TODAY)
+
+
+def test_the_markdown_has_counts_items_and_the_page_link(engine: Engine, planned) -> None:
+    markdown = roadmap_report.status_markdown(
+        _report(engine, planned), web_base_url="https://nastavnik.example/"
+    )
+    assert f"(https://nastavnik.example/roadmap/{planned})" in markdown
+    assert f"(https://nastavnik.example/roadmap/{planned}/report.pdf)" in markdown
+    assert "| просрочен | 2 |" in markdown
+    assert "| 4 | Зимняя школа наставников | Обучение наставников | декабрь-январь | " in markdown
+    # Evidence is named by kind only: a note's free text stays out of the artifact.
+    assert "school7.example/1" not in markdown
+
+
+def test_the_gantt_chart_is_vector_text_deterministic_and_marks_today(
+    engine: Engine, planned
+) -> None:
+    rows = _report(engine, planned).rows
+    svg = roadmap_report.gantt_svg(rows, TODAY)
+    assert svg == roadmap_report.gantt_svg(rows, TODAY)  # same plan, same bytes
+    assert svg.startswith("<?xml") and "<dc:date>" not in svg
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert "4. Зимняя школа наставников" in texts
+    assert "5. Встречи наставников" in texts  # one line for the three occurrences
+    assert texts.count("5. Встречи наставников") == 1
+    assert {"сен\n2026", "янв\n2027", "фев"} & set(texts) or "сен" in " ".join(texts)
+    assert "сегодня, 30.11.2026" in texts
+    assert 'id="today"' in svg
+    assert 'id="item-5 (1)-actual"' in svg and 'id="item-4-planned"' in svg
+    assert any("по мере необходимости" in t for t in texts)
+    # The overdue bar is red, the late one orange.
+    assert re.search(r'<g id="item-9-actual">.*?fill: #c62828', svg, re.S)
+    assert re.search(r'<g id="item-2-actual">.*?fill: #ef6c00', svg, re.S)
+    # A different day moves today's line: the chart is not cached by the plan alone.
+    assert roadmap_report.gantt_svg(rows, date(2026, 12, 1)) != svg
+
+
+def test_the_pdf_reads_back_with_the_title_items_and_dates(engine: Engine, planned) -> None:
+    report = _report(engine, planned)
+    pdf = roadmap_report.render_report_pdf(report)
+    reader = PdfReader(io.BytesIO(pdf))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    flat = " ".join(text.split())
+    assert "Отчёт о выполнении дорожной карты" in flat
+    assert "по состоянию на 30 ноября 2026 г." in flat
+    assert "Зимняя школа наставников" in flat
+    assert re.search(r"01\.12\.2026–\s?31\.01\.2027", flat)  # a window across New Year
+    assert "просрочен на 10 дн." in flat
+    assert "05.10.2026" in flat and "5 (3)" in flat
+    # The chart's own text (from the SVG) is in the PDF as text: labels, months, today.
+    assert "4. Зимняя школа наставников" in text
+    assert "сегодня, 30.11.2026" in text
+    assert reader.pages[0].mediabox.width > reader.pages[0].mediabox.height  # landscape
+
+
+def test_a_long_plan_prints_its_chart_over_pages_on_one_time_axis(engine: Engine, planned) -> None:
+    rows = _report(engine, planned).rows
+    pages = roadmap_report.gantt_pages(rows, TODAY, per_page=4)
+    assert len(pages) == 3  # nine lines
+    first_ticks = re.findall(r">(сен\n2026|янв\n2027)<", pages[0])
+    assert first_ticks == re.findall(r">(сен\n2026|янв\n2027)<", pages[2])
