@@ -614,13 +614,18 @@ def inline_svg(svg: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def status_legend() -> list[tuple[ItemStatus, str, str]]:
+    """(status, Russian name, colour) in report order, for the templates' legends."""
+    return [(s, plan.STATUS_RU[s], STATUS_COLOURS[s]) for s in STATUS_ORDER]
+
+
 def report_context(report: StatusReport) -> dict[str, Any]:
     """What templates/documents/roadmap_report.html reads."""
     return {
         "organization": report.organization,
         "document": {"title": REPORT_TITLE, "label": "", "date": report.today},
         "report": report,
-        "statuses": [(s, plan.STATUS_RU[s], STATUS_COLOURS[s]) for s in STATUS_ORDER],
+        "statuses": status_legend(),
         "charts": [svg_data_uri(svg) for svg in gantt_pages(report.rows, report.today)],
     }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import pytest
 from pypdf import PdfReader
@@ -31,6 +31,7 @@ from nastavnik.roadmap import (
     WindowKind,
 )
 from nastavnik.roadmap_report import StatusRow
+from tests.test_web_approvals import Client
 
 TODAY = date(2026, 11, 30)
 
@@ -242,3 +243,45 @@ def test_a_long_plan_prints_its_chart_over_pages_on_one_time_axis(engine: Engine
     assert len(pages) == 3  # nine lines
     first_ticks = re.findall(r">(сен\n2026|янв\n2027)<", pages[0])
     assert first_ticks == re.findall(r">(сен\n2026|янв\n2027)<", pages[2])
+
+
+# --------------------------------------------------------------------------- web page
+
+
+def _web(engine: Engine, settings) -> Client:
+    from nastavnik.web import create_app
+
+    async def no_resume(run_id: uuid.UUID, run_input: dict) -> None:
+        raise AssertionError("the roadmap page resumes nothing")
+
+    # 09:00 in Moscow on TODAY; the page's "today" is the organisations' local day.
+    moment = datetime.combine(TODAY, time(6, 0), tzinfo=UTC)
+    app = create_app(settings=settings, engine=engine, resume=no_resume, clock=lambda: moment)
+    return Client(app)
+
+
+def test_the_web_page_shows_counts_the_chart_and_the_items(
+    engine: Engine, settings, planned
+) -> None:
+    page = _web(engine, settings).get(f"/roadmap/{planned}")
+    assert page.status_code == 200
+    html = page.text
+    assert "<svg" in html and 'id="today"' in html and "<?xml" not in html
+    assert "по состоянию на 30 ноября 2026 г." in html
+    assert '<td data-label="План" class="dates">01.12.2026–31.01.2027</td>' in html
+    assert '<span class="status status-overdue">просрочен</span>' in html
+    assert 'href="https://school7.example/1"' in html
+    assert f'href="/roadmap/{planned}/report.pdf"' in html
+    assert 'name="viewport"' in html and "@media (max-width: 700px)" in html
+
+
+def test_the_web_serves_the_pdf_and_refuses_an_unknown_cycle(
+    engine: Engine, settings, planned
+) -> None:
+    web = _web(engine, settings)
+    response = web.get(f"/roadmap/{planned}/report.pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Отчёт о выполнении дорожной карты" in text
+    assert web.get(f"/roadmap/{uuid.uuid4()}").status_code == 404
