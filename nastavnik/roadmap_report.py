@@ -154,12 +154,13 @@ class StatusRow:
 
     @property
     def lateness_ru(self) -> str:
-        """«просрочен на 5 дн.», «с опозданием на 2 дн.», or nothing."""
-        if self.days_late is None:
-            return ""
-        if self.status == ItemStatus.overdue:
-            return f"просрочен на {self.days_late} дн."
-        return f"с опозданием на {self.days_late} дн."
+        """«на 5 дн.» for an overdue or late item, else nothing."""
+        return "" if self.days_late is None else f"на {self.days_late} дн."
+
+    @property
+    def status_full_ru(self) -> str:
+        """«просрочен на 5 дн.», «выполнен с опозданием на 2 дн.», «выполнен»."""
+        return f"{self.status_ru} {self.lateness_ru}" if self.lateness_ru else self.status_ru
 
     @property
     def decision_ru(self) -> str:
@@ -352,7 +353,7 @@ def status_markdown(report: StatusReport, *, web_base_url: str) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in report.rows:
-        status = row.status_ru + (f", {row.lateness_ru}" if row.lateness_ru else "")
+        status = row.status_full_ru
         confirmation = [f"{e.kind_ru}" for e in row.evidence]
         if row.document_ids:
             confirmation.append(f"документов: {len(row.document_ids)}")

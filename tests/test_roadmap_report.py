@@ -103,10 +103,8 @@ def _close(session: Session, cycle_id: uuid.UUID, number: str, on: date, occurre
     )
 
 
-@pytest.fixture
-def planned(engine: Engine, cycle_ids: tuple) -> uuid.UUID:
+def _make_plan(engine: Engine, cycle_id: uuid.UUID) -> None:
     """The plan on 30.11.2026: some items done, one late, one overdue, one skipped."""
-    _, cycle_id = cycle_ids
     with Session(engine) as session:
         plan.create_plan(
             session=session,
@@ -124,7 +122,12 @@ def planned(engine: Engine, cycle_ids: tuple) -> uuid.UUID:
         )
         plan.refresh(session=session, cycle_id=cycle_id, today=TODAY)
         session.commit()
-    return cycle_id
+
+
+@pytest.fixture
+def planned(engine: Engine, cycle_ids: tuple) -> uuid.UUID:
+    _make_plan(engine, cycle_ids[1])
+    return cycle_ids[1]
 
 
 def _report(engine: Engine, cycle_id: uuid.UUID) -> roadmap_report.StatusReport:
@@ -154,7 +157,8 @@ def test_rows_show_each_item_and_occurrence_with_its_state(engine: Engine, plann
     assert rows["6"].planned_ru == "по мере необходимости"
     assert rows["7"].planned_ru == "после события, дата ещё не известна"
     assert rows["8"].note == plan.OTHER_YEAR_NOTE
-    assert rows["9"].lateness_ru == "просрочен на 10 дн."
+    assert rows["9"].status_full_ru == "просрочен на 10 дн."
+    assert rows["2"].status_full_ru == "выполнен с опозданием на 5 дн."
     assert rows["9"].due_rule == "ноябрь 2026"  # the source's words
 
 
@@ -285,3 +289,74 @@ def test_the_web_serves_the_pdf_and_refuses_an_unknown_cycle(
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
     assert "Отчёт о выполнении дорожной карты" in text
     assert web.get(f"/roadmap/{uuid.uuid4()}").status_code == 404
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path, engine: Engine, cycle_ids):
+    """The ``nastavnik`` CLI on the test's SQLite database, the simulated clock on TODAY."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the CLI runs on the test's SQLite file")
+    from typer.testing import CliRunner
+
+    from deployments import cli as cli_module
+    from nastavnik.clock import StoredClock, process_clock
+    from nastavnik.settings import get_settings
+
+    _make_plan(engine, cycle_ids[1])
+    StoredClock(engine).set_day(TODAY)
+    for name, value in {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "DATA_DIR": str(tmp_path / "data"),
+        "CLOCK": "simulated",
+    }.items():
+        monkeypatch.setenv(f"NASTAVNIK_{name}", value)
+    get_settings.cache_clear()
+    process_clock.cache_clear()
+    monkeypatch.setattr(cli_module.console, "width", 250)
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(cli_module.app, list(args))
+    get_settings.cache_clear()
+    process_clock.cache_clear()
+
+
+YEAR = ("--org", "school-7", "--year", "2026/2027")
+
+
+def test_cli_status_shows_the_table_and_writes_the_pdf(cli, tmp_path) -> None:
+    result = cli("roadmap", "status", *YEAR, "--pdf")
+    assert result.exit_code == 0, result.output
+    output = result.output
+    assert "Дорожная карта СШ № 7 — на 30.11.2026" in output
+    assert "Зимняя школа наставников" in output and "01.12.2026–31.01.2027" in output
+    assert "просрочен на 10 дн." in output
+    assert "Всего строк плана: 11; выполнен: 2, выполнен с опозданием: 1" in output
+    written = tmp_path / "data" / "reports" / "roadmap-school-7-2026-2027-2026-11-30.pdf"
+    assert f"Отчёт о выполнении дорожной карты: {written}" in output
+    assert "Отчёт о выполнении дорожной карты" in PdfReader(written).pages[0].extract_text()
+
+
+def test_cli_closes_and_skips_items_on_the_clock_day(cli, engine: Engine, cycle_ids) -> None:
+    result = cli(
+        "roadmap", "close", "3", *YEAR, "--evidence-kind", "file", "--evidence", "приказ.pdf"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Пункт 3: выполнен (30.11.2026)" in result.output  # due today: on time
+    result = cli("roadmap", "skip", "5", *YEAR, "--occurrence", "3", "--reason", "карантин")
+    assert result.exit_code == 0, result.output
+    assert "Пункт 5 (3): пропущен — карантин" in result.output
+    with Session(engine) as session:
+        rows = _by_label(
+            tuple(roadmap_report.status_rows(session=session, cycle_id=cycle_ids[1], today=TODAY))
+        )
+    assert rows["3"].evidence[0].value == "приказ.pdf" and rows["3"].actual_finish == TODAY
+    assert rows["5 (3)"].note == "карантин"
+
+    refused = cli("roadmap", "close", "42", *YEAR, "--evidence-kind", "note", "--evidence", "x")
+    assert refused.exit_code == 1 and "нет пункта '42'" in refused.output
+    wrong_kind = cli("roadmap", "close", "6", *YEAR, "--evidence-kind", "fax", "--evidence", "x")
+    assert wrong_kind.exit_code == 1 and "ожидается file, link или note" in wrong_kind.output
+    unknown = cli("roadmap", "status", "--org", "school-7", "--year", "2030/2031")
+    assert unknown.exit_code == 1 and "нет цикла 2030/2031" in unknown.output
