@@ -360,3 +360,11 @@ def test_cli_closes_and_skips_items_on_the_clock_day(cli, engine: Engine, cycle_
     assert wrong_kind.exit_code == 1 and "ожидается file, link или note" in wrong_kind.output
     unknown = cli("roadmap", "status", "--org", "school-7", "--year", "2030/2031")
     assert unknown.exit_code == 1 and "нет цикла 2030/2031" in unknown.output
+
+
+def test_the_task_renders_the_markdown_for_the_tick(cli, cycle_ids) -> None:
+    from tasks.roadmap import render_status_report
+
+    markdown = render_status_report.fn(str(cycle_ids[1]), TODAY)  # the function, no server
+    assert markdown.startswith("## Отчёт о выполнении дорожной карты")
+    assert "на 30.11.2026" in markdown and "| просрочен | 2 |" in markdown
