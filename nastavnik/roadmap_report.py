@@ -68,7 +68,7 @@ UNDATED_RU: dict[str, str] = {
 STAGES_RU: dict[str, str] = {str(stage): name for stage, name in STAGE_RU.items()}
 
 # Lines of the chart per printed landscape page (the chart of a long plan spans pages).
-LINES_PER_PAGE = 24
+LINES_PER_PAGE = 20
 
 
 # ---------------------------------------------------------------------------------------------
@@ -586,6 +586,8 @@ def _draw_row(axes: Any, y: int, row: StatusRow, today: date, x: Any, left_edge:
             linewidth=0,
             gid=f"{gid}-actual",
         )
+        if (bar[1] - bar[0]).days < 3:  # a day's bar is a hairline on a year's axis
+            axes.plot([x(bar[1]) + 0.5], [y], marker="D", markersize=3.5, color=colour, linewidth=0)
 
 
 def gantt_pages(
