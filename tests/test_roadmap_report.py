@@ -238,6 +238,7 @@ def test_the_pdf_reads_back_with_the_title_items_and_dates(engine: Engine, plann
     # The chart's own text (from the SVG) is in the PDF as text: labels, months, today.
     assert "4. Зимняя школа наставников" in text
     assert "сегодня, 30.11.2026" in text
+    assert not any(page.images for page in reader.pages)  # vectors, not a picture of the chart
     assert reader.pages[0].mediabox.width > reader.pages[0].mediabox.height  # landscape
 
 
