@@ -874,7 +874,7 @@ def audit(cycle: Annotated[str | None, typer.Option(help="ID цикла")] = Non
 
 
 roadmap_app = typer.Typer(
-    help="Дорожные карты: проверка файла и сроки по годам.", no_args_is_help=True
+    help="Дорожные карты: проверка файла, сроки по годам, выполнение в цикле.", no_args_is_help=True
 )
 app.add_typer(roadmap_app, name="roadmap")
 
@@ -943,6 +943,166 @@ def roadmap_schema() -> None:
     from nastavnik.roadmap import roadmap_json_schema_text
 
     typer.echo(roadmap_json_schema_text(), nl=False)
+
+
+_STATUS_STYLE = {
+    "done": "green",
+    "done_late": "dark_orange",
+    "in_progress": "blue",
+    "overdue": "bold red",
+    "not_started": "dim",
+    "skipped": "dim",
+}
+
+
+def _existing_cycle_id(org: str, year: str) -> uuid.UUID:
+    """The organisation's cycle for the year; exit 1 naming what is missing (nothing created)."""
+    from sqlmodel import select
+
+    from models import Cycle
+
+    with session_scope() as session:
+        try:
+            organization = repository.get_organization(session=session, code=org)
+        except LookupError:
+            console.print(f"[red]Организация {org!r} не найдена[/]")
+            raise typer.Exit(1) from None
+        cycle = session.exec(
+            select(Cycle).where(Cycle.organization_id == organization.id, Cycle.school_year == year)
+        ).first()
+        if cycle is None:
+            console.print(f"[red]У организации {org!r} нет цикла {year}[/]")
+            raise typer.Exit(1)
+        return cycle.id
+
+
+@roadmap_app.command("status")
+def roadmap_status(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    pdf: Annotated[bool, typer.Option("--pdf", help="Сформировать отчёт в PDF")] = False,
+) -> None:
+    """Show the plan's items with their windows, actual dates and statuses (--pdf: the report)."""
+    from nastavnik import roadmap_report
+    from nastavnik.clock import process_clock
+
+    cycle_id = _existing_cycle_id(org, year)
+    with session_scope() as session:
+        try:
+            report = roadmap_report.status_report(
+                session=session, cycle_id=cycle_id, today=process_clock().today()
+            )
+        except LookupError as error:
+            console.print(f"[red]{error}[/]")
+            raise typer.Exit(1) from None
+    table = Table(
+        "№",
+        "Пункт",
+        "Этап",
+        "Срок",
+        "План",
+        "Факт",
+        "Статус",
+        "Подтверждение",
+        title=f"{report.roadmap_title} — на {report.today:%d.%m.%Y}",
+    )
+    for row in report.rows:
+        style = _STATUS_STYLE[row.status.value]
+        status = row.status_full_ru
+        table.add_row(
+            row.label,
+            row.title,
+            row.stage_ru,
+            row.due_rule,
+            row.planned_ru,
+            row.actual_ru,
+            f"[{style}]{status}[/]",
+            row.confirmation_ru,
+        )
+    console.print(table)
+    counts = report.summary.counts
+    console.print(
+        "Всего строк плана: "
+        f"{report.summary.total}; "
+        + ", ".join(
+            f"{label}: {counts[status]}" for status, label, _ in roadmap_report.status_legend()
+        )
+    )
+    if pdf:
+        path = roadmap_report.save_report_pdf(settings=get_settings(), report=report)
+        console.print(f"Отчёт о выполнении дорожной карты: {path.resolve()}")
+
+
+ItemOccurrence = Annotated[
+    int | None, typer.Option(help="Который раз повторяющегося пункта (1, 2, …)")
+]
+
+
+@roadmap_app.command("close")
+def roadmap_close(
+    item: Annotated[str, typer.Argument(help="Номер пункта дорожной карты")],
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    evidence_kind: Annotated[str, typer.Option(help="file, link или note")],
+    evidence: Annotated[str, typer.Option(help="Путь к файлу, ссылка или текст")],
+    occurrence: ItemOccurrence = None,
+    actor: Annotated[str, typer.Option(help="Кто закрывает (для журнала)")] = "curator",
+) -> None:
+    """Close a manual item with evidence: a file, a link or a note."""
+    from nastavnik import plan
+    from nastavnik.clock import process_clock
+
+    cycle_id = _existing_cycle_id(org, year)
+    today = process_clock().today()
+    try:
+        with session_scope() as session:
+            row = plan.find_item(
+                session=session, cycle_id=cycle_id, number=item, occurrence=occurrence
+            )
+            row = plan.close_item(
+                session=session,
+                item_id=row.id,
+                today=today,
+                actor=actor,
+                evidence_kind=evidence_kind,
+                evidence=evidence,
+            )
+            status = plan.STATUS_RU[row.status]
+            label = f"{row.number} ({row.occurrence})" if row.occurrence else row.number
+    except (LookupError, ValueError) as error:
+        console.print(f"[red]Пункт {item} не закрыт: {error}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Пункт {label}: {status} ({today:%d.%m.%Y})")
+
+
+@roadmap_app.command("skip")
+def roadmap_skip(
+    item: Annotated[str, typer.Argument(help="Номер пункта дорожной карты")],
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    reason: Annotated[str, typer.Option(help="Почему пункт не выполняется в этом году")],
+    occurrence: ItemOccurrence = None,
+    actor: Annotated[str, typer.Option(help="Кто решил (для журнала)")] = "curator",
+) -> None:
+    """Mark an item skipped this year, with the reason."""
+    from nastavnik import plan
+    from nastavnik.clock import process_clock
+
+    cycle_id = _existing_cycle_id(org, year)
+    today = process_clock().today()
+    try:
+        with session_scope() as session:
+            row = plan.find_item(
+                session=session, cycle_id=cycle_id, number=item, occurrence=occurrence
+            )
+            row = plan.skip_item(
+                session=session, item_id=row.id, today=today, actor=actor, reason=reason
+            )
+            label = f"{row.number} ({row.occurrence})" if row.occurrence else row.number
+    except (LookupError, ValueError) as error:
+        console.print(f"[red]Пункт {item} не пропущен: {error}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Пункт {label}: пропущен — {reason}")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ from nastavnik.clock import process_clock
 from tasks.cycle import (
     TickSummary,
     cycles_to_tick,
-    publish_plan_status,
     record_stage_started,
     stage_parameters,
     tick_cycle,
 )
 from tasks.mail import deliver_messages
+from tasks.roadmap import publish_plan_status
 
 
 def stage_deployment(stage: str) -> str:

@@ -497,34 +497,3 @@ def cycles_to_tick(
         if date(first, 8, 1) <= today <= date(first + 1, 8, 31):
             due.append(cycle.id)
     return due
-
-
-def status_markdown(*, session: Session, cycle_id: uuid.UUID, today: date, base_url: str) -> str:
-    """The plan's state in markdown: counts by status and the open items due soon or late."""
-    rows = plan_items(session=session, cycle_id=cycle_id)
-    counts: dict[ItemStatus, int] = dict.fromkeys(ItemStatus, 0)
-    for row in rows:
-        counts[row.status] += 1
-    url = f"{base_url.rstrip('/')}/roadmap/{cycle_id}"
-    lines = [
-        f"### Дорожная карта на {today:%d.%m.%Y}",
-        "",
-        "| " + " | ".join(STATUS_RU[s] for s in ItemStatus) + " |",
-        "|" + "---|" * len(ItemStatus),
-        "| " + " | ".join(str(counts[s]) for s in ItemStatus) + " |",
-        "",
-        "| № | Пункт | Срок | Плановое окончание | Статус |",
-        "|---|---|---|---|---|",
-    ]
-    for row in rows:
-        if row.status in CLOSED_STATUSES or row.planned_end is None:
-            continue
-        if row.status == ItemStatus.overdue or row.planned_end <= today + timedelta(days=14):
-            number = f"{row.number}.{row.occurrence}" if row.occurrence else row.number
-            title = row.title if len(row.title) <= 80 else row.title[:79] + "…"
-            lines.append(
-                f"| {number} | {title} | {row.due_rule} | {row.planned_end:%d.%m.%Y} | "
-                f"{STATUS_RU[row.status]} |"
-            )
-    lines += ["", f"Полный отчёт и диаграмма Ганта: [{url}]({url})"]
-    return "\n".join(lines)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -22,7 +24,7 @@ from models import (
     Document,
     Organization,
 )
-from nastavnik import approvals, documents
+from nastavnik import approvals, documents, roadmap_report
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 
@@ -243,6 +245,40 @@ def create_app(
         path = documents.document_file(settings=settings, document=doc)
         return FileResponse(
             path, media_type="application/pdf", filename=f"{doc.title} {doc.label}.pdf"
+        )
+
+    def today() -> date:
+        return clock().astimezone(ZoneInfo(settings.timezone)).date()
+
+    def load_report(cycle_id: uuid.UUID) -> roadmap_report.StatusReport:
+        with Session(engine) as session:
+            try:
+                return roadmap_report.status_report(
+                    session=session, cycle_id=cycle_id, today=today()
+                )
+            except LookupError as error:
+                raise HTTPException(404, str(error)) from None
+
+    @app.get("/roadmap/{cycle_id}", response_class=HTMLResponse)
+    def roadmap(cycle_id: uuid.UUID) -> HTMLResponse:
+        # The plan holds roadmap items, dates and staff decisions, no children's data.
+        report = load_report(cycle_id)
+        chart = roadmap_report.gantt_svg(report.rows, report.today)
+        return _page(
+            "roadmap.html",
+            report=report,
+            chart=Markup(roadmap_report.inline_svg(chart)),  # matplotlib's own SVG, text escaped
+            statuses=roadmap_report.status_legend(),
+        )
+
+    @app.get("/roadmap/{cycle_id}/report.pdf")
+    def roadmap_pdf(cycle_id: uuid.UUID) -> Response:
+        report = load_report(cycle_id)
+        name = roadmap_report.report_file_name(report)
+        return Response(
+            roadmap_report.render_report_pdf(report),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}"'},
         )
 
     return app

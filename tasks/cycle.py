@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
 
 from nastavnik import plan, tick
 from nastavnik.clock import process_clock
@@ -90,18 +89,3 @@ def stage_parameters(cycle_id: str, stage: str, day: date) -> dict[str, dict[str
         return tick.stage_parameters(
             session=session, cycle_id=uuid.UUID(cycle_id), stage=stage, day=day
         )
-
-
-@task(name="publish-plan-status")
-def publish_plan_status(cycle_id: str, day: date) -> None:
-    """The plan's state as a markdown artifact the tick updates (counts and links, no names)."""
-    with session_scope() as session:
-        markdown = plan.status_markdown(
-            session=session,
-            cycle_id=uuid.UUID(cycle_id),
-            today=day,
-            base_url=get_settings().web_base_url,
-        )
-    create_markdown_artifact(
-        key=f"roadmap-{cycle_id}", markdown=markdown, description="Выполнение дорожной карты"
-    )
