@@ -52,11 +52,11 @@ SITE = _item("1", "Раздел «Наставничество» на сайте
 BASE = _item("2", "Формирование базы наставников", Stage.base_formation, MANUAL, "Сентябрь")
 TRAINING = _item("3", "Обучение наставников", Stage.training, MANUAL, "Октябрь–ноябрь")
 WINTER = _item("4", "Зимняя школа наставников", Stage.training, MANUAL, "декабрь-январь")
-MONTHLY = _item("5", "Встречи наставников", Stage.meetings, CompletionKind.recurring, "ежемесячно")
-HELP = _item("6", "Консультации наставников", Stage.meetings, MANUAL, "По мере необходимости")
+MONTHLY = _item("5", "Встречи наставников", Stage.training, CompletionKind.recurring, "ежемесячно")
+HELP = _item("6", "Консультации наставников", Stage.training, MANUAL, "По мере необходимости")
 EVENT = _item("7", "Итоговый отчёт", Stage.completion, MANUAL, "По завершении программы")
 OLD = _item("8", "Анкетирование 2022 года", Stage.preparation, MANUAL, "До 13.05.2022")
-REPORT = _item("9", "Мониторинг программы", Stage.completion, MANUAL, "ноябрь 2026")
+REPORT = _item("9", "Мониторинг программы", Stage.pairing, MANUAL, "ноябрь 2026")
 
 ROADMAP = Roadmap(
     title="Дорожная карта СШ № 7",
@@ -177,9 +177,9 @@ def test_counts_per_status_and_per_stage(engine: Engine, planned) -> None:
     assert stages == {
         "Подготовка": (2, 0),
         "Формирование базы": (1, 0),
-        "Обучение наставников": (2, 0),
-        "Встречи": (4, 1),
-        "Завершение": (2, 1),
+        "Обучение наставников": (6, 1),
+        "Формирование пар": (1, 1),
+        "Завершение": (1, 0),
     }
 
 
