@@ -55,9 +55,7 @@ def test_college_forms_and_mentee_category_are_stored(engine, cycle_ids) -> None
         stored = {p.form for p in session.exec(select(Participant))}
         assert stored == set(MentoringForm)
         assert {p.form for p in session.exec(select(MentorshipPair))} == set(MentoringForm)
-        assert {p.mentee_category for p in session.exec(select(Participant))} == set(
-            MenteeCategory
-        )
+        assert {p.mentee_category for p in session.exec(select(Participant))} == set(MenteeCategory)
     with engine.connect() as connection:
         # The enum stores member names, as since 0001.
         names = connection.execute(text("SELECT form FROM participant")).scalars().all()
