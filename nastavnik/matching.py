@@ -41,6 +41,7 @@ GRADE_FULL_GAP = 3
 """Grade gap (pupil mentor over pupil mentee) at which the experience term saturates at 1."""
 
 FORMS: tuple[MentoringForm, ...] = tuple(MentoringForm)
+_FORM_CODE = {form: code for code, form in enumerate(FORMS)}
 PEER_FORMS = frozenset({MentoringForm.student_student, MentoringForm.student_student_college})
 """Forms where the mentor is a pupil (student) of a higher grade (course) than the mentee."""
 TEACHER_FORMS = frozenset({MentoringForm.teacher_teacher, MentoringForm.lecturer_lecturer})
@@ -586,7 +587,12 @@ class _Data:
         self.e_grade0 = np.maximum(self.e_grade, 0)
         self.r_grade0 = np.maximum(self.r_grade, 0)
         # Peer forms measure the experience term in grades (courses), the others in years.
-        self.e_peer = np.array([m.form in PEER_FORMS for m in mentees], dtype=bool)
+        e_form = np.array([_FORM_CODE[m.form] for m in mentees], dtype=np.int64)
+        self.e_peer = np.isin(e_form, [_FORM_CODE[f] for f in PEER_FORMS])
+        # §2.3 categories shown with teachers' pairs (none in most schools: a sparse dict).
+        self.e_category_reason = {
+            i: text for i, m in enumerate(mentees) if (text := _category_reason(m)) is not None
+        }
         f32 = np.float32
         self.e_n_int_f, self.r_n_int_f = self.e_n_int.astype(f32), self.r_n_int.astype(f32)
         self.e_n_av_f, self.r_n_av_f = self.e_n_av.astype(f32), self.r_n_av.astype(f32)
@@ -671,8 +677,9 @@ class _Data:
         counts = t["counts"][0].tolist()
         gaps = t["gap"].tolist()
         pupils = t["pupils"].tolist()
-        chosen = [self.mentees[i] for i in e.tolist()]
-        forms = [f"запрошенная форма: {m.form.value}" for m in chosen]
+        e_list = e.tolist()
+        forms = [f"запрошенная форма: {self.mentees[i].form.value}" for i in e_list]
+        category_reason = self.e_category_reason
         prefix = ("", "закрывает запрос: ", "совпадают интересы: ", "удобное время: ")
         reasons: list[list[str]] = []
         subj_t, req_t, int_t, av_t = texts
@@ -692,15 +699,14 @@ class _Data:
                     out.append(prefix[3] + av_t[p])
                 elif pupils[p]:
                     g = gaps[p]
-                    units = _GAP_UNITS[chosen[p].form]
+                    units = _GAP_UNITS[self.mentees[e_list[p]].form]
                     out.append(f"наставник старше на {g} {_plural(g, *units)}")
                 else:
                     g = gaps[p]
                     out.append(f"разница в опыте: {g} {_plural(g, 'год', 'года', 'лет')}")
             out.append(forms[p])
-            category = _category_reason(chosen[p])
-            if category:
-                out.append(category)
+            if category_reason and e_list[p] in category_reason:
+                out.append(category_reason[e_list[p]])
             reasons.append(out)
         return t["value"].tolist(), reasons
 
@@ -779,10 +785,14 @@ class _Problem:
         self.forbid = forbid
         self.by_form: dict[MentoringForm, np.ndarray] = {}
         self.pool: dict[MentoringForm, np.ndarray] = {}
+        # One pass over the mentees (ten forms; a college or a school uses a few of them).
+        free_by_form: dict[MentoringForm, list[int]] = defaultdict(list)
+        for i in free:
+            free_by_form[data.mentees[i].form].append(i)
         for form in FORMS:
-            rows = np.array([i for i in free if data.mentees[i].form is form], dtype=np.int64)
-            if not len(rows):
+            if form not in free_by_form:
                 continue
+            rows = np.array(free_by_form[form], dtype=np.int64)
             cols = [
                 j
                 for j, r in enumerate(data.mentors)
