@@ -21,13 +21,40 @@ class Role(StrEnum):
 
 
 class MentoringForm(StrEnum):
-    """Forms of mentoring of the target model (Р-145)."""
+    """Forms of mentoring of the target model (Р-145).
+
+    The database stores the member *names* (the PostgreSQL enum type ``mentoringform``): a new
+    member needs a migration; names stay ≤ 24 characters, the width SQLite's column has had
+    since 0001.
+    """
 
     student_student = "ученик–ученик"
     teacher_teacher = "учитель–учитель"
     employer_student = "работодатель–ученик"
     university_student_pupil = "студент–ученик"
     teacher_student = "преподаватель–студент"
+    # A college's forms (seed roadmap_lyceum_blagoveshchensk.txt, «Формы наставничества»).
+    student_student_college = "студент–студент"
+    employer_student_college = "работодатель–студент"
+    lecturer_lecturer = "преподаватель–преподаватель"
+    master_student = "мастер производственного обучения–обучающийся"
+    director_teacher = "директор–педагог"
+
+
+class MenteeCategory(StrEnum):
+    """Why a teacher (lecturer) is a mentee, §2.3 of the regulation as written.
+
+    §2.3 names young specialists (0–3 years) and newcomers; §2.3.4 adds «Педагог, находящийся в
+    состоянии эмоционального выгорания, хронической усталости» and §2.3.5 the experienced
+    teacher mastering «современными программами, цифровыми навыками и технологиями»; the move to
+    distance teaching is asked for by issue 7 §3 (the seed's text does not name it).
+    """
+
+    young_specialist = "молодой специалист"
+    newcomer = "новый сотрудник"
+    new_methods = "освоение новых методик"
+    distance_teaching = "переход на дистанционное обучение"
+    burnout = "профессиональное выгорание"
 
 
 class ConsentKind(StrEnum):
@@ -127,6 +154,8 @@ class Participant(SQLModel, table=True):
     experience_years: int | None = None
     position: str = ""
     wants_group: bool = False  # a mentee who asked for group mentoring (2–3 mentees)
+    # A teacher mentee's §2.3 category from the questionnaire (None: not answered).
+    mentee_category: MenteeCategory | None = None
     source_file: str = ""
     source_row: int | None = None
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

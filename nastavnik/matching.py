@@ -4,8 +4,12 @@ Pure: frozen dataclasses in, dataclasses out; no Prefect, no database. The flows
 
 Hard rules come from the regulation (seed ``regulation_and_roadmap_school2_ustyuzhna.txt``):
 §2.2 pupil mentor on a higher level, §2.3 teacher–teacher mentees are young specialists (0–3
-years) or new staff, §2.4.4 employer mentors with 5+ years, §2.5 at most three mentees at once,
+years), new staff, or experienced teachers mastering new methods, moving to distance teaching or
+at risk of burnout, §2.4.4 employer mentors with 5+ years, §2.5 at most three mentees at once,
 §2.6 written consent of both sides, §3.1 the director (curator) sets capacity and fixes pairs.
+A college's forms (seed ``roadmap_lyceum_blagoveshchensk.txt``) follow the same rules where
+they are alike: a student mentor from a higher course, employers with 5+ years, lecturers as
+teachers; a master of vocational training and the director (deputy) mentor in their own forms.
 
 The optimum is found with OR-Tools min-cost flow on each mentee's top-k mentors; the pruned
 optimum is then *certified* against the full edge set (a min-cut test for the count and
@@ -15,6 +19,7 @@ is optimal for all eligible edges, not just the kept ones. See docs/matching.md.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -24,7 +29,7 @@ from typing import Any
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from models import MentoringForm
+from models import MenteeCategory, MentoringForm
 
 SCALE = 10_000
 """Scores in [0, 1] become integer arc costs ``round(score * SCALE)`` (OR-Tools needs integers)."""
@@ -37,17 +42,36 @@ GRADE_FULL_GAP = 3
 
 FORMS: tuple[MentoringForm, ...] = tuple(MentoringForm)
 _FORM_CODE = {form: code for code, form in enumerate(FORMS)}
+PEER_FORMS = frozenset({MentoringForm.student_student, MentoringForm.student_student_college})
+"""Forms where the mentor is a pupil (student) of a higher grade (course) than the mentee."""
+TEACHER_FORMS = frozenset({MentoringForm.teacher_teacher, MentoringForm.lecturer_lecturer})
+"""Forms whose mentees §2.3 restricts (a lecturer–lecturer mentee is read as a teacher's)."""
+EMPLOYER_FORMS = frozenset({MentoringForm.employer_student, MentoringForm.employer_student_college})
+"""Forms whose mentor is an employer with experience (§2.4.4)."""
+_GAP_UNITS = {
+    MentoringForm.student_student: ("класс", "класса", "классов"),
+    MentoringForm.student_student_college: ("курс", "курса", "курсов"),
+}
+_VOCATIONAL_MASTER = re.compile(r"мастер\w*\s*(производственного\s+обучения|п\s*/\s*о\b)")
+_LECTURER = re.compile(r"преподавател")
+_DIRECTOR = re.compile(r"директор")
 _CHUNK_CELLS = 262_144  # score-block cells: ~1 MB float32 arrays stay in cache
 
 # Unmatched reasons (Russian, shown to the curator as is).
 NO_CONSENTS = "нет согласий (п. 2.6)"
-NOT_YOUNG_SPECIALIST = "не молодой специалист и не новый сотрудник (п. 2.3)"
+NOT_YOUNG_SPECIALIST = (
+    "не молодой специалист и не новый сотрудник; не указано ни освоение новых методик, ни "
+    "переход на дистанционное обучение, ни профессиональное выгорание (п. 2.3)"
+)
 NO_EXPERIENCE = "не указан стаж: нельзя проверить п. 2.3"
 NOT_SENIOR_PUPIL = "не ученик старших классов (п. 2.4)"
 NO_MENTOR_OF_FORM = "нет наставника этой формы"
 MENTORS_WITHOUT_CONSENTS = "у наставников этой формы нет согласий (п. 2.6)"
 NO_HIGHER_GRADE_MENTOR = "нет наставника из более старшего класса (п. 2.2)"
+NO_HIGHER_COURSE_MENTOR = "нет наставника со старшего курса (форма «студент–студент»)"
 NO_EXPERIENCED_EMPLOYER = "нет наставника-работодателя со стажем от 5 лет (п. 2.4.4)"
+NO_VOCATIONAL_MASTER = "нет наставника — мастера производственного обучения"
+NO_DIRECTOR = "нет наставника — директора или заместителя директора"
 ALL_FORBIDDEN = "все возможные наставники запрещены куратором"
 NO_CAPACITY = "вся ёмкость наставников занята"
 GROUP_NOT_FORMED = "группа не набралась: назначен индивидуально"
@@ -68,6 +92,8 @@ class MenteeCandidate:
     availability: frozenset[str]
     has_consents: bool
     wants_group: bool = False
+    category: MenteeCategory | None = None
+    """A teacher's (lecturer's) §2.3 category from the questionnaire, if answered."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +115,8 @@ class MentorCandidate:
     has_consents: bool = False
     admitted: bool = False
     """Selected and trained this cycle (DESIGN §3, stage 2): only admitted mentors are paired."""
+    position: str = ""
+    """The questionnaire's «Должность»: who may mentor as a master or as the director."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +155,13 @@ class Policy:
     young_specialist_max_years: int = 3
     """§2.3: «молодого специалиста (при опыте работы от 0 до 3 лет) или нового сотрудника
     (при смене места работы)»."""
+    experienced_teacher_categories: frozenset[MenteeCategory] = frozenset(
+        {MenteeCategory.new_methods, MenteeCategory.distance_teaching, MenteeCategory.burnout}
+    )
+    """§2.3 as written: an experienced teacher is a mentee too when §2.3.5 «овладеть
+    современными программами, цифровыми навыками и технологиями», when moving to distance
+    teaching, or §2.3.4 «Педагог, находящийся в состоянии эмоционального выгорания, хронической
+    усталости». An empty set is the narrow reading (young specialists and newcomers only)."""
     employer_min_years: int = 5
     """§2.4.4: «Неравнодушный профессионал с большим (от 5 лет) опытом работы»."""
     pupil_mentor_min_grade_gap: int = 1
@@ -135,6 +170,11 @@ class Policy:
     """§2.2 read strictly: a higher *stage* (1–4, 5–9, 10–11), not just a higher grade."""
     employer_mentee_min_grade: int | None = None
     """§2.4: «обучающегося старших классов средней школы»; e.g. 8 or 10 when set, off by default."""
+    student_mentor_min_course_gap: int = 1
+    """«студент–студент»: the mentor studies on a higher course (`grade` holds the course)."""
+    master_form_admits_lecturers: bool = False
+    """«мастер производственного обучения–обучающийся»: the lyceum's roadmap writes
+    «преподаватель/мастер производственного обучения»; set to let lecturers mentor in it too."""
     require_consents: bool = True
     """§2.6: «с обязательным письменным согласием лица, назначаемого наставником, и лица, в
     отношении которого осуществляется наставничество»."""
@@ -214,15 +254,53 @@ def mentee_violation(mentee: MenteeCandidate, *, policy: Policy = Policy()) -> s
     """Why this mentee cannot be paired at all (consents, §2.3, §2.4), or None."""
     if policy.require_consents and not mentee.has_consents:
         return NO_CONSENTS
-    if mentee.form is MentoringForm.teacher_teacher and not mentee.is_new_staff:
-        if mentee.experience_years is None:
-            return NO_EXPERIENCE
-        if mentee.experience_years > policy.young_specialist_max_years:
-            return NOT_YOUNG_SPECIALIST
+    if mentee.form in TEACHER_FORMS:
+        reason = _teacher_mentee_violation(mentee, policy)
+        if reason:
+            return reason
     if mentee.form is MentoringForm.employer_student and policy.employer_mentee_min_grade:
         if mentee.grade is None or mentee.grade < policy.employer_mentee_min_grade:
             return NOT_SENIOR_PUPIL
     return None
+
+
+def _teacher_mentee_violation(mentee: MenteeCandidate, policy: Policy) -> str | None:
+    """§2.3 as written: young specialist (0–3 years), newcomer, or an admitted category."""
+    category = mentee.category
+    if mentee.is_new_staff or category is MenteeCategory.newcomer:
+        return None
+    if category is not None and category in policy.experienced_teacher_categories:
+        return None
+    years = mentee.experience_years
+    if category is MenteeCategory.young_specialist:
+        if years is None or years <= policy.young_specialist_max_years:
+            return None  # declared in the questionnaire; a stated experience must agree
+        return (
+            f"указано «молодой специалист», но стаж {years} "
+            f"{_plural(years, 'год', 'года', 'лет')} — больше "
+            f"{policy.young_specialist_max_years} (п. 2.3)"
+        )
+    if years is None:
+        return NO_EXPERIENCE
+    if years <= policy.young_specialist_max_years:
+        return None
+    if category is not None:
+        return f"категория «{category.value}» не допускается положением организации (п. 2.3)"
+    return NOT_YOUNG_SPECIALIST
+
+
+def is_vocational_master(position: str) -> bool:
+    """«мастер производственного обучения» (also «мастер п/о») in a position."""
+    return bool(_VOCATIONAL_MASTER.search(_fold(position)))
+
+
+def is_director(position: str) -> bool:
+    """The director or a deputy director («заместитель директора», «и. о. директора»)."""
+    return bool(_DIRECTOR.search(_fold(position)))
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.replace("ё", "е").split()).casefold()
 
 
 def _mentor_form_violation(
@@ -233,21 +311,39 @@ def _mentor_form_violation(
         return NO_MENTOR_OF_FORM
     if policy.require_consents and not mentor.has_consents:
         return MENTORS_WITHOUT_CONSENTS
-    if form is MentoringForm.employer_student and not (
+    if form in EMPLOYER_FORMS and not (
         mentor.is_employer
         and mentor.experience_years is not None
         and mentor.experience_years >= policy.employer_min_years
     ):
         return NO_EXPERIENCED_EMPLOYER
+    if form is MentoringForm.master_student and not (
+        is_vocational_master(mentor.position)
+        or (policy.master_form_admits_lecturers and _LECTURER.search(_fold(mentor.position)))
+    ):
+        return NO_VOCATIONAL_MASTER
+    if form is MentoringForm.director_teacher and not is_director(mentor.position):
+        return NO_DIRECTOR
     return None
 
 
-def _grade_ok(mentee_grade: int | None, mentor_grade: int | None, policy: Policy) -> bool:
-    """§2.2: the pupil mentor is on a higher level than the pupil mentee."""
+def _min_gap(form: MentoringForm, policy: Policy) -> int:
+    """Smallest grade (course) gap of a peer form's mentor over its mentee."""
+    if form is MentoringForm.student_student_college:
+        return policy.student_mentor_min_course_gap
+    return policy.pupil_mentor_min_grade_gap
+
+
+def _grade_ok(
+    mentee_grade: int | None, mentor_grade: int | None, policy: Policy, form: MentoringForm
+) -> bool:
+    """§2.2: the pupil mentor is on a higher level; a college student on a higher course."""
     if mentee_grade is None or mentor_grade is None:
         return False
-    if mentor_grade - mentee_grade < policy.pupil_mentor_min_grade_gap:
+    if mentor_grade - mentee_grade < _min_gap(form, policy):
         return False
+    if form is not MentoringForm.student_student:
+        return True
     return not policy.pupil_mentor_higher_stage or _stage(mentor_grade) > _stage(mentee_grade)
 
 
@@ -260,11 +356,22 @@ def check_pair(
     )
     if reason:
         return reason
-    if mentee.form is MentoringForm.student_student and not _grade_ok(
-        mentee.grade, mentor.grade, policy
-    ):
-        return NO_HIGHER_GRADE_MENTOR
+    if mentee.form in PEER_FORMS and not _grade_ok(mentee.grade, mentor.grade, policy, mentee.form):
+        return _PAIR_RULE_REASON[mentee.form]
     return None
+
+
+_PAIR_RULE_REASON = {
+    MentoringForm.student_student: NO_HIGHER_GRADE_MENTOR,
+    MentoringForm.student_student_college: NO_HIGHER_COURSE_MENTOR,
+}
+
+
+def _category_reason(mentee: MenteeCandidate) -> str | None:
+    """Why a teacher is a mentee (§2.3), shown with the pair: the questionnaire's category."""
+    if mentee.category is None or mentee.form not in TEACHER_FORMS:
+        return None
+    return f"наставляемый: {mentee.category.value} (п. 2.3)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,8 +396,8 @@ def _listing(items: Iterable[str], limit: int = 3) -> str:
 
 
 def _experience_gap(mentee: MenteeCandidate, mentor: MentorCandidate) -> tuple[int, int]:
-    """(gap, saturation) of the experience term: grades for pupil pairs, else years."""
-    if mentee.form is MentoringForm.student_student:
+    """(gap, saturation) of the experience term: grades (courses) for peer pairs, else years."""
+    if mentee.form in PEER_FORMS:
         gap = (mentor.grade or 0) - (mentee.grade or 0)
         return max(0, gap), GRADE_FULL_GAP
     gap = (mentor.experience_years or 0) - (mentee.experience_years or 0)
@@ -352,13 +459,14 @@ def score(
             reasons.append(f"совпадают интересы: {_listing(inter)}")
         elif which == 3:
             reasons.append(f"удобное время: {_listing(slots)}")
-        elif mentee.form is MentoringForm.student_student:
-            reasons.append(
-                f"наставник старше на {gap} {_plural(gap, 'класс', 'класса', 'классов')}"
-            )
+        elif mentee.form in PEER_FORMS:
+            reasons.append(f"наставник старше на {gap} {_plural(gap, *_GAP_UNITS[mentee.form])}")
         else:
             reasons.append(f"разница в опыте: {gap} {_plural(gap, 'год', 'года', 'лет')}")
     reasons.append(f"запрошенная форма: {mentee.form.value}")
+    category = _category_reason(mentee)
+    if category:
+        reasons.append(category)
     return value, reasons
 
 
@@ -478,7 +586,13 @@ class _Data:
         # Grades as the score sees them (None → 0), distinct from the rule's "unknown" (-1).
         self.e_grade0 = np.maximum(self.e_grade, 0)
         self.r_grade0 = np.maximum(self.r_grade, 0)
-        self.e_form = np.array([_FORM_CODE[m.form] for m in mentees], dtype=np.int64)
+        # Peer forms measure the experience term in grades (courses), the others in years.
+        e_form = np.array([_FORM_CODE[m.form] for m in mentees], dtype=np.int64)
+        self.e_peer = np.isin(e_form, [_FORM_CODE[f] for f in PEER_FORMS])
+        # §2.3 categories shown with teachers' pairs (none in most schools: a sparse dict).
+        self.e_category_reason = {
+            i: text for i, m in enumerate(mentees) if (text := _category_reason(m)) is not None
+        }
         f32 = np.float32
         self.e_n_int_f, self.r_n_int_f = self.e_n_int.astype(f32), self.r_n_int.astype(f32)
         self.e_n_av_f, self.r_n_av_f = self.e_n_av.astype(f32), self.r_n_av.astype(f32)
@@ -499,7 +613,7 @@ class _Data:
         f_req = _ratio(c_req, self.e_n_req[e])
         f_int = _ratio(c_int, self.e_n_int[e] + self.r_n_int[r] - c_int)
         f_av = _ratio(c_av, np.minimum(self.e_n_av[e], self.r_n_av[r]))
-        pupils = self.e_form[e] == _FORM_CODE[MentoringForm.student_student]
+        pupils = self.e_peer[e]
         gap = np.where(pupils, self.r_grade0[r] - self.e_grade0[e], self.r_exp[r] - self.e_exp[e])
         gap = np.maximum(gap, 0)
         full = np.where(pupils, GRADE_FULL_GAP, EXPERIENCE_FULL_YEARS)
@@ -528,7 +642,7 @@ class _Data:
         f_req = _ratio(c_req, self.e_n_req[e])
         f_int = _ratio(c_int, self.e_n_int[e] + self.r_n_int[r] - c_int)
         f_av = _ratio(c_av, np.minimum(self.e_n_av[e], self.r_n_av[r]))
-        pupils = self.e_form[e] == _FORM_CODE[MentoringForm.student_student]
+        pupils = self.e_peer[e]
         gap = np.where(pupils, self.r_grade0[r] - self.e_grade0[e], self.r_exp[r] - self.e_exp[e])
         full = np.where(pupils, GRADE_FULL_GAP, EXPERIENCE_FULL_YEARS)
         f_exp = np.minimum(np.maximum(gap, 0), full) / full
@@ -563,7 +677,9 @@ class _Data:
         counts = t["counts"][0].tolist()
         gaps = t["gap"].tolist()
         pupils = t["pupils"].tolist()
-        forms = [f"запрошенная форма: {self.mentees[i].form.value}" for i in e.tolist()]
+        e_list = e.tolist()
+        forms = [f"запрошенная форма: {self.mentees[i].form.value}" for i in e_list]
+        category_reason = self.e_category_reason
         prefix = ("", "закрывает запрос: ", "совпадают интересы: ", "удобное время: ")
         reasons: list[list[str]] = []
         subj_t, req_t, int_t, av_t = texts
@@ -583,13 +699,14 @@ class _Data:
                     out.append(prefix[3] + av_t[p])
                 elif pupils[p]:
                     g = gaps[p]
-                    out.append(
-                        f"наставник старше на {g} {_plural(g, 'класс', 'класса', 'классов')}"
-                    )
+                    units = _GAP_UNITS[self.mentees[e_list[p]].form]
+                    out.append(f"наставник старше на {g} {_plural(g, *units)}")
                 else:
                     g = gaps[p]
                     out.append(f"разница в опыте: {g} {_plural(g, 'год', 'года', 'лет')}")
             out.append(forms[p])
+            if category_reason and e_list[p] in category_reason:
+                out.append(category_reason[e_list[p]])
             reasons.append(out)
         return t["value"].tolist(), reasons
 
@@ -612,7 +729,7 @@ class _Data:
         c *= self.w_s[3]
         c /= den
         s += c
-        if form is MentoringForm.student_student:
+        if form in PEER_FORMS:
             gap = self.r_grade0_f[None, cols] - self.e_grade0_f[rows, None]
             full = GRADE_FULL_GAP
         else:
@@ -624,13 +741,13 @@ class _Data:
         return s
 
     def pair_ok(self, rows: np.ndarray, cols: np.ndarray, form: MentoringForm) -> np.ndarray:
-        """Pairwise hard rules (beyond the per-mentee and per-mentor ones): §2.2 grades."""
-        if form is not MentoringForm.student_student:
+        """Pairwise hard rules (beyond the per-mentee and per-mentor ones): §2.2 grades, courses."""
+        if form not in PEER_FORMS:
             return np.ones((len(rows), len(cols)), dtype=bool)
         eg = self.e_grade[rows][:, None]
         rg = self.r_grade[cols][None, :]
-        ok = (eg >= 0) & (rg >= 0) & (rg - eg >= self.policy.pupil_mentor_min_grade_gap)
-        if self.policy.pupil_mentor_higher_stage:
+        ok = (eg >= 0) & (rg >= 0) & (rg - eg >= _min_gap(form, self.policy))
+        if form is MentoringForm.student_student and self.policy.pupil_mentor_higher_stage:
             ok &= _stage_np(rg) > _stage_np(eg)
         return ok
 
@@ -668,10 +785,14 @@ class _Problem:
         self.forbid = forbid
         self.by_form: dict[MentoringForm, np.ndarray] = {}
         self.pool: dict[MentoringForm, np.ndarray] = {}
+        # One pass over the mentees (ten forms; a college or a school uses a few of them).
+        free_by_form: dict[MentoringForm, list[int]] = defaultdict(list)
+        for i in free:
+            free_by_form[data.mentees[i].form].append(i)
         for form in FORMS:
-            rows = np.array([i for i in free if data.mentees[i].form is form], dtype=np.int64)
-            if not len(rows):
+            if form not in free_by_form:
                 continue
+            rows = np.array(free_by_form[form], dtype=np.int64)
             cols = [
                 j
                 for j, r in enumerate(data.mentors)
@@ -732,13 +853,14 @@ class _Problem:
     def _build_keys(self, form: MentoringForm) -> _Keys:
         """Score every eligible (mentee, mentor) cell of the form once, as int16 keys.
 
-        «ученик–ученик» rows and columns are sorted by grade: the §2.2 rule is monotone in the
-        mentor's grade, so each mentee grade's eligible mentors are a suffix of the columns and
-        the cells the rule excludes (about a quarter) are never scored.
+        Peer forms' («ученик–ученик», «студент–студент») rows and columns are sorted by grade
+        (course): the §2.2 rule is monotone in the mentor's grade, so each mentee grade's
+        eligible mentors are a suffix of the columns and the cells the rule excludes (about a
+        quarter) are never scored.
         """
         data = self.data
         rows, cols = self.by_form[form], self.pool[form]
-        if form is MentoringForm.student_student:
+        if form in PEER_FORMS:
             rows = rows[np.lexsort((rows, data.e_grade[rows]))]
             cols = cols[np.lexsort((cols, data.r_grade[cols]))]
             bounds = np.flatnonzero(np.diff(data.e_grade[rows])) + 1
@@ -1398,10 +1520,13 @@ def _diagnose(problem: _Problem, i: int, capacity: np.ndarray, assignment: dict[
         )
     form_ok = problem.form_ok[mentee.form]
     if not len(form_ok):
-        return NO_EXPERIENCED_EMPLOYER
+        # The form's own mentor rule (employer's years, master, director) excludes them all.
+        return next(
+            r for r in reasons if r and r not in (NO_MENTOR_OF_FORM, MENTORS_WITHOUT_CONSENTS)
+        )
     pair_ok = data.pair_ok(np.array([i]), form_ok, mentee.form)[0]
     if not pair_ok.any():
-        return NO_HIGHER_GRADE_MENTOR
+        return _PAIR_RULE_REASON[mentee.form]
     candidates = set(form_ok[pair_ok].tolist())
     if candidates <= problem.forbid.get(i, set()):
         return ALL_FORBIDDEN

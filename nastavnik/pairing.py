@@ -176,7 +176,7 @@ def build_input(*, session: Session, cycle_id: uuid.UUID, on: date) -> MatchingI
                     form=participant.form,
                     grade=participant.grade,
                     experience_years=participant.experience_years,
-                    is_new_staff=participant.form == MentoringForm.teacher_teacher
+                    is_new_staff=participant.form in matching.TEACHER_FORMS
                     and (participant.experience_years or 0) == 0,
                     subjects=topics(participant.subjects) | _items(participant.subjects),
                     interests=_items(participant.interests),
@@ -184,6 +184,7 @@ def build_input(*, session: Session, cycle_id: uuid.UUID, on: date) -> MatchingI
                     availability=frozenset(),
                     has_consents=participant.id in eligible,
                     wants_group=participant.wants_group,
+                    category=participant.mentee_category,
                 )
             )
         else:
@@ -191,7 +192,7 @@ def build_input(*, session: Session, cycle_id: uuid.UUID, on: date) -> MatchingI
                 participant.subjects
             )
             if (participant.experience_years or 0) >= TEACHER_MENTOR_MIN_YEARS and (
-                participant.form == MentoringForm.teacher_teacher
+                participant.form in matching.TEACHER_FORMS
             ):
                 competencies |= TEACHER_MENTOR_TOPICS
             mentors.append(
@@ -200,13 +201,14 @@ def build_input(*, session: Session, cycle_id: uuid.UUID, on: date) -> MatchingI
                     forms=frozenset({participant.form}),
                     grade=participant.grade,
                     experience_years=participant.experience_years,
-                    is_employer=participant.form == MentoringForm.employer_student,
+                    is_employer=participant.form in matching.EMPLOYER_FORMS,
                     competencies=competencies,
                     interests=_items(participant.interests),
                     availability=frozenset(),
                     active_mentees=elsewhere.get(person.id, 0) + here.get(participant.id, 0),
                     has_consents=participant.id in eligible,
                     admitted=participant.id in admitted,
+                    position=participant.position,
                 )
             )
     constraints = session.exec(

@@ -21,7 +21,17 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import Consent, ConsentKind, Cycle, ImportKind, MentoringForm, Participant, Person, Role
+from models import (
+    Consent,
+    ConsentKind,
+    Cycle,
+    ImportKind,
+    MenteeCategory,
+    MentoringForm,
+    Participant,
+    Person,
+    Role,
+)
 from models.tables import utcnow
 from nastavnik.db import session_scope
 from nastavnik.tabular import (
@@ -57,6 +67,7 @@ __all__ = [
     "parse_date",
     "parse_form",
     "parse_grade",
+    "parse_mentee_category",
     "person_key",
     "read_questionnaire",
 ]
@@ -64,6 +75,7 @@ __all__ = [
 MAX_CELL_CHARS = 2000
 MAX_NAME_CHARS = 200
 MAX_EXPERIENCE_YEARS = 70
+MAX_COURSE = 6
 
 # The fields of a questionnaire; the key is what `nastavnik columns set` takes.
 QUESTIONNAIRE = TableSpec(
@@ -87,7 +99,17 @@ QUESTIONNAIRE = TableSpec(
         Field(
             "grade",
             "Класс",
-            ("Класс обучения", "Класс (для обучающихся)", "В каком классе вы учитесь"),
+            (
+                "Класс обучения",
+                "Класс (для обучающихся)",
+                "В каком классе вы учитесь",
+                # A college's students give their course in the same column.
+                "Курс",
+                "Курс обучения",
+                "Класс/курс",
+                "Класс (курс)",
+                "На каком курсе вы учитесь",
+            ),
         ),
         Field(
             "form",
@@ -118,6 +140,18 @@ QUESTIONNAIRE = TableSpec(
             ),
         ),
         Field("position", "Должность", ("Занимаемая должность",)),
+        Field(
+            "mentee_category",
+            "Категория наставляемого",
+            (
+                # Not plain «Категория»: a teacher's «квалификационная категория» is another thing.
+                "Категория наставляемого педагога",
+                "Категория педагога-наставляемого",
+                "Основание для наставничества",
+                "Почему вам нужен наставник",
+                "Ваша ситуация",
+            ),
+        ),
         Field(
             "format",
             "Формат",
@@ -170,7 +204,42 @@ _FORM_WORDS: dict[tuple[str, str], MentoringForm] = {
     ("студент", "ученик"): MentoringForm.university_student_pupil,
     ("студент", "обучающийся"): MentoringForm.university_student_pupil,
     ("преподаватель", "студент"): MentoringForm.teacher_student,
+    # A college's forms (seed roadmap_lyceum_blagoveshchensk.txt).
+    ("студент", "студент"): MentoringForm.student_student_college,
+    ("работодатель", "студент"): MentoringForm.employer_student_college,
+    ("преподаватель", "преподаватель"): MentoringForm.lecturer_lecturer,
+    ("мастер", "обучающийся"): MentoringForm.master_student,
+    ("мастер", "студент"): MentoringForm.master_student,
+    ("мастер", "школьник"): MentoringForm.master_student,
+    ("директор", "педагог"): MentoringForm.director_teacher,
+    ("директор", "учитель"): MentoringForm.director_teacher,
+    ("директор", "преподаватель"): MentoringForm.director_teacher,
 }
+# Longer role names of the forms as organisations write them -> the word above.
+_ROLE_WORDS = {
+    "мастер производственного обучения": "мастер",
+    "мастер п/о": "мастер",
+    "преподаватель/мастер производственного обучения": "мастер",
+    "директор образовательной организации": "директор",
+    "руководитель образовательной организации": "директор",
+}
+# §2.3 categories: what a Russian answer says, checked on the folded text (ё as е).
+_CATEGORY_PATTERNS: tuple[tuple[MenteeCategory, re.Pattern[str]], ...] = (
+    (
+        MenteeCategory.young_specialist,
+        re.compile(r"молод\w* (специалист|педагог|учител|преподавател)|начинающ"),
+    ),
+    (
+        MenteeCategory.newcomer,
+        re.compile(r"нов\w* (сотрудник|работник)|смен\w* места работы|нов\w* мест\w* работы"),
+    ),
+    (
+        MenteeCategory.new_methods,
+        re.compile(r"(освоени|овладени|изучени)\w* (нов|современ)|нов\w* (методик|метод|технолог)"),
+    ),
+    (MenteeCategory.distance_teaching, re.compile(r"дистанц|онлайн-обучен")),
+    (MenteeCategory.burnout, re.compile(r"выгоран|хроническ\w* усталост")),
+)
 
 _YES = {"да", "yes", "true", "1", "+", "согласен", "согласна", "согласен(на)", "даю согласие"}
 _NO = {"нет", "no", "false", "0", "-", "не согласен", "не согласна", "не согласен(на)"}
@@ -179,6 +248,7 @@ _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _GRADE = re.compile(
     r"^(\d{1,2})\s*(?:класс|кл\.?)?\s*[-–]?\s*[\"«']?([^\W\d_]?)[\"»']?\s*(?:класс)?$"
 )
+_COURSE = re.compile(r"^(?:(\d)\s*(?:-?\s*(?:й|ой|ый))?\s*курс|курс\s*(\d))$")
 _INT = re.compile(r"^(-?\s*\d+)(?:[.,]0+)?\s*(?:г\.?|год|года|лет)?$")
 _DATE_HINT = "ожидается ДД.ММ.ГГГГ или ГГГГ-ММ-ДД"
 _LATIN_TO_CYRILLIC = str.maketrans("ABCEHKMOPTXY", "АВСЕНКМОРТХУ")
@@ -217,12 +287,32 @@ def parse_form(text: str) -> MentoringForm | None:
     parts = _DASHES.split(fold_text(text))
     if len(parts) != 2:
         return None
-    return _FORM_WORDS.get((parts[0].strip(), parts[1].strip()))
+    first, second = (" ".join(_ROLE_WORDS.get(p.strip(), p.strip()).split()) for p in parts)
+    return _FORM_WORDS.get((first, second))
+
+
+def parse_mentee_category(text: str) -> MenteeCategory | None:
+    """The §2.3 category an answer names («Молодой специалист», «Профессиональное выгорание»).
+
+    None when it names none; ValueError (with the categories found) when it names several.
+    """
+    folded = fold_text(text)
+    found = [category for category, pattern in _CATEGORY_PATTERNS if pattern.search(folded)]
+    if len(found) > 1:
+        raise ValueError(", ".join(f"«{c.value}»" for c in found))
+    return found[0] if found else None
 
 
 def parse_grade(text: str) -> tuple[int, str] | None:
-    """Grade number and letter of '7А', '10 Б', '7-а', '11'; None if it does not look like one."""
-    match = _GRADE.match(" ".join(text.split()).casefold())
+    """Grade number and letter of '7А', '10 Б', '7-а', '11'; None if it does not look like one.
+
+    A college student's course («2 курс», «2-й курс», «курс 2») comes back as (2, "").
+    """
+    folded = " ".join(text.split()).casefold()
+    course = _COURSE.match(folded)
+    if course:
+        return int(course.group(1) or course.group(2)), ""
+    match = _GRADE.match(folded)
     if not match:
         return None
     letter = match.group(2).upper().translate(_LATIN_TO_CYRILLIC)
@@ -319,6 +409,8 @@ class _RowParser:
                     f"не удалось распознать класс «{values['Класс']}», "
                     "ожидается, например, 7А или 10 Б",
                 )
+            elif "курс" in values["Класс"].casefold() and not 1 <= parsed[0] <= MAX_COURSE:
+                err("Класс", f"курс должен быть от 1 до {MAX_COURSE}, указано «{values['Класс']}»")
             elif not 1 <= parsed[0] <= 11:
                 err("Класс", f"класс должен быть от 1 до 11, указано «{values['Класс']}»")
             else:
@@ -327,6 +419,11 @@ class _RowParser:
         experience = None
         if values.get("Стаж"):
             experience = self._experience(values["Стаж"], lambda m: err("Стаж", m))
+        category = None
+        if values.get("Категория наставляемого"):
+            category = self._category(
+                values["Категория наставляемого"], lambda m: err("Категория наставляемого", m)
+            )
         wants_group = False
         if values.get("Формат"):
             folded = fold_text(values["Формат"])
@@ -406,6 +503,8 @@ class _RowParser:
             participant["experience_years"] = experience
         if "Формат" in values:
             participant["wants_group"] = wants_group
+        if "Категория наставляемого" in values:
+            participant["mentee_category"] = category
         row = _Row(
             number=number,
             person=person,
@@ -435,6 +534,18 @@ class _RowParser:
         if parsed is None:
             err(column, f"неверная дата «{text}», {_DATE_HINT}")
         return parsed
+
+    @staticmethod
+    def _category(text: str, err: Any) -> MenteeCategory | None:
+        try:
+            category = parse_mentee_category(text)
+        except ValueError as several:
+            err(f"указано несколько категорий ({several}), выберите одну: «{text}»")
+            return None
+        if category is None:
+            allowed = ", ".join(f"«{c.value}»" for c in MenteeCategory)
+            err(f"неизвестная категория «{text}»; допустимы: {allowed}")
+        return category
 
     @staticmethod
     def _experience(text: str, err: Any) -> int | None:

@@ -13,14 +13,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import MentoringForm
+from models import MenteeCategory, MentoringForm
 from nastavnik.matching import (
     ALL_FORBIDDEN,
     NO_CAPACITY,
     NO_CONSENTS,
+    NO_DIRECTOR,
+    NO_EXPERIENCE,
     NO_EXPERIENCED_EMPLOYER,
+    NO_HIGHER_COURSE_MENTOR,
     NO_HIGHER_GRADE_MENTOR,
     NO_MENTOR_OF_FORM,
+    NO_VOCATIONAL_MASTER,
     NOT_YOUNG_SPECIALIST,
     Constraints,
     MatchResult,
@@ -38,6 +42,11 @@ from nastavnik.matching import (
 SS = MentoringForm.student_student
 TT = MentoringForm.teacher_teacher
 ES = MentoringForm.employer_student
+SSC = MentoringForm.student_student_college
+ESC = MentoringForm.employer_student_college
+LL = MentoringForm.lecturer_lecturer
+MS = MentoringForm.master_student
+DT = MentoringForm.director_teacher
 
 
 def mentee(id: str = "e1", form: MentoringForm = SS, **kw: object) -> MenteeCandidate:
@@ -58,11 +67,11 @@ def mentee(id: str = "e1", form: MentoringForm = SS, **kw: object) -> MenteeCand
 
 def mentor(id: str = "r1", forms: frozenset[MentoringForm] = frozenset({SS}), **kw: object):
     """A mentor that passes every rule for its forms unless told otherwise."""
-    pupil = SS in forms
+    pupil = bool(forms & {SS, SSC})
     base: dict[str, object] = {
         "grade": 10 if pupil else None,
         "experience_years": None if pupil else 20,
-        "is_employer": ES in forms,
+        "is_employer": bool(forms & {ES, ESC}),
         "competencies": frozenset({"математика", "олимпиада"}),
         "interests": frozenset({"шахматы"}),
         "availability": frozenset({"вторник"}),
@@ -130,6 +139,155 @@ def test_employer_mentor_needs_five_years() -> None:
     assert reason_of(result, "e1") == NO_EXPERIENCED_EMPLOYER
     senior = mentor("r3", frozenset({ES}), experience_years=5)
     assert matched(match([pupil], [junior, senior])) == {"e1": "r3"}
+
+
+# ---------------------------------------------------------------------------------------------
+# §2.3 as written: who may be a teacher–teacher (lecturer–lecturer) mentee
+
+
+@pytest.mark.parametrize("form", [TT, LL])
+@pytest.mark.parametrize(
+    "category",
+    [MenteeCategory.new_methods, MenteeCategory.distance_teaching, MenteeCategory.burnout],
+)
+def test_experienced_teacher_in_a_section_2_3_category_is_a_mentee(
+    form: MentoringForm, category: MenteeCategory
+) -> None:
+    """§2.3 as written. §2.3.4, Наставляемый: «Педагог, находящийся в состоянии эмоционального
+    выгорания, хронической усталости»; §2.3.5: «педагог-новатор – консервативный педагог», «более
+    молодой педагог помогает опытному представителю «старой школы» овладеть современными
+    программами, цифровыми навыками и технологиями»; moving to distance teaching (issue 7 §3)."""
+    teacher = mentor(forms=frozenset({form}))
+    veteran = mentee("e1", form, experience_years=25, category=category)
+    result = match([veteran], [teacher])
+    assert matched(result) == {"e1": "r1"}
+    assert f"наставляемый: {category.value} (п. 2.3)" in result.pairs[0].reasons
+    assert result.pairs[0].reasons == score(veteran, teacher)[1]
+    # The narrow reading (young specialists and newcomers only) is a policy choice.
+    narrow = Policy(experienced_teacher_categories=frozenset())
+    refused = match([veteran], [teacher], policy=narrow)
+    assert reason_of(refused, "e1") == (
+        f"категория «{category.value}» не допускается положением организации (п. 2.3)"
+    )
+
+
+@pytest.mark.parametrize("form", [TT, LL])
+def test_section_2_3_young_specialists_and_newcomers(form: MentoringForm) -> None:
+    """§2.3: «молодого специалиста (при опыте работы от 0 до 3 лет) или нового сотрудника
+    (при смене места работы)»; an experienced teacher without a §2.3 category is refused."""
+    teacher = mentor(forms=frozenset({form}))
+    young = mentee("e1", form, experience_years=2, category=MenteeCategory.young_specialist)
+    newcomer = mentee("e2", form, experience_years=20, category=MenteeCategory.newcomer)
+    veteran = mentee("e3", form, experience_years=20)
+    claimed = mentee("e4", form, experience_years=7, category=MenteeCategory.young_specialist)
+    unknown = mentee("e5", form, experience_years=None)
+    declared = mentee("e6", form, experience_years=None, category=MenteeCategory.young_specialist)
+    result = match(
+        [young, newcomer, veteran, claimed, unknown, declared], [teacher, replace(teacher, id="r2")]
+    )
+    assert set(matched(result)) == {"e1", "e2", "e6"}
+    assert reason_of(result, "e3") == NOT_YOUNG_SPECIALIST
+    assert (
+        reason_of(result, "e4") == "указано «молодой специалист», но стаж 7 лет — больше 3 (п. 2.3)"
+    )
+    assert reason_of(result, "e5") == NO_EXPERIENCE
+    reasons = {p.mentee_id: p.reasons for p in result.pairs}
+    assert "наставляемый: новый сотрудник (п. 2.3)" in reasons["e2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A college's forms (seed roadmap_lyceum_blagoveshchensk.txt, «Формы наставничества»)
+
+
+def test_student_student_mentor_is_on_a_higher_course() -> None:
+    """«студент-студент»: the mentor is a senior student (`grade` is the course)."""
+    first = mentee("e1", SSC, grade=1)
+    third = mentor("r1", frozenset({SSC}), grade=3)
+    same = mentor("r2", frozenset({SSC}), grade=1)
+    result = match([first], [same, third])
+    assert matched(result) == {"e1": "r1"}
+    assert "наставник старше на 2 курса" in score(first, third, Weights(experience=1))[1]
+    assert result.pairs[0].reasons == score(first, third)[1]
+    result = match([first], [same])
+    assert reason_of(result, "e1") == NO_HIGHER_COURSE_MENTOR
+    assert check_pair(mentee("e1", SSC, grade=None), third) == NO_HIGHER_COURSE_MENTOR
+    two_up = Policy(student_mentor_min_course_gap=3)
+    assert check_pair(first, third, policy=two_up) == NO_HIGHER_COURSE_MENTOR
+    # The school's strict stage reading (§2.2) does not apply to courses.
+    assert check_pair(first, third, policy=Policy(pupil_mentor_higher_stage=True)) is None
+    # A school pupil mentor cannot serve a college form, and the other way round.
+    assert check_pair(first, mentor("r3", frozenset({SS}), grade=11)) == NO_MENTOR_OF_FORM
+
+
+def test_employer_student_mentor_is_an_employer_with_five_years() -> None:
+    """«работодатель - студент»: the employer mentor as §2.4.4 «с большим (от 5 лет) опытом
+    работы»; the mentee is a student of any course."""
+    student = mentee("e1", ESC, grade=1)
+    junior = mentor("r1", frozenset({ESC}), experience_years=4)
+    not_employer = mentor("r2", frozenset({ESC}), experience_years=30, is_employer=False)
+    result = match([student], [junior, not_employer])
+    assert reason_of(result, "e1") == NO_EXPERIENCED_EMPLOYER
+    senior = mentor("r3", frozenset({ESC}), experience_years=5)
+    assert senior.is_employer
+    assert matched(match([student], [junior, senior])) == {"e1": "r3"}
+    # The school's «старших классов» option (§2.4) is about grades, not a college's courses.
+    policy = Policy(employer_mentee_min_grade=10)
+    assert check_pair(student, senior, policy=policy) is None
+
+
+def test_lecturer_lecturer_is_like_teacher_teacher() -> None:
+    """«преподаватель - преподаватель»: the same §2.3 rule as «учитель – учитель»."""
+    lecturer = mentor("r1", frozenset({LL}))
+    young = mentee("e1", LL, experience_years=1)
+    veteran = mentee("e2", LL, experience_years=10)
+    result = match([young, veteran], [lecturer, mentor("r2", frozenset({TT}))])
+    assert matched(result) == {"e1": "r1"}
+    assert reason_of(result, "e2") == NOT_YOUNG_SPECIALIST
+
+
+@pytest.mark.parametrize(
+    ("position", "ok"),
+    [
+        ("Мастер производственного обучения", True),
+        ("мастер п/о", True),
+        ("старший мастер производственного обучения", True),
+        ("преподаватель", False),
+        ("", False),
+    ],
+)
+def test_master_student_mentor_is_a_master_of_vocational_training(position: str, ok: bool) -> None:
+    """«преподаватель/мастер производственного обучения - школьник»: by default only a master
+    of vocational training mentors in it; a policy lets lecturers in too."""
+    student = mentee("e1", MS, grade=1)
+    master = mentor("r1", frozenset({MS}), position=position)
+    result = match([student], [master])
+    assert (matched(result) == {"e1": "r1"}) is ok
+    if not ok:
+        assert reason_of(result, "e1") == NO_VOCATIONAL_MASTER
+    lecturers = Policy(master_form_admits_lecturers=True)
+    assert (check_pair(student, master, policy=lecturers) is None) is (ok or bool(position))
+
+
+@pytest.mark.parametrize(
+    ("position", "ok"),
+    [
+        ("Директор", True),
+        ("заместитель директора по учебно-воспитательной работе", True),
+        ("И. о. директора", True),
+        ("учитель математики", False),
+        ("мастер производственного обучения", False),
+    ],
+)
+def test_director_teacher_mentor_is_the_director_or_a_deputy(position: str, ok: bool) -> None:
+    """«директор образовательной организации – педагог»: the director (or a deputy) mentors."""
+    teacher = mentee("e1", DT, experience_years=12)
+    head = mentor("r1", frozenset({DT}), position=position)
+    result = match([teacher], [head])
+    assert (matched(result) == {"e1": "r1"}) is ok
+    if not ok:
+        assert reason_of(result, "e1") == NO_DIRECTOR
+    # §2.3 restricts teacher–teacher mentees, not the director's: experience does not matter.
+    assert check_pair(teacher, mentor("r1", frozenset({DT}), position="директор")) is None
 
 
 def test_at_most_three_mentees_at_once() -> None:
@@ -218,6 +376,14 @@ def test_locked_pair_takes_a_place_of_the_three() -> None:
     ("the_mentee", "the_mentor", "needle"),
     [
         (mentee(grade=9), mentor(grade=8), "2.2"),
+        (mentee(form=SSC, grade=2), mentor(forms=frozenset({SSC}), grade=2), "старшего курса"),
+        (mentee(form=MS), mentor(forms=frozenset({MS}), position="преподаватель"), "мастера"),
+        (mentee(form=DT), mentor(forms=frozenset({DT}), position="учитель"), "директора"),
+        (
+            mentee(form=LL, experience_years=12, category=MenteeCategory.young_specialist),
+            mentor(forms=frozenset({LL})),
+            "2.3",
+        ),
         (mentee(form=TT, experience_years=10), mentor(forms=frozenset({TT})), "2.3"),
         (mentee(form=ES, grade=10), mentor(forms=frozenset({ES}), experience_years=2), "2.4.4"),
         (mentee(has_consents=False), mentor(), "2.6"),
@@ -311,47 +477,59 @@ VOCAB = ["математика", "физика", "история", "олимпи
 INTERESTS = ["шахматы", "театр", "футбол"]
 SLOTS = ["пн", "вт", "ср"]
 FORMS = [SS, TT, ES]
+COLLEGE_FORMS = [SSC, ESC, LL, MS, DT, TT]  # the lyceum's forms and the alias «педагог–педагог»
+POSITIONS = ["", "мастер производственного обучения", "заместитель директора", "преподаватель"]
 
 
 def subsets(pool: list[str]) -> st.SearchStrategy[frozenset[str]]:
     return st.frozensets(st.sampled_from(pool), max_size=len(pool))
 
 
-mentees_st = st.builds(
-    MenteeCandidate,
-    id=st.just(""),
-    form=st.sampled_from(FORMS),
-    grade=st.one_of(st.none(), st.integers(1, 11)),
-    experience_years=st.one_of(st.none(), st.integers(0, 6)),
-    is_new_staff=st.booleans(),
-    subjects=subsets(VOCAB),
-    interests=subsets(INTERESTS),
-    requests=subsets(VOCAB),
-    availability=subsets(SLOTS),
-    has_consents=st.integers(0, 9).map(bool),
-    wants_group=st.booleans(),
-)
-mentors_st = st.builds(
-    MentorCandidate,
-    id=st.just(""),
-    forms=st.frozensets(st.sampled_from(FORMS), min_size=1),
-    grade=st.one_of(st.none(), st.integers(1, 11)),
-    experience_years=st.one_of(st.none(), st.integers(0, 25)),
-    is_employer=st.booleans(),
-    competencies=subsets(VOCAB),
-    interests=subsets(INTERESTS),
-    availability=subsets(SLOTS),
-    capacity=st.integers(1, 3),
-    active_mentees=st.integers(0, 2),
-    has_consents=st.integers(0, 9).map(bool),
-    admitted=st.integers(0, 9).map(bool),
-)
+def mentees_st(forms: list[MentoringForm]) -> st.SearchStrategy[MenteeCandidate]:
+    return st.builds(
+        MenteeCandidate,
+        id=st.just(""),
+        form=st.sampled_from(forms),
+        grade=st.one_of(st.none(), st.integers(1, 11)),
+        experience_years=st.one_of(st.none(), st.integers(0, 6)),
+        is_new_staff=st.booleans(),
+        subjects=subsets(VOCAB),
+        interests=subsets(INTERESTS),
+        requests=subsets(VOCAB),
+        availability=subsets(SLOTS),
+        has_consents=st.integers(0, 9).map(bool),
+        wants_group=st.booleans(),
+        category=st.one_of(st.none(), st.sampled_from(list(MenteeCategory))),
+    )
+
+
+def mentors_st(forms: list[MentoringForm]) -> st.SearchStrategy[MentorCandidate]:
+    return st.builds(
+        MentorCandidate,
+        id=st.just(""),
+        forms=st.frozensets(st.sampled_from(forms), min_size=1),
+        grade=st.one_of(st.none(), st.integers(1, 11)),
+        experience_years=st.one_of(st.none(), st.integers(0, 25)),
+        is_employer=st.booleans(),
+        competencies=subsets(VOCAB),
+        interests=subsets(INTERESTS),
+        availability=subsets(SLOTS),
+        capacity=st.integers(1, 3),
+        active_mentees=st.integers(0, 2),
+        has_consents=st.integers(0, 9).map(bool),
+        admitted=st.integers(0, 9).map(bool),
+        position=st.sampled_from(POSITIONS),
+    )
 
 
 @st.composite
-def instances(draw: st.DrawFn) -> tuple[list[MenteeCandidate], list[MentorCandidate], Constraints]:
-    es = [replace(e, id=f"e{i}") for i, e in enumerate(draw(st.lists(mentees_st, max_size=6)))]
-    rs = [replace(r, id=f"r{j}") for j, r in enumerate(draw(st.lists(mentors_st, max_size=4)))]
+def instances(
+    draw: st.DrawFn, forms: list[MentoringForm] = FORMS
+) -> tuple[list[MenteeCandidate], list[MentorCandidate], Constraints]:
+    drawn_mentees = draw(st.lists(mentees_st(forms), max_size=6))
+    drawn_mentors = draw(st.lists(mentors_st(forms), max_size=4))
+    es = [replace(e, id=f"e{i}") for i, e in enumerate(drawn_mentees)]
+    rs = [replace(r, id=f"r{j}") for j, r in enumerate(drawn_mentors)]
     all_pairs = [(e.id, r.id) for e in es for r in rs]
     forbid = (
         draw(st.frozensets(st.sampled_from(all_pairs), max_size=3)) if all_pairs else frozenset()
@@ -427,6 +605,21 @@ def test_optimal_against_brute_force(
     assert (result.stats["matched"], result.stats["objective"]) == brute_force(
         mentees, mentors, constraints
     )
+
+
+@FAST
+@given(instances(COLLEGE_FORMS))
+def test_college_forms_optimal_against_brute_force(
+    case: tuple[list[MenteeCandidate], list[MentorCandidate], Constraints],
+) -> None:
+    """The college's forms and their rules keep the exact lexicographic optimum."""
+    mentees, mentors, constraints = case
+    for top_k in (20, 1):
+        result = match(mentees, mentors, constraints=constraints, top_k=top_k)
+        check_feasible(result, mentees, mentors, constraints)
+        assert (result.stats["matched"], result.stats["objective"]) == brute_force(
+            mentees, mentors, constraints
+        )
 
 
 @FAST

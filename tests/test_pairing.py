@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from models import ConstraintKind, MentorshipPair, PairMember, PairStatus, Participant, Person, Role
-from nastavnik import pairing, questionnaires, repository, training
+from nastavnik import matching, pairing, questionnaires, repository, training
 
 ON = date(2026, 10, 1)
 MENTEES = """Фамилия;Имя;Отчество;Дата рождения;Электронная почта;Класс;Форма наставничества;Запрос;Согласие на обработку персональных данных;Дата согласия;Согласие законного представителя
@@ -231,3 +231,76 @@ def test_mentees_who_ask_for_a_group_are_matched_as_one_group(engine, cycle_ids,
             "Орлова Вера",
             "Титов Лев",
         ]
+
+
+LYCEUM_MENTORS = """ФИО;Дата рождения;Курс;Стаж;Должность;Форма наставничества;Предметы;Согласие на обработку персональных данных;Дата согласия
+Гусев Пётр Ильич;01.02.1970;;30;мастер производственного обучения;преподаватель/мастер производственного обучения - школьник;сварка;Да;01.09.2026
+Белова Нина Юрьевна;01.02.1975;;25;заместитель директора по УПР;директор образовательной организации – педагог;управление;Да;01.09.2026
+Осипов Юрий Львович;01.02.1980;;20;преподаватель;преподаватель - преподаватель;методика;Да;01.09.2026
+Фомина Ксения Андреевна;01.02.2006;3 курс;;;студент-студент;математика;Да;01.09.2026
+"""
+LYCEUM_MENTEES = """ФИО;Дата рождения;Курс;Стаж;Категория наставляемого;Форма наставничества;Запрос;Согласие на обработку персональных данных;Дата согласия
+Климов Денис Олегович;01.02.2008;1 курс;;;мастер производственного обучения – обучающийся;сварка;Да;01.09.2026
+Седова Ирина Павловна;01.02.1990;;12;;директор–педагог;управление;Да;01.09.2026
+Панова Вера Ильинична;01.02.1972;;28;Переход на дистанционное обучение;преподаватель – преподаватель;методика;Да;01.09.2026
+Жукова Алла Петровна;01.02.2000;;2;молодой специалист;педагог–педагог;методика;Да;01.09.2026
+Рыбин Олег Петрович;01.02.1970;;30;;преподаватель-преподаватель;методика;Да;01.09.2026
+Ильин Глеб Ильич;01.02.2008;2 курс;;;студент-студент;математика;Да;01.09.2026
+Лосев Марк Ильич;01.02.2006;3 курс;;;студент-студент;математика;Да;01.09.2026
+"""
+
+
+def test_a_colleges_forms_are_paired_by_their_rules(engine, cycle_ids, tmp_path):
+    """The lyceum's forms (seed roadmap_lyceum_blagoveshchensk.txt) from its questionnaires:
+    the master and the deputy director mentor by position, a senior student a younger one;
+    §2.3 as written admits an experienced lecturer moving to distance teaching and refuses one
+    without a category; «педагог–педагог» is the school's «учитель–учитель» (no mentor here)."""
+    _, cycle_id = cycle_ids
+    for name, text, role in (
+        ("mentors.csv", LYCEUM_MENTORS, Role.mentor),
+        ("mentees.csv", LYCEUM_MENTEES, Role.mentee),
+    ):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        report = questionnaires.import_file_transaction(
+            engine=engine, cycle_id=cycle_id, path=path, role=role
+        )
+        assert report.rejected == []
+    with Session(engine) as session:
+        for participant_id in _ids(session, cycle_id, Role.mentor).values():
+            training.set_admission(
+                session=session,
+                cycle_id=cycle_id,
+                participant_id=participant_id,
+                admitted=True,
+                reason="прошёл обучение",
+            )
+        pairing.run_matching(session=session, cycle_id=cycle_id, on=ON, matching_key="college")
+        session.commit()
+        mentors = {v: k for k, v in _ids(session, cycle_id, Role.mentor).items()}
+        mentees = {v: k for k, v in _ids(session, cycle_id, Role.mentee).items()}
+        pairs = {
+            mentees[member.mentee_id]: (mentors[pair.mentor_id], pair.reasons)
+            for pair, member in session.exec(
+                select(MentorshipPair, PairMember).join(
+                    PairMember, col(PairMember.pair_id) == col(MentorshipPair.id)
+                )
+            )
+        }
+        assert {mentee: mentor for mentee, (mentor, _) in pairs.items()} == {
+            "Климов": "Гусев",
+            "Седова": "Белова",
+            "Ильин": "Фомина",
+            "Панова": "Осипов",
+        }
+        assert "наставляемый: переход на дистанционное обучение (п. 2.3)" in pairs["Панова"][1]
+        assert "запрошенная форма: студент–студент" in pairs["Ильин"][1]
+        waiting = {
+            w["full_name"].split()[0]: w["reason"]
+            for w in pairing.search_list(session=session, cycle_id=cycle_id)
+        }
+        assert waiting == {
+            "Жукова": matching.NO_MENTOR_OF_FORM,  # «педагог–педагог» is the school's form
+            "Рыбин": matching.NOT_YOUNG_SPECIALIST,  # 30 years and no §2.3 category
+            "Лосев": matching.NO_HIGHER_COURSE_MENTOR,  # on the mentor's course
+        }

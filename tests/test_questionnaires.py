@@ -15,7 +15,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from deployments.demo_data import write_demo_questionnaires
-from models import AuditEvent, Consent, ConsentKind, MentoringForm, Participant, Person, Role
+from models import (
+    AuditEvent,
+    Consent,
+    ConsentKind,
+    MenteeCategory,
+    MentoringForm,
+    Participant,
+    Person,
+    Role,
+)
 from nastavnik import questionnaires
 from nastavnik.consents import check_consents
 from nastavnik.questionnaires import (
@@ -28,6 +37,7 @@ from nastavnik.questionnaires import (
     parse_date,
     parse_form,
     parse_grade,
+    parse_mentee_category,
     read_questionnaire,
 )
 
@@ -260,6 +270,19 @@ def test_headers_are_matched_loosely():
         ("Работодатель – ученик", MentoringForm.employer_student),
         ("Студент – ученик", MentoringForm.university_student_pupil),
         ("Преподаватель – студент", MentoringForm.teacher_student),
+        # The lyceum's forms as its roadmap writes them (seed roadmap_lyceum_blagoveshchensk.txt).
+        ("студент-студент", MentoringForm.student_student_college),
+        ("преподаватель - преподаватель", MentoringForm.lecturer_lecturer),
+        ("работодатель - студент", MentoringForm.employer_student_college),
+        (
+            "преподаватель/мастер производственного обучения - школьник",
+            MentoringForm.master_student,
+        ),
+        ("Мастер производственного обучения – обучающийся", MentoringForm.master_student),
+        ("мастер п/о – студент", MentoringForm.master_student),
+        ("директор образовательной организации – педагог", MentoringForm.director_teacher),
+        ("Директор–педагог", MentoringForm.director_teacher),
+        *((form.value, form) for form in MentoringForm),
         ("Родитель – ученик", None),
         ("ученик", None),
     ],
@@ -279,12 +302,92 @@ def test_forms_are_normalised(text, form):
         ("5 класс", (5, "")),
         ("8B", (8, "В")),
         ("14", (14, "")),
+        ("2 курс", (2, "")),
+        ("1-й курс", (1, "")),
+        ("Курс 3", (3, "")),
         ("седьмой", None),
         ("7АБ", None),
     ],
 )
 def test_grades_are_parsed(text, grade):
     assert parse_grade(text) == grade
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Молодой специалист", MenteeCategory.young_specialist),
+        ("молодой специалист (стаж от 0 до 3 лет)", MenteeCategory.young_specialist),
+        ("Новый сотрудник", MenteeCategory.newcomer),
+        ("новый сотрудник (смена места работы)", MenteeCategory.newcomer),
+        ("Освоение новых методик", MenteeCategory.new_methods),
+        ("освоение новых технологий", MenteeCategory.new_methods),
+        ("Переход на дистанционное обучение", MenteeCategory.distance_teaching),
+        ("Профессиональное выгорание", MenteeCategory.burnout),
+        ("эмоциональное выгорание, хроническая усталость", MenteeCategory.burnout),
+        *((c.value.upper(), c) for c in MenteeCategory),
+        ("высшая категория", None),
+        ("", None),
+    ],
+)
+def test_mentee_categories_are_parsed_from_russian_answers(text, category):
+    """§2.3 as written: young specialist, newcomer, or an experienced teacher mastering new
+    methods, moving to distance teaching, or at risk of burnout."""
+    assert parse_mentee_category(text) is category
+
+
+def test_two_mentee_categories_in_one_answer_are_refused():
+    with pytest.raises(ValueError, match="«молодой специалист», «профессиональное выгорание»"):
+        parse_mentee_category("Молодой специалист, профессиональное выгорание")
+
+
+def test_mentee_category_and_course_are_imported(engine, cycle_ids, tmp_path):
+    """§2.3 «молодого специалиста (при опыте работы от 0 до 3 лет) или нового сотрудника (при
+    смене места работы)», §2.3.4 «Педагог, находящийся в состоянии эмоционального выгорания»:
+    the questionnaire carries the category; a college student's course goes to «Класс»."""
+    headers = ["ФИО", "Форма наставничества", "Стаж", "Категория наставляемого педагога", "Курс"]
+    rows = [
+        ["Орлова Анна Ивановна", "преподаватель-преподаватель", "22", "Освоение новых методик", ""],
+        ["Лукин Ян Петрович", "педагог–педагог", "14", "Профессиональное выгорание", ""],
+        ["Рябова Ева Олеговна", "учитель-учитель", "1", "молодой специалист", ""],
+        ["Зуев Лев Павлович", "студент-студент", "", "", "1 курс"],
+        ["Титов Гай Ильич", "учитель-учитель", "30", "первая квалификационная", ""],
+        ["Попов Иван Иванович", "учитель-учитель", "30", "Новый сотрудник; выгорание", ""],
+        ["Юдин Олег Олегович", "студент-студент", "", "", "8 курс"],
+    ]
+    path = write_csv(tmp_path / "lyceum.csv", rows, headers=headers)
+    report = run(engine, cycle_ids[1], path, role=Role.mentor)
+    allowed = ", ".join(f"«{c.value}»" for c in MenteeCategory)
+    assert [str(e) for e in report.rejected] == [
+        "lyceum.csv, строка 6, поле «Категория наставляемого»: неизвестная категория "
+        f"«первая квалификационная»; допустимы: {allowed}",
+        "lyceum.csv, строка 7, поле «Категория наставляемого»: указано несколько категорий "
+        "(«новый сотрудник», «профессиональное выгорание»), выберите одну: "
+        "«Новый сотрудник; выгорание»",
+        "lyceum.csv, строка 8, поле «Класс»: курс должен быть от 1 до 6, указано «8 курс»",
+    ]
+    stored = people(engine)
+    assert stored["Орлова"][1].form is MentoringForm.lecturer_lecturer
+    assert stored["Орлова"][1].mentee_category is MenteeCategory.new_methods
+    assert stored["Лукин"][1].form is MentoringForm.teacher_teacher
+    assert stored["Лукин"][1].mentee_category is MenteeCategory.burnout
+    assert stored["Рябова"][1].mentee_category is MenteeCategory.young_specialist
+    assert stored["Зуев"][1].form is MentoringForm.student_student_college
+    assert (stored["Зуев"][1].grade, stored["Зуев"][1].mentee_category) == (1, None)
+    # An emptied answer clears the stored category on re-import (present columns overwrite).
+    rows[0][3] = ""
+    report = run(engine, cycle_ids[1], write_csv(path, rows[:4], headers=headers), role=Role.mentor)
+    assert (report.updated, report.unchanged) == (1, 3)
+    assert people(engine)["Орлова"][1].mentee_category is None
+
+
+def test_mentee_category_header_is_not_a_qualification_category():
+    assert canonical_header("Категория наставляемого") == "Категория наставляемого"
+    assert canonical_header("Основание для наставничества:") == "Категория наставляемого"
+    assert canonical_header("Курс обучения") == "Класс"
+    # A teacher's «квалификационная категория» (первая, высшая) is another question.
+    assert canonical_header("Квалификационная категория") is None
+    assert canonical_header("Категория") is None
 
 
 def test_dates_are_parsed():
@@ -482,7 +585,9 @@ EXPECTED_ERRORS = [
     "bad.csv, строка 4, поле «Электронная почта»: неверный адрес электронной почты «eva@»",
     "bad.csv, строка 4, поле «Форма наставничества»: неизвестная форма наставничества "
     "«Родитель – ученик»; допустимы: ученик–ученик, учитель–учитель, работодатель–ученик, "
-    "студент–ученик, преподаватель–студент",
+    "студент–ученик, преподаватель–студент, студент–студент, работодатель–студент, "
+    "преподаватель–преподаватель, мастер производственного обучения–обучающийся, "
+    "директор–педагог",
     "bad.csv, строка 5, поле «Фамилия»: обязательное поле не заполнено",
     "bad.csv, строка 6, поле «Класс»: класс должен быть от 1 до 11, указано «14»",
     "bad.csv, строка 8, поле «Дата рождения»: неправдоподобная дата рождения 01.01.2030",
