@@ -1,7 +1,7 @@
 """organisation policy: the regulation's configurable hard rules per organisation
 
 Revision ID: 0006_organisation_policy
-Revises: 0005_outbox_retry
+Revises: 0006_college_forms
 Create Date: 2026-11-30 07:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006_organisation_policy"
-down_revision: str | None = "0005_outbox_retry"
+down_revision: str | None = "0006_college_forms"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
