@@ -412,6 +412,10 @@ def _print_year(console: Console, settings: Settings, cycle_id: uuid.UUID, log: 
         f"Дней с событиями: {log.days_ticked}; решений по ссылкам: {log.decisions}; "
         f"писем от ежедневного шага: {log.messages}"
     )
+    console.print(
+        "Время по частям: "
+        + ", ".join(f"{what} {seconds:.1f} с" for what, seconds in log.seconds.items())
+    )
     console.print(f"Страница дорожной карты: {settings.web_base_url}/roadmap/{cycle_id}")
 
 

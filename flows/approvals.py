@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from prefect import get_run_logger
@@ -60,6 +61,7 @@ class ApprovalOutcome:
     comment: str
     approver_name: str
     details: dict[str, Any] = field(default_factory=dict)
+    decided_on: date | None = None
 
     @property
     def approved(self) -> bool:
@@ -118,6 +120,7 @@ def request_approval(
                 answer.comment,
                 answer.approver_name,
                 answer.details(),
+                date.fromisoformat(str(result["decided_on"])) if result["decided_on"] else None,
             )
         logger.warning("%s: %s; waiting for a valid decision", title, result["message"])
         attempt += 1

@@ -101,9 +101,11 @@ def _pairing_steps(params: PairingParams) -> str:
             return review.decision.value
 
         # 3. The order fixing the pairs whose both sides consented; the director decides.
+        # It is made on the day the curator confirmed the review, with the consents of that day.
+        order_day = max(on, review.decided_on or on)
         order = render_pairing_order(
             cycle_id=cycle_id,
-            on=on,
+            on=order_day,
             starts_on=starts_on,
             ends_on=ends_on,
             flow_run_id=flow_run_id,

@@ -7,9 +7,10 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -17,6 +18,7 @@ from sqlmodel import Session, select
 from models import ApprovalDecision, ApprovalRequest, ApprovalStatus, AuditEvent, Decision
 from nastavnik import repository
 from nastavnik.clock import process_clock
+from nastavnik.settings import get_settings
 
 DECISION_STATUS = {
     Decision.approve: ApprovalStatus.approved,
@@ -500,6 +502,20 @@ def find_request(*, session: Session, prefix: str) -> ApprovalRequest:
     if len(matches) != 1:
         raise LookupError(f"{len(matches)} approval requests match {prefix!r}")
     return matches[0]
+
+
+def local_day(moment: datetime) -> date:
+    """The organisations' calendar day of a stored moment (stored in UTC)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(get_settings().timezone)).date()
+
+
+def decision_day(*, session: Session, request_id: uuid.UUID) -> date | None:
+    """The day the request was decided, as first recorded (a resumed run reads it again)."""
+    decided = session.exec(
+        select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
+    ).first()
+    return local_day(decided.decided_at) if decided else None
 
 
 def now_utc() -> datetime:

@@ -79,8 +79,14 @@ def record_decision(
             now=approvals.now_utc(),
             details=details,
         )
+        decided_on = (
+            approvals.decision_day(session=session, request_id=uuid.UUID(request_id))
+            if outcome.accepted
+            else None
+        )
     return {
         "accepted": outcome.accepted,
+        "decided_on": decided_on.isoformat() if decided_on else None,
         "decision": outcome.decision.value,
         "comment": outcome.comment,
         "approver_name": outcome.approver_name,
