@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from deployments.demo_data import write_demo_attendance, write_demo_questionnaires
 from deployments.year import Action, Decide, ScriptedDecision, YearScript, YearSimulation
 from models import ApprovalRequest, Document, Role
-from nastavnik import pairing, plan, questionnaires, repository, training
+from nastavnik import pairing, plan, questionnaires, repository, roadmap_report, training
 from nastavnik.clock import StoredClock, process_clock
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import Settings, get_settings
@@ -416,6 +416,10 @@ def _print_year(console: Console, settings: Settings, cycle_id: uuid.UUID, log: 
         "Время по частям: "
         + ", ".join(f"{what} {seconds:.1f} с" for what, seconds in log.seconds.items())
     )
+    with session_scope() as session:
+        report = roadmap_report.status_report(session=session, cycle_id=cycle_id, today=YEAR_END)
+    path = roadmap_report.save_report_pdf(settings=settings, report=report)
+    console.print(f"Отчёт о выполнении дорожной карты с диаграммой Ганта: {path.resolve()}")
     console.print(f"Страница дорожной карты: {settings.web_base_url}/roadmap/{cycle_id}")
 
 

@@ -159,6 +159,7 @@ class YearSimulation:
             self._do_scripted(day)
             self._tick(day)
             self._settle_runs(day)
+            self._refresh(day)  # what the day's runs finished shows on the same day
             day = self._next_day(day, end)
         return self.log
 
@@ -193,9 +194,7 @@ class YearSimulation:
             ]
         self.log.days_ticked += 1
         self.log.timed("tick rules", began)
-        for change in outcome.changes:
-            number = f"{change.number}.{change.occurrence}" if change.occurrence else change.number
-            self._say(day, f"пункт {number}: {plan.STATUS_RU[change.new]}")
+        self._say_changes(day, outcome.changes)
         for start, parameters in starts:
             began = time.perf_counter()
             run_id = self._start_stage(start, parameters)
@@ -219,6 +218,16 @@ class YearSimulation:
             self.log.messages += len(outcome.message_ids)
             self.log.timed("mail", began)
             self._say(day, f"писем: {len(outcome.message_ids)} (напоминания, запросы, эскалации)")
+
+    def _refresh(self, day: date) -> None:
+        with session_scope() as session:
+            changes = plan.refresh(session=session, cycle_id=self.cycle_id, today=day)
+        self._say_changes(day, changes)
+
+    def _say_changes(self, day: date, changes: list[plan.StatusChange]) -> None:
+        for change in changes:
+            number = f"{change.number}.{change.occurrence}" if change.occurrence else change.number
+            self._say(day, f"пункт {number}: {plan.STATUS_RU[change.new]}")
 
     def _start_stage(
         self, start: tick.StageStart, parameters: dict[str, dict[str, str]]
