@@ -112,7 +112,9 @@ def test_a_stop_signal_during_start_up_stops_everything(
 
 
 @pytest.mark.flows
-def test_demo_runs_base_formation_and_leaves_nothing_running(tmp_path: Path) -> None:
+def test_the_demo_runs_the_school_year_on_the_simulated_clock_and_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
     ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
     env = _stack_env(tmp_path, ports)
     result = subprocess.run(
@@ -126,24 +128,51 @@ def test_demo_runs_base_formation_and_leaves_nothing_running(tmp_path: Path) -> 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "Demo complete" in out
-    for title in ("Отклонённые строки анкет", "Нет необходимых согласий", "Результаты обучения"):
-        assert title in out
-    assert f"http://127.0.0.1:{ports['web']}/approvals/" in out
-    assert out.count(f"http://127.0.0.1:{ports['prefect']}/runs/flow-run/") >= 3
+    assert "куратор загрузил анкеты" in out and "срок кода истёк: новый код" in out
+    assert out.count(f"http://127.0.0.1:{ports['prefect']}/runs/flow-run/") == 4
 
     data = tmp_path / "data"
     with sqlite3.connect(data / "nastavnik.db") as db:
-        documents = dict(db.execute("SELECT doc_type, count(*) FROM document GROUP BY doc_type"))
-        statuses = dict(db.execute("SELECT status, count(*) FROM outboxmessage GROUP BY status"))
-        programmes = dict(
-            db.execute("SELECT status, count(*) FROM personalprogramme GROUP BY status")
+        documents = dict(
+            db.execute(
+                "SELECT doc_type, count(*) FROM document WHERE status = 'approved' GROUP BY 1"
+            )
         )
-    assert documents["register"] == 2 and documents["order"] == 2
-    assert documents["programme"] == sum(programmes.values()) > 0
-    assert programmes.get("returned") == 1  # the director sent one programme back
-    pdfs = list((data / "documents").rglob("*.pdf"))
-    assert len(pdfs) == sum(documents.values())
-    assert all(p.read_bytes().startswith(b"%PDF") for p in pdfs[:10])
+        statuses = dict(db.execute("SELECT status, count(*) FROM outboxmessage GROUP BY status"))
+        plan = {
+            (number, occurrence): (status, start, finish, planned_start, planned_end)
+            for number, occurrence, status, start, finish, planned_start, planned_end in db.execute(
+                "SELECT number, occurrence, status, actual_start, actual_finish, planned_start,"
+                " planned_end FROM planitem"
+            )
+        }
+        keys = [key for (key,) in db.execute("SELECT idempotency_key FROM outboxmessage")]
+        generations = dict(db.execute("SELECT approval_key, code_generation FROM approvalrequest"))
+        requested = [day for (day,) in db.execute("SELECT requested_at FROM approvalrequest")]
+    # Preparation (4 orders + the regulation), registers, the mentors' and the pairs' orders,
+    # and the personal programmes, all approved in simulated time.
+    assert documents["order"] == 6 and documents["regulation"] == 1
+    assert documents["register"] == 2 and documents["programme"] > 0
+    assert all("2026-08-01" <= day[:10] <= "2026-11-30" for day in requested)
+    # Every stage the product runs was started by the tick and finished by the director.
+    for number in ("1", "4", "5", "8"):
+        assert plan[(number, 0)][0] == "done", number
+    # The site section came in late; the briefing planned for November was held in October.
+    assert plan[("3", 0)][:3] == ("done_late", "2026-10-06", "2026-10-06")
+    briefing = plan[("6", 0)]
+    assert briefing[0] == "done" and briefing[2] < briefing[3]
+    # Items of stages not built yet stay «не начат».
+    assert plan[("9", 1)][0] == plan[("13", 0)][0] == plan[("15", 0)][0] == "not_started"
+    # The late item was reminded before, on and after its due day; the director who let the
+    # mentors' order wait was reminded twice and the curator told; the expired code reissued.
+    site = [k for k in keys if k.startswith("roadmap:") and k.endswith(":curator")]
+    assert {k.split(":")[2] for k in site} >= {"before", "due", "overdue"}
+    order_reminders = [k for k in keys if ":reminder-" in k]
+    assert len(order_reminders) >= 2
+    assert any(k.startswith("approval-escalate:") for k in keys)
+    assert generations["training-attendance"] == 1
+    reports = list((data / "reports").glob("roadmap-*.pdf"))
+    assert len(reports) == 1 and reports[0].read_bytes().startswith(b"%PDF")
     # Every queued e-mail was delivered, and the SMTP sink got each exactly once.
     assert set(statuses) == {"sent"}
     message_ids = [
