@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from sqlmodel import col, select
 
 from models import ApprovalRequest, ApprovalStatus, ItemStatus, PlanItem
-from nastavnik import mail, plan, tick
+from nastavnik import mail, plan, roadmap_report, tick
 from nastavnik.clock import StoredClock
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import Settings
@@ -194,6 +194,9 @@ class YearSimulation:
             ]
         self.log.days_ticked += 1
         self.log.timed("tick rules", began)
+        began = time.perf_counter()
+        self._publish_status(day)
+        self.log.timed("status artifact", began)
         self._say_changes(day, outcome.changes)
         for start, parameters in starts:
             began = time.perf_counter()
@@ -218,6 +221,22 @@ class YearSimulation:
             self.log.messages += len(outcome.message_ids)
             self.log.timed("mail", began)
             self._say(day, f"писем: {len(outcome.message_ids)} (напоминания, запросы, эскалации)")
+
+    def _publish_status(self, day: date) -> None:
+        """The plan's markdown artifact, as the deployed tick leaves it each morning."""
+        from prefect.artifacts import create_markdown_artifact
+
+        with session_scope() as session:
+            report = roadmap_report.status_report(
+                session=session, cycle_id=self.cycle_id, today=day
+            )
+        create_markdown_artifact(
+            key=f"roadmap-{self.cycle_id}",
+            markdown=roadmap_report.status_markdown(
+                report, web_base_url=self.settings.web_base_url
+            ),
+            description="Выполнение дорожной карты",
+        )
 
     def _refresh(self, day: date) -> None:
         with session_scope() as session:

@@ -152,3 +152,68 @@ def test_a_seed_roadmaps_year_runs_on_the_simulated_clock(
     # Decisions and documents are dated in simulated time, not today.
     for request in requests:
         assert date(2026, 8, 1) <= request.requested_at.date() <= date(2027, 8, 31)
+
+
+def test_the_deployed_tick_starts_a_due_stage_once_and_publishes_the_plan(
+    flow_stack: FlowStack,
+) -> None:
+    """The cron deployment itself: a due, ready stage started as a named, tagged deployment
+    run; the same day's second tick starts nothing and sends nothing more."""
+    from deployments.prefect_api import read_run, start_deployment
+    from models import OutboxMessage
+    from tests.flows import support
+
+    code = "tick-school"
+    with session_scope() as session:
+        org = repository.upsert_organization(session=session, **{**ORG, "code": code})
+        cycle_id = plan.start_cycle(
+            session=session,
+            organization_id=org.id,
+            school_year="2026/2027",
+            roadmap_path=ROADMAPS / "demo_school3_kedrovy.yaml",
+        ).id
+        # Preparation is decided already; the base-formation window (August–September) is open.
+        item = plan.find_item(session=session, cycle_id=cycle_id, number="1")
+        plan.skip_item(
+            session=session,
+            item_id=item.id,
+            today=date(2026, 9, 1),
+            actor="curator",
+            reason="приказы изданы в прошлом году",
+        )
+    for path, role in (
+        (flow_stack.mentee_file, Role.mentee),
+        (flow_stack.mentor_file, Role.mentor),
+    ):
+        questionnaires.import_file_transaction(
+            engine=get_engine(), cycle_id=cycle_id, path=path, role=role
+        )
+
+    def tick() -> uuid.UUID:
+        run_id = asyncio.run(
+            start_deployment(
+                "cycle-tick/cycle-tick", {"day": "2026-09-10", "organization_code": code}
+            )
+        )
+        assert support.wait(run_id) == "Completed"
+        return run_id
+
+    first = tick()
+    with session_scope() as session:
+        base = plan.find_item(session=session, cycle_id=cycle_id, number="4")
+        assert base.status == ItemStatus.in_progress and base.flow_run_id is not None
+        base_run_id = base.flow_run_id
+        mails = len(session.exec(select(OutboxMessage)).all())
+    stage_run = asyncio.run(read_run(base_run_id))
+    assert stage_run.name == f"{code} · 2026/2027 · base-formation"
+    assert set(stage_run.tags) >= {code, "2026/2027", "base-formation"}
+    assert stage_run.parameters["params"]["reference_date"] == "2026-09-10"
+    markdown = [a for a in support.artifacts(first) if a.key == f"roadmap-{cycle_id}"]
+    assert markdown and "Формирование базы" in str(markdown[0].data)
+
+    tick()
+    with session_scope() as session:
+        again = plan.find_item(session=session, cycle_id=cycle_id, number="4")
+        assert again.flow_run_id == base_run_id
+        assert len(session.exec(select(OutboxMessage)).all()) == mails
+    assert support.wait(base_run_id, "base-formation-registers-1") == "Suspended"

@@ -1,0 +1,172 @@
+"""The simulated school year of the demo school: wall time and where it goes, in one run.
+
+Starts the embedded stack (Prefect server on SQLite, runner, SMTP sink, web) in a temporary data
+directory with the simulated clock, writes the demo school's questionnaires, starts its cycle from
+`roadmaps/demo_school3_kedrovy.yaml`, and only then starts the clock: the year from 1 August to
+31 August a year later, every stage the product runs started by the tick's rules and every
+decision taken through the e-mailed link as scripted (`deployments/demo.py`). Printed:
+
+  wall        seconds from the first day's tick to the year's end (the stack already up)
+  by part     the simulation's own parts (tick rules, starting runs, mail, decisions, waiting),
+              and inside the flow runs, from the Prefect server's records: process starts
+              (Pending/Resuming → Running), PDF rendering tasks, mail delivery tasks, other
+              tasks (database work) and the runs' waits for the runner's poll
+
+Run: uv run python bench/year.py [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def _inside_runs(run_ids: list[Any]) -> dict[str, float]:
+    """Seconds the runs spent starting processes, in tasks by kind, and in all (Running)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    parts: dict[str, float] = defaultdict(float)
+    async with get_client() as client:
+        for run_id in run_ids:
+            states = sorted(await client.read_flow_run_states(run_id), key=lambda s: s.timestamp)
+            waiting_since = None
+            running_since = None
+            for state in states:
+                kind = state.type.value
+                if kind in {"SCHEDULED", "PENDING"} or state.name == "Resuming":
+                    waiting_since = waiting_since or state.timestamp
+                if kind == "RUNNING":
+                    if waiting_since is not None:
+                        parts["process starts and polls"] += (
+                            state.timestamp - waiting_since
+                        ).total_seconds()
+                    waiting_since, running_since = None, state.timestamp
+                elif running_since is not None and kind in {"PAUSED", "COMPLETED", "FAILED"}:
+                    parts["runs Running"] += (state.timestamp - running_since).total_seconds()
+                    running_since = None
+        tasks = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids))
+        )
+    for task_run in tasks:
+        if task_run.total_run_time is None:
+            continue
+        name = task_run.name.rsplit("-", 1)[0]
+        seconds = task_run.total_run_time.total_seconds()
+        if name.startswith("render") or "programmes" in name or "consent-forms" in name:
+            parts["tasks: PDF"] += seconds
+        elif "deliver" in name or "mail" in name or "notices" in name:
+            parts["tasks: mail"] += seconds
+        else:
+            parts["tasks: database and the rest"] += seconds
+    return dict(parts)
+
+
+def run_year() -> None:
+    """In this process: the stack, the cycle, then the timed year."""
+    from sqlmodel import select
+
+    from deployments.demo import (
+        DEMO_ORG,
+        YEAR_END,
+        YEAR_START,
+        link_decider,
+        start_demo_cycle,
+        use_simulated_clock,
+        year_script,
+    )
+    from deployments.demo_data import write_demo_questionnaires
+    from deployments.stack import EmbeddedStack
+    from deployments.year import YearSimulation
+    from models import Participant
+    from nastavnik import repository
+    from nastavnik.db import session_scope
+    from nastavnik.settings import get_settings
+
+    use_simulated_clock()
+    settings = get_settings()
+    files = write_demo_questionnaires(settings.data_dir.resolve() / "demo")
+    with session_scope() as session:
+        repository.upsert_organization(session=session, **DEMO_ORG)
+    stack = EmbeddedStack(settings, environment={"NASTAVNIK_CLOCK": "simulated"})
+    began = time.monotonic()
+    stack.start()
+    _log(f"stack up in {time.monotonic() - began:.1f} s")
+    try:
+        cycle_id = start_demo_cycle()
+        simulation = YearSimulation(
+            settings=settings,
+            cycle_id=cycle_id,
+            script=year_script(settings=settings, files=files, cycle_id=cycle_id),
+            decide=link_decider(settings),
+            on_line=lambda day, line: _log(f"{day:%d.%m.%Y}  {line}"),
+        )
+        began = time.perf_counter()
+        log = simulation.run(start=YEAR_START, end=YEAR_END)
+        wall = time.perf_counter() - began
+        inside = asyncio.run(_inside_runs(list(log.runs.values())))
+        with session_scope() as session:
+            participants = len(
+                session.exec(select(Participant.id).where(Participant.cycle_id == cycle_id)).all()
+            )
+    finally:
+        stack.stop()
+    print(
+        f"wall {wall:.1f} s for the year: {participants} participants, {log.days_ticked} days "
+        f"with events, {len(log.runs)} stage runs, {log.decisions} decisions, "
+        f"{log.messages} tick e-mails"
+    )
+    print("by part (simulation):")
+    for part, seconds in sorted(log.seconds.items(), key=lambda kv: -kv[1]):
+        print(f"  {part:<32} {seconds:6.1f} s  {seconds / wall:6.1%}")
+    print("inside the stage runs (Prefect server's records):")
+    for part, seconds in sorted(inside.items(), key=lambda kv: -kv[1]):
+        print(f"  {part:<32} {seconds:6.1f} s  {seconds / wall:6.1%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="keep data and logs in this directory")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_year()
+        return
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="year-bench-") as tmp:
+        data = (args.keep.resolve() if args.keep else Path(tmp)) / "data"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NASTAVNIK_"))}
+        web_port = _free_port()
+        env |= {
+            "NASTAVNIK_DATA_DIR": str(data),
+            "NASTAVNIK_PREFECT_PORT": str(_free_port()),
+            "NASTAVNIK_WEB_PORT": str(web_port),
+            "NASTAVNIK_WEB_BASE_URL": f"http://127.0.0.1:{web_port}",
+            "NASTAVNIK_SMTP_URL": f"smtp://127.0.0.1:{_free_port()}",
+        }
+        subprocess.run([sys.executable, __file__, "--child"], cwd=PROJECT_ROOT, env=env, check=True)
+
+
+if __name__ == "__main__":
+    main()
