@@ -224,19 +224,25 @@ class YearSimulation:
 
     def _publish_status(self, day: date) -> None:
         """The plan's markdown artifact, as the deployed tick leaves it each morning."""
-        from prefect.artifacts import create_markdown_artifact
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.actions import ArtifactCreate
 
         with session_scope() as session:
             report = roadmap_report.status_report(
                 session=session, cycle_id=self.cycle_id, today=day
             )
-        create_markdown_artifact(
+        artifact = ArtifactCreate(
             key=f"roadmap-{self.cycle_id}",
-            markdown=roadmap_report.status_markdown(
-                report, web_base_url=self.settings.web_base_url
-            ),
+            type="markdown",
+            data=roadmap_report.status_markdown(report, web_base_url=self.settings.web_base_url),
             description="Выполнение дорожной карты",
         )
+
+        async def create() -> None:
+            async with get_client() as client:
+                await client.create_artifact(artifact=artifact)
+
+        asyncio.run(create())
 
     def _refresh(self, day: date) -> None:
         with session_scope() as session:
