@@ -68,17 +68,21 @@ async def _inside_runs(run_ids: list[Any]) -> dict[str, float]:
         tasks = await client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids))
         )
+    by_task: dict[str, float] = defaultdict(float)
     for task_run in tasks:
         if task_run.total_run_time is None:
             continue
         name = task_run.name.rsplit("-", 1)[0]
         seconds = task_run.total_run_time.total_seconds()
+        by_task[name] += seconds
         if name.startswith("render") or "programmes" in name or "consent-forms" in name:
             parts["tasks: PDF"] += seconds
         elif "deliver" in name or "mail" in name or "notices" in name:
             parts["tasks: mail"] += seconds
         else:
             parts["tasks: database and the rest"] += seconds
+    for name, seconds in sorted(by_task.items(), key=lambda kv: -kv[1])[:8]:
+        parts[f"  task {name}"] = seconds
     return dict(parts)
 
 
@@ -140,7 +144,9 @@ def run_year() -> None:
     for part, seconds in sorted(log.seconds.items(), key=lambda kv: -kv[1]):
         print(f"  {part:<32} {seconds:6.1f} s  {seconds / wall:6.1%}")
     print("inside the stage runs (Prefect server's records):")
-    for part, seconds in sorted(inside.items(), key=lambda kv: -kv[1]):
+    for part, seconds in sorted(
+        inside.items(), key=lambda kv: (kv[0].startswith("  task"), -kv[1])
+    ):
         print(f"  {part:<32} {seconds:6.1f} s  {seconds / wall:6.1%}")
 
 
