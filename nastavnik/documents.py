@@ -229,6 +229,22 @@ def render_pdf(template: str, context: dict[str, Any], *, base_url: Path | None 
 # ---------------------------------------------------------------------------------------------
 
 
+# Document types made for one person or pair: their titles carry people's names.
+PERSONAL_DOCUMENT_TYPES = frozenset({"consent", "programme"})
+
+
+def names_people(document: Document) -> bool:
+    """Whether the document is made for a person or pair (its title names them)."""
+    return document.doc_type in PERSONAL_DOCUMENT_TYPES
+
+
+def public_title(document: Document) -> str:
+    """The title without people's names, for what everyone with Prefect access sees."""
+    if names_people(document):
+        return document.title.split(":", 1)[0].strip()
+    return document.title
+
+
 def number_label(series: str, number: int) -> str:
     """«№ Р-3», or «№ 37» for a series without a letter (orders)."""
     return f"№ {series}-{number}" if series else f"№ {number}"

@@ -17,7 +17,7 @@ from prefect.artifacts import (
 )
 
 from models import Document
-from nastavnik import mail
+from nastavnik import documents, mail
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
@@ -31,7 +31,9 @@ def publish_table(*, key: str, table: list[dict[str, Any]], description: str) ->
 
 @task(name="publish-documents", cache_policy=WITHIN_RUN, persist_result=True)
 def publish_documents(document_ids: list[str], *, key: str) -> None:
-    """A link artifact per document (served by the web endpoint) and one summary table."""
+    """A link artifact per document of the organisation (orders, registers, memos) and one
+    summary table; per-person documents (consent forms, programmes) only in the table, by
+    number, since every Prefect user sees artifacts and their titles name people."""
     base_url = get_settings().web_base_url.rstrip("/")
     lines = ["| Документ | Номер | Дата | Статус |", "|---|---|---|---|"]
     with session_scope() as session:
@@ -39,11 +41,13 @@ def publish_documents(document_ids: list[str], *, key: str) -> None:
             document = session.get(Document, uuid.UUID(document_id))
             assert document is not None
             url = f"{base_url}/documents/{document.id}.pdf"
-            create_link_artifact(
-                link=url, link_text=f"{document.title} {document.label}", description=document.title
-            )
+            title = documents.public_title(document)
+            if not documents.names_people(document):
+                create_link_artifact(
+                    link=url, link_text=f"{title} {document.label}", description=title
+                )
             lines.append(
-                f"| [{document.title}]({url}) | {document.label} | "
+                f"| [{title}]({url}) | {document.label} | "
                 f"{document.doc_date:%d.%m.%Y} | {document.status.value} |"
             )
     create_markdown_artifact(markdown="\n".join(lines), key=key, description="Документы этапа")

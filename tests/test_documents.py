@@ -329,3 +329,28 @@ def test_unknown_document_type(engine: Engine, cycle_ids: tuple, settings: Setti
     with Session(engine) as session, pytest.raises(ValueError, match="unknown document type"):
         issue(session, settings, org_id, "x", doc_type="poem")
     assert "register" in documents.SERIES
+
+
+def test_per_person_documents_show_no_names_where_everyone_looks() -> None:
+    """Artifacts are seen by every Prefect user: consent forms and programmes appear there by
+    their kind and number only (DESIGN §8, 152-ФЗ)."""
+    from models.tables import Document
+
+    consent = Document(
+        unique_key="k",
+        organization_id=uuid.uuid4(),
+        doc_type="consent",
+        series="Сг",
+        year=2026,
+        number=1,
+        doc_date=date(2026, 11, 3),
+        title="Согласие на участие в наставничестве: Волков Марк Евгеньевич",
+        content_hash="0" * 64,
+        path="x.pdf",
+    )
+    order = consent.model_copy(
+        update={"doc_type": "order", "title": "Приказ о назначении наставников"}
+    )
+    assert documents.public_title(consent) == "Согласие на участие в наставничестве"
+    assert documents.names_people(consent) and not documents.names_people(order)
+    assert documents.public_title(order) == "Приказ о назначении наставников"
