@@ -25,18 +25,19 @@ class NotRetryable(RuntimeError):
 
 
 # Seconds before sending a request again after the server's first, second, … 503.
-BUSY_RETRY_DELAYS = (0.1, 0.2, 0.4, 0.8, 1.6)
+BUSY_RETRY_DELAYS = (0.1, 0.3, 0.9, 2.7, 8.1)
 
 
 class RetrySoonWhenBusy:
     """An httpx response hook: Prefect's client retries a 503 after tenths of a second.
 
-    The SQLite-backed server answers 503 ("database is locked") when its write meets another
-    writer's commit: its own services and the runner write often, most just as a run ends. It
-    rolls the request back, so sending it again is safe, and a moment later it goes through.
-    Prefect's client waits 2 s, then 4 s, … unless the answer carries Retry-After, which it
-    honours: measured, one or two such 503s made 1 or 2 approvals in 10 take 2.6–7.6 s.
-    After the delays given, the client's own back-off applies again.
+    The SQLite-backed server answers 503 ("database is locked", SQLITE_BUSY_SNAPSHOT) when a
+    request that read and then writes meets another writer's commit in between (its services
+    and the runner write often, most just as a run ends). It rolls the request back, so sending
+    it again is safe. The client waits 2 s, 4 s, … unless the answer carries Retry-After, which
+    it honours: measured, such 503s made about one approval in 10-20 take 2.2-7.6 s, not 0.1 s.
+    With the client's default 5 retries these delays try for 12 s in all (its own: 62 s), then
+    the approver gets the page asking to try again; further retries use its own back-off.
     """
 
     def __init__(self, delays: Iterable[float] = BUSY_RETRY_DELAYS) -> None:
