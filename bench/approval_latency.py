@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import socket
@@ -65,6 +66,31 @@ def _free_port() -> int:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class _WebTrace(logging.Handler):
+    """Log records of the web endpoint's thread: its phase timings and its Prefect API calls."""
+
+    LOGGERS = ("nastavnik.web", "prefect.client", "httpx")
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[tuple[float, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.threadName == "web":
+            self.records.append((record.created, record.getMessage()))
+
+    def attach(self) -> None:
+        for name in self.LOGGERS:
+            logger = logging.getLogger(name)
+            logger.disabled = False
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(self)
+
+    def since(self, moment: float) -> list[str]:
+        """What the web thread logged from ``moment`` on, in seconds after it."""
+        return [f"+{at - moment:.2f} s {text}" for at, text in self.records if at >= moment]
 
 
 def _submit(link: str, approver_name: str) -> tuple[float, float]:
@@ -124,6 +150,8 @@ def measure(approvals: int) -> list[dict[str, float]]:
     # Prefect reads its API URL when first imported: only now, with the stack's environment set.
     from deployments.prefect_api import start_deployment, wait_for_state
 
+    trace = _WebTrace()
+    trace.attach()
     results = []
     try:
         run_ids = []
@@ -155,6 +183,9 @@ def measure(approvals: int) -> list[dict[str, float]]:
                 f"  POST {times['post']:.2f} s → Pending {times['pending']:.2f} s"
                 f" → Running {times['running']:.2f} s"
             )
+            for line in trace.since(posted):
+                _log(f"      {line}")
+            trace.records.clear()
             run = asyncio.run(wait_for_state(run_id, names={"Completed"}, timeout=300))
             assert run.state and run.state.is_completed(), run.state
     finally:

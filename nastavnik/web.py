@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -178,6 +179,11 @@ def create_app(
                     session, request_id, code, problem_ru, status_code=422, comment=comment
                 )
         chosen = Decision(decision)
+        # The claim's database work stays on the event loop on purpose: it takes milliseconds, and
+        # two clicks' claims never overlap. In threads, a claim reading before the other's commit
+        # would fail with SQLite's "database is locked" (SQLITE_BUSY_SNAPSHOT) instead of the 409.
+        # Phase timings (debug log): where an approval's seconds go, read by the latency bench.
+        started = time.perf_counter()
         with Session(engine) as session:
             request, *_ = load(session, request_id)
             problem = approvals.precheck_submission(
@@ -199,6 +205,7 @@ def create_app(
             )
             session.commit()
             run_id, accepts_exceptions = request.flow_run_id, request.accepts_exceptions
+        claimed_at = time.perf_counter()
         if problem is not None:
             return _page("result.html", status_code=403, ok=False, message=refusal_message(problem))
         if not claimed:
@@ -216,6 +223,7 @@ def create_app(
         }
         if accepts_exceptions:
             run_input["exceptions"] = exceptions_from_form(dict(await http_request.form()))
+        resume_started = time.perf_counter()
         try:
             await resume(run_id, run_input)
         except Exception:
@@ -230,11 +238,21 @@ def create_app(
                 message="Не удалось передать решение: сервер процессов не ответил. "
                 "Попробуйте ещё раз через несколько минут.",
             )
-        return _page(
+        resumed_at = time.perf_counter()
+        page = _page(
             "result.html",
             ok=True,
             message=f"Решение передано: {approvals.DECISION_LABEL_RU[chosen]}.",
         )
+        logger.debug(
+            "approval %s phases: claim %.3f s, form %.3f s, resume %.3f s, page %.3f s",
+            request_id,
+            claimed_at - started,
+            resume_started - claimed_at,
+            resumed_at - resume_started,
+            time.perf_counter() - resumed_at,
+        )
+        return page
 
     @app.get("/documents/{document_id}.pdf")
     def document(document_id: uuid.UUID) -> FileResponse:
