@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 # process), "spawn" (Prefect's way for served flow objects: a fresh interpreter) or "engine"
 # (`python -m prefect.engine`, as for a deployment served without its flow object).
 # bench/approval_latency.py compares them.
+POLL_SECONDS_ENV = "NASTAVNIK_RUNNER_POLL_SECONDS"
 START_METHOD_ENV = "NASTAVNIK_RUNNER_START"
 # Heavy libraries the flows import only inside the functions that need them.
 PRELOAD_EXTRA = ("weasyprint", "openpyxl", "numpy", "ortools.graph.python.min_cost_flow")
@@ -87,7 +88,10 @@ def main() -> None:
     from prefect.runner import Runner
 
     mode = os.environ.get(START_METHOD_ENV, "forkserver")
-    runner = Runner(pause_on_shutdown=True, limit=4)
+    # Half a second between polls for runs to start (Prefect's setting takes whole seconds):
+    # a resumed run waits half as long for the runner, for one cheap query more per second.
+    poll = float(os.environ.get(POLL_SECONDS_ENV, "0.5"))
+    runner = Runner(pause_on_shutdown=True, limit=4, query_seconds=poll)
     for spec in DEPLOYMENTS:
         flow = spec.load_flow()
         if mode == "engine":
