@@ -6,8 +6,9 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -1038,6 +1039,35 @@ ItemOccurrence = Annotated[
 ]
 
 
+def _change_item(
+    item: str,
+    *,
+    org: str,
+    year: str,
+    occurrence: int | None,
+    refused_ru: str,
+    change: Callable[[Any, uuid.UUID, date], Any],
+) -> tuple[str, str, date]:
+    """Find a plan row and change it on the process clock's day; exit 1 naming what failed.
+    Returns the row's label, its new status in Russian and the day."""
+    from nastavnik import plan
+    from nastavnik.clock import process_clock
+
+    cycle_id = _existing_cycle_id(org, year)
+    today = process_clock().today()
+    try:
+        with session_scope() as session:
+            row = plan.find_item(
+                session=session, cycle_id=cycle_id, number=item, occurrence=occurrence
+            )
+            row = change(session, row.id, today)
+            label = f"{row.number} ({row.occurrence})" if row.occurrence else row.number
+            return label, plan.STATUS_RU[row.status], today
+    except (LookupError, ValueError) as error:
+        console.print(f"[red]Пункт {item} {refused_ru}: {error}[/]")
+        raise typer.Exit(1) from None
+
+
 @roadmap_app.command("close")
 def roadmap_close(
     item: Annotated[str, typer.Argument(help="Номер пункта дорожной карты")],
@@ -1050,28 +1080,22 @@ def roadmap_close(
 ) -> None:
     """Close a manual item with evidence: a file, a link or a note."""
     from nastavnik import plan
-    from nastavnik.clock import process_clock
 
-    cycle_id = _existing_cycle_id(org, year)
-    today = process_clock().today()
-    try:
-        with session_scope() as session:
-            row = plan.find_item(
-                session=session, cycle_id=cycle_id, number=item, occurrence=occurrence
-            )
-            row = plan.close_item(
-                session=session,
-                item_id=row.id,
-                today=today,
-                actor=actor,
-                evidence_kind=evidence_kind,
-                evidence=evidence,
-            )
-            status = plan.STATUS_RU[row.status]
-            label = f"{row.number} ({row.occurrence})" if row.occurrence else row.number
-    except (LookupError, ValueError) as error:
-        console.print(f"[red]Пункт {item} не закрыт: {error}[/]")
-        raise typer.Exit(1) from None
+    label, status, today = _change_item(
+        item,
+        org=org,
+        year=year,
+        occurrence=occurrence,
+        refused_ru="не закрыт",
+        change=lambda session, item_id, today: plan.close_item(
+            session=session,
+            item_id=item_id,
+            today=today,
+            actor=actor,
+            evidence_kind=evidence_kind,
+            evidence=evidence,
+        ),
+    )
     console.print(f"Пункт {label}: {status} ({today:%d.%m.%Y})")
 
 
@@ -1086,22 +1110,17 @@ def roadmap_skip(
 ) -> None:
     """Mark an item skipped this year, with the reason."""
     from nastavnik import plan
-    from nastavnik.clock import process_clock
 
-    cycle_id = _existing_cycle_id(org, year)
-    today = process_clock().today()
-    try:
-        with session_scope() as session:
-            row = plan.find_item(
-                session=session, cycle_id=cycle_id, number=item, occurrence=occurrence
-            )
-            row = plan.skip_item(
-                session=session, item_id=row.id, today=today, actor=actor, reason=reason
-            )
-            label = f"{row.number} ({row.occurrence})" if row.occurrence else row.number
-    except (LookupError, ValueError) as error:
-        console.print(f"[red]Пункт {item} не пропущен: {error}[/]")
-        raise typer.Exit(1) from None
+    label, _, _ = _change_item(
+        item,
+        org=org,
+        year=year,
+        occurrence=occurrence,
+        refused_ru="не пропущен",
+        change=lambda session, item_id, today: plan.skip_item(
+            session=session, item_id=item_id, today=today, actor=actor, reason=reason
+        ),
+    )
     console.print(f"Пункт {label}: пропущен — {reason}")
 
 
