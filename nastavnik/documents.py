@@ -5,11 +5,14 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
+import multiprocessing
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -219,6 +222,48 @@ def _render(template: str, context: dict[str, Any], base_url: Path | None) -> tu
     return render_html(html, base_url=base_url)
 
 
+def _render_in_worker(html: str) -> tuple[bytes, int]:
+    return render_html(html)
+
+
+def render_processes() -> int:
+    """How many processes render a batch of documents (`NASTAVNIK_RENDER_PROCESSES`; default:
+    the machine's cores, at most 4). WeasyPrint is pure Python on one core: threads don't help."""
+    configured = os.environ.get("NASTAVNIK_RENDER_PROCESSES")
+    if configured:
+        return max(1, int(configured))
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+# Batches smaller than this render in the calling process: starting the workers costs ~1–2 s.
+MIN_PARALLEL_BATCH = 12
+
+_pool_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def _render_pool(workers: int) -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            # A fork server, not fork: the caller (a flow run) has threads, and forking a process
+            # with threads can leave a child waiting forever on a lock one of them held.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["weasyprint", "nastavnik.documents"])
+            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            atexit.register(_pool.shutdown, cancel_futures=True)
+        return _pool
+
+
+def render_many(htmls: list[str]) -> list[tuple[bytes, int]]:
+    """Render HTML documents to (PDF, pages), in parallel processes for a large batch."""
+    workers = render_processes()
+    if workers == 1 or len(htmls) < MIN_PARALLEL_BATCH:
+        return [render_html(html) for html in htmls]
+    chunk = max(1, len(htmls) // (workers * 4))
+    return list(_render_pool(workers).map(_render_in_worker, htmls, chunksize=chunk))
+
+
 def render_pdf(template: str, context: dict[str, Any], *, base_url: Path | None = None) -> bytes:
     """Render templates/documents/<template> to PDF bytes; RenderWarning if WeasyPrint warns."""
     return _render(template, context, base_url)[0]
@@ -286,6 +331,120 @@ def _find(session: Session, unique_key: str) -> Document | None:
     return session.exec(select(Document).where(Document.unique_key == unique_key)).first()
 
 
+@dataclass(frozen=True)
+class DocumentRequest:
+    """What to issue: one document of a batch (see issue_documents)."""
+
+    unique_key: str
+    organization_id: UUID
+    cycle_id: UUID | None
+    doc_type: str
+    title: str
+    template: str
+    context: dict[str, Any]
+    doc_date: date
+    flow_run_id: UUID | None = None
+
+
+def _reserve(session: Session, request: DocumentRequest) -> tuple[Document, str | None]:
+    """The existing document (and None), or a newly numbered draft row and its HTML to render.
+
+    The number is reserved first: it is printed in the document, so it must be final before
+    rendering, and a concurrent writer then waits or fails on this row."""
+    existing = _find(session, request.unique_key)
+    if existing is not None:
+        return existing, None
+    try:
+        series = SERIES[request.doc_type]
+    except KeyError:
+        raise ValueError(
+            f"unknown document type {request.doc_type!r}; known: {sorted(SERIES)}"
+        ) from None
+    organization = session.get(Organization, request.organization_id)
+    if organization is None:
+        raise LookupError(f"organisation {request.organization_id} does not exist")
+    year = request.doc_date.year
+    for _attempt in range(MAX_NUMBER_ATTEMPTS):
+        number = 1 + (
+            session.exec(
+                select(func.coalesce(func.max(Document.number), 0)).where(
+                    Document.organization_id == request.organization_id,
+                    Document.year == year,
+                    Document.series == series,
+                )
+            ).one()
+        )
+        try:
+            # The savepoint makes a lost race undo only this attempt, not the caller's work.
+            with session.begin_nested():
+                document = Document(
+                    unique_key=request.unique_key,
+                    organization_id=request.organization_id,
+                    cycle_id=request.cycle_id,
+                    doc_type=request.doc_type,
+                    series=series,
+                    year=year,
+                    number=number,
+                    doc_date=request.doc_date,
+                    title=request.title,
+                    status=DocumentStatus.draft,
+                    content_hash="",
+                    path="",
+                    pages=0,
+                    flow_run_id=request.flow_run_id,
+                )
+                session.add(document)
+                session.flush()
+                context = {
+                    "organization": _organization_context(organization),
+                    **request.context,
+                    "document": {
+                        "title": request.title,
+                        "doc_type": request.doc_type,
+                        "series": series,
+                        "number": number,
+                        "label": number_label(series, number),
+                        "date": request.doc_date,
+                    },
+                }
+                # Inside the savepoint: a template error gives the number back.
+                html = (
+                    document_env().get_template(f"documents/{request.template}").render(**context)
+                )
+        except IntegrityError:
+            # Either a concurrent writer took this number (try the next) or issued this very key.
+            existing = _find(session, request.unique_key)
+            if existing is not None:
+                return existing, None
+            continue
+        return document, html
+    raise RuntimeError(
+        f"could not number {request.unique_key!r} after {MAX_NUMBER_ATTEMPTS} attempts "
+        f"(organisation {request.organization_id}, {year}, series {series!r})"
+    )
+
+
+def issue_documents(
+    *, session: Session, settings: Settings, requests: Sequence[DocumentRequest]
+) -> list[Document]:
+    """Each requested document: the existing one, or a newly numbered, rendered draft.
+
+    New ones are numbered in the order given and rendered together (in parallel processes for
+    a large batch); a failed render fails the batch, and the caller's transaction undoes it."""
+    # One savepoint for the batch: a failed render undoes its numbers, not the caller's work.
+    with session.begin_nested():
+        reserved = [_reserve(session, request) for request in requests]
+        fresh = [(document, html) for document, html in reserved if html is not None]
+        for (document, _), (pdf, pages) in zip(
+            fresh, render_many([html for _, html in fresh]), strict=True
+        ):
+            document.content_hash, document.path = _store(settings, pdf)
+            document.pages = pages
+            session.add(document)
+        session.flush()
+    return [document for document, _ in reserved]
+
+
 def issue_document(
     *,
     session: Session,
@@ -301,75 +460,19 @@ def issue_document(
     flow_run_id: UUID | None = None,
 ) -> Document:
     """The document with this unique_key: the existing one, or a newly numbered, rendered draft."""
-    existing = _find(session, unique_key)
-    if existing is not None:
-        return existing
-    try:
-        series = SERIES[doc_type]
-    except KeyError:
-        raise ValueError(f"unknown document type {doc_type!r}; known: {sorted(SERIES)}") from None
-    organization = session.get(Organization, organization_id)
-    if organization is None:
-        raise LookupError(f"organisation {organization_id} does not exist")
-    full_context = {"organization": _organization_context(organization), **context}
-
-    year = doc_date.year
-    for _attempt in range(MAX_NUMBER_ATTEMPTS):
-        number = 1 + (
-            session.exec(
-                select(func.coalesce(func.max(Document.number), 0)).where(
-                    Document.organization_id == organization_id,
-                    Document.year == year,
-                    Document.series == series,
-                )
-            ).one()
-        )
-        try:
-            # The savepoint makes a lost race (or a failed render) undo only this attempt,
-            # never the caller's transaction.
-            with session.begin_nested():
-                # Reserve the number first: it is printed in the document, so it must be final
-                # before rendering, and a concurrent writer then waits or fails on this row.
-                document = Document(
-                    unique_key=unique_key,
-                    organization_id=organization_id,
-                    cycle_id=cycle_id,
-                    doc_type=doc_type,
-                    series=series,
-                    year=year,
-                    number=number,
-                    doc_date=doc_date,
-                    title=title,
-                    status=DocumentStatus.draft,
-                    content_hash="",
-                    path="",
-                    pages=0,
-                    flow_run_id=flow_run_id,
-                )
-                session.add(document)
-                session.flush()
-                full_context["document"] = {
-                    "title": title,
-                    "doc_type": doc_type,
-                    "series": series,
-                    "number": number,
-                    "label": number_label(series, number),
-                    "date": doc_date,
-                }
-                pdf, pages = _render(template, full_context, None)
-                document.content_hash, document.path = _store(settings, pdf)
-                document.pages = pages
-                session.flush()
-            return document
-        except IntegrityError:
-            # Either a concurrent writer took this number (try the next) or issued this very key.
-            existing = _find(session, unique_key)
-            if existing is not None:
-                return existing
-    raise RuntimeError(
-        f"could not number {unique_key!r} after {MAX_NUMBER_ATTEMPTS} attempts "
-        f"(organisation {organization_id}, {year}, series {series!r})"
+    request = DocumentRequest(
+        unique_key=unique_key,
+        organization_id=organization_id,
+        cycle_id=cycle_id,
+        doc_type=doc_type,
+        title=title,
+        template=template,
+        context=context,
+        doc_date=doc_date,
+        flow_run_id=flow_run_id,
     )
+    (document,) = issue_documents(session=session, settings=settings, requests=[request])
+    return document
 
 
 def set_document_status(*, session: Session, document_id: UUID, status: DocumentStatus) -> Document:

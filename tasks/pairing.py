@@ -129,13 +129,10 @@ def render_consent_forms(
     *, cycle_id: str, on: date, starts_on: date, ends_on: date, flow_run_id: str, round_no: int
 ) -> list[str]:
     """A written-consent form (§2.6) for everyone in a draft pair who has not consented yet."""
-    ids = []
     with session_scope() as session:
         org, cycle = _org_cycle(session, cycle_id)
-        for form in pairing.consent_form_rows(session=session, cycle_id=cycle.id):
-            document = documents.issue_document(
-                session=session,
-                settings=get_settings(),
+        requests = [
+            documents.DocumentRequest(
                 # One form per person and cycle: a new matching round reuses it.
                 unique_key=f"consent-form:{cycle.id}:{form['participant_id']}",
                 organization_id=org.id,
@@ -154,8 +151,12 @@ def render_consent_forms(
                 doc_date=on,
                 flow_run_id=uuid.UUID(flow_run_id),
             )
-            ids.append(str(document.id))
-    return ids
+            for form in pairing.consent_form_rows(session=session, cycle_id=cycle.id)
+        ]
+        issued = documents.issue_documents(
+            session=session, settings=get_settings(), requests=requests
+        )
+        return [str(document.id) for document in issued]
 
 
 class OrderDraft(BaseModel):
@@ -322,6 +323,7 @@ def render_programmes(*, cycle_id: str, on: date, flow_run_id: str) -> list[Prog
             assert mentor_person is not None
             rows.append((mentor_person.full_name, pair, mentor, _members(session, pair)))
         rows.sort(key=lambda row: row[0])
+        planned: list[tuple[PersonalProgramme, dict[str, Any], str, documents.DocumentRequest]] = []
         for mentor_name, pair, _mentor, members in rows:
             assert pair.starts_on is not None and pair.ends_on is not None
             programme = session.exec(
@@ -348,28 +350,40 @@ def render_programmes(*, cycle_id: str, on: date, flow_run_id: str) -> list[Prog
                 starts_on=pair.starts_on,
                 ends_on=pair.ends_on,
             )
-            document = documents.issue_document(
-                session=session,
-                settings=get_settings(),
-                unique_key=f"programme:{pair.id}:v{programme.version}",
-                organization_id=org.id,
-                cycle_id=cycle.id,
-                doc_type="programme",
-                title=f"Персонализированная программа наставничества: {mentor_name} — "
-                + ", ".join(mentee_names),
-                template="personal_programme.html",
-                context={
-                    **document_context(org=org, cycle=cycle),
-                    "programme": content.as_dict(),
-                    "mentor_name": mentor_name,
-                    "mentee_names": mentee_names,
-                    "starts_on": pair.starts_on,
-                    "ends_on": pair.ends_on,
-                },
-                doc_date=on,
-                flow_run_id=uuid.UUID(flow_run_id),
+            planned.append(
+                (
+                    programme,
+                    content.as_dict(),
+                    f"{mentor_name} — {', '.join(mentee_names)}",
+                    documents.DocumentRequest(
+                        unique_key=f"programme:{pair.id}:v{programme.version}",
+                        organization_id=org.id,
+                        cycle_id=cycle.id,
+                        doc_type="programme",
+                        title=f"Персонализированная программа наставничества: {mentor_name} — "
+                        + ", ".join(mentee_names),
+                        template="personal_programme.html",
+                        context={
+                            **document_context(org=org, cycle=cycle),
+                            "programme": content.as_dict(),
+                            "mentor_name": mentor_name,
+                            "mentee_names": mentee_names,
+                            "starts_on": pair.starts_on,
+                            "ends_on": pair.ends_on,
+                        },
+                        doc_date=on,
+                        flow_run_id=uuid.UUID(flow_run_id),
+                    ),
+                )
             )
-            programme.document_id, programme.content = document.id, content.as_dict()
+        # One batch: the programmes render in parallel processes.
+        issued = documents.issue_documents(
+            session=session,
+            settings=get_settings(),
+            requests=[request for *_, request in planned],
+        )
+        for (programme, content_dict, label, _), document in zip(planned, issued, strict=True):
+            programme.document_id, programme.content = document.id, content_dict
             session.add(programme)
             session.flush()
             items.append(
@@ -377,7 +391,7 @@ def render_programmes(*, cycle_id: str, on: date, flow_run_id: str) -> list[Prog
                     number=len(items) + 1,
                     programme_id=str(programme.id),
                     document_id=str(document.id),
-                    label=f"{mentor_name} — {', '.join(mentee_names)}",
+                    label=label,
                 )
             )
     return items

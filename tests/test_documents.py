@@ -354,3 +354,61 @@ def test_per_person_documents_show_no_names_where_everyone_looks() -> None:
     assert documents.public_title(consent) == "Согласие на участие в наставничестве"
     assert documents.names_people(consent) and not documents.names_people(order)
     assert documents.public_title(order) == "Приказ о назначении наставников"
+
+
+def test_a_large_batch_renders_in_processes_numbered_in_order(
+    engine: Engine, cycle_ids: tuple, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consent forms and programmes come in batches of dozens: they render in parallel
+    processes, numbered in the order asked, and a second call issues nothing again."""
+    from nastavnik.documents import MIN_PARALLEL_BATCH, DocumentRequest, issue_documents
+
+    monkeypatch.setenv("NASTAVNIK_RENDER_PROCESSES", "2")
+    org_id, cycle_id = cycle_ids
+    requests = [
+        DocumentRequest(
+            unique_key=f"batch-{n}",
+            organization_id=org_id,
+            cycle_id=cycle_id,
+            doc_type="register",
+            title=f"Реестр {n}",
+            template="register_mentees.html",
+            context={"cycle": {"school_year": "2026/2027"}, "rows": []},
+            doc_date=JUNE_14,
+        )
+        for n in range(MIN_PARALLEL_BATCH + 2)
+    ]
+    with Session(engine) as session:
+        first = issue(session, settings, org_id, "before")  # № Р-1, alone
+        issued = issue_documents(session=session, settings=settings, requests=requests)
+        session.commit()
+        assert [d.number for d in issued] == list(range(2, MIN_PARALLEL_BATCH + 4))
+        for document in (first, issued[0], issued[-1]):
+            text = pdf_text(document_file(settings=settings, document=document).read_bytes())
+            assert f"{document.title} {document.label} от 14 июня 2026 г." in text
+        again = issue_documents(session=session, settings=settings, requests=requests[::-1])
+        assert [d.id for d in again] == [d.id for d in issued[::-1]]
+        assert len(session.exec(select(Document)).all()) == MIN_PARALLEL_BATCH + 3
+
+
+def test_a_failed_batch_gives_its_numbers_back(
+    engine: Engine, cycle_ids: tuple, settings: Settings
+) -> None:
+    from nastavnik.documents import DocumentRequest, issue_documents
+
+    org_id, _ = cycle_ids
+    good = DocumentRequest(
+        unique_key="good",
+        organization_id=org_id,
+        cycle_id=None,
+        doc_type="register",
+        title="Реестр",
+        template="register_mentees.html",
+        context={"cycle": {"school_year": "2026/2027"}, "rows": []},
+        doc_date=JUNE_14,
+    )
+    broken = DocumentRequest(**{**good.__dict__, "unique_key": "broken", "context": {"rows": []}})
+    with Session(engine) as session:
+        with pytest.raises(UndefinedError):
+            issue_documents(session=session, settings=settings, requests=[good, broken])
+        assert issue(session, settings, org_id, "after").number == 1
