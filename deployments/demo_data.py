@@ -189,6 +189,7 @@ EMPLOYERS = tuple(
         инженер-программист, ООО «Ромашка» | информатика, программирование
         главный технолог, АО «Василёк» | химия, технология
         врач-педиатр, городская поликлиника № 1 | биология, медицина
+        инженер-конструктор, АО «Кедр» | физика, математика
         """
     )
 )
@@ -281,12 +282,14 @@ MENTORS_XLSX_HEADERS = _lines(
     """
 )
 
-PUPILS_5_9 = 72
-YOUNG_SPECIALISTS = 16
-SENIORS_10_11 = 32
-TEACHER_MENTORS = 28
-STUDENT_MENTORS = 7
-UNIVERSITY_MENTORS = 2
+# A 200-participant school: 150 mentees (plus 4 bad rows) and 50 mentors, spread over the forms
+# as the mentees ask for them: at three mentees each most are paired, a few stay on the search list.
+PUPILS_5_9 = 90
+YOUNG_SPECIALISTS = 20
+SENIORS_10_11 = 40
+TEACHER_MENTORS = 12
+STUDENT_MENTORS = 26
+UNIVERSITY_MENTORS = 8
 
 
 @dataclass(frozen=True)
