@@ -103,8 +103,13 @@ def year(
         bool, typer.Option("--simulate", help="Смоделировать учебный год демо-школы за минуты")
     ] = False,
     exit_when_done: Annotated[bool, typer.Option(help="Stop the stack and exit when done")] = False,
+    roadmap: Annotated[
+        Path | None,
+        typer.Option(help="Дорожная карта (YAML) для моделирования вместо карты демо-школы"),
+    ] = None,
 ) -> None:
-    """A school year: a real one runs by the daily tick; --simulate runs the demo school's."""
+    """A school year: a real one runs by the daily tick; --simulate runs the demo school's
+    (with --roadmap, the demo school runs that roadmap's year)."""
     if not simulate:
         console.print(
             "Настоящий учебный год ведёт ежедневный шаг (развёртывание cycle-tick, 07:00 МСК): "
@@ -112,7 +117,26 @@ def year(
             "запущенном `nastavnik up`. Смоделировать год демо-школы: `nastavnik year --simulate`."
         )
         raise typer.Exit(0)
-    demo(exit_when_done=exit_when_done)
+    if roadmap is None:
+        demo(exit_when_done=exit_when_done)
+        return
+    from deployments.demo import run_demo
+    from nastavnik.roadmap import RoadmapError, load_roadmap
+
+    try:
+        load_roadmap(roadmap)
+    except RoadmapError as error:
+        console.print(str(error), style="red", markup=False)
+        raise typer.Exit(1) from None
+    _warn_if_slow_pdf()
+    raise typer.Exit(
+        run_demo(
+            settings=get_settings(),
+            console=console,
+            exit_when_done=exit_when_done,
+            roadmap=roadmap.resolve(),
+        )
+    )
 
 
 cycle_app = typer.Typer(help="Годовой цикл по дорожной карте.", no_args_is_help=True)

@@ -9,7 +9,7 @@ import os
 import re
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -196,16 +196,20 @@ class Demo:
             self.console.print(table)
 
 
-def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> int:
+def run_demo(
+    *, settings: Settings, console: Console, exit_when_done: bool, roadmap: Path | None = None
+) -> int:
     """The demo school's 2026/2027 year on a simulated clock, on the embedded stack; returns
-    the exit code."""
+    the exit code. With `roadmap`, the demo school runs that roadmap's year instead, under an
+    organisation of its own, with a generic script (see generic_script)."""
     from deployments.stack import EmbeddedStack
 
     started = time.monotonic()
     use_simulated_clock()
     files = write_demo_questionnaires(settings.data_dir.resolve() / "demo")
+    organization = DEMO_ORG if roadmap is None else {**DEMO_ORG, "code": simulated_org(roadmap)}
     with session_scope() as session:
-        repository.upsert_organization(session=session, **DEMO_ORG)
+        repository.upsert_organization(session=session, **organization)
     console.rule(
         f"Наставник — демо: учебный год {SCHOOL_YEAR} по дорожной карте, время смоделировано"
     )
@@ -215,11 +219,16 @@ def run_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> i
     stack.start()
     demo = Demo(settings=settings, console=console, ui_url=stack.ui_url)
     try:
-        cycle_id = start_demo_cycle()
+        cycle_id = start_demo_cycle(organization["code"], roadmap or DEMO_ROADMAP)
+        script = (
+            year_script(settings=settings, files=files, cycle_id=cycle_id)
+            if roadmap is None
+            else generic_script(files=files, cycle_id=cycle_id)
+        )
         simulation = YearSimulation(
             settings=settings,
             cycle_id=cycle_id,
-            script=year_script(settings=settings, files=files, cycle_id=cycle_id),
+            script=script,
             decide=link_decider(settings),
             on_line=lambda day, line: console.print(f"[dim]{day:%d.%m.%Y}[/]  {line}"),
         )
@@ -256,16 +265,22 @@ def use_simulated_clock() -> None:
     process_clock.cache_clear()
 
 
-def start_demo_cycle() -> uuid.UUID:
-    """The demo school's cycle with its plan from the demo roadmap (kept if it exists)."""
+def simulated_org(roadmap: Path) -> str:
+    """The code of the organisation a roadmap's simulated year runs under."""
+    slug = re.sub(r"[^a-z0-9]+", "-", roadmap.stem.lower()).strip("-") or "roadmap"
+    return f"sim-{slug}"[:64]
+
+
+def start_demo_cycle(org_code: str = DEMO_ORG["code"], roadmap: Path = DEMO_ROADMAP) -> uuid.UUID:
+    """The organisation's cycle with its plan from the roadmap (kept if it exists)."""
     with session_scope() as session:
-        org = repository.get_organization(session=session, code=DEMO_ORG["code"])
+        org = repository.get_organization(session=session, code=org_code)
         try:
             cycle = plan.start_cycle(
                 session=session,
                 organization_id=org.id,
                 school_year=SCHOOL_YEAR,
-                roadmap_path=DEMO_ROADMAP,
+                roadmap_path=roadmap,
             )
         except plan.PlanExists:
             cycle = repository.get_or_create_cycle(
@@ -290,46 +305,96 @@ def link_decider(settings: Settings) -> Decide:
     return decide
 
 
+def _import_questionnaires(files: Any, cycle_id: uuid.UUID) -> str:
+    lines = []
+    for path, role in [
+        *((p, Role.mentee) for p in files.mentee_files),
+        *((p, Role.mentor) for p in files.mentor_files),
+    ]:
+        report = questionnaires.import_file_transaction(
+            engine=get_engine(), cycle_id=cycle_id, path=path, role=role
+        )
+        lines.append(f"{path.name}: принято {report.accepted}, отклонено {report.rejected_rows}")
+    return "куратор загрузил анкеты — " + "; ".join(lines)
+
+
+def _import_attendance(directory: Path, cycle_id: uuid.UUID) -> str:
+    with session_scope() as session:
+        path = write_demo_attendance(directory, session=session, cycle_id=cycle_id)
+    report = training.import_attendance_transaction(
+        engine=get_engine(), cycle_id=cycle_id, path=path, max_bytes=10_000_000
+    )
+    return f"куратор загрузил посещаемость {path.name}: {report.accepted} отметок"
+
+
+def _record_consents(cycle_id: uuid.UUID, clock: StoredClock, leave_out: int) -> str:
+    with session_scope() as session:
+        forms = pairing.consent_form_rows(session=session, cycle_id=cycle_id)
+        given = forms[: len(forms) - leave_out]
+        for form in given:
+            pairing.record_participation_consent(
+                session=session,
+                cycle_id=cycle_id,
+                participant_id=form["participant_id"],
+                given_on=clock.today(),
+                source="demo",
+            )
+    return f"письменные согласия (§2.6) получены: {len(given)} из {len(forms)}"
+
+
+def generic_script(*, files: Any, cycle_id: uuid.UUID) -> YearScript:
+    """For any roadmap: the questionnaires arrive a week after the base-formation window opens,
+    every decision comes two days after it is asked, with the inputs it needs, and nothing else
+    happens: manual items stay open and show as overdue, as they would if nobody closed them."""
+    clock = StoredClock(get_engine())
+    directory = files.directory
+    with session_scope() as session:
+        rows = plan.plan_items(session=session, cycle_id=cycle_id)
+    opens = sorted(
+        r.planned_start
+        for r in rows
+        if r.completion_stage == "base-formation" and r.planned_start is not None
+    )
+    actions: dict[date, list[Action]] = {}
+    if opens:
+        actions[opens[0] + timedelta(days=7)] = [lambda: _import_questionnaires(files, cycle_id)]
+    return YearScript(
+        actions=actions,
+        decisions={
+            "training-attendance": ScriptedDecision(
+                2, before=lambda: _import_attendance(directory, cycle_id)
+            ),
+            "pairing-review": ScriptedDecision(
+                2, before=lambda: _record_consents(cycle_id, clock, leave_out=0)
+            ),
+            **{
+                key: ScriptedDecision(2)
+                for key in (
+                    "preparation-orders",
+                    "base-formation-registers",
+                    "training-order",
+                    "pairing-order",
+                    "programmes-acknowledged",
+                    "programmes-approval",
+                )
+            },
+        },
+    )
+
+
 def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearScript:
     """What the demo school's curator and director do during the year, and when."""
     demo_dir = settings.data_dir.resolve() / "demo"
     clock = StoredClock(get_engine())  # the simulated day, as every process of the stack sees it
 
     def import_questionnaires() -> str:
-        lines = []
-        for path, role in [
-            *((p, Role.mentee) for p in files.mentee_files),
-            *((p, Role.mentor) for p in files.mentor_files),
-        ]:
-            report = questionnaires.import_file_transaction(
-                engine=get_engine(), cycle_id=cycle_id, path=path, role=role
-            )
-            lines.append(
-                f"{path.name}: {report.accepted} принято, {report.rejected_rows} отклонено"
-            )
-        return "куратор загрузил анкеты — " + "; ".join(lines)
+        return _import_questionnaires(files, cycle_id)
 
     def import_attendance() -> str:
-        with session_scope() as session:
-            path = write_demo_attendance(demo_dir, session=session, cycle_id=cycle_id)
-        report = training.import_attendance_transaction(
-            engine=get_engine(), cycle_id=cycle_id, path=path, max_bytes=10_000_000
-        )
-        return f"куратор загрузил посещаемость {path.name}: {report.accepted} отметок"
+        return _import_attendance(demo_dir, cycle_id)
 
     def record_consents() -> str:
-        today = clock.today()
-        with session_scope() as session:
-            forms = pairing.consent_form_rows(session=session, cycle_id=cycle_id)
-            for form in forms[:-1]:  # one signed form is still missing
-                pairing.record_participation_consent(
-                    session=session,
-                    cycle_id=cycle_id,
-                    participant_id=form["participant_id"],
-                    given_on=today,
-                    source="demo",
-                )
-        return f"письменные согласия (§2.6) получены: {len(forms) - 1} из {len(forms)}"
+        return _record_consents(cycle_id, clock, leave_out=1)  # one signed form is missing
 
     def close(number: str, kind: str, evidence: str, actor: str) -> Action:
         def action() -> str:
@@ -421,13 +486,6 @@ def _print_year(console: Console, settings: Settings, cycle_id: uuid.UUID, log: 
     path = roadmap_report.save_report_pdf(settings=settings, report=report)
     console.print(f"Отчёт о выполнении дорожной карты с диаграммой Ганта: {path.resolve()}")
     console.print(f"Страница дорожной карты: {settings.web_base_url}/roadmap/{cycle_id}")
-
-
-def _cycle_id(session: Any) -> uuid.UUID:
-    org = repository.get_organization(session=session, code=DEMO_ORG["code"])
-    return repository.get_or_create_cycle(
-        session=session, organization_id=org.id, school_year=SCHOOL_YEAR
-    ).id
 
 
 def _print_where(console: Console, settings: Settings, demo: Demo, seconds: float) -> None:
