@@ -27,11 +27,13 @@ def approver_of(*, org: Organization, role: str) -> tuple[str, str]:
     raise ValueError(f"unknown approver role {role!r}")
 
 
-def idempotency_key(*, request: ApprovalRequest) -> str:
-    """One logical message per code generation: the first mail, then one per reissue."""
-    if request.code_generation == 0:
-        return f"approval-request:{request.id}"
-    return f"approval-request:{request.id}:reissue-{request.code_generation}"
+def idempotency_key(*, request: ApprovalRequest, reminder_round: int | None = None) -> str:
+    """One logical message per code generation: the first mail, then one per reissue; and one
+    per reminder round (the same link again)."""
+    key = f"approval-request:{request.id}"
+    if request.code_generation:
+        key += f":reissue-{request.code_generation}"
+    return key if reminder_round is None else f"{key}:reminder-{reminder_round}"
 
 
 def enqueue_request_mail(
@@ -50,12 +52,11 @@ def enqueue_request_mail(
     code = approvals.code_for_request(secret=settings.approval_secret(), request=request)
     document_ids = [uuid.UUID(d) for d in request.document_ids]
     documents = [d for d in (session.get(Document, i) for i in document_ids) if d is not None]
-    key = idempotency_key(request=request)
-    if reminder is not None:
-        key = f"{key}:reminder-{reminder[0]}"
     return mail.enqueue_templated(
         session=session,
-        idempotency_key=key,
+        idempotency_key=idempotency_key(
+            request=request, reminder_round=reminder[0] if reminder else None
+        ),
         to_addr=request.approver_email,
         template="approval_request",
         context={

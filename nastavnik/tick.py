@@ -279,7 +279,7 @@ def _approval_reminders(
         waited = (now - requested).days
         if policy.approval_remind_every > 0 and waited >= policy.approval_remind_every:
             round_no = waited // policy.approval_remind_every
-            key = f"{approval_mail.idempotency_key(request=request)}:reminder-{round_no}"
+            key = approval_mail.idempotency_key(request=request, reminder_round=round_no)
             if not _sent(session, key):
                 message = approval_mail.enqueue_request_mail(
                     session=session,
