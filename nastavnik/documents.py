@@ -238,30 +238,21 @@ def render_processes() -> int:
 # Batches smaller than this render in the calling process: starting the workers costs ~1–2 s.
 MIN_PARALLEL_BATCH = 12
 
-_pool_lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
-
-
-def _render_pool(workers: int) -> ProcessPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            # A fork server, not fork: the caller (a flow run) has threads, and forking a process
-            # with threads can leave a child waiting forever on a lock one of them held.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["weasyprint", "nastavnik.documents"])
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-            atexit.register(_pool.shutdown, cancel_futures=True)
-        return _pool
-
 
 def render_many(htmls: list[str]) -> list[tuple[bytes, int]]:
     """Render HTML documents to (PDF, pages), in parallel processes for a large batch."""
     workers = render_processes()
     if workers == 1 or len(htmls) < MIN_PARALLEL_BATCH:
         return [render_html(html) for html in htmls]
+    # A fork server, not fork: the caller (a flow run) has threads, and forking a process with
+    # threads can leave a child waiting forever on a lock one of them held. The pool lives for
+    # one batch: a flow run's process (itself a multiprocessing child) waits at exit for every
+    # child it still has, so workers kept for later would keep the run's process alive.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["weasyprint", "nastavnik.documents"])
     chunk = max(1, len(htmls) // (workers * 4))
-    return list(_render_pool(workers).map(_render_in_worker, htmls, chunksize=chunk))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_render_in_worker, htmls, chunksize=chunk))
 
 
 def render_pdf(template: str, context: dict[str, Any], *, base_url: Path | None = None) -> bytes:

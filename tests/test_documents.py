@@ -412,3 +412,25 @@ def test_a_failed_batch_gives_its_numbers_back(
         with pytest.raises(UndefinedError):
             issue_documents(session=session, settings=settings, requests=[good, broken])
         assert issue(session, settings, org_id, "after").number == 1
+
+
+def _render_a_batch_in_a_child() -> None:
+    from nastavnik.documents import MIN_PARALLEL_BATCH, render_many
+
+    html = "<html><body><p>Проверка</p></body></html>"
+    assert len(render_many([html] * MIN_PARALLEL_BATCH)) == MIN_PARALLEL_BATCH
+
+
+def test_a_process_that_rendered_a_batch_can_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flow run's process is a multiprocessing child: at exit it waits for its own children,
+    so the render workers must be gone when the batch is done (a kept pool hung the run)."""
+    import multiprocessing
+
+    monkeypatch.setenv("NASTAVNIK_RENDER_PROCESSES", "2")
+    child = multiprocessing.get_context("spawn").Process(target=_render_a_batch_in_a_child)
+    child.start()
+    child.join(timeout=120)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
