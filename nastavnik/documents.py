@@ -9,7 +9,7 @@ import multiprocessing
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -239,20 +239,40 @@ def render_processes() -> int:
 MIN_PARALLEL_BATCH = 12
 
 
-def render_many(htmls: list[str]) -> list[tuple[bytes, int]]:
-    """Render HTML documents to (PDF, pages), in parallel processes for a large batch."""
+class _Rendered:
+    """A render done in the calling process, with a Future's `result()`."""
+
+    def __init__(self, html: str) -> None:
+        self._result = render_html(html)
+
+    def result(self) -> tuple[bytes, int]:
+        return self._result
+
+
+@contextmanager
+def renderer(expected: int) -> Iterator[Callable[[str], Any]]:
+    """A function that starts rendering an HTML document to (PDF, pages) and returns something
+    whose `result()` gives it: in parallel processes when `expected` documents make it worth it,
+    so the caller prepares the next documents while the first ones render."""
     workers = render_processes()
-    if workers == 1 or len(htmls) < MIN_PARALLEL_BATCH:
-        return [render_html(html) for html in htmls]
+    if workers == 1 or expected < MIN_PARALLEL_BATCH:
+        yield _Rendered
+        return
     # A fork server, not fork: the caller (a flow run) has threads, and forking a process with
     # threads can leave a child waiting forever on a lock one of them held. The pool lives for
     # one batch: a flow run's process (itself a multiprocessing child) waits at exit for every
     # child it still has, so workers kept for later would keep the run's process alive.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["weasyprint", "nastavnik.documents"])
-    chunk = max(1, len(htmls) // (workers * 4))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_render_in_worker, htmls, chunksize=chunk))
+        yield lambda html: pool.submit(_render_in_worker, html)
+
+
+def render_many(htmls: list[str]) -> list[tuple[bytes, int]]:
+    """Render HTML documents to (PDF, pages), in parallel processes for a large batch."""
+    with renderer(len(htmls)) as start:
+        pending = [start(html) for html in htmls]
+        return [job.result() for job in pending]
 
 
 def render_pdf(template: str, context: dict[str, Any], *, base_url: Path | None = None) -> bytes:
@@ -423,15 +443,18 @@ def issue_documents(
     New ones are numbered in the order given and rendered together (in parallel processes for
     a large batch); a failed render fails the batch, and the caller's transaction undoes it."""
     # One savepoint for the batch: a failed render undoes its numbers, not the caller's work.
-    with session.begin_nested():
-        reserved = [_reserve(session, request) for request in requests]
-        fresh = [(document, html) for document, html in reserved if html is not None]
-        for (document, _), (pdf, pages) in zip(
-            fresh, render_many([html for _, html in fresh]), strict=True
-        ):
-            document.content_hash, document.path = _store(settings, pdf)
-            document.pages = pages
-            session.add(document)
+    with session.begin_nested(), renderer(len(requests)) as start:
+        reserved = []
+        for request in requests:
+            document, html = _reserve(session, request)
+            # Rendering starts at once: the next documents are numbered meanwhile.
+            reserved.append((document, start(html) if html is not None else None))
+        for document, job in reserved:
+            if job is not None:
+                pdf, pages = job.result()
+                document.content_hash, document.path = _store(settings, pdf)
+                document.pages = pages
+                session.add(document)
         session.flush()
     return [document for document, _ in reserved]
 
