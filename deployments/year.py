@@ -156,11 +156,15 @@ class YearSimulation:
         day = start
         while day <= end:
             self.clock.set_day(day)
+            lines = len(self.log.lines)
             self._do_scripted(day)
             self._tick(day)
             self._settle_runs(day)
             self._refresh(day)  # what the day's runs finished shows on the same day
-            day = self._next_day(day, end)
+            # A day on which something happened may let a stage start on the next one, as the
+            # daily tick of a real year would see the next morning.
+            busy = any(not line.startswith("писем") for _, line in self.log.lines[lines:])
+            day = self._next_day(day, end, busy=busy)
         return self.log
 
     def _do_scripted(self, day: date) -> None:
@@ -362,7 +366,7 @@ class YearSimulation:
         self.active_runs.add(pending.run_id)
         self._say(day, f"«{request.title}»: решение «{scripted.decision}»")
 
-    def _next_day(self, day: date, end: date) -> date:
+    def _next_day(self, day: date, end: date, *, busy: bool) -> date:
         with session_scope() as session:
             rows = plan.plan_items(session=session, cycle_id=self.cycle_id)
             pending = list(
@@ -375,6 +379,8 @@ class YearSimulation:
             )
         days = interesting_days(rows=rows, pending=pending, policy=self.policy)
         days |= set(self.script.actions) | {p.due for p in self.waiting}
+        if busy:
+            days.add(day + timedelta(days=1))
         later = sorted(d for d in days if day < d <= end)
         return later[0] if later else end + timedelta(days=1)
 
