@@ -9,6 +9,7 @@ state it changes lives in the database, so a tick that skipped days catches up o
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -109,18 +110,22 @@ class Recipient:
     email: str
 
 
+_DEPUTY = re.compile(r"заместител\w*\s+директора")
+
+
 def recipients_for(*, org: Organization, responsible: list[str]) -> list[Recipient]:
-    """Who is written to for an item: the director if the director is named (not a deputy),
-    the curator for everyone else — the curator coordinates teachers, psychologists, mentors."""
+    """Who is written to for an item: the director if the director is named (deputies are not
+    the director), the curator for everyone else — the curator coordinates deputies, teachers,
+    psychologists and mentors. «Директор заместители директора» (seed school №7) is both."""
     roles: list[str] = []
     for who in responsible or ["куратор"]:
-        lowered = who.lower()
-        if "директор" in lowered and "заместител" not in lowered and "director" not in roles:
+        others = _DEPUTY.sub(" ", who.lower())
+        if "директор" in others:
             roles.append("director")
-        elif "директор" not in lowered or "заместител" in lowered:
-            if "curator" not in roles:
-                roles.append("curator")
-    return [_recipient(org, role) for role in roles]
+            others = others.replace("директор", " ")
+        if others.strip(" ,.;") or _DEPUTY.search(who.lower()):
+            roles.append("curator")
+    return [_recipient(org, role) for role in dict.fromkeys(roles)]
 
 
 def _recipient(org: Organization, role: str) -> Recipient:

@@ -468,3 +468,28 @@ def test_items_of_stages_not_built_yet_are_reported(
     _tick(engine, settings, planned, date(2027, 7, 1))
     assert _row(engine, planned, "5").status == ItemStatus.not_started
     assert not [k for k in _keys(engine) if k.startswith(f"roadmap:{row.id}:")]
+
+
+@pytest.mark.parametrize(
+    ("responsible", "roles"),
+    [
+        (["Директор заместители директора"], ["director", "curator"]),  # seed school №7
+        (["Заместители директора школы", "кураторы"], ["curator"]),
+        (["Директор"], ["director"]),
+        (["Куратор", "Директор"], ["curator", "director"]),
+        ([], ["curator"]),
+    ],
+)
+def test_who_is_written_to_for_an_item(responsible: list[str], roles: list[str]) -> None:
+    from models import Organization
+
+    org = Organization(
+        code="s",
+        name="Школа",
+        short_name="Школа",
+        director_name="Директор Д. Д.",
+        director_email="d@x.example",
+        curator_name="Куратор К. К.",
+        curator_email="c@x.example",
+    )
+    assert [r.role for r in tick.recipients_for(org=org, responsible=responsible)] == roles
