@@ -314,7 +314,12 @@ def create_app(
                 session=session, participant_id=check.participant_id, pair_id=check.pair_id
             )
         if page.programme is None:
-            raise HTTPException(404, "Индивидуальная программа ещё не подготовлена")
+            return _page(
+                "link_refused.html",
+                status_code=404,
+                heading="Программы пока нет",
+                message="Индивидуальная программа наставничества вашей пары ещё не утверждена.",
+            )
         path = documents.document_file(settings=settings, document=page.programme)
         return FileResponse(
             path,

@@ -387,3 +387,83 @@ def test_a_draft_pair_has_no_links(engine, settings, school):
                 timezone=MOSCOW,
                 actor="curator",
             )
+
+
+def test_cli_issues_revokes_and_reissues(monkeypatch, tmp_path, engine, settings, school):
+    """The curator's terminal: `nastavnik links issue|revoke|reissue`."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from deployments import cli as cli_module
+    from nastavnik.settings import get_settings
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the CLI test runs on the SQLite file the command line opens")
+    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.setenv("NASTAVNIK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NASTAVNIK_SECRET_KEY", settings.approval_secret().decode())
+    get_settings.cache_clear()
+    monkeypatch.setattr(cli_module.console, "width", 300)
+    runner = CliRunner()
+    where = ["--org", "school-7", "--year", "2026/2027"]
+
+    def tokens(output: str) -> dict[str, str]:
+        return dict(re.findall(r"│ ([А-ЯЁа-яё ]+?) +│.*?/p/([A-Za-z0-9_-]+)", output))
+
+    try:
+        issued = runner.invoke(cli_module.app, ["links", "issue", *where])
+        assert issued.exit_code == 0, issued.output
+        first = tokens(issued.output)
+        assert set(first) == {
+            "Смирнова Анна Сергеевна",
+            "Кузнецов Илья Андреевич",
+            "Орлов Павел Викторович",
+            "Лебедева Вера Олеговна",
+        }
+        revoked = runner.invoke(cli_module.app, ["links", "revoke", "Смирнова", *where])
+        assert revoked.exit_code == 0, revoked.output
+        assert "отозваны: 1" in revoked.output
+        again = runner.invoke(cli_module.app, ["links", "issue", *where])
+        assert "Смирнова Анна Сергеевна" not in tokens(again.output)
+        reissued = runner.invoke(cli_module.app, ["links", "reissue", "Смирнова", *where])
+        assert reissued.exit_code == 0, reissued.output
+        fresh = tokens(reissued.output)["Смирнова Анна Сергеевна"]
+        assert fresh != first["Смирнова Анна Сергеевна"]
+        unknown = runner.invoke(cli_module.app, ["links", "revoke", "Нетакой", *where])
+        assert unknown.exit_code != 0
+    finally:
+        get_settings.cache_clear()
+    with Session(engine) as session:
+        opened = links.check_link(
+            session=session,
+            secret=settings.approval_secret(),
+            token=fresh,
+            now=DURING_TERM,
+            timezone=MOSCOW,
+            channel="test",
+        )
+        old = links.check_link(
+            session=session,
+            secret=settings.approval_secret(),
+            token=first["Смирнова Анна Сергеевна"],
+            now=DURING_TERM,
+            timezone=MOSCOW,
+            channel="test",
+        )
+    assert (opened.problem, opened.participant_id) == (None, school.mentor_a)
+    assert old.problem == links.LinkProblem.superseded
+
+
+def test_the_programme_goes_through_the_link_only(engine, settings, school, web):
+    client, _ = web
+    token = _issue(engine, settings, school.mentee_b, school.pair_b)
+    page = client.get(f"/p/{token}")
+    # No programme yet: no link to it on the page, and the PDF address says so.
+    assert "programme.pdf" not in page.text
+    missing = client.get(f"/p/{token}/programme.pdf")
+    assert missing.status_code == 404
+    assert "Программы пока нет" in missing.text
+    forged = client.get(f"/p/{_with_byte_flipped(token, -1)}/programme.pdf")
+    assert forged.status_code == 403
+    assert _refused(engine) == ["forged"]
