@@ -483,11 +483,13 @@ def check_link(
     problem, pair = _problem(
         session=session, secret=secret, fields=fields, purpose=purpose, now=now, timezone=timezone
     )
+    # Who used the link is known only when we signed it; a forgery names nobody.
+    signed = problem != LinkProblem.forged
     _audit(
         session=session,
         pair=pair,
-        participant_id=fields.participant_id,
-        actor=f"participant:{fields.participant_id}",
+        participant_id=fields.participant_id if signed else None,
+        actor=f"participant:{fields.participant_id}" if signed else "unknown",
         action="link.refused" if problem else "link.opened",
         at=now,
         details={

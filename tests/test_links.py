@@ -145,7 +145,8 @@ def _link_events(engine, action: str) -> list[AuditEvent]:
 
 
 def _refused(engine) -> list[str]:
-    return [e.details["problem"] for e in _link_events(engine, "link.refused")]
+    # Sorted: the audit table has no order of its own to rely on.
+    return sorted(e.details["problem"] for e in _link_events(engine, "link.refused"))
 
 
 def test_every_member_of_every_active_pair_gets_a_link(engine, settings, school):
@@ -233,6 +234,8 @@ def test_forged_and_malformed_links_are_refused_and_audited(engine, settings, sc
     assert malformed.status_code == 403
     assert "Ссылка повреждена" in malformed.text
     assert _refused(engine) == ["forged", "forged", "forged", "malformed"]
+    # A forgery is not put down to the person it names.
+    assert {e.actor for e in _link_events(engine, "link.refused")} == {"unknown"}
     assert _link_events(engine, "link.opened") == []
 
 
@@ -258,6 +261,11 @@ def test_someone_elses_link_is_refused_and_audited(engine, settings, school, web
     assert "Ссылка выдана не участнику этой пары." in refused.text
     assert "Лебедева" not in refused.text and "Вера" not in refused.text
     assert _refused(engine) == ["forged", "foreign"]
+    (foreign,) = [
+        e for e in _link_events(engine, "link.refused") if e.details["problem"] == "foreign"
+    ]
+    assert foreign.entity == f"participant:{school.mentee_a}"
+    assert foreign.details["pair"] == str(school.pair_b)
     with pytest.raises(ValueError, match="не входит в пару"):
         _issue(engine, settings, school.mentee_a, school.pair_b)
 
@@ -467,3 +475,55 @@ def test_the_programme_goes_through_the_link_only(engine, settings, school, web)
     forged = client.get(f"/p/{_with_byte_flipped(token, -1)}/programme.pdf")
     assert forged.status_code == 403
     assert _refused(engine) == ["forged"]
+
+
+def test_the_pairs_programme_opens_from_its_members_links(engine, settings, school, web):
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from models import Document, PersonalProgramme, ProgrammeStatus
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": "Индивидуальная программа"})
+    pdf = io.BytesIO()
+    writer.write(pdf)
+    path = settings.documents_dir / "programme-b.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pdf.getvalue())
+    with Session(engine) as session:
+        document = Document(
+            unique_key="programme-b",
+            organization_id=school.org_id,
+            cycle_id=school.cycle_id,
+            doc_type="programme",
+            series="ИП",
+            year=2026,
+            number=2,
+            doc_date=STARTS_ON,
+            title="Индивидуальная программа наставничества",
+            content_hash="0" * 64,
+            path="programme-b.pdf",
+        )
+        session.add(document)
+        session.flush()
+        session.add(
+            PersonalProgramme(
+                pair_id=school.pair_b, document_id=document.id, status=ProgrammeStatus.approved
+            )
+        )
+        session.commit()
+    client, _ = web
+    token_b = _issue(engine, settings, school.mentor_b, school.pair_b)
+    page = client.get(f"/p/{token_b}")
+    assert f'href="/p/{token_b}/programme.pdf"' in page.text
+    served = client.get(f"/p/{token_b}/programme.pdf")
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(served.content))
+    assert reader.metadata.title == "Индивидуальная программа"
+    # Pair A's member sees no programme: B's programme is not theirs.
+    token_a = _issue(engine, settings, school.mentor_a, school.pair_a)
+    assert "programme.pdf" not in client.get(f"/p/{token_a}").text
+    assert client.get(f"/p/{token_a}/programme.pdf").status_code == 404
