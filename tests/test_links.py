@@ -260,7 +260,7 @@ def test_someone_elses_link_is_refused_and_audited(engine, settings, school, web
     assert refused.status_code == 403
     assert "Ссылка выдана не участнику этой пары." in refused.text
     assert "Лебедева" not in refused.text and "Вера" not in refused.text
-    assert _refused(engine) == ["forged", "foreign"]
+    assert _refused(engine) == ["foreign", "forged"]
     (foreign,) = [
         e for e in _link_events(engine, "link.refused") if e.details["problem"] == "foreign"
     ]
