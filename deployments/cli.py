@@ -697,6 +697,119 @@ def policy_set(
     _show_policy(org, rules, saved=True)
 
 
+links_app = typer.Typer(
+    help="Личные ссылки наставников и наставляемых (без учётных записей, DESIGN §11).",
+    no_args_is_help=True,
+)
+app.add_typer(links_app, name="links")
+
+
+def _show_links(title: str, issued: list[Any]) -> None:
+    from nastavnik import links
+
+    base_url = get_settings().web_base_url
+    table = Table("Участник", "Роль", "Действует до", "Ссылка", title=title)
+    for link in issued:
+        table.add_row(
+            link.full_name,
+            "наставник" if link.role == Role.mentor else "наставляемый",
+            f"{link.expires_at:%d.%m.%Y}",
+            links.link_url(base_url=base_url, token=link.token),
+        )
+    console.print(table)
+
+
+@links_app.command("issue")
+def links_issue(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    actor: Annotated[str, typer.Option(help="Кто выдаёт (для журнала)")] = "curator",
+) -> None:
+    """Print the personal link of every mentor and mentee of every active pair."""
+    from zoneinfo import ZoneInfo
+
+    from nastavnik import links
+
+    settings = get_settings()
+    try:
+        cycle_id = _cycle_id(org, year)
+        with session_scope() as session:
+            issued = links.issue_for_cycle(
+                session=session,
+                secret=settings.approval_secret(),
+                cycle_id=cycle_id,
+                now=approvals.now_utc(),
+                timezone=ZoneInfo(settings.timezone),
+                actor=actor,
+            )
+    except (LookupError, ValueError) as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+    if not issued:
+        console.print(f"В {org} за {year} нет действующих пар: ссылки выдавать некому.")
+        return
+    _show_links(f"Личные ссылки участников, {org} {year}", issued)
+    console.print("Отозванные ссылки не показаны: nastavnik links reissue УЧАСТНИК выпустит новые.")
+
+
+@links_app.command("revoke")
+def links_revoke(
+    participant: Annotated[str, typer.Argument(help="Участник (начало ФИО или e-mail)")],
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    actor: Annotated[str, typer.Option(help="Кто отзывает (для журнала)")] = "curator",
+) -> None:
+    """Revoke the participant's links: they stop working at once."""
+    from nastavnik import links
+
+    try:
+        participant_id = _participant(_cycle_id(org, year), participant)
+        with session_scope() as session:
+            revoked = links.revoke_links(
+                session=session, participant_id=participant_id, now=approvals.now_utc(), actor=actor
+            )
+    except LookupError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+    if not revoked:
+        console.print(f"У «{participant}» нет действующих ссылок: отзывать нечего.")
+        return
+    console.print(f"Ссылки «{participant}» отозваны: {revoked}. Новую выпустит links reissue.")
+
+
+@links_app.command("reissue")
+def links_reissue(
+    participant: Annotated[str, typer.Argument(help="Участник (начало ФИО или e-mail)")],
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    actor: Annotated[str, typer.Option(help="Кто выпускает (для журнала)")] = "curator",
+) -> None:
+    """Issue the participant new links; every earlier link of theirs stops working."""
+    from zoneinfo import ZoneInfo
+
+    from nastavnik import links
+
+    settings = get_settings()
+    try:
+        participant_id = _participant(_cycle_id(org, year), participant)
+        with session_scope() as session:
+            issued = links.reissue_links(
+                session=session,
+                secret=settings.approval_secret(),
+                participant_id=participant_id,
+                now=approvals.now_utc(),
+                timezone=ZoneInfo(settings.timezone),
+                actor=actor,
+            )
+    except (LookupError, ValueError) as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+    if not issued:
+        console.print(f"«{participant}» не входит ни в одну пару: ссылку выдать не к чему.")
+        raise typer.Exit(1)
+    _show_links("Новые личные ссылки (прежние больше не действуют)", issued)
+
+
 approvals_app = typer.Typer(invoke_without_command=True)
 app.add_typer(approvals_app, name="approvals")
 

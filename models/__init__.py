@@ -26,6 +26,7 @@ from models.tables import (
     PairMember,
     PairStatus,
     Participant,
+    ParticipantLink,
     Person,
     PersonalProgramme,
     ProgrammeStatus,
@@ -71,6 +72,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Participant",
+    "ParticipantLink",
     "Person",
     "Role",
 ]

@@ -426,3 +426,20 @@ class OrganisationPolicyRecord(SQLModel, table=True):
     values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     updated_by: str = ""
+
+
+class ParticipantLink(SQLModel, table=True):
+    """The state of one participant's personal link to one pair (DESIGN §11).
+
+    The link itself is never stored: it is signed from these ids, its expiry and the
+    generation, so bumping the generation (a reissue) refuses every earlier link.
+    """
+
+    __table_args__ = (UniqueConstraint("participant_id", "pair_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    pair_id: uuid.UUID = Field(foreign_key="mentorshippair.id", index=True)
+    generation: int = 0
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

@@ -25,7 +25,7 @@ from models import (
     Document,
     Organization,
 )
-from nastavnik import approvals, documents, roadmap_report
+from nastavnik import approvals, documents, links, roadmap_report
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 
@@ -263,6 +263,68 @@ def create_app(
         path = documents.document_file(settings=settings, document=doc)
         return FileResponse(
             path, media_type="application/pdf", filename=f"{doc.title} {doc.label}.pdf"
+        )
+
+    @app.get("/p/{token}", response_class=HTMLResponse)
+    def participant_page(token: str) -> HTMLResponse:
+        # DESIGN §11: a personal link opens its owner's own page only; every use is audited.
+        with Session(engine) as session:
+            check = links.check_link(
+                session=session,
+                secret=settings.approval_secret(),
+                token=token,
+                now=clock(),
+                timezone=ZoneInfo(settings.timezone),
+                channel="web",
+            )
+            session.commit()
+            if check.problem is not None:
+                return _page(
+                    "link_refused.html",
+                    status_code=410 if check.problem in links.GONE else 403,
+                    message=check.message_ru,
+                )
+            assert check.participant_id is not None and check.pair_id is not None
+            page = links.pair_page(
+                session=session, participant_id=check.participant_id, pair_id=check.pair_id
+            )
+        return _page("participant.html", page=page, token=token)
+
+    @app.get("/p/{token}/programme.pdf")
+    def participant_programme(token: str) -> Response:
+        # The programme through the personal link, checked like the page itself.
+        with Session(engine) as session:
+            check = links.check_link(
+                session=session,
+                secret=settings.approval_secret(),
+                token=token,
+                now=clock(),
+                timezone=ZoneInfo(settings.timezone),
+                channel="web:programme",
+            )
+            session.commit()
+            if check.problem is not None:
+                return _page(
+                    "link_refused.html",
+                    status_code=410 if check.problem in links.GONE else 403,
+                    message=check.message_ru,
+                )
+            assert check.participant_id is not None and check.pair_id is not None
+            page = links.pair_page(
+                session=session, participant_id=check.participant_id, pair_id=check.pair_id
+            )
+        if page.programme is None:
+            return _page(
+                "link_refused.html",
+                status_code=404,
+                heading="Программы пока нет",
+                message="Индивидуальная программа наставничества вашей пары ещё не утверждена.",
+            )
+        path = documents.document_file(settings=settings, document=page.programme)
+        return FileResponse(
+            path,
+            media_type="application/pdf",
+            filename=f"{page.programme.title} {page.programme.label}.pdf",
         )
 
     def today() -> date:
