@@ -104,13 +104,16 @@ class MatchingInput:
 
 
 def _taken_mentees(*, session: Session, cycle_id: uuid.UUID) -> set[uuid.UUID]:
-    """Mentees already in a proposed or active pair of this cycle: not matched again."""
+    """Mentees in a proposed, going-on or ended pair of this cycle: not matched again (a
+    replaced mentee is in the new mentor's pair; an early-terminated one may be matched anew)."""
     rows = session.exec(
         select(PairMember.mentee_id)
         .join(MentorshipPair, col(PairMember.pair_id) == col(MentorshipPair.id))
         .where(
             MentorshipPair.cycle_id == cycle_id,
-            col(MentorshipPair.status).in_([PairStatus.proposed, PairStatus.active]),
+            col(MentorshipPair.status).in_(
+                [PairStatus.proposed, *pair_lifecycle.ONGOING, PairStatus.ended]
+            ),
         )
     ).all()
     return set(rows)
@@ -122,7 +125,7 @@ def _mentor_load_this_cycle(*, session: Session, cycle_id: uuid.UUID) -> dict[uu
         .join(PairMember, col(PairMember.pair_id) == col(MentorshipPair.id))
         .where(
             MentorshipPair.cycle_id == cycle_id,
-            col(MentorshipPair.status).in_([PairStatus.proposed, PairStatus.active]),
+            col(MentorshipPair.status).in_([PairStatus.proposed, *pair_lifecycle.ONGOING]),
         )
         .group_by(col(MentorshipPair.mentor_id))
     ).all()
@@ -644,21 +647,20 @@ def settle(
         )
     ).all()
     for pair in order_pairs:
+        if pair.status != PairStatus.proposed:
+            continue  # settled before (a resumed run): active already, or ended since
         if approved:
-            activated = pair.status != PairStatus.active
             pair.status, pair.starts_on, pair.ends_on = PairStatus.active, starts_on, ends_on
-            session.add(pair)
-            if activated:
-                pair_lifecycle.record_version(
-                    session=session,
-                    pair=pair,
-                    changed_on=starts_on,
-                    reason=PAIRING_ORDER_REASON,
-                    order_document_id=order_document_id,
-                )
-        elif pair.status == PairStatus.proposed:
+            pair_lifecycle.record_version(
+                session=session,
+                pair=pair,
+                changed_on=starts_on,
+                reason=PAIRING_ORDER_REASON,
+                order_document_id=order_document_id,
+            )
+        else:
             pair.status, pair.order_document_id = PairStatus.draft, None
-            session.add(pair)
+        session.add(pair)
     session.flush()
     return [p.id for p in order_pairs]
 

@@ -169,6 +169,15 @@ def test_a_pair_ends_the_day_after_its_end_date_once_with_audit_and_history(engi
     with Session(engine) as session:
         assert pairs.end_due_pairs(session=session, today=date(2027, 6, 1)) == []
         assert pairs.end_due_pairs(session=session, today=date(2027, 9, 1)) == []
+        # The pairing order settled again long after (a resumed run) does not revive the pair.
+        pairing.settle(
+            session=session,
+            cycle_id=cycle_id,
+            order_document_id=order_id,
+            approved=True,
+            starts_on=date(2026, 10, 1),
+            ends_on=date(2027, 5, 31),
+        )
         session.commit()
 
     with Session(engine) as session:
