@@ -288,8 +288,11 @@ class PairStatus(StrEnum):
     draft = "draft"
     proposed = "proposed"  # in an order waiting for the director
     active = "active"
-    ended = "ended"
+    ended = "ended"  # on its end date, by the clock
     dropped = "dropped"
+    replaced = "replaced"  # §2.8: the mentor replaced by order; the new mentor's pair goes on
+    extended = "extended"  # §2.9: the term extended by order; the pair goes on to the new end
+    terminated = "terminated"  # §2.10: ended early by order
 
 
 class ConstraintKind(StrEnum):
@@ -368,6 +371,25 @@ class MentorshipPair(SQLModel, table=True):
     starts_on: date | None = None
     ends_on: date | None = None
     order_document_id: uuid.UUID | None = Field(default=None, foreign_key="document.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class PairVersion(SQLModel, table=True):
+    """One step of a pair's history: its state from a date on, why, and the order behind it."""
+
+    __table_args__ = (UniqueConstraint("pair_id", "version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    pair_id: uuid.UUID = Field(foreign_key="mentorshippair.id", index=True)
+    version: int
+    status: PairStatus
+    mentor_id: uuid.UUID = Field(foreign_key="participant.id")
+    starts_on: date | None = None
+    ends_on: date | None = None
+    changed_on: date
+    reason: str = ""
+    order_document_id: uuid.UUID | None = Field(default=None, foreign_key="document.id")
+    """The order that made the change; none when the pair ended on its date by the clock."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 

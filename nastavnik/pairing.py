@@ -32,6 +32,7 @@ from models import (
 )
 from models.tables import Consent
 from nastavnik import consents, matching, repository
+from nastavnik import pairs as pair_lifecycle
 from nastavnik.clock import process_clock
 from nastavnik.tabular import (
     AMBIGUOUS,
@@ -102,26 +103,17 @@ class MatchingInput:
     forms: dict[str, MentoringForm]
 
 
-def _active_elsewhere(*, session: Session, cycle_id: uuid.UUID) -> dict[uuid.UUID, int]:
-    """Mentees per mentor person in pairs still active in other cycles (§2.5 counts them)."""
-    rows = session.exec(
-        select(Participant.person_id, func.count(col(PairMember.id)))
-        .join(MentorshipPair, col(MentorshipPair.mentor_id) == col(Participant.id))
-        .join(PairMember, col(PairMember.pair_id) == col(MentorshipPair.id))
-        .where(MentorshipPair.status == PairStatus.active, MentorshipPair.cycle_id != cycle_id)
-        .group_by(col(Participant.person_id))
-    ).all()
-    return {person_id: int(count) for person_id, count in rows}
-
-
 def _taken_mentees(*, session: Session, cycle_id: uuid.UUID) -> set[uuid.UUID]:
-    """Mentees already in a proposed or active pair of this cycle: not matched again."""
+    """Mentees in a proposed, going-on or ended pair of this cycle: not matched again (a
+    replaced mentee is in the new mentor's pair; an early-terminated one may be matched anew)."""
     rows = session.exec(
         select(PairMember.mentee_id)
         .join(MentorshipPair, col(PairMember.pair_id) == col(MentorshipPair.id))
         .where(
             MentorshipPair.cycle_id == cycle_id,
-            col(MentorshipPair.status).in_([PairStatus.proposed, PairStatus.active]),
+            col(MentorshipPair.status).in_(
+                [PairStatus.proposed, *pair_lifecycle.ONGOING, PairStatus.ended]
+            ),
         )
     ).all()
     return set(rows)
@@ -133,7 +125,7 @@ def _mentor_load_this_cycle(*, session: Session, cycle_id: uuid.UUID) -> dict[uu
         .join(PairMember, col(PairMember.pair_id) == col(MentorshipPair.id))
         .where(
             MentorshipPair.cycle_id == cycle_id,
-            col(MentorshipPair.status).in_([PairStatus.proposed, PairStatus.active]),
+            col(MentorshipPair.status).in_([PairStatus.proposed, *pair_lifecycle.ONGOING]),
         )
         .group_by(col(MentorshipPair.mentor_id))
     ).all()
@@ -153,7 +145,16 @@ def build_input(*, session: Session, cycle_id: uuid.UUID, on: date) -> MatchingI
             )
         )
     }
-    elsewhere = _active_elsewhere(session=session, cycle_id=cycle_id)
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise LookupError(f"цикл {cycle_id} не найден")
+    # §2.5 counts the mentor's pairs still going on in the organisation's other cycles too.
+    elsewhere = pair_lifecycle.active_mentee_load(
+        session=session,
+        organization_id=cycle.organization_id,
+        today=on,
+        exclude_cycle_ids=[cycle_id],
+    )
     here = _mentor_load_this_cycle(session=session, cycle_id=cycle_id)
     names: dict[str, str] = {}
     forms: dict[str, MentoringForm] = {}
@@ -626,6 +627,9 @@ def propose(*, session: Session, pair_ids: list[uuid.UUID], order_document_id: u
     session.flush()
 
 
+PAIRING_ORDER_REASON = "приказ о закреплении наставнических пар/групп"
+
+
 def settle(
     *,
     session: Session,
@@ -636,20 +640,29 @@ def settle(
     ends_on: date,
 ) -> list[uuid.UUID]:
     """After the director's decision: the order's pairs become active, or drafts again."""
-    pairs = session.exec(
+    order_pairs = session.exec(
         select(MentorshipPair).where(
             MentorshipPair.cycle_id == cycle_id,
             MentorshipPair.order_document_id == order_document_id,
         )
     ).all()
-    for pair in pairs:
+    for pair in order_pairs:
+        if pair.status != PairStatus.proposed:
+            continue  # settled before (a resumed run): active already, or ended since
         if approved:
             pair.status, pair.starts_on, pair.ends_on = PairStatus.active, starts_on, ends_on
-        elif pair.status == PairStatus.proposed:
+            pair_lifecycle.record_version(
+                session=session,
+                pair=pair,
+                changed_on=starts_on,
+                reason=PAIRING_ORDER_REASON,
+                order_document_id=order_document_id,
+            )
+        else:
             pair.status, pair.order_document_id = PairStatus.draft, None
         session.add(pair)
     session.flush()
-    return [p.id for p in pairs]
+    return [p.id for p in order_pairs]
 
 
 # The fields of a file of signed written consents; the key is what `nastavnik columns set` takes.
