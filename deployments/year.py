@@ -213,6 +213,8 @@ class YearSimulation:
             self.log.runs[start.stage] = run_id
             self.active_runs.add(run_id)
             self._say(day, f"пункт {start.number}: запущен этап «{start.stage}»")
+        if outcome.ended_pairs:
+            self._say(day, f"пар завершено по сроку: {len(outcome.ended_pairs)}")
         for reissued in outcome.reissued:
             self._say(day, f"срок кода истёк: новый код по запросу {str(reissued)[:8]}")
         if outcome.message_ids:
@@ -381,6 +383,7 @@ class YearSimulation:
         days |= set(self.script.actions) | {p.due for p in self.waiting}
         if busy:
             days.add(day + timedelta(days=1))
+        days.add(end)  # the year's last tick: pairs past their term end, overdue items show
         later = sorted(d for d in days if day < d <= end)
         return later[0] if later else end + timedelta(days=1)
 

@@ -327,7 +327,9 @@ def event_day(*, session: Session, cycle_id: uuid.UUID, event: str) -> date | No
             for p in session.exec(
                 select(MentorshipPair).where(
                     MentorshipPair.cycle_id == cycle_id,
-                    col(MentorshipPair.status).in_([PairStatus.active, PairStatus.ended]),
+                    col(MentorshipPair.status).in_(
+                        [PairStatus.active, PairStatus.extended, PairStatus.ended]
+                    ),
                 )
             )
             if p.ends_on is not None

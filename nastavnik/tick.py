@@ -28,7 +28,7 @@ from models import (
     PlanItem,
     Role,
 )
-from nastavnik import approval_mail, approvals, mail, plan
+from nastavnik import approval_mail, approvals, mail, pairs, plan
 from nastavnik.plan import STAGE_APPROVALS, StatusChange
 from nastavnik.policy import OrganisationPolicy, get_policy
 from nastavnik.roadmap import CompletionKind, Stage, WindowKind
@@ -101,6 +101,7 @@ class TickOutcome:
     not_built: list[str] = field(default_factory=list)  # item numbers of stages not built yet
     message_ids: list[uuid.UUID] = field(default_factory=list)
     reissued: list[uuid.UUID] = field(default_factory=list)
+    ended_pairs: list[uuid.UUID] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,10 @@ def run_tick(
     assert org is not None
     policy = policy or reminder_policy(get_policy(session=session, organization_id=org.id))
     outcome = TickOutcome(day=today)
+    # Pairs past their end date end first (by organisation: last year's cycle gets no ticks).
+    outcome.ended_pairs = pairs.end_due_pairs(
+        session=session, today=today, organization_id=org.id, actor="tick"
+    )
     outcome.changes = plan.refresh(session=session, cycle_id=cycle_id, today=today)
     base = _context(org, cycle, settings)
     planned_starts: set[str] = set()

@@ -26,6 +26,7 @@ class TickSummary:
     changes: list[dict[str, str]]
     message_ids: list[str]
     reissued: list[str]
+    ended_pairs: int
 
 
 @task(name="cycles-to-tick", retries=2, retry_delay_seconds=[1, 5])
@@ -67,6 +68,7 @@ def tick_cycle(cycle_id: str, day: date) -> TickSummary:
         ],
         message_ids=[str(m) for m in outcome.message_ids],
         reissued=[str(r) for r in outcome.reissued],
+        ended_pairs=len(outcome.ended_pairs),
     )
 
 

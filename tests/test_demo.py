@@ -148,6 +148,7 @@ def test_the_demo_runs_the_school_year_on_the_simulated_clock_and_leaves_nothing
         }
         keys = [key for (key,) in db.execute("SELECT idempotency_key FROM outboxmessage")]
         generations = dict(db.execute("SELECT approval_key, code_generation FROM approvalrequest"))
+        pair_statuses = dict(db.execute("SELECT status, count(*) FROM mentorshippair GROUP BY 1"))
         requested = [day for (day,) in db.execute("SELECT requested_at FROM approvalrequest")]
     # Preparation (4 orders + the regulation), registers, the mentors' and the pairs' orders,
     # and the personal programmes, all approved in simulated time.
@@ -161,6 +162,8 @@ def test_the_demo_runs_the_school_year_on_the_simulated_clock_and_leaves_nothing
     assert plan[("3", 0)][:3] == ("done_late", "2026-10-06", "2026-10-06")
     briefing = plan[("6", 0)]
     assert briefing[0] == "done" and briefing[2] < briefing[3]
+    # The pairs worked until 31 May and the clock ended them (§2.5 counts active pairs only).
+    assert pair_statuses.get("ended", 0) > 0 and "active" not in pair_statuses
     # Items of stages not built yet stay «не начат».
     assert plan[("9", 1)][0] == plan[("13", 0)][0] == plan[("15", 0)][0] == "not_started"
     # The late item was reminded before, on and after its due day; the director who let the

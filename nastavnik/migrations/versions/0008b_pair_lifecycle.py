@@ -1,7 +1,7 @@
 """pair life cycle: replaced, extended, terminated statuses; a pair's versions
 
 Revision ID: 0008b_pair_lifecycle
-Revises: 0007_roadmap_plan
+Revises: 0008_participant_links
 Create Date: 2026-11-30 08:50:00
 
 The enum ``pairstatus`` stores member names. PostgreSQL: ``ALTER TYPE … ADD VALUE`` (allowed
@@ -23,7 +23,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008b_pair_lifecycle"
-down_revision: str | None = "0007_roadmap_plan"
+down_revision: str | None = "0008_participant_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
