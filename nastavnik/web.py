@@ -265,9 +265,8 @@ def create_app(
             path, media_type="application/pdf", filename=f"{doc.title} {doc.label}.pdf"
         )
 
-    @app.get("/p/{token}", response_class=HTMLResponse)
-    def participant_page(token: str) -> HTMLResponse:
-        # DESIGN §11: a personal link opens its owner's own page only; every use is audited.
+    def pair_page_for(token: str, channel: str) -> links.PairPage | HTMLResponse:
+        """The link owner's pair, or the refusal page; every use is audited (DESIGN §11)."""
         with Session(engine) as session:
             check = links.check_link(
                 session=session,
@@ -275,7 +274,7 @@ def create_app(
                 token=token,
                 now=clock(),
                 timezone=ZoneInfo(settings.timezone),
-                channel="web",
+                channel=channel,
             )
             session.commit()
             if check.problem is not None:
@@ -285,34 +284,24 @@ def create_app(
                     message=check.message_ru,
                 )
             assert check.participant_id is not None and check.pair_id is not None
-            page = links.pair_page(
+            return links.pair_page(
                 session=session, participant_id=check.participant_id, pair_id=check.pair_id
             )
+
+    @app.get("/p/{token}", response_class=HTMLResponse)
+    def participant_page(token: str) -> HTMLResponse:
+        # A personal link opens its owner's own page only.
+        page = pair_page_for(token, "web")
+        if isinstance(page, HTMLResponse):
+            return page
         return _page("participant.html", page=page, token=token)
 
     @app.get("/p/{token}/programme.pdf")
     def participant_programme(token: str) -> Response:
         # The programme through the personal link, checked like the page itself.
-        with Session(engine) as session:
-            check = links.check_link(
-                session=session,
-                secret=settings.approval_secret(),
-                token=token,
-                now=clock(),
-                timezone=ZoneInfo(settings.timezone),
-                channel="web:programme",
-            )
-            session.commit()
-            if check.problem is not None:
-                return _page(
-                    "link_refused.html",
-                    status_code=410 if check.problem in links.GONE else 403,
-                    message=check.message_ru,
-                )
-            assert check.participant_id is not None and check.pair_id is not None
-            page = links.pair_page(
-                session=session, participant_id=check.participant_id, pair_id=check.pair_id
-            )
+        page = pair_page_for(token, "web:programme")
+        if isinstance(page, HTMLResponse):
+            return page
         if page.programme is None:
             return _page(
                 "link_refused.html",
