@@ -148,6 +148,7 @@ def _pairing_steps(params: PairingParams) -> str:
                 template="pair_assigned",
                 notices=notices,
                 document_ids=[order.document_id],
+                attach=False,  # the order lists every pair: each participant gets their own
             ),
         )
         if decision.approved:

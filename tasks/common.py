@@ -60,11 +60,14 @@ def queue_notices(
     template: str,
     notices: list[dict[str, Any]],
     document_ids: list[str],
+    attach: bool = True,
 ) -> list[str]:
     """Queue one templated e-mail per notice (keyed by its ``key``); returns outbox ids.
 
     Each notice carries ``key``, ``to``, ``recipient_name`` and its template's own fields;
-    the organisation, cycle and document links are added here.
+    the organisation, cycle and document links are added here. Without ``attach`` the documents
+    are only named (number and date): an order listing every pair names other people's children,
+    so each participant is told their own pair and the order it was fixed by.
     """
     settings = get_settings()
     ids = []
@@ -75,6 +78,8 @@ def queue_notices(
         assert org is not None
         docs = [session.get(Document, uuid.UUID(d)) for d in document_ids]
         links = document_links(base_url=settings.web_base_url, documents=[d for d in docs if d])
+        if not attach:
+            links = [{**link, "url": ""} for link in links]
         for notice in notices:
             if not notice.get("to"):
                 get_run_logger().warning("notice without address: %r", notice)
@@ -85,7 +90,7 @@ def queue_notices(
                 to_addr=notice["to"],
                 template=template,
                 context={"organization": org, "cycle": cycle, "documents": links, **notice},
-                document_ids=[uuid.UUID(d) for d in document_ids],
+                document_ids=[uuid.UUID(d) for d in document_ids] if attach else [],
                 flow_run_id=uuid.UUID(flow_run_id),
             )
             ids.append(str(message.id))

@@ -210,6 +210,16 @@ def test_pairing_with_changes_then_approval_and_programmes_with_an_exception(
     assert len({d.unique_key for d in support.documents(run_id)}) == len(support.documents(run_id))
     pair_mail = [m for m in support.outbox(run_id) if m.subject.startswith("Наставническая")]
     assert len(pair_mail) == 4  # two pairs, both sides
+    # Each side is told its own pair and the order's number, without the order attached: the
+    # order lists every pair, other people's children included (152-ФЗ).
+    assert all(m.document_ids == [] and "Приказ о закреплении" in m.body_text for m in pair_mail)
+    for message in pair_mail:
+        received = [
+            r
+            for r in flow_stack.mail_to(message.to_addr.split("<")[-1].rstrip(">"))
+            if str(r["Subject"]).startswith("Наставническая")
+        ]
+        assert received and all(not list(r.iter_attachments()) for r in received)
     _assert_each_mail_received_once(flow_stack, run_id)
 
 
