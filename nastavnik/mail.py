@@ -44,6 +44,7 @@ from models.tables import (
     Person,
     Role,
 )
+from nastavnik.clock import process_clock
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 
@@ -270,7 +271,8 @@ def render_email(
         f"From: {_encode_addresses(settings.mail_from)}",
         f"To: {_encode_addresses(message.to_addr)}",
         f"Subject: {_encode_text(message.subject, 'Subject')}",
-        f"Date: {email.utils.format_datetime(now or datetime.now(UTC))}",
+        # The installation's day: in a simulated year, mail is dated in simulated time.
+        f"Date: {email.utils.format_datetime(now or process_clock().now())}",
         f"Message-ID: {message_id_for(idempotency_key=message.idempotency_key, settings=settings)}",
         "MIME-Version: 1.0",
     ]
