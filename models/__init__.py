@@ -1,6 +1,14 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
 from models.imports import ColumnMapping, ImportKind
+from models.meetings import (
+    MeetingFeedback,
+    MeetingFormat,
+    MeetingKind,
+    MeetingLog,
+    MonthlyReport,
+    MonthlyReportStatus,
+)
 from models.roadmap import CLOSED_STATUSES, CyclePlan, ItemStatus, PlanItem, SimulatedClock
 from models.tables import (
     ApprovalDecision,
@@ -38,6 +46,12 @@ from models.tables import (
 )
 
 __all__ = [
+    "MeetingFeedback",
+    "MeetingFormat",
+    "MeetingKind",
+    "MeetingLog",
+    "MonthlyReport",
+    "MonthlyReportStatus",
     "CLOSED_STATUSES",
     "CyclePlan",
     "ItemStatus",

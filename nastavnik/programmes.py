@@ -11,27 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from babel.dates import format_date
 
-from models import MentoringForm
+from models import MeetingKind, MentoringForm
 
 JOINT_MEETINGS_PER_MONTH = 2
 """Joint-work meetings planned in each full month between the opening and the closing month."""
 
 MONTHLY_REPORT_TASK = "Доклад наставника куратору о результатах наставничества за месяц"
-
-
-class MeetingKind(StrEnum):
-    """Kinds of meetings of the target model's sequence."""
-
-    intro = "intro"
-    trial = "trial"
-    planning = "planning"
-    joint_work = "joint_work"
-    final = "final"
 
 
 @dataclass(frozen=True)

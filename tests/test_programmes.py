@@ -10,11 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models import MentoringForm
+from models import MeetingKind, MentoringForm
 from nastavnik.programmes import (
     JOINT_MEETINGS_PER_MONTH,
     MONTHLY_REPORT_TASK,
-    MeetingKind,
     ProgrammeContent,
     build_programme,
     month_label,
