@@ -18,6 +18,7 @@ class ImportKind(StrEnum):
     questionnaire = "questionnaire"
     attendance = "attendance"
     consent = "consent"
+    meeting = "meeting"  # an online form's export of meeting logs and feedback
 
 
 class ColumnMapping(SQLModel, table=True):
