@@ -561,12 +561,16 @@ def _table_spec(kind: ImportKind) -> TableSpec:
         from nastavnik.pairing import CONSENTS
 
         return CONSENTS
+    if kind is ImportKind.meeting:
+        from nastavnik.meetings_import import MEETINGS
+
+        return MEETINGS
     from nastavnik.questionnaires import QUESTIONNAIRE
 
     return QUESTIONNAIRE
 
 
-_KIND_OPTION = typer.Option(help="Вид файла: questionnaire, attendance или consent")
+_KIND_OPTION = typer.Option(help="Вид файла: questionnaire, attendance, consent или meeting")
 
 
 @columns_app.command("set")
@@ -1259,6 +1263,256 @@ def roadmap_skip(
         ),
     )
     console.print(f"Пункт {label}: пропущен — {reason}")
+
+
+# --- meetings: logs and feedback (issue 8, §2) -------------------------------------------------
+
+meetings_app = typer.Typer(
+    help="Журнал встреч пар и отзывы наставляемых (для школ, собирающих их на бумаге или в форме).",
+    no_args_is_help=True,
+)
+app.add_typer(meetings_app, name="meetings")
+
+PairOption = Annotated[
+    str, typer.Option("--pair", help="Пара: наставник (начало ФИО или e-mail) или ID пары")
+]
+MenteeOption = Annotated[
+    str | None,
+    typer.Option(help="Наставляемый (начало ФИО), если у наставника несколько пар"),
+]
+
+
+def _meeting_pair(org: str, year: str, pair: str, mentee: str | None) -> uuid.UUID:
+    """The pair named by its id, or by its mentor (and mentee when the mentor has several)."""
+    from sqlmodel import col, select
+
+    from models import MentorshipPair, PairMember
+    from nastavnik.pairs import ONGOING
+
+    try:
+        return uuid.UUID(pair)
+    except ValueError:
+        pass
+    cycle_id = _cycle_id(org, year)
+    mentor_id = _participant(cycle_id, pair, Role.mentor)
+    mentee_id = _participant(cycle_id, mentee, Role.mentee) if mentee else None
+    with session_scope() as session:
+        query = select(MentorshipPair).where(MentorshipPair.mentor_id == mentor_id)
+        if mentee_id is not None:
+            query = query.join(PairMember, col(PairMember.pair_id) == col(MentorshipPair.id)).where(
+                PairMember.mentee_id == mentee_id
+            )
+        found = session.exec(query.order_by(col(MentorshipPair.created_at))).all()
+        ongoing = [p.id for p in found if p.status in ONGOING]
+        ids = ongoing or [p.id for p in found][-1:]
+    if len(ids) != 1:
+        raise typer.BadParameter(
+            f"пар, подходящих под «{pair}»: {len(ids)}; уточните --mentee или укажите ID пары"
+        )
+    return ids[0]
+
+
+def _parsed(value: str, parse: Callable[[str], Any], hint: str) -> Any:
+    parsed = parse(value)
+    if parsed is None:
+        raise typer.BadParameter(f"«{value}»: {hint}")
+    return parsed
+
+
+@meetings_app.command("record")
+def meetings_record(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    pair: PairOption,
+    held_on: Annotated[str, typer.Option("--date", help="Дата встречи, ДД.ММ.ГГГГ")],
+    kind: Annotated[str, typer.Option(help="Вид встречи: «Встреча-знакомство», … или intro")],
+    minutes: Annotated[int, typer.Option(help="Длительность, мин")],
+    meeting_format: Annotated[
+        str, typer.Option("--format", help="очно, дистанционно или смешанный")
+    ] = "очно",
+    topic: Annotated[str, typer.Option(help="Тема")] = "",
+    done: Annotated[str, typer.Option(help="Что сделано")] = "",
+    next_step: Annotated[str, typer.Option(help="Следующий шаг")] = "",
+    mentee: MenteeOption = None,
+) -> None:
+    """Record one meeting of a pair (from the mentor's paper log)."""
+    from nastavnik import meetings
+    from nastavnik.clock import process_clock
+
+    pair_id = _meeting_pair(org, year, pair, mentee)
+    day = _parsed(held_on, tabular.parse_date, "ожидается дата ДД.ММ.ГГГГ")
+    try:
+        with session_scope() as session:
+            recorded = meetings.record_meeting(
+                session=session,
+                pair_id=pair_id,
+                held_on=day,
+                kind=_parsed(kind, meetings.parse_kind, meetings.KIND_HINT_RU),
+                duration_minutes=minutes,
+                format=_parsed(meeting_format, meetings.parse_format, meetings.FORMAT_HINT_RU),
+                topic=topic,
+                done=done,
+                next_step=next_step,
+                source="cli",
+                today=process_clock().today(),
+            )
+            label = meetings.KIND_LABEL_RU[recorded.meeting.kind]
+            flags = [p.message_ru for p in recorded.own_problems]
+    except meetings.MeetingRefused as refused:
+        console.print(f"[red]Не записано: {refused.message_ru}[/]")
+        raise typer.Exit(1) from None
+    status = "записана" if recorded.created else "уже была записана, ничего не изменено"
+    console.print(f"Встреча «{label}» {day:%d.%m.%Y}: {status}.")
+    for flag in flags:
+        console.print(f"[yellow]Нарушена последовательность: {flag}[/]")
+
+
+@meetings_app.command("feedback")
+def meetings_feedback(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    pair: PairOption,
+    held_on: Annotated[str, typer.Option("--date", help="Дата встречи, ДД.ММ.ГГГГ")],
+    kind: Annotated[str, typer.Option(help="Вид встречи: «Совместная работа» или «Итоговая»")],
+    rating: Annotated[int, typer.Option(help="Оценка от 1 до 5")],
+    comment: Annotated[str, typer.Option(help="Комментарий наставляемого")] = "",
+    given_on: Annotated[
+        str | None, typer.Option("--given-on", help="Дата отзыва (по умолчанию — сегодня)")
+    ] = None,
+    mentee: MenteeOption = None,
+) -> None:
+    """Record a mentee's feedback on a joint-work or final meeting (from a paper form)."""
+    from sqlmodel import select
+
+    from models import MeetingLog
+    from nastavnik import meetings
+    from nastavnik.clock import process_clock
+
+    pair_id = _meeting_pair(org, year, pair, mentee)
+    day = _parsed(held_on, tabular.parse_date, "ожидается дата ДД.ММ.ГГГГ")
+    meeting_kind = _parsed(kind, meetings.parse_kind, meetings.KIND_HINT_RU)
+    today = process_clock().today()
+    given = (
+        _parsed(given_on, tabular.parse_date, "ожидается дата ДД.ММ.ГГГГ") if given_on else today
+    )
+    with session_scope() as session:
+        meeting = session.exec(
+            select(MeetingLog).where(
+                MeetingLog.pair_id == pair_id,
+                MeetingLog.held_on == day,
+                MeetingLog.kind == meeting_kind,
+            )
+        ).first()
+    if meeting is None:
+        console.print(f"[red]Встреча «{kind}» {day:%d.%m.%Y} у этой пары не записана.[/]")
+        raise typer.Exit(1)
+    if mentee:
+        mentee_id = _participant(_cycle_id(org, year), mentee, Role.mentee)
+    else:
+        mentee_id = _only_mentee(pair_id)
+    try:
+        with session_scope() as session:
+            recorded = meetings.record_feedback(
+                session=session,
+                meeting_id=meeting.id,
+                mentee_id=mentee_id,
+                rating=rating,
+                comment=comment,
+                given_on=given,
+                source="cli",
+                today=today,
+            )
+    except meetings.MeetingRefused as refused:
+        console.print(f"[red]Не записано: {refused.message_ru}[/]")
+        raise typer.Exit(1) from None
+    status = "записан" if recorded.created else "уже был записан, ничего не изменено"
+    console.print(f"Отзыв о встрече {day:%d.%m.%Y}: {status}.")
+
+
+def _only_mentee(pair_id: uuid.UUID) -> uuid.UUID:
+    from sqlmodel import select
+
+    from models import PairMember
+
+    with session_scope() as session:
+        mentees = session.exec(select(PairMember.mentee_id).where(PairMember.pair_id == pair_id))
+        ids = list(mentees)
+    if len(ids) != 1:
+        raise typer.BadParameter("в группе несколько наставляемых: укажите --mentee")
+    return ids[0]
+
+
+@meetings_app.command("import")
+def meetings_import(
+    path: Path,
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """Import an online form's export of meetings and feedback (all rows, or none)."""
+    from nastavnik.clock import process_clock
+    from nastavnik.meetings_import import MeetingImportReport, import_meetings_transaction
+
+    cycle_id = _cycle_id(org, year)
+    outcome: list[MeetingImportReport] = []
+
+    def run() -> ImportReport:
+        report = import_meetings_transaction(
+            engine=get_engine(),
+            cycle_id=cycle_id,
+            path=path,
+            max_bytes=get_settings().max_import_bytes,
+            today=process_clock().today(),
+        )
+        outcome.append(report)
+        return report
+
+    _report_import(run, org=org, kind=ImportKind.meeting)
+    report = outcome[0]
+    if report.rejected:
+        console.print("[red]Файл не импортирован: исправьте строки выше и загрузите его снова.[/]")
+        raise typer.Exit(1)
+    console.print(
+        f"Новых встреч: {report.meetings_recorded}, новых отзывов: {report.feedback_recorded}."
+    )
+
+
+@meetings_app.command("log")
+def meetings_log(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    pair: PairOption,
+    mentee: MenteeOption = None,
+) -> None:
+    """Show a pair's meetings in date order, with feedback and sequence flags."""
+    from nastavnik import meetings
+
+    pair_id = _meeting_pair(org, year, pair, mentee)
+    with session_scope() as session:
+        log = meetings.pair_log(session=session, pair_id=pair_id)
+        due = meetings.feedback_due(session=session, pair_id=pair_id)
+    table = Table(
+        "Дата", "Вид", "Мин", "Формат", "Тема", "Отзыв", "Замечания", title="Встречи пары"
+    )
+    for item in log.meetings:
+        if item.feedback:
+            feedback = ", ".join(f"{f.rating}/5" for f in item.feedback)
+        else:
+            feedback = "ждём" if item.feedback_missing else "—"
+        table.add_row(
+            f"{item.meeting.held_on:%d.%m.%Y}",
+            item.kind_ru,
+            str(item.meeting.duration_minutes),
+            item.format_ru,
+            item.meeting.topic,
+            feedback,
+            "; ".join(item.problems),
+            style="yellow" if item.problems else None,
+        )
+    console.print(table)
+    if not log.meetings:
+        console.print("Встреч пока не записано.")
+    if due:
+        console.print(f"Ждут отзыва наставляемого: {len(due)}.")
 
 
 if __name__ == "__main__":

@@ -179,3 +179,67 @@ def test_person_keys_identify_the_pair(engine, pairs, tmp_path):
     )
     path.write_text(text, encoding="utf-8")
     assert run(engine, pairs, path).rejected == []
+
+
+def test_cli_imports_records_and_shows_a_pairs_log(monkeypatch, tmp_path, engine, settings, pairs):
+    """The curator's terminal: `nastavnik meetings import|record|feedback|log`."""
+    from typer.testing import CliRunner
+
+    from deployments import cli as cli_module
+    from nastavnik.clock import FixedClock
+    from nastavnik.settings import get_settings
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the CLI test runs on the SQLite file the command line opens")
+    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.setenv("NASTAVNIK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr("nastavnik.clock.process_clock", lambda: FixedClock.on(TODAY))
+    get_settings.cache_clear()
+    monkeypatch.setattr(cli_module.console, "width", 300)
+    runner = CliRunner()
+    where = ["--org", "school-7", "--year", "2026/2027"]
+    try:
+        imported = runner.invoke(
+            cli_module.app, ["meetings", "import", str(FIXTURES / "form_export.csv"), *where]
+        )
+        assert imported.exit_code == 0, imported.output
+        assert "принято 6" in imported.output and "Новых встреч: 6" in imported.output
+        bad = runner.invoke(
+            cli_module.app, ["meetings", "import", str(FIXTURES / "bad_rows.csv"), *where]
+        )
+        assert bad.exit_code == 1
+        assert "Файл не импортирован" in bad.output and "Чаепитие" in bad.output
+        recorded = runner.invoke(
+            cli_module.app,
+            [
+                "meetings", "record", *where, "--pair", "Орлов", "--date", "20.10.2026",
+                "--kind", "Пробная рабочая встреча", "--minutes", "40", "--topic", "Проект",
+            ],
+        )  # fmt: skip
+        assert recorded.exit_code == 0, recorded.output
+        assert "Встреча «Пробная рабочая встреча» 20.10.2026: записана." in recorded.output
+        refused = runner.invoke(
+            cli_module.app,
+            [
+                "meetings", "record", *where, "--pair", "Орлов", "--date", "20.12.2026",
+                "--kind", "планирование", "--minutes", "40",
+            ],
+        )  # fmt: skip
+        assert refused.exit_code == 1
+        assert "ещё не наступила" in refused.output
+        given = runner.invoke(
+            cli_module.app,
+            [
+                "meetings", "feedback", *where, "--pair", "Орлов", "--date", "07.10.2026",
+                "--kind", "совместная работа", "--rating", "4", "--comment", "Понравилось",
+            ],
+        )  # fmt: skip
+        assert given.exit_code == 0, given.output
+        assert "Отзыв о встрече 07.10.2026: записан." in given.output
+        shown = runner.invoke(cli_module.app, ["meetings", "log", *where, "--pair", "Орлов"])
+        assert shown.exit_code == 0, shown.output
+        assert "Совместная работа" in shown.output and "4/5" in shown.output
+        assert "прежде, чем «Встреча-знакомство»" in shown.output
+        assert "Пробная рабочая встреча" in shown.output
+    finally:
+        get_settings.cache_clear()
