@@ -44,8 +44,9 @@ from nastavnik import policy, repository
 # What a link opens; another purpose (a monthly report, say) will be signed under its own word,
 # so a link for one page never opens another.
 PAIR_PAGE = "pair-page"
-# Pairs whose members still have a page: a pair that never started or was dropped has none.
-PAIRS_WITH_PAGES = (PairStatus.active, PairStatus.ended)
+# Pairs whose members still have a page: a pair that never started or was dropped has none;
+# an extended pair (§2.9) goes on to its new end date.
+PAIRS_WITH_PAGES = (PairStatus.active, PairStatus.extended, PairStatus.ended)
 
 _SIGNATURE_BYTES = 16
 # participant id, pair id, expiry (unix seconds), generation, signature
@@ -518,6 +519,8 @@ class PairPage:
     ends_on: date | None
     status: PairStatus
     programme: Document | None
+    participant_id: uuid.UUID | None = None
+    pair_id: uuid.UUID | None = None
 
 
 def pair_page(*, session: Session, participant_id: uuid.UUID, pair_id: uuid.UUID) -> PairPage:
@@ -560,4 +563,6 @@ def pair_page(*, session: Session, participant_id: uuid.UUID, pair_id: uuid.UUID
         ends_on=pair.ends_on,
         status=pair.status,
         programme=document,
+        participant_id=participant_id,
+        pair_id=pair_id,
     )

@@ -27,6 +27,7 @@ from models import (
 )
 from nastavnik import repository
 from nastavnik.pairs import ONGOING
+from nastavnik.tabular import parse_date
 
 SEQUENCE: tuple[MeetingKind, ...] = (
     MeetingKind.intro,
@@ -193,6 +194,20 @@ PAIR_STATUS_RU = {
 }
 
 
+def _require_mentor(pair: MentorshipPair, participant_id: uuid.UUID) -> None:
+    if participant_id != pair.mentor_id:
+        raise MeetingRefused(
+            "not_mentor",
+            "записать встречу может только наставник пары",
+            "only the pair's mentor may record its meetings",
+        )
+
+
+def require_mentor(*, session: Session, pair_id: uuid.UUID, participant_id: uuid.UUID) -> None:
+    """Refuse anyone but the pair's mentor before reading their form (a mentee's link)."""
+    _require_mentor(_pair(session, pair_id), participant_id)
+
+
 def _check_meeting(
     *,
     pair: MentorshipPair,
@@ -202,12 +217,8 @@ def _check_meeting(
     today: date,
 ) -> None:
     """Refuse a meeting the pair cannot have had; the first broken rule is reported."""
-    if recorded_by is not None and recorded_by != pair.mentor_id:
-        raise MeetingRefused(
-            "not_mentor",
-            "записать встречу может только наставник пары",
-            "only the pair's mentor may record its meetings",
-        )
+    if recorded_by is not None:
+        _require_mentor(pair, recorded_by)
     if pair.status not in ONGOING:
         status_ru = PAIR_STATUS_RU.get(pair.status, pair.status.value)
         raise MeetingRefused(
@@ -630,3 +641,65 @@ def parse_minutes(text: str) -> int | None:
 
 KIND_HINT_RU = "допустимы: " + ", ".join(f"«{KIND_LABEL_RU[k]}»" for k in SEQUENCE)
 FORMAT_HINT_RU = "допустимы: «очно», «дистанционно», «смешанный»"
+
+NOT_YOURS = frozenset({"not_mentor", "not_mentee", "unknown_meeting", "unknown_pair"})
+"""Refusals of who posted (answered as forbidden), not of what they typed."""
+
+
+def _invalid(field_ru: str, message_ru: str, message_en: str) -> MeetingRefused:
+    return MeetingRefused("invalid", message_ru, message_en, field_ru)
+
+
+def form_date(text: str) -> date:
+    """A date from a form: the browser's ГГГГ-ММ-ДД or a typed ДД.ММ.ГГГГ."""
+    parsed = parse_date(text) if text.strip() else None
+    if parsed is None:
+        raise _invalid(FIELD_DATE, "укажите дату встречи", f"no valid meeting date: {text!r}")
+    return parsed
+
+
+def form_kind(text: str) -> MeetingKind:
+    """A kind from a form's choice or a typed Russian label."""
+    kind = parse_kind(text)
+    if kind is None:
+        raise _invalid(FIELD_KIND, f"выберите вид встречи; {KIND_HINT_RU}", f"no kind: {text!r}")
+    return kind
+
+
+def form_format(text: str) -> MeetingFormat:
+    """A format from a form's choice; empty means in person."""
+    fmt = parse_format(text) if text.strip() else MeetingFormat.in_person
+    if fmt is None:
+        raise _invalid(
+            FIELD_FORMAT, f"неизвестный формат; {FORMAT_HINT_RU}", f"no format: {text!r}"
+        )
+    return fmt
+
+
+def form_minutes(text: str) -> int:
+    """Minutes from a form's number field."""
+    minutes = parse_minutes(text)
+    if minutes is None:
+        raise _invalid(
+            FIELD_DURATION, "укажите длительность встречи в минутах", f"no minutes: {text!r}"
+        )
+    return minutes
+
+
+def form_rating(text: str) -> int:
+    """A rating 1..5 from a form's choice."""
+    if not text.strip().isdigit():
+        raise _invalid(FIELD_RATING, "выберите оценку от 1 до 5", f"no rating: {text!r}")
+    return int(text)
+
+
+def form_meeting_id(text: str) -> uuid.UUID:
+    """A meeting id from an address; a garbled one is no meeting of the pair."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise MeetingRefused(
+            "unknown_meeting",
+            "встреча не найдена среди встреч вашей пары",
+            f"meeting {text!r} is not one of the pair's meetings",
+        ) from None

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -24,8 +24,10 @@ from models import (
     Decision,
     Document,
     Organization,
+    Role,
 )
-from nastavnik import approvals, documents, links, roadmap_report
+from nastavnik import approvals, documents, links, meetings, roadmap_report
+from nastavnik.pairs import ONGOING
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 
@@ -39,6 +41,12 @@ def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse
     html = get_jinja_env().get_template(f"web/{template}").render(**context)
     return HTMLResponse(html, status_code=status_code)
 
+
+# Shown once after a participant's form was saved (POST-redirect-GET carries only this word).
+MEETING_NOTICES_RU = {
+    "meeting": "Встреча записана.",
+    "feedback": "Спасибо! Отзыв записан.",
+}
 
 # What the approver can do about a code that no longer works.
 NEW_CODE_HINT_RU = "Попросите куратора выпустить новый код: он придёт новым письмом."
@@ -289,12 +297,12 @@ def create_app(
             )
 
     @app.get("/p/{token}", response_class=HTMLResponse)
-    def participant_page(token: str) -> HTMLResponse:
+    def participant_page(token: str, done: str = "") -> HTMLResponse:
         # A personal link opens its owner's own page only.
         page = pair_page_for(token, "web")
         if isinstance(page, HTMLResponse):
             return page
-        return _page("participant.html", page=page, token=token)
+        return participant_view(page, token, notice=MEETING_NOTICES_RU.get(done, ""))
 
     @app.get("/p/{token}/programme.pdf")
     def participant_programme(token: str) -> Response:
@@ -349,5 +357,136 @@ def create_app(
             media_type="application/pdf",
             headers={"Content-Disposition": f'inline; filename="{name}"'},
         )
+
+    # --- meetings on the participant's page (issue 8 §2): the mentor records, the mentee rates ---
+
+    def participant_view(
+        page: links.PairPage,
+        token: str,
+        *,
+        notice: str = "",
+        error: str = "",
+        status_code: int = 200,
+        form: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        assert page.pair_id is not None
+        with Session(engine) as session:
+            log = meetings.pair_log(session=session, pair_id=page.pair_id)
+        return _page(
+            "participant.html",
+            status_code=status_code,
+            page=page,
+            token=token,
+            log=log,
+            can_record=page.role == Role.mentor and page.status in ONGOING,
+            kinds=[(k.value, meetings.KIND_LABEL_RU[k]) for k in meetings.SEQUENCE],
+            formats=list(meetings.FORMAT_LABEL_RU.items()),
+            today=today(),
+            notice=notice,
+            error=error,
+            form=form or {},
+        )
+
+    def meeting_refused(
+        page: links.PairPage, token: str, refused: meetings.MeetingRefused, form: dict[str, str]
+    ) -> HTMLResponse:
+        """The page again with the reason; audited apart from the refused work (DESIGN §11)."""
+        with Session(engine) as session:
+            meetings.record_refusal(
+                session=session,
+                refused=refused,
+                actor=f"participant:{page.participant_id}",
+                pair_id=page.pair_id,
+                channel="web",
+                at=clock(),
+            )
+            session.commit()
+        forbidden = refused.code in meetings.NOT_YOURS
+        return participant_view(
+            page,
+            token,
+            error=refused.message_ru[:1].upper() + refused.message_ru[1:] + ".",
+            status_code=403 if forbidden else 422,
+            form={} if forbidden else form,
+        )
+
+    @app.post("/p/{token}/meetings", response_class=HTMLResponse)
+    def record_meeting(
+        token: str,
+        held_on: Annotated[str, Form()] = "",
+        kind: Annotated[str, Form()] = "",
+        duration_minutes: Annotated[str, Form()] = "",
+        meeting_format: Annotated[str, Form(alias="format")] = "",
+        topic: Annotated[str, Form()] = "",
+        done: Annotated[str, Form()] = "",
+        next_step: Annotated[str, Form()] = "",
+    ) -> Response:
+        page = pair_page_for(token, "web:meetings")
+        if isinstance(page, HTMLResponse):
+            return page
+        assert page.pair_id is not None and page.participant_id is not None
+        form = {
+            "held_on": held_on,
+            "kind": kind,
+            "duration_minutes": duration_minutes,
+            "format": meeting_format,
+            "topic": topic,
+            "done": done,
+            "next_step": next_step,
+        }
+        try:
+            with Session(engine) as session:
+                # Who may post comes before what was posted: a mentee's link learns nothing more.
+                meetings.require_mentor(
+                    session=session, pair_id=page.pair_id, participant_id=page.participant_id
+                )
+                meetings.record_meeting(
+                    session=session,
+                    pair_id=page.pair_id,
+                    held_on=meetings.form_date(held_on),
+                    kind=meetings.form_kind(kind),
+                    duration_minutes=meetings.form_minutes(duration_minutes),
+                    format=meetings.form_format(meeting_format),
+                    topic=topic,
+                    done=done,
+                    next_step=next_step,
+                    source="link",
+                    recorded_by=page.participant_id,
+                    today=today(),
+                )
+                session.commit()
+        except meetings.MeetingRefused as refused:
+            return meeting_refused(page, token, refused, form)
+        # POST-redirect-GET: a reload does not post the meeting again.
+        return RedirectResponse(f"/p/{token}?done=meeting#meetings", status_code=303)
+
+    @app.post("/p/{token}/feedback/{meeting_id}", response_class=HTMLResponse)
+    def give_feedback(
+        token: str,
+        meeting_id: str,
+        rating: Annotated[str, Form()] = "",
+        comment: Annotated[str, Form()] = "",
+    ) -> Response:
+        page = pair_page_for(token, "web:feedback")
+        if isinstance(page, HTMLResponse):
+            return page
+        assert page.pair_id is not None and page.participant_id is not None
+        try:
+            with Session(engine) as session:
+                meetings.record_feedback(
+                    session=session,
+                    meeting_id=meetings.form_meeting_id(meeting_id),
+                    mentee_id=page.participant_id,
+                    rating=meetings.form_rating(rating),
+                    comment=comment,
+                    given_on=today(),
+                    source="link",
+                    today=today(),
+                    pair_id=page.pair_id,
+                )
+                session.commit()
+        except meetings.MeetingRefused as refused:
+            return meeting_refused(page, token, refused, {"comment": comment})
+        return RedirectResponse(f"/p/{token}?done=feedback#meetings", status_code=303)
 
     return app
