@@ -213,12 +213,9 @@ def _check_meeting(
     pair: MentorshipPair,
     held_on: date,
     duration_minutes: int,
-    recorded_by: uuid.UUID | None,
     today: date,
 ) -> None:
     """Refuse a meeting the pair cannot have had; the first broken rule is reported."""
-    if recorded_by is not None:
-        _require_mentor(pair, recorded_by)
     if pair.status not in ONGOING:
         status_ru = PAIR_STATUS_RU.get(pair.status, pair.status.value)
         raise MeetingRefused(
@@ -294,18 +291,14 @@ def record_meeting(
     flagged, never refused (the meeting happened); a pair that is not going on, a date outside
     its term or in the future, a duration outside 5..480 minutes raise ``MeetingRefused``."""
     pair = _pair(session, pair_id)
+    if recorded_by is not None:
+        _require_mentor(pair, recorded_by)
     existing = _existing_meeting(session, pair_id, held_on, kind)
     if existing is not None:
         return RecordedMeeting(
             existing, created=False, problems=pair_problems(session=session, pair_id=pair_id)
         )
-    _check_meeting(
-        pair=pair,
-        held_on=held_on,
-        duration_minutes=duration_minutes,
-        recorded_by=recorded_by,
-        today=today,
-    )
+    _check_meeting(pair=pair, held_on=held_on, duration_minutes=duration_minutes, today=today)
     meeting = MeetingLog(
         pair_id=pair_id,
         held_on=held_on,

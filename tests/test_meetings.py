@@ -202,6 +202,10 @@ def test_only_the_pairs_mentor_records_its_meetings(engine, pairs):
             with pytest.raises(MeetingRefused) as refused:
                 record(session, pairs.pair_a, date(2026, 10, 5), K.intro, recorded_by=someone)
             assert refused.value.code == "not_mentor"
+        # Not even a meeting already recorded is handed back to someone else.
+        record(session, pairs.pair_a, date(2026, 10, 5), K.intro, recorded_by=pairs.mentor_a)
+        with pytest.raises(MeetingRefused, match="только наставник"):
+            record(session, pairs.pair_a, date(2026, 10, 5), K.intro, recorded_by=pairs.mentee_a)
 
 
 def test_joint_work_before_the_intro_is_recorded_and_flagged(engine, pairs):
