@@ -208,14 +208,16 @@ def require_mentor(*, session: Session, pair_id: uuid.UUID, participant_id: uuid
     _require_mentor(_pair(session, pair_id), participant_id)
 
 
-def _check_meeting(
+def check_meeting(
     *,
     pair: MentorshipPair,
     held_on: date,
     duration_minutes: int,
     today: date,
 ) -> None:
-    """Refuse a meeting the pair cannot have had; the first broken rule is reported."""
+    """Refuse a meeting the pair cannot have had; the first broken rule is reported.
+
+    A pure check (no queries), so an import checks thousands of rows without a query each."""
     if pair.status not in ONGOING:
         status_ru = PAIR_STATUS_RU.get(pair.status, pair.status.value)
         raise MeetingRefused(
@@ -298,7 +300,7 @@ def record_meeting(
         return RecordedMeeting(
             existing, created=False, problems=pair_problems(session=session, pair_id=pair_id)
         )
-    _check_meeting(pair=pair, held_on=held_on, duration_minutes=duration_minutes, today=today)
+    check_meeting(pair=pair, held_on=held_on, duration_minutes=duration_minutes, today=today)
     meeting = MeetingLog(
         pair_id=pair_id,
         held_on=held_on,
@@ -334,44 +336,19 @@ def record_meeting(
     return recorded
 
 
-def record_feedback(
-    *,
-    session: Session,
-    meeting_id: uuid.UUID,
-    mentee_id: uuid.UUID,
-    rating: int,
-    comment: str,
-    given_on: date,
-    source: str,
-    today: date,
-    pair_id: uuid.UUID | None = None,
-) -> RecordedFeedback:
-    """Record a mentee's feedback on a joint-work or final meeting (flushed); audited.
-
-    Only a mentee of the meeting's pair (and of ``pair_id`` when given: a link's pair) gives it,
-    on or after the meeting's day and not in the future; once per meeting and mentee — the same
-    feedback again changes nothing. Otherwise ``MeetingRefused``."""
-    meeting = session.get(MeetingLog, meeting_id)
-    if meeting is None or (pair_id is not None and meeting.pair_id != pair_id):
-        raise MeetingRefused(
-            "unknown_meeting",
-            "встреча не найдена среди встреч вашей пары",
-            f"meeting {meeting_id} is not one of the pair's meetings",
-        )
-    if mentee_id not in _mentee_ids(session, meeting.pair_id):
+def require_mentee(*, mentee_id: uuid.UUID, mentee_ids: Iterable[uuid.UUID]) -> None:
+    """Refuse feedback from anyone but one of the pair's mentees."""
+    if mentee_id not in mentee_ids:
         raise MeetingRefused(
             "not_mentee",
             "отзыв о встрече даёт только наставляемый этой пары",
             "only a mentee of the meeting's pair gives feedback on it",
             FIELD_MENTEE,
         )
-    existing = session.exec(
-        select(MeetingFeedback).where(
-            MeetingFeedback.meeting_id == meeting_id, MeetingFeedback.mentee_id == mentee_id
-        )
-    ).first()
-    if existing is not None:
-        return RecordedFeedback(existing, created=False)
+
+
+def check_feedback(*, meeting: MeetingLog, rating: int, given_on: date, today: date) -> None:
+    """Refuse feedback on a kind that takes none, a rating outside 1..5, an impossible date."""
     if meeting.kind not in FEEDBACK_REQUIRED:
         required = " и ".join(f"«{KIND_LABEL_RU[k]}»" for k in SEQUENCE if k in FEEDBACK_REQUIRED)
         raise MeetingRefused(
@@ -402,6 +379,41 @@ def record_feedback(
             f"the feedback date {given_on.isoformat()} is in the future",
             FIELD_FEEDBACK_DATE,
         )
+
+
+def record_feedback(
+    *,
+    session: Session,
+    meeting_id: uuid.UUID,
+    mentee_id: uuid.UUID,
+    rating: int,
+    comment: str,
+    given_on: date,
+    source: str,
+    today: date,
+    pair_id: uuid.UUID | None = None,
+) -> RecordedFeedback:
+    """Record a mentee's feedback on a joint-work or final meeting (flushed); audited.
+
+    Only a mentee of the meeting's pair (and of ``pair_id`` when given: a link's pair) gives it,
+    on or after the meeting's day and not in the future; once per meeting and mentee — the same
+    feedback again changes nothing. Otherwise ``MeetingRefused``."""
+    meeting = session.get(MeetingLog, meeting_id)
+    if meeting is None or (pair_id is not None and meeting.pair_id != pair_id):
+        raise MeetingRefused(
+            "unknown_meeting",
+            "встреча не найдена среди встреч вашей пары",
+            f"meeting {meeting_id} is not one of the pair's meetings",
+        )
+    require_mentee(mentee_id=mentee_id, mentee_ids=_mentee_ids(session, meeting.pair_id))
+    existing = session.exec(
+        select(MeetingFeedback).where(
+            MeetingFeedback.meeting_id == meeting_id, MeetingFeedback.mentee_id == mentee_id
+        )
+    ).first()
+    if existing is not None:
+        return RecordedFeedback(existing, created=False)
+    check_feedback(meeting=meeting, rating=rating, given_on=given_on, today=today)
     feedback = MeetingFeedback(
         meeting_id=meeting_id,
         mentee_id=mentee_id,

@@ -130,7 +130,7 @@ def test_a_bad_file_names_file_row_and_field_and_writes_nothing(engine, pairs):
 def test_a_row_for_an_ended_pair_refuses_the_file(engine, pairs, tmp_path):
     _set_status(engine, pairs.pair_b, PairStatus.ended)
     report = run(engine, pairs, FIXTURES / "form_export.csv")
-    assert {(e.row, e.field) for e in report.rejected} == {(6, "Пара"), (7, "Пара")}
+    assert {(e.row, e.field) for e in report.rejected} == {(6, "Наставляемый"), (7, "Наставляемый")}
     assert "не продолжается (срок истёк)" in report.rejected[0].message
     assert _count(engine, MeetingLog) == 0
 
