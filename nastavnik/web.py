@@ -411,7 +411,7 @@ def create_app(
         )
 
     @app.post("/p/{token}/meetings", response_class=HTMLResponse)
-    def record_meeting(
+    def post_meeting(
         token: str,
         held_on: Annotated[str, Form()] = "",
         kind: Annotated[str, Form()] = "",
@@ -461,7 +461,7 @@ def create_app(
         return RedirectResponse(f"/p/{token}?done=meeting#meetings", status_code=303)
 
     @app.post("/p/{token}/feedback/{meeting_id}", response_class=HTMLResponse)
-    def give_feedback(
+    def post_feedback(
         token: str,
         meeting_id: str,
         rating: Annotated[str, Form()] = "",
