@@ -40,6 +40,7 @@ from models import (
     Role,
 )
 from nastavnik import policy, repository
+from nastavnik.pairs import ONGOING
 
 # What a link opens; another purpose (a monthly report, say) will be signed under its own word,
 # so a link for one page never opens another.
@@ -282,11 +283,11 @@ def issue_link(
 
 
 def active_pairs(*, session: Session, cycle_id: uuid.UUID) -> list[MentorshipPair]:
-    """The cycle's active pairs, in a stable order."""
+    """The cycle's pairs going on (active or extended), in a stable order."""
     return list(
         session.exec(
             select(MentorshipPair)
-            .where(MentorshipPair.cycle_id == cycle_id, MentorshipPair.status == PairStatus.active)
+            .where(MentorshipPair.cycle_id == cycle_id, col(MentorshipPair.status).in_(ONGOING))
             .order_by(col(MentorshipPair.created_at), col(MentorshipPair.id))
         )
     )
@@ -301,7 +302,7 @@ def issue_for_cycle(
     timezone: ZoneInfo,
     actor: str,
 ) -> list[IssuedLink]:
-    """Links for every mentor and mentee of every active pair; revoked links are left out."""
+    """Links for every mentor and mentee of every pair going on; revoked links are left out."""
     issued = []
     for pair in active_pairs(session=session, cycle_id=cycle_id):
         for participant_id in pair_participants(session=session, pair=pair):

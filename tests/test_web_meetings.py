@@ -21,8 +21,15 @@ from models import (
     MentorshipPair,
     PairStatus,
 )
-from nastavnik import meetings
-from tests.test_links import _issue, _with_byte_flipped, school, web  # noqa: F401
+from nastavnik import links, meetings
+from tests.test_links import (  # noqa: F401
+    DURING_TERM,
+    MOSCOW,
+    _issue,
+    _with_byte_flipped,
+    school,
+    web,
+)
 
 TODAY = date(2026, 11, 30)  # the web clock's day (DURING_TERM, Moscow)
 MEETING_FORM = {
@@ -199,6 +206,17 @@ def test_an_extended_pair_has_a_page_and_an_ended_one_records_nothing(
             session.commit()
 
     set_status(PairStatus.extended)
+    with Session(engine) as session:
+        issued = links.issue_for_cycle(
+            session=session,
+            secret=settings.approval_secret(),
+            cycle_id=school.cycle_id,
+            now=DURING_TERM,
+            timezone=MOSCOW,
+            actor="curator",
+        )
+        session.commit()
+    assert (school.mentor_a, school.pair_a) in {(i.participant_id, i.pair_id) for i in issued}
     token = _issue(engine, settings, school.mentor_a, school.pair_a)
     assert client.get(f"/p/{token}").status_code == 200
     assert client.post(f"/p/{token}/meetings", data=MEETING_FORM).status_code == 303
