@@ -517,3 +517,27 @@ def test_reminders_go_only_to_those_missing_once_per_due_date_then_to_the_curato
     assert f"{settings.web_base_url}/p/" in mentor_mail.body_text  # the personal link
     assert any(school.silent.mentor_name in m.body_text for m in escalations)
     assert any(school.no_feedback.mentee_name in m.body_text for m in escalations)
+
+
+def test_the_task_assembles_the_ended_month_once_and_reports_counts_only(
+    engine, settings, school, monkeypatch
+) -> None:
+    from nastavnik.settings import get_settings
+    from tasks.meetings import meetings_day
+
+    for name, value in {
+        "DATABASE_URL": settings.database_url,
+        "DATA_DIR": str(settings.data_dir),
+        "SECRET_KEY": "test-secret-key-0123456789abcdef",
+        "SMTP_URL": settings.smtp_url,
+    }.items():
+        monkeypatch.setenv(f"NASTAVNIK_{name}", value)
+    get_settings.cache_clear()
+    try:
+        first = meetings_day.fn(str(school.cycle_id), date(2026, 12, 1))
+        second = meetings_day.fn(str(school.cycle_id), date(2026, 12, 1))
+    finally:
+        get_settings.cache_clear()
+    assert (first.month, first.reports) == (NOVEMBER, 4) and first.document_id
+    assert first.table_rows[-1]["Пар"] == 4
+    assert second.month is None and second.message_ids == []
