@@ -26,7 +26,7 @@ from models import (
     MentorshipPair,
     Organization,
 )
-from nastavnik import approvals, documents, links, monthly, roadmap_report
+from nastavnik import approvals, documents, links, monthly, progress, roadmap_report
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 
@@ -385,7 +385,7 @@ def _monthly_report_routes(
                 )
             assert check.participant_id is not None and check.pair_id is not None
             try:
-                month = monthly.parse_month(month_text)
+                month = progress.parse_month(month_text)
                 report = monthly.report_for(session=session, pair_id=check.pair_id, month=month)
                 message, ok = "", True
                 if comment is not None:

@@ -39,7 +39,7 @@ from models import (
     PersonalProgramme,
     Role,
 )
-from nastavnik import documents, links, mail, monthly, policy
+from nastavnik import documents, links, mail, meeting_reminders, monthly, policy, progress
 from nastavnik.programmes import build_programme
 from nastavnik.smtp_sink import MailSink
 from nastavnik.web import create_app
@@ -199,26 +199,26 @@ def school(engine, cycle_ids) -> School:
 
 def test_planned_vs_held_per_month_follows_the_personal_programme(engine, school) -> None:
     with Session(engine) as session:
-        progress = monthly.pair_progress(session=session, pair_id=school.lagging.id, month=NOVEMBER)
+        found = progress.pair_progress(session=session, pair_id=school.lagging.id, month=NOVEMBER)
     # The programme plans intro, trial and planning in October and two joint-work meetings in
     # each month between the opening and the closing one.
-    assert [(m.label, m.planned, m.held) for m in progress.months] == [
+    assert [(m.label, m.planned, m.held) for m in found.months] == [
         ("Октябрь 2026", 3, 2),
         ("Ноябрь 2026", 2, 1),
     ]
-    assert (progress.planned_to_date, progress.held_to_date) == (5, 3)
-    assert progress.sequence_ru == []
+    assert (found.planned_to_date, found.held_to_date) == (5, 3)
+    assert found.sequence_ru == []
 
 
 def test_each_pair_gets_one_status_for_the_month_with_reasons(engine, school) -> None:
     with Session(engine) as session:
-        assessed = monthly.assess_pairs(session=session, cycle_id=school.cycle_id, month=NOVEMBER)
+        assessed = progress.assess_pairs(session=session, cycle_id=school.cycle_id, month=NOVEMBER)
     status = {pair_id: a.status for pair_id, (_, a) in assessed.items()}
     assert status == {
-        school.on_track.id: monthly.MonthStatus.on_track,
-        school.lagging.id: monthly.MonthStatus.lagging,
-        school.silent.id: monthly.MonthStatus.no_contact,
-        school.no_feedback.id: monthly.MonthStatus.missing_feedback,
+        school.on_track.id: progress.MonthStatus.on_track,
+        school.lagging.id: progress.MonthStatus.lagging,
+        school.silent.id: progress.MonthStatus.no_contact,
+        school.no_feedback.id: progress.MonthStatus.missing_feedback,
     }
     silent = assessed[school.silent.id][1]
     # No contact outranks lagging, and both are said.
@@ -237,8 +237,8 @@ def test_the_lagging_threshold_is_the_organisations_policy(engine, school) -> No
             organization_id=school.org_id,
             policy=policy.updated(policy.DEFAULT_POLICY, {"lagging_meetings_behind": 3}),
         )
-        assessed = monthly.assess_pairs(session=session, cycle_id=school.cycle_id, month=NOVEMBER)
-    assert assessed[school.lagging.id][1].status == monthly.MonthStatus.on_track
+        assessed = progress.assess_pairs(session=session, cycle_id=school.cycle_id, month=NOVEMBER)
+    assert assessed[school.lagging.id][1].status == progress.MonthStatus.on_track
 
 
 def test_meetings_out_of_sequence_are_given_as_reasons() -> None:
@@ -247,7 +247,7 @@ def test_meetings_out_of_sequence_are_given_as_reasons() -> None:
         _log(pair_id, date(2026, 10, 1), K.joint_work),
         _log(pair_id, date(2026, 10, 5), K.intro),
     ]
-    progress = monthly.compute_progress(
+    found = progress.compute_progress(
         pair_id=pair_id,
         programme=None,
         logs=logs,
@@ -256,8 +256,8 @@ def test_meetings_out_of_sequence_are_given_as_reasons() -> None:
         month=date(2026, 10, 1),
         feedback_days=3,
     )
-    assessment = monthly.assess_month(progress=progress, lagging_behind=2)
-    assert assessment.status == monthly.MonthStatus.on_track
+    assessment = progress.assess_month(progress=found, lagging_behind=2)
+    assert assessment.status == progress.MonthStatus.on_track
     assert "индивидуальная программа не составлена: план встреч неизвестен" in (
         assessment.reasons_ru
     )
@@ -467,7 +467,7 @@ def test_reminders_go_only_to_those_missing_once_per_due_date_then_to_the_curato
             now = datetime.combine(day, DEC_FIRST.timetz())
             for attempt in range(2):  # the same day twice sends nothing more
                 with Session(engine) as session:
-                    queued = monthly.queue_reminders(
+                    queued = meeting_reminders.queue_reminders(
                         session=session,
                         settings=live,
                         cycle_id=school.cycle_id,
