@@ -447,11 +447,16 @@ def run_day(
 ) -> MeetingsDay:
     """The month's reports and the curator's summary when a month has ended and its summary is
     not made yet (the first of the month, or the next tick after a missed one), and the
-    reminders due today. Running it twice on a day assembles and sends nothing twice."""
+    reminders due today. Running it twice on a day assembles and sends nothing twice. An
+    organisation whose regulation has no monthly report (policy ``monthly_mentor_report``) gets
+    the reminders only."""
     outcome = MeetingsDay(day=today)
+    _, rules = cycle_policy(session=session, cycle_id=cycle_id)
     month = previous_month(month_start(today))
-    if summary_document(session=session, cycle_id=cycle_id, month=month) is None and pairs_of_month(
-        session=session, cycle_id=cycle_id, month=month
+    if (
+        rules.monthly_mentor_report
+        and summary_document(session=session, cycle_id=cycle_id, month=month) is None
+        and pairs_of_month(session=session, cycle_id=cycle_id, month=month)
     ):
         reports = assemble_monthly_reports(session=session, cycle_id=cycle_id, month=month, now=now)
         summary = monthly_summary(session=session, cycle_id=cycle_id, month=month)
