@@ -541,3 +541,23 @@ def test_the_task_assembles_the_ended_month_once_and_reports_counts_only(
     assert (first.month, first.reports) == (NOVEMBER, 4) and first.document_id
     assert first.table_rows[-1]["Пар"] == 4
     assert second.month is None and second.message_ids == []
+
+
+def test_without_monthly_reports_in_the_regulation_only_reminders_go_out(
+    engine, settings, school
+) -> None:
+    with Session(engine) as session:
+        policy.save_policy(
+            session=session,
+            organization_id=school.org_id,
+            policy=policy.updated(policy.DEFAULT_POLICY, {"monthly_mentor_report": False}),
+        )
+        day = monthly.run_day(
+            session=session,
+            settings=settings,
+            cycle_id=school.cycle_id,
+            today=date(2026, 12, 1),
+            now=DEC_FIRST,
+        )
+        assert session.exec(select(MonthlyReport)).all() == []
+    assert day.month is None and day.document_id is None and day.message_ids
