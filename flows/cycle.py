@@ -16,6 +16,8 @@ from tasks.cycle import (
     tick_cycle,
 )
 from tasks.mail import deliver_messages
+from tasks.meetings import meetings_day
+from tasks.publishing import publish_table
 from tasks.roadmap import publish_plan_status
 
 
@@ -50,8 +52,16 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
             )
             record_stage_started(start["item_id"], str(flow_run.id), day)  # type: ignore[union-attr]
             logger.info("Пункт %s: запущен этап %s", start["number"], start["stage"])
-        if summary.message_ids:
-            deliver_messages(summary.message_ids)
+        # The meetings stage's month: reports and the curator's summary, reminders (issue 8).
+        meetings = meetings_day(cycle_id, day)
+        if meetings.month is not None:
+            publish_table(
+                key=f"monthly-summary-{cycle_id}",
+                table=meetings.table_rows,
+                description=meetings.description,
+            )
+        if summary.message_ids or meetings.message_ids:
+            deliver_messages([*summary.message_ids, *meetings.message_ids])
         publish_plan_status(cycle_id, day)
         summaries.append(summary)
     return summaries

@@ -92,6 +92,18 @@ class OrganisationPolicy(BaseModel):
     )
     """Day of the month the §4.2 report is due («до 20 числа каждого месяца»); at most 28 so
     that every month has it."""
+    lagging_meetings_behind: int = Field(
+        default=2, ge=1, le=20, title="Пара отстаёт: проведено на N встреч меньше плана"
+    )
+    """A pair lags when, from its programme's first month to the end of the month looked at, it
+    has held N or more meetings fewer than its personal programme plans (§2.11–§2.12). Two by
+    default: one missed meeting is often just moved to the next month, two mean a month of joint
+    work lost (the programme plans two joint-work meetings a month)."""
+    meeting_feedback_days: int = Field(
+        default=3, ge=1, le=30, title="Отзыв наставляемого о встрече: в течение N дней"
+    )
+    """The mentee's feedback on a joint-work or the final meeting is due N days after the meeting;
+    reminders and the escalation to the curator count from that day."""
     participant_link_valid_days: int = Field(
         default=30, ge=1, le=365, title="Ссылки участников действуют N дней после окончания пары"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -209,6 +210,27 @@ def _queue(
     outcome.message_ids.append(message.id)
 
 
+def reminder_kinds(
+    *, due: date, today: date, policy: ReminderPolicy, ladder: Sequence[str]
+) -> list[str]:
+    """The reminders due today for something due on `due`: «before» within the reminder window,
+    «due» on the day, «overdue» after it, and «escalate-<role>» for each role of the ladder
+    (curator, director) whose days overdue have passed. Each kind goes out once: callers key
+    their messages by the thing, its due date and the kind."""
+    if due - timedelta(days=policy.remind_days_before) <= today < due:
+        return ["before"]
+    if today == due:
+        return ["due"]
+    if today < due:
+        return []
+    overdue = (today - due).days
+    thresholds = {
+        "curator": policy.escalate_to_curator_after,
+        "director": policy.escalate_to_director_after,
+    }
+    return ["overdue", *(f"escalate-{role}" for role in ladder if overdue >= thresholds[role])]
+
+
 def _item_reminders(
     session: Session,
     outcome: TickOutcome,
@@ -226,22 +248,14 @@ def _item_reminders(
     due = item.planned_end
     responsible = recipients_for(org=org, responsible=item.responsible)
     context = {**base, "item": item, "due": due, "days_overdue": max((today - due).days, 0)}
-    kinds: list[tuple[str, list[Recipient]]] = []
-    if due - timedelta(days=policy.remind_days_before) <= today < due:
-        kinds.append(("before", responsible))
-    elif today == due:
-        kinds.append(("due", responsible))
-    elif today > due:
-        kinds.append(("overdue", responsible))
-        overdue = (today - due).days
-        ladder = escalation_ladder(responsible)
-        thresholds = {
-            "curator": policy.escalate_to_curator_after,
-            "director": policy.escalate_to_director_after,
-        }
-        for role in ladder:
-            if overdue >= thresholds[role]:
-                kinds.append((f"escalate-{role}", [_recipient(org, role)]))
+    kinds: list[tuple[str, list[Recipient]]] = [
+        (kind, [_recipient(org, kind.removeprefix("escalate-"))])
+        if kind.startswith("escalate-")
+        else (kind, responsible)
+        for kind in reminder_kinds(
+            due=due, today=today, policy=policy, ladder=escalation_ladder(responsible)
+        )
+    ]
     for kind, people in kinds:
         for person in people:
             _queue(

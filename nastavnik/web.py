@@ -23,10 +23,11 @@ from models import (
     Cycle,
     Decision,
     Document,
+    MentorshipPair,
     Organization,
     Role,
 )
-from nastavnik import approvals, documents, links, meetings, roadmap_report
+from nastavnik import approvals, documents, links, meetings, monthly, progress, roadmap_report
 from nastavnik.pairs import ONGOING
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
@@ -489,4 +490,87 @@ def create_app(
             return meeting_refused(page, token, refused, {"comment": comment})
         return RedirectResponse(f"/p/{token}?done=feedback#meetings", status_code=303)
 
+    _monthly_report_routes(app, settings=settings, engine=engine, clock=clock)
     return app
+
+
+# --- The mentor's monthly report (§4.2) through the personal link --------------------------------
+
+
+def _monthly_report_routes(
+    app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """GET/POST /p/{token}/reports/{month}: the pair's report on the month (2026-10), shown to
+    the pair's members and confirmed by its mentor only; every use of the link is audited."""
+
+    def report_page(
+        token: str, month_text: str, channel: str, comment: str | None = None
+    ) -> HTMLResponse:
+        with Session(engine) as session:
+            check = links.check_link(
+                session=session,
+                secret=settings.approval_secret(),
+                token=token,
+                now=clock(),
+                timezone=ZoneInfo(settings.timezone),
+                channel=channel,
+            )
+            session.commit()
+            if check.problem is not None:
+                return _page(
+                    "link_refused.html",
+                    status_code=410 if check.problem in links.GONE else 403,
+                    message=check.message_ru,
+                )
+            assert check.participant_id is not None and check.pair_id is not None
+            try:
+                month = progress.parse_month(month_text)
+                report = monthly.report_for(session=session, pair_id=check.pair_id, month=month)
+                message, ok = "", True
+                if comment is not None:
+                    report = monthly.confirm_report(
+                        session=session,
+                        pair_id=check.pair_id,
+                        month=month,
+                        participant_id=check.participant_id,
+                        comment=comment,
+                        now=clock(),
+                    )
+                    message = "Доклад подтверждён и передан куратору."
+            except ValueError as error:
+                return _page(
+                    "link_refused.html", 404, heading="Нет такого месяца", message=str(error)
+                )
+            except monthly.ReportRefused as refused:
+                session.commit()  # the refusal's audit
+                return _page(
+                    "link_refused.html",
+                    refused.status_code,
+                    heading="Доклад недоступен",
+                    message=refused.message_ru,
+                )
+            session.commit()
+            page = links.pair_page(
+                session=session, participant_id=check.participant_id, pair_id=check.pair_id
+            )
+            mentor = session.get(MentorshipPair, check.pair_id)
+            return _page(
+                "monthly_report.html",
+                page=page,
+                report=report,
+                token=token,
+                month=month_text,
+                message=message,
+                ok=ok,
+                can_confirm=mentor is not None and mentor.mentor_id == check.participant_id,
+            )
+
+    @app.get("/p/{token}/reports/{month}", response_class=HTMLResponse)
+    def monthly_report(token: str, month: str) -> HTMLResponse:
+        return report_page(token, month, "web:report")
+
+    @app.post("/p/{token}/reports/{month}", response_class=HTMLResponse)
+    def confirm_monthly_report(
+        token: str, month: str, comment: Annotated[str, Form()] = ""
+    ) -> HTMLResponse:
+        return report_page(token, month, "web:report-confirm", comment=comment)

@@ -1,0 +1,255 @@
+"""Reminders of the meetings stage: mentors without logs in the month, mentees with feedback
+due, and the escalation to the curator (no Prefect).
+
+The same mechanism as the tick's plan items (nastavnik.tick): the due date, the organisation's
+tick.ReminderPolicy and tick.reminder_kinds() decide what goes out today, and every message is
+keyed by what it is about, its due date and its kind, so a day run twice sends nothing twice.
+Mails to mentors and mentees carry their personal link (DESIGN §11).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from models import (
+    MeetingLog,
+    MentorshipPair,
+    Organization,
+    OutboxMessage,
+    Participant,
+    Person,
+)
+from nastavnik import links, mail, pairs, tick
+from nastavnik.meetings import FEEDBACK_REQUIRED, KIND_LABEL_RU
+from nastavnik.programmes import month_label
+from nastavnik.progress import (
+    chunks,
+    cycle_policy,
+    load_pairs,
+    month_end,
+    month_start,
+    pairs_of_month,
+    previous_month,
+)
+from nastavnik.settings import Settings
+
+# ---------------------------------------------------------------------------------------------
+# Reminders: mentors without logs in the month, mentees with feedback due
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Person:
+    name: str
+    email: str
+
+
+def _people(session: Session, participant_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, _Person]:
+    found = {}
+    for ids in chunks(list(set(participant_ids))):
+        for participant_id, person in session.exec(
+            select(Participant.id, Person)
+            .join(Person, col(Person.id) == col(Participant.person_id))
+            .where(col(Participant.id).in_(ids))
+        ):
+            found[participant_id] = _Person(person.full_name, person.email)
+    return found
+
+
+def _queue(
+    session: Session,
+    queued: list[uuid.UUID],
+    *,
+    key: str,
+    to: tick.Recipient,
+    template: str,
+    context: dict[str, object],
+) -> None:
+    # As the tick's items: the key says what, for whom and which due date, so once only.
+    if session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)).first():
+        return
+    message = mail.enqueue_templated(
+        session=session,
+        idempotency_key=key,
+        to_addr=f"{to.name} <{to.email}>",
+        template=template,
+        context={**context, "recipient": to},
+        recipient_role=to.role,
+    )
+    queued.append(message.id)
+
+
+def _personal_url(
+    session: Session,
+    settings: Settings,
+    *,
+    participant_id: uuid.UUID,
+    pair_id: uuid.UUID,
+    now: datetime,
+    path: str = "",
+) -> str:
+    """The participant's personal link (DESIGN §11), or "" when the pair has no page."""
+    try:
+        link = links.issue_link(
+            session=session,
+            secret=settings.approval_secret(),
+            participant_id=participant_id,
+            pair_id=pair_id,
+            now=now,
+            timezone=ZoneInfo(settings.timezone),
+            actor="tick",
+        )
+    except ValueError:  # revoked, or a pair with no page: the mail says to ask the curator
+        return ""
+    return links.link_url(base_url=settings.web_base_url, token=link.token) + path
+
+
+def queue_reminders(
+    *, session: Session, settings: Settings, cycle_id: uuid.UUID, today: date, now: datetime
+) -> list[uuid.UUID]:
+    """Reminders due today, the ids of the messages queued now (none twice: keyed by the pair or
+    meeting, its due date and the kind, as the tick's item reminders).
+
+    Logs of a month are due on its last day (the report is assembled from them): a mentor with
+    no meeting recorded in the month is reminded before, on and after that day; feedback on a
+    joint-work or final meeting is due `meeting_feedback_days` after it. Both escalate to the
+    curator after `escalate_to_curator_after_days`, in one mail per due date listing who is
+    missing. The days come from the organisation's policy, read as tick.ReminderPolicy."""
+    cycle, rules = cycle_policy(session=session, cycle_id=cycle_id)
+    org = session.get(Organization, cycle.organization_id)
+    assert org is not None
+    policy = tick.reminder_policy(rules)
+    curator = tick.Recipient("curator", org.curator_name, org.curator_email)
+    base: dict[str, object] = {"organization": org, "cycle": cycle}
+    queued: list[uuid.UUID] = []
+
+    # Mentors: the current month (reminders before its end) and the previous one (on and after).
+    current = month_start(today)
+    for month in (previous_month(current), current):
+        due = month_end(month)
+        kinds = tick.reminder_kinds(due=due, today=today, policy=policy, ladder=["curator"])
+        if not kinds:
+            continue
+        going_on = [
+            p
+            for p in pairs_of_month(session=session, cycle_id=cycle_id, month=month)
+            if p.status in pairs.ONGOING
+        ]
+        with_logs: set[uuid.UUID] = set()
+        for ids in chunks([p.id for p in going_on]):
+            with_logs.update(
+                session.exec(
+                    select(MeetingLog.pair_id).where(
+                        col(MeetingLog.pair_id).in_(ids),
+                        MeetingLog.held_on >= month,
+                        MeetingLog.held_on <= due,
+                    )
+                ).all()
+            )
+        silent = [p for p in going_on if p.id not in with_logs]
+        people = _people(session, (p.mentor_id for p in silent))
+        context = {**base, "month_label": month_label(month), "due": due}
+        for pair in silent:
+            mentor = people.get(pair.mentor_id)
+            if mentor is None or not mentor.email:
+                continue
+            url = _personal_url(
+                session, settings, participant_id=pair.mentor_id, pair_id=pair.id, now=now
+            )
+            for kind in (k for k in kinds if not k.startswith("escalate-")):
+                _queue(
+                    session,
+                    queued,
+                    key=f"meetings-logs:{pair.id}:{due.isoformat()}:{kind}:mentor",
+                    to=tick.Recipient("mentor", mentor.name, mentor.email),
+                    template="meeting_logs_reminder",
+                    context={**context, "kind": kind, "link": url},
+                )
+        if "escalate-curator" in kinds and silent:
+            _queue(
+                session,
+                queued,
+                key=f"meetings-logs-escalation:{cycle_id}:{due.isoformat()}:curator",
+                to=curator,
+                template="meetings_escalation",
+                context={
+                    **context,
+                    "what": "logs",
+                    "days_overdue": (today - due).days,
+                    "names": sorted(
+                        people[p.mentor_id].name for p in silent if p.mentor_id in people
+                    ),
+                },
+            )
+
+    # Mentees: feedback due on meetings recent enough to still be reminded or escalated.
+    feedback_days = rules.meeting_feedback_days
+    oldest = today - timedelta(days=feedback_days + policy.escalate_to_curator_after)
+    recent = session.exec(
+        select(MeetingLog, MentorshipPair)
+        .join(MentorshipPair, col(MentorshipPair.id) == col(MeetingLog.pair_id))
+        .where(
+            MentorshipPair.cycle_id == cycle_id,
+            col(MentorshipPair.status).in_(links.PAIRS_WITH_PAGES + pairs.ONGOING),
+            col(MeetingLog.kind).in_(FEEDBACK_REQUIRED),
+            MeetingLog.held_on >= oldest,
+            MeetingLog.held_on <= today,
+        )
+        .order_by(col(MeetingLog.held_on), col(MeetingLog.id))
+    ).all()
+    data = load_pairs(session=session, pair_ids=list({pair.id for _, pair in recent}), as_of=today)
+    owed: dict[date, list[tuple[MeetingLog, MentorshipPair, uuid.UUID]]] = defaultdict(list)
+    for log, pair in recent:
+        for owing in data.mentees.get(pair.id, []):
+            if (log.id, owing) not in data.feedback:
+                owed[log.held_on + timedelta(days=feedback_days)].append((log, pair, owing))
+    people = _people(session, (m for items in owed.values() for _, _, m in items))
+    for due, items in sorted(owed.items()):
+        kinds = tick.reminder_kinds(due=due, today=today, policy=policy, ladder=["curator"])
+        for log, pair, mentee_id in items:
+            mentee = people.get(mentee_id)
+            if mentee is None or not mentee.email:
+                continue
+            url = _personal_url(
+                session, settings, participant_id=mentee_id, pair_id=pair.id, now=now
+            )
+            for kind in (k for k in kinds if not k.startswith("escalate-")):
+                _queue(
+                    session,
+                    queued,
+                    key=f"meeting-feedback:{log.id}:{mentee_id}:{due.isoformat()}:{kind}:mentee",
+                    to=tick.Recipient("mentee", mentee.name, mentee.email),
+                    template="meeting_feedback_reminder",
+                    context={
+                        **base,
+                        "kind": kind,
+                        "due": due,
+                        "held_on": log.held_on,
+                        "kind_ru": KIND_LABEL_RU[log.kind],
+                        "link": url,
+                    },
+                )
+        if "escalate-curator" in kinds:
+            _queue(
+                session,
+                queued,
+                key=f"meeting-feedback-escalation:{cycle_id}:{due.isoformat()}:curator",
+                to=curator,
+                template="meetings_escalation",
+                context={
+                    **base,
+                    "what": "feedback",
+                    "due": due,
+                    "days_overdue": (today - due).days,
+                    "names": sorted({people[m].name for _, _, m in items if m in people}),
+                },
+            )
+    session.flush()
+    return queued
