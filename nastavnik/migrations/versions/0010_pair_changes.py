@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = "0010_pair_changes"
 down_revision: str | None = "0009_meetings"
 branch_labels: str | Sequence[str] | None = None
