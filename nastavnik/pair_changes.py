@@ -48,10 +48,13 @@ from models import (
     Participant,
     Person,
     PersonalProgramme,
+    ProgrammeStatus,
     SearchListEntry,
 )
-from nastavnik import links, matching, pairing, programmes, repository
+from models.tables import DocumentStatus
+from nastavnik import documents, links, matching, pairing, programmes, repository
 from nastavnik import pairs as pair_lifecycle
+from nastavnik.settings import Settings
 
 REASONS: dict[PairChangeKind, tuple[PairChangeReason, ...]] = {
     PairChangeKind.replacement: (
@@ -450,7 +453,7 @@ def request_termination(
 
 def order_context(*, session: Session, change_id: uuid.UUID) -> dict[str, Any]:
     """What the change's order prints: the pair, the reason with its clause, the change."""
-    change = _change(session, change_id)
+    change = get_change(session=session, change_id=change_id)
     pair = _pair(session, change.pair_id)
     members = mentee_ids(session=session, pair_id=pair.id)
     context: dict[str, Any] = {
@@ -480,14 +483,15 @@ def order_context(*, session: Session, change_id: uuid.UUID) -> dict[str, Any]:
 
 def mark_ordered(*, session: Session, change_id: uuid.UUID, order_document_id: uuid.UUID) -> None:
     """The change's order is rendered and waits for the director."""
-    change = _change(session, change_id)
+    change = get_change(session=session, change_id=change_id)
     if change.status == PairChangeStatus.requested:
         change.status, change.order_document_id = PairChangeStatus.ordered, order_document_id
         session.add(change)
         session.flush()
 
 
-def _change(session: Session, change_id: uuid.UUID) -> PairChange:
+def get_change(*, session: Session, change_id: uuid.UUID) -> PairChange:
+    """The change request, or LookupError."""
     change = session.get(PairChange, change_id)
     if change is None:
         raise LookupError(f"изменение {change_id} не найдено")
@@ -559,46 +563,56 @@ def _latest_programme(session: Session, pair_id: uuid.UUID) -> PersonalProgramme
     ).first()
 
 
-def programme_to_render(*, session: Session, change_id: uuid.UUID) -> dict[str, Any] | None:
-    """The programme version an approved change made and still without its PDF: its id, pair
-    and what the programme template prints; None when there is nothing to render."""
-    change = _change(session, change_id)
+def issue_programme_document(
+    *,
+    session: Session,
+    settings: Settings,
+    change_id: uuid.UUID,
+    on: date,
+    flow_run_id: uuid.UUID | None = None,
+) -> Document | None:
+    """The PDF of the programme version an approved change made (the replacement's handed-over
+    programme, the extension's re-planned one), once; None when there is nothing to print."""
+    change = get_change(session=session, change_id=change_id)
     if change.status != PairChangeStatus.approved or change.kind == PairChangeKind.termination:
         return None
-    pair_id = change.resulting_pair_id or change.pair_id
-    programme = _latest_programme(session, pair_id)
+    pair = _pair(session, change.resulting_pair_id or change.pair_id)
+    programme = _latest_programme(session, pair.id)
     if programme is None or programme.document_id is not None or not programme.content:
         return None
-    pair = _pair(session, pair_id)
+    cycle = session.get(Cycle, pair.cycle_id)
+    assert cycle is not None
     mentor_name = _person(session, pair.mentor_id).full_name
-    mentee_names = _names(session, mentee_ids(session=session, pair_id=pair_id))
-    return {
-        "programme_id": programme.id,
-        "pair_id": pair_id,
-        "version": programme.version,
-        "title": (
-            f"Персонализированная программа наставничества: {mentor_name} — "
-            + ", ".join(mentee_names)
-        ),
-        "context": {
+    mentee_names = _names(session, mentee_ids(session=session, pair_id=pair.id))
+    document = documents.issue_document(
+        session=session,
+        settings=settings,
+        unique_key=f"programme:{pair.id}:v{programme.version}",
+        organization_id=cycle.organization_id,
+        cycle_id=cycle.id,
+        doc_type="programme",
+        title=f"Персонализированная программа наставничества: {mentor_name} — "
+        + ", ".join(mentee_names),
+        template="personal_programme.html",
+        context={
+            "cycle": {"school_year": cycle.school_year},
             "programme": programme.content,
             "mentor_name": mentor_name,
             "mentee_names": mentee_names,
             "starts_on": pair.starts_on,
             "ends_on": pair.ends_on,
         },
-    }
-
-
-def attach_programme_document(
-    *, session: Session, programme_id: uuid.UUID, document_id: uuid.UUID
-) -> None:
-    """The re-planned programme's PDF."""
-    programme = session.get(PersonalProgramme, programme_id)
-    assert programme is not None
-    programme.document_id = document_id
+        doc_date=on,
+        flow_run_id=flow_run_id,
+    )
+    if programme.status == ProgrammeStatus.approved:
+        documents.set_document_status(
+            session=session, document_id=document.id, status=DocumentStatus.approved
+        )
+    programme.document_id = document.id
     session.add(programme)
     session.flush()
+    return document
 
 
 # ---------------------------------------------------------------------------------------------
@@ -738,7 +752,7 @@ def settle(
     A replacement is checked again on the day (the new mentor may have taken other mentees
     since the request): a breach of §2.5 or another hard rule refuses it with PairChangeError.
     """
-    change = _change(session, change_id)
+    change = get_change(session=session, change_id=change_id)
     if change.status not in OPEN:
         return change
     pair = _pair(session, change.pair_id)
@@ -797,7 +811,7 @@ def notices(
 ) -> list[dict[str, Any]]:
     """Who is told of an approved change and what (the same list on every call): the old and
     the new mentor, the mentees, the curator; participants of a pair going on get its link."""
-    change = _change(session, change_id)
+    change = get_change(session=session, change_id=change_id)
     if change.status != PairChangeStatus.approved:
         return []
     pair = _pair(session, change.pair_id)

@@ -35,6 +35,7 @@ from models import (
     ConsentKind,
     Cycle,
     Document,
+    DocumentStatus,
     MentorAdmission,
     MentoringForm,
     MentorshipPair,
@@ -543,7 +544,7 @@ def test_an_extension_shifts_the_remaining_months_after_a_break():
     assert programmes.ProgrammeContent.from_dict(shifted.as_dict()) == shifted
 
 
-def test_an_approved_extension_moves_the_end_and_replans_the_programme(school):
+def test_an_approved_extension_moves_the_end_and_replans_the_programme(school, settings):
     session, s = school
     pair = s["pair"]
     session.add(
@@ -593,7 +594,19 @@ def test_an_approved_extension_moves_the_end_and_replans_the_programme(school):
         ("mentee", True),
         ("curator", False),
     ]
-    assert pair_changes.programme_to_render(session=session, change_id=change.id)["version"] == 2
+    # The re-planned programme is printed once, approved as the one it replaces was.
+    document = pair_changes.issue_programme_document(
+        session=session, settings=settings, change_id=change.id, on=ON
+    )
+    assert latest.document_id == document.id and document.status == DocumentStatus.approved
+    assert (
+        pair_changes.issue_programme_document(
+            session=session, settings=settings, change_id=change.id, on=ON
+        )
+        is None
+    )
+    text = pdf_text(document_file(settings=settings, document=document))
+    assert "Перерыв в работе пары: командировка" in text and "Июнь 2027" in text
 
 
 # --- early termination ------------------------------------------------------------------------
