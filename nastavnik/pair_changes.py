@@ -309,6 +309,19 @@ def replacement_candidates(
     return sorted(candidates, key=lambda c: (-c.score, c.full_name, str(c.mentor_id)))
 
 
+def replacement_problem(
+    *,
+    session: Session,
+    pair_id: uuid.UUID,
+    new_mentor_id: uuid.UUID,
+    on: date,
+    policy: matching.Policy,
+) -> str | None:
+    """Why this mentor cannot take over the pair on the day (naming the rule), or None."""
+    pair = _pair(session, pair_id)
+    return _mentor_problem(_field(session, pair, on, policy), str(new_mentor_id), pair, policy)
+
+
 def request_replacement(
     *,
     session: Session,

@@ -738,3 +738,131 @@ def test_each_order_cites_its_clause_and_names_the_change(
     else:
         assert "О досрочном прекращении наставничества" in text
         assert "лист поиска наставника" in text
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_cli_lists_candidates_starts_the_changes_and_prints_the_history(
+    monkeypatch, tmp_path, sqlite_engine, settings
+):
+    """`nastavnik pairs replace|extend|terminate|history`: the rules are checked before a flow
+    is started; the deployment gets the pair and the reason; the history reads the versions."""
+    from typer.testing import CliRunner
+
+    from deployments import cli as cli_module
+    from nastavnik.settings import get_settings
+
+    with Session(sqlite_engine) as session:
+        org = repository.upsert_organization(
+            session=session,
+            code="school-cli",
+            name="МОУ «Средняя школа № 2»",
+            short_name="СШ № 2",
+            director_name="Иванова Мария Петровна",
+            director_email="director@school2.example",
+            curator_name="Петров Олег Ильич",
+            curator_email="curator@school2.example",
+        )
+        cycle_id = _cycle(session, org.id)
+        mentor = _participant(session, cycle_id, "Лебедев", Role.mentor, 10)
+        mentee = _participant(session, cycle_id, "Кузнецова", Role.mentee, 6)
+        pair = _pair(session, cycle_id, mentor, mentee)
+        fits = _participant(session, cycle_id, "Орлова", Role.mentor, 11)
+        younger = _participant(session, cycle_id, "Соколов", Role.mentor, 5)
+        for participant in (mentor, mentee, fits, younger):  # personal data and guardian (§2.6)
+            for kind in (ConsentKind.personal_data, ConsentKind.guardian):
+                session.add(
+                    Consent(
+                        person_id=participant.person_id,
+                        cycle_id=cycle_id,
+                        kind=kind,
+                        given_on=date(2026, 9, 1),
+                    )
+                )
+        session.commit()
+        pair_id, fits_id = pair.id, fits.id
+
+    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.setenv("NASTAVNIK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NASTAVNIK_SECRET_KEY", settings.approval_secret().decode())
+    get_settings.cache_clear()
+    monkeypatch.setattr(cli_module.console, "width", 300)
+    started: list[tuple[str, dict]] = []
+    # Starting a deployment needs the Prefect server: the flow test runs that part.
+    monkeypatch.setattr(
+        cli_module, "_start", lambda name, params, new=False: started.append((name, params))
+    )
+    runner = CliRunner()
+    where = ["--org", "school-cli", "--year", "2026/2027", "--date", "2027-02-10"]
+    try:
+        listed = runner.invoke(cli_module.app, ["pairs", "replace", "Кузнецова", *where])
+        assert listed.exit_code == 0, listed.output
+        assert "Орлова Тест" in listed.output and "Соколов" not in listed.output
+        refused = runner.invoke(
+            cli_module.app, ["pairs", "replace", "Кузнецова", *where, "--mentor", "Соколов"]
+        )
+        assert refused.exit_code == 1 and "п. 2.2" in refused.output
+        wrong = runner.invoke(
+            cli_module.app, ["pairs", "replace", "Кузнецова", *where, "--reason", "illness"]
+        )
+        assert wrong.exit_code != 0 and "mentor_request" in wrong.output
+        replaced = runner.invoke(
+            cli_module.app,
+            [
+                "pairs", "replace", "Кузнецова", *where, "--reason", "mentee_request",
+                "--mentor", "Орлова", "--consent-on", "2027-02-08", "--consent-how", "заявление",
+            ],
+        )  # fmt: skip
+        assert replaced.exit_code == 0, replaced.output
+        extended = runner.invoke(
+            cli_module.app,
+            [
+                "pairs",
+                "extend",
+                "Кузнецова",
+                *where,
+                "--until",
+                "2027-06-30",
+                "--reason",
+                "illness",
+            ],
+        )
+        assert extended.exit_code == 0, extended.output
+        ended = runner.invoke(
+            cli_module.app, ["pairs", "terminate", "Кузнецова", *where, "--new-mentor"]
+        )
+        assert ended.exit_code == 0, ended.output
+        assert [name for name, _ in started] == [
+            "pair-replacement/pair-replacement",
+            "pair-extension/pair-extension",
+            "pair-termination/pair-termination",
+        ]
+        params = [p for _, p in started]
+        assert {p["pair_id"] for p in params} == {str(pair_id)}
+        assert params[0]["new_mentor_id"] == str(fits_id)
+        assert params[0]["reason"] == PairChangeReason.mentee_request.value
+        assert (params[1]["new_ends_on"], params[1]["reason"]) == (
+            "2027-06-30",
+            PairChangeReason.illness.value,
+        )
+        assert params[2]["mentee_wants_new_mentor"] is True
+
+        with Session(sqlite_engine) as session:  # what the replacement flow does on approval
+            new_mentor = session.get(Participant, fits_id)
+            change = _replace(session, session.get(MentorshipPair, pair_id), new_mentor)
+            _approve(session, change)
+            session.commit()
+        history = runner.invoke(
+            cli_module.app,
+            ["pairs", "history", "Кузнецова", "--org", "school-cli", "--year", "2026/2027"],
+        )
+        assert history.exit_code == 0, history.output
+        assert history.output.count("Лебедев Тест") == 2 and "replaced" in history.output
+        assert "Орлова Тест" in history.output and "№ 5 от 10.02.2027" in history.output
+        drafts = runner.invoke(
+            cli_module.app, ["pairs", "--org", "school-cli", "--year", "2026/2027"]
+        )
+        assert drafts.exit_code == 0 and "Проект пар" in drafts.output
+    finally:
+        get_settings.cache_clear()
