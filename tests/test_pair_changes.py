@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 from sqlmodel import Session, select
@@ -432,7 +432,7 @@ ATTEMPT = st.tuples(st.integers(min_value=0, max_value=20), st.integers(min_valu
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -488,11 +488,14 @@ def test_replacement_never_gives_a_mentor_more_than_three_active_mentees(
                 waiting.append(change)
                 continue
             _approve(session, change, number + 1)
+            event("approved at once")
         for number, change in enumerate(waiting):
             try:
                 _approve(session, change, 100 + number)
+                event("approved later")
             except PairChangeError as error:
                 assert "п. 2.5" in str(error)
+                event("refused on the day of the decision")
         load = pairs.active_mentee_load(session=session, organization_id=org_id, today=ON)
         assert all(count <= LIMIT for count in load.values()), load
         session.rollback()

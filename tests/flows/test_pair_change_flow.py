@@ -229,3 +229,69 @@ def test_a_replacement_by_order_end_to_end_without_duplicates(flow_stack: FlowSt
         "Вы освобождены от обязанностей наставника"
         in to_old.get_body(preferencelist=("plain",)).get_content()
     )
+
+
+def test_a_rejected_termination_changes_nothing(flow_stack: FlowStack) -> None:
+    """§2.10 asked for, the director rejects the order: the pair goes on, the mentee is not on
+    the search list, nobody but the curator (the decision) is written to."""
+    with session_scope() as session:
+        org = repository.get_organization(session=session, code=CHANGES_ORG["code"])
+        cycle = repository.get_or_create_cycle(
+            session=session, organization_id=org.id, school_year="2026/2027"
+        )
+        mentor = _participant(
+            session,
+            cycle.id,
+            org.id,
+            "Громов",
+            "Илья",
+            "gromov@rejected.example.ru",
+            Role.mentor,
+            11,
+        )
+        mentee = _participant(
+            session,
+            cycle.id,
+            org.id,
+            "Зайцев",
+            "Антон",
+            "zaitsev@rejected.example.ru",
+            Role.mentee,
+            8,
+        )
+        pair = MentorshipPair(
+            cycle_id=cycle.id,
+            mentor_id=mentor.id,
+            form=MentoringForm.student_student,
+            status=PairStatus.active,
+            starts_on=STARTS_ON,
+            ends_on=ENDS_ON,
+        )
+        session.add(pair)
+        session.flush()
+        session.add(PairMember(pair_id=pair.id, mentee_id=mentee.id))
+        pair_id = pair.id
+    before = len(flow_stack.sink.messages)
+    run_id = support.start(
+        "pair-termination/pair-termination",
+        organization_code=CHANGES_ORG["code"],
+        pair_id=str(pair_id),
+        reason=pair_changes.PairChangeReason.mentee_non_performance.value,
+        mentee_wants_new_mentor=True,
+        reference_date=ORDER_DAY.isoformat(),
+    )
+    assert support.wait(run_id, "pair-termination-1") == "Suspended"
+    (order,) = support.documents(run_id)
+    text = _text(order)
+    assert "О досрочном прекращении наставничества" in text and "п. 2.10 Положения" in text
+    support.answer(run_id, "pair-termination", decision="reject", comment="дать время")
+    assert support.wait(run_id) == "Completed"
+
+    with session_scope() as session:
+        assert session.get(MentorshipPair, pair_id).status == PairStatus.active
+        change = session.exec(select(PairChange).where(PairChange.pair_id == pair_id)).one()
+        assert change.status == PairChangeStatus.rejected
+        assert session.get(type(order), order.id).status == DocumentStatus.rejected
+        assert pairs.history(session=session, pair_id=pair_id) == []
+    received = sorted(a for m in flow_stack.sink.messages[before:] for a in m.rcpt_tos)
+    assert received == sorted([CHANGES_ORG["director_email"], CHANGES_ORG["curator_email"]])
