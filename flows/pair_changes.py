@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from flows.approvals import request_approval, settle_decision
 from flows.publishing import finish_stage, start_stage
 from models import PairChangeKind, PairChangeReason
-from nastavnik.pair_changes import ORDER_TITLE, REASONS
+from nastavnik.pair_changes import ORDER_TITLE
 from tasks.common import queue_notices
 from tasks.pair_changes import render_pair_change_order, request_pair_change, settle_pair_change
 from tasks.publishing import publish_documents, publish_table
@@ -91,9 +91,6 @@ def pair_termination(params: TerminationParams) -> str:
 def _change_steps(kind: PairChangeKind, params: PairChangeParams, **specific: Any) -> str:
     """Request → order → the director's decision → the change applied and everyone told."""
     logger = get_run_logger()
-    if params.reason not in REASONS[kind]:
-        allowed = "; ".join(r.value for r in REASONS[kind])
-        raise ValueError(f"основание «{params.reason.value}» не подходит; допустимы: {allowed}")
     flow_run_id, on, cycle_id = start_stage(
         stage=STAGE,
         organization_code=params.organization_code,

@@ -245,7 +245,7 @@ class _Field:
     forbid: frozenset[tuple[str, str]]
 
 
-def _field(session: Session, pair: MentorshipPair, on: date, policy: matching.Policy) -> _Field:
+def _field(session: Session, pair: MentorshipPair, on: date) -> _Field:
     members = frozenset(mentee_ids(session=session, pair_id=pair.id))
     data = pairing.build_input(
         session=session, cycle_id=pair.cycle_id, on=on, include_mentees=members
@@ -290,7 +290,7 @@ def replacement_candidates(
 ) -> list[Candidate]:
     """Mentors who may replace the pair's mentor on the day, best match first."""
     pair = _pair(session, pair_id)
-    field = _field(session, pair, on, policy)
+    field = _field(session, pair, on)
     candidates = []
     for mentor_id, mentor in field.mentors.items():
         if _mentor_problem(field, mentor_id, pair, policy) is not None:
@@ -319,7 +319,7 @@ def replacement_problem(
 ) -> str | None:
     """Why this mentor cannot take over the pair on the day (naming the rule), or None."""
     pair = _pair(session, pair_id)
-    return _mentor_problem(_field(session, pair, on, policy), str(new_mentor_id), pair, policy)
+    return _mentor_problem(_field(session, pair, on), str(new_mentor_id), pair, policy)
 
 
 def request_replacement(
@@ -355,9 +355,7 @@ def request_replacement(
             f"согласие нового наставника датировано {consent_on:%d.%m.%Y}, позже запроса "
             f"{requested_on:%d.%m.%Y}: согласие даётся до приказа (п. 2.6)"
         )
-    problem = _mentor_problem(
-        _field(session, pair, requested_on, policy), str(new_mentor_id), pair, policy
-    )
+    problem = _mentor_problem(_field(session, pair, requested_on), str(new_mentor_id), pair, policy)
     if problem:
         raise PairChangeError(
             f"{_mentor_label(session, new_mentor_id)} не может заменить наставника: {problem}"
@@ -648,7 +646,12 @@ def _version_reason(change: PairChange) -> str:
 
 
 def _apply_replacement(
-    session: Session, change: PairChange, pair: MentorshipPair, on: date, actor: str
+    session: Session,
+    change: PairChange,
+    pair: MentorshipPair,
+    on: date,
+    actor: str,
+    scored: list[tuple[float, list[str]]],
 ) -> None:
     assert change.new_mentor_id is not None
     members = mentee_ids(session=session, pair_id=pair.id)
@@ -658,8 +661,8 @@ def _apply_replacement(
         form=pair.form,
         is_group=pair.is_group,
         status=PairStatus.active,
-        score=pair.score,
-        reasons=[f"замена наставника (п. 2.8): {change.reason.value}"],
+        score=round(sum(v for v, _ in scored) / len(scored), 4) if scored else 0.0,
+        reasons=[_version_reason(change), *(scored[0][1] if scored else [])],
         matching_key=f"replacement:{change.id}",
         starts_on=on,
         ends_on=pair.ends_on,
@@ -777,15 +780,18 @@ def settle(
     _require_ongoing(pair, on)
     if change.kind == PairChangeKind.replacement:
         assert change.new_mentor_id is not None
-        problem = _mentor_problem(
-            _field(session, pair, on, policy), str(change.new_mentor_id), pair, policy
-        )
+        field = _field(session, pair, on)
+        problem = _mentor_problem(field, str(change.new_mentor_id), pair, policy)
         if problem:
             raise PairChangeError(
                 f"{_mentor_label(session, change.new_mentor_id)} не может заменить "
                 f"наставника на {on:%d.%m.%Y}: {problem}"
             )
-        _apply_replacement(session, change, pair, on, actor)
+        scored = [
+            matching.score(m, field.mentors[str(change.new_mentor_id)], policy.weights)
+            for m in field.mentees
+        ]
+        _apply_replacement(session, change, pair, on, actor, scored)
     elif change.kind == PairChangeKind.extension:
         _apply_extension(session, change, pair, on)
     else:

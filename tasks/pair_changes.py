@@ -19,6 +19,17 @@ from tasks.caching import WITHIN_RUN
 from tasks.common import document_context
 
 
+def not_a_rule(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a transient failure, never a refusal by the regulation's rules."""
+    try:
+        state.result()
+    except (pair_changes.PairChangeError, LookupError):
+        return False
+    except Exception:
+        return True
+    return True
+
+
 class PreparedChange(BaseModel):
     """A recorded change request and what the director is told about it."""
 
@@ -45,6 +56,7 @@ def _pair_cycle(session: Session, pair_id: str, cycle_id: str) -> MentorshipPair
     name="request-pair-change",
     retries=2,
     retry_delay_seconds=[1, 5],
+    retry_condition_fn=not_a_rule,
     cache_policy=WITHIN_RUN,
     persist_result=True,
 )
@@ -149,7 +161,9 @@ def render_pair_change_order(*, cycle_id: str, change_id: str, on: date, flow_ru
         return str(document.id)
 
 
-@task(name="settle-pair-change", retries=2, retry_delay_seconds=[1, 5])
+@task(
+    name="settle-pair-change", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=not_a_rule
+)
 def settle_pair_change(
     *, change_id: str, approved: bool, on: date, flow_run_id: str
 ) -> list[dict[str, Any]]:
