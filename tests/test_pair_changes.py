@@ -869,3 +869,13 @@ def test_cli_lists_candidates_starts_the_changes_and_prints_the_history(
         assert drafts.exit_code == 0 and "Проект пар" in drafts.output
     finally:
         get_settings.cache_clear()
+
+
+def test_a_refusal_by_the_rules_is_not_retried_a_transient_failure_is():
+    from prefect.states import Failed
+
+    from tasks.pair_changes import not_a_rule
+
+    assert not_a_rule(None, None, Failed(data=PairChangeError("п. 2.5"))) is False
+    assert not_a_rule(None, None, Failed(data=LookupError("пара не найдена"))) is False
+    assert not_a_rule(None, None, Failed(data=OSError("database is locked"))) is True
