@@ -39,6 +39,7 @@ from models import (
     MentorAdmission,
     MentoringForm,
     MentorshipPair,
+    Organization,
     PairChangeKind,
     PairChangeReason,
     PairChangeStatus,
@@ -879,3 +880,57 @@ def test_a_refusal_by_the_rules_is_not_retried_a_transient_failure_is():
     assert not_a_rule(None, None, Failed(data=PairChangeError("п. 2.5"))) is False
     assert not_a_rule(None, None, Failed(data=LookupError("пара не найдена"))) is False
     assert not_a_rule(None, None, Failed(data=OSError("database is locked"))) is True
+
+
+@pytest.mark.parametrize("kind", list(PairChangeKind))
+def test_every_notice_of_every_change_renders(school, kind: PairChangeKind):
+    """The e-mail each concerned person gets says what changed for them (strict templates)."""
+    from nastavnik import mail
+
+    session, s = school
+    pair = s["pair"]
+    if kind == PairChangeKind.replacement:
+        change = _replace(session, pair, s["fits"])
+    elif kind == PairChangeKind.extension:
+        change = pair_changes.request_extension(
+            session=session,
+            request_key="e",
+            pair_id=pair.id,
+            reason=PairChangeReason.long_absence,
+            new_ends_on=date(2027, 6, 30),
+            requested_on=ON,
+            requested_by="curator",
+        )
+    else:
+        change = pair_changes.request_termination(
+            session=session,
+            request_key="t",
+            pair_id=pair.id,
+            reason=PairChangeReason.mentee_non_performance,
+            mentee_wants_new_mentor=True,
+            requested_on=ON,
+            requested_by="curator",
+        )
+    _approve(session, change)
+    cycle = session.get(Cycle, s["cycle"])
+    org = session.get(Organization, cycle.organization_id)
+    documents = [{"title": "Приказ", "label": "№ 5", "url": ""}]
+    bodies = {}
+    for notice in pair_changes.notices(session=session, change_id=change.id, link_context=LINKS):
+        subject, text, _ = mail.render_mail(
+            template="pair_change",
+            context={"organization": org, "cycle": cycle, "documents": documents, **notice},
+        )
+        assert subject == f"{pair_changes.ORDER_TITLE[kind]} — СШ № 2, 2026/2027"
+        assert "Основание:" in text and "№ 5" in text
+        assert ("/p/" in text) == bool(notice["link"])
+        assert "г.." not in text and "\n\n\n" not in text
+        bodies[notice["role"]] = text
+    if kind == PairChangeKind.replacement:
+        assert "вы освобождены от обязанностей наставника" in bodies["old_mentor"]
+        assert "С 10 февраля 2027 г. наставник — Орлова Тест" in bodies["mentee"]
+    elif kind == PairChangeKind.extension:
+        assert "Новый срок — по 30 июня 2027 г.:" in bodies["mentor"]
+    else:
+        assert "прекращено досрочно\nс 10 февраля 2027 г." in bodies["mentee"]
+        assert "включён в лист поиска нового наставника" in bodies["curator"]

@@ -221,12 +221,12 @@ def test_a_replacement_by_order_end_to_end_without_duplicates(flow_stack: FlowSt
     (to_new,) = flow_stack.mail_to(NEW)
     body = to_new.get_body(preferencelist=("plain",)).get_content()
     assert to_new["Subject"].startswith("Приказ о замене наставника")
-    assert "Наставник Кузнецова Дарья Тестович с 10 февраля 2027 г.: Орлова Вера Тестович" in body
+    assert "С 10 февраля 2027 г. наставник — Орлова Вера Тестович" in body
     assert "http://approvals.test/p/" in body
     assert any(part.get_filename() for part in to_new.iter_attachments())
     (to_old,) = flow_stack.mail_to(OLD)
     assert (
-        "Вы освобождены от обязанностей наставника"
+        "вы освобождены от обязанностей наставника"
         in to_old.get_body(preferencelist=("plain",)).get_content()
     )
 
