@@ -538,25 +538,23 @@ def shift_programme(
     break in the pair's work — the absence the term was extended for."""
     shift = max(0, _month_span(old_ends_on, new_ends_on))
     from_month = date(on.year, on.month, 1)
-    first_of = {
-        label: date(d.year, d.month, 1)
-        for label, d in (
-            (programmes.month_label(_add_months(starts_on, i)), _add_months(starts_on, i))
-            for i in range(_month_span(starts_on, old_ends_on) + 1)
-        )
-    }
+    # The programme names its months by label («Февраль 2027»): each label's first day.
+    months = [_add_months(starts_on, i) for i in range(_month_span(starts_on, old_ends_on) + 1)]
+    first_day = {programmes.month_label(month): month for month in months}
+
+    def remaining(label: str) -> bool:
+        return first_day.get(label, from_month) >= from_month
 
     def moved(label: str) -> str:
-        month = first_of.get(label)
-        if month is None or month < from_month:
+        if not remaining(label) or label not in first_day:
             return label
-        return programmes.month_label(_add_months(month, shift))
+        return programmes.month_label(_add_months(first_day[label], shift))
 
-    before = [(m, t) for m, t in content.tasks_by_month if first_of.get(m, from_month) < from_month]
-    later = [(moved(m), t) for m, t in content.tasks_by_month if (m, t) not in before]
-    gap_start = max(from_month, date(starts_on.year, starts_on.month, 1))
+    before = [(m, tasks) for m, tasks in content.tasks_by_month if not remaining(m)]
+    later = [(moved(m), tasks) for m, tasks in content.tasks_by_month if remaining(m)]
+    pause_from = max(from_month, months[0])
     pause = [
-        (programmes.month_label(_add_months(gap_start, i)), [BREAK_TASK.format(reason=reason)])
+        (programmes.month_label(_add_months(pause_from, i)), [BREAK_TASK.format(reason=reason)])
         for i in range(shift)
     ]
     return replace(

@@ -548,6 +548,36 @@ def test_an_extension_shifts_the_remaining_months_after_a_break():
     assert programmes.ProgrammeContent.from_dict(shifted.as_dict()) == shifted
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    extra_days=st.integers(min_value=1, max_value=200),
+    day_of_term=st.integers(min_value=0, max_value=(ENDS_ON - STARTS_ON).days),
+)
+def test_a_shifted_programme_covers_the_new_term_and_loses_no_task(extra_days, day_of_term):
+    """Whatever the day and the length of the extension: one entry per month of the new term,
+    in order, every planned task and meeting kept, only breaks added."""
+    from datetime import timedelta
+
+    content = _programme(STARTS_ON, ENDS_ON)
+    new_ends_on = ENDS_ON + timedelta(days=extra_days)
+    shifted = pair_changes.shift_programme(
+        content,
+        starts_on=STARTS_ON,
+        old_ends_on=ENDS_ON,
+        new_ends_on=new_ends_on,
+        on=STARTS_ON + timedelta(days=day_of_term),
+        reason="командировка",
+    )
+    months = [month for month, _ in shifted.tasks_by_month]
+    assert months == programmes.term_months(starts_on=STARTS_ON, ends_on=new_ends_on)
+    planned = [task for _, tasks in shifted.tasks_by_month for task in tasks]
+    assert [t for t in planned if not t.startswith("Перерыв")] == [
+        task for _, tasks in content.tasks_by_month for task in tasks
+    ]
+    assert [m.kind for m in shifted.meetings] == [m.kind for m in content.meetings]
+    assert {m.month for m in shifted.meetings} <= set(months)
+
+
 def test_an_approved_extension_moves_the_end_and_replans_the_programme(school, settings):
     session, s = school
     pair = s["pair"]
