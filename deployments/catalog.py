@@ -67,6 +67,21 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "Подбор наставнических пар, приказ о закреплении, персональные программы",
     ),
     DeploymentSpec(
+        "pair-replacement",
+        "flows/pair_changes.py:pair_replacement",
+        "Замена наставника по приказу (п. 2.8 положения)",
+    ),
+    DeploymentSpec(
+        "pair-extension",
+        "flows/pair_changes.py:pair_extension",
+        "Продление срока наставничества по приказу (п. 2.9 положения)",
+    ),
+    DeploymentSpec(
+        "pair-termination",
+        "flows/pair_changes.py:pair_termination",
+        "Досрочное прекращение наставничества по приказу (п. 2.10 положения)",
+    ),
+    DeploymentSpec(
         "retry-deliveries",
         "flows/delivery.py:retry_deliveries",
         "Повторная отправка писем, которым подошёл срок (каждую минуту)",

@@ -436,12 +436,27 @@ def attendance(
     )
 
 
-@app.command()
+pairs_app = typer.Typer(
+    help="Пары: проект пар и лист поиска; замена наставника, продление, досрочное прекращение.",
+    invoke_without_command=True,
+)
+app.add_typer(pairs_app, name="pairs")
+OrgOption = Annotated[str, typer.Option(help="Код организации")]
+YearOption = Annotated[str, typer.Option(help="Учебный год")]
+MenteeArgument = Annotated[str, typer.Argument(help="Наставляемый (начало ФИО или e-mail)")]
+
+
+@pairs_app.callback()
 def pairs(
-    org: Annotated[str, typer.Option(help="Код организации")],
-    year: Annotated[str, typer.Option(help="Учебный год")],
+    ctx: typer.Context,
+    org: Annotated[str | None, typer.Option(help="Код организации")] = None,
+    year: Annotated[str | None, typer.Option(help="Учебный год")] = None,
 ) -> None:
     """Show the draft pairs, who still owes a written consent, and the search list."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if org is None or year is None:
+        raise typer.BadParameter("нужны --org и --year")
     from nastavnik import pairing
 
     cycle_id = _cycle_id(org, year)
@@ -466,6 +481,202 @@ def pairs(
         for item in waiting:
             listing.add_row(item["full_name"], item["reason"])
         console.print(listing)
+
+
+def _change_reason(kind: str, name: str) -> str:
+    """The reason's value (what the flow takes) from its short name, or a clear refusal."""
+    from models import PairChangeKind
+    from nastavnik import pair_changes
+
+    allowed = pair_changes.REASONS[PairChangeKind(kind)]
+    for reason in allowed:
+        if reason.name == name:
+            return reason.value
+    listing = "; ".join(f"{r.name} — {r.value}" for r in allowed)
+    raise typer.BadParameter(f"основание «{name}» не подходит; допустимы: {listing}")
+
+
+def _going_on_pair(org: str, year: str, mentee: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(cycle id, id of the mentee's pair going on)."""
+    from nastavnik import pair_changes
+
+    cycle_id = _cycle_id(org, year)
+    mentee_id = _participant(cycle_id, mentee, Role.mentee)
+    with session_scope() as session:
+        try:
+            pair = pair_changes.find_pair(session=session, cycle_id=cycle_id, mentee_id=mentee_id)
+        except LookupError as error:
+            raise typer.BadParameter(f"{mentee}: {error}") from None
+        return cycle_id, pair.id
+
+
+def _change_params(
+    org: str, year: str, pair_id: uuid.UUID, reason: str, comment: str, on: str
+) -> dict[str, object]:
+    return {
+        "organization_code": org,
+        "school_year": year,
+        "pair_id": str(pair_id),
+        "reason": reason,
+        "comment": comment,
+        "requested_by": "curator",
+        "reference_date": on or None,
+    }
+
+
+@pairs_app.command("replace")
+def pairs_replace(
+    mentee: MenteeArgument,
+    org: OrgOption,
+    year: YearOption,
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="Основание п. 2.8: dismissal, transfer, mentor_request, mentee_request, "
+            "non_performance, other"
+        ),
+    ] = "other",
+    mentor: Annotated[
+        str, typer.Option(help="Новый наставник (без него — показать кандидатов)")
+    ] = "",
+    consent_on: Annotated[str, typer.Option(help="Дата письменного согласия ГГГГ-ММ-ДД")] = "",
+    consent_how: Annotated[str, typer.Option(help="Как получено согласие")] = "",
+    comment: Annotated[str, typer.Option(help="Комментарий")] = "",
+    on: Annotated[str, typer.Option("--date", help="Дата приказа ГГГГ-ММ-ДД")] = "",
+) -> None:
+    """Replace the mentor (§2.8): without --mentor, list the candidates the rules allow."""
+    from nastavnik import pair_changes, policy
+    from nastavnik.clock import process_clock
+
+    reason_value = _change_reason("replacement", reason)
+    cycle_id, pair_id = _going_on_pair(org, year, mentee)
+    day = date.fromisoformat(on) if on else process_clock().today()
+    with session_scope() as session:
+        organization = repository.get_organization(session=session, code=org)
+        rules = policy.get_policy(
+            session=session, organization_id=organization.id
+        ).matching_policy()
+        if not mentor:
+            candidates = pair_changes.replacement_candidates(
+                session=session, pair_id=pair_id, on=day, policy=rules
+            )
+            table = Table(
+                "Кандидат", "Совм.", "Свободных мест", "Причины", title="Кандидаты (п. 2.5, 2.6)"
+            )
+            for candidate in candidates:
+                table.add_row(
+                    candidate.full_name,
+                    f"{candidate.score:.0%}",
+                    str(candidate.free_places),
+                    "; ".join(candidate.reasons),
+                )
+            console.print(table)
+            if not candidates:
+                console.print("Нет наставников, которые могут принять пару по правилам положения.")
+            return
+        mentor_id = _participant(cycle_id, mentor, Role.mentor)
+        problem = pair_changes.replacement_problem(
+            session=session, pair_id=pair_id, new_mentor_id=mentor_id, on=day, policy=rules
+        )
+    if problem:
+        console.print(f"[red]{mentor} не может заменить наставника: {problem}[/]")
+        raise typer.Exit(1)
+    if not consent_on or not consent_how.strip():
+        raise typer.BadParameter(
+            "нужно письменное согласие нового наставника (п. 2.6): --consent-on и --consent-how"
+        )
+    _start(
+        STAGE_DEPLOYMENTS["pair-replacement"],
+        _change_params(org, year, pair_id, reason_value, comment, on)
+        | {"new_mentor_id": str(mentor_id), "consent_on": consent_on, "consent_how": consent_how},
+    )
+
+
+@pairs_app.command("extend")
+def pairs_extend(
+    mentee: MenteeArgument,
+    org: OrgOption,
+    year: YearOption,
+    until: Annotated[str, typer.Option(help="Новая дата окончания ГГГГ-ММ-ДД")],
+    reason: Annotated[
+        str, typer.Option(help="Основание п. 2.9: illness, business_trip, long_absence")
+    ] = "long_absence",
+    comment: Annotated[str, typer.Option(help="Комментарий")] = "",
+    on: Annotated[str, typer.Option("--date", help="Дата приказа ГГГГ-ММ-ДД")] = "",
+) -> None:
+    """Extend the pair's term (§2.9) by order."""
+    reason_value = _change_reason("extension", reason)
+    _, pair_id = _going_on_pair(org, year, mentee)
+    _start(
+        STAGE_DEPLOYMENTS["pair-extension"],
+        _change_params(org, year, pair_id, reason_value, comment, on)
+        | {"new_ends_on": date.fromisoformat(until).isoformat()},
+    )
+
+
+@pairs_app.command("terminate")
+def pairs_terminate(
+    mentee: MenteeArgument,
+    org: OrgOption,
+    year: YearOption,
+    new_mentor: Annotated[
+        bool,
+        typer.Option("--new-mentor/--no-new-mentor", help="Наставляемый хочет нового наставника"),
+    ] = False,
+    comment: Annotated[str, typer.Option(help="Комментарий")] = "",
+    on: Annotated[str, typer.Option("--date", help="Дата приказа ГГГГ-ММ-ДД")] = "",
+) -> None:
+    """End the pair early (§2.10, the mentee's non-performance) by order."""
+    reason_value = _change_reason("termination", "mentee_non_performance")
+    _, pair_id = _going_on_pair(org, year, mentee)
+    _start(
+        STAGE_DEPLOYMENTS["pair-termination"],
+        _change_params(org, year, pair_id, reason_value, comment, on)
+        | {"mentee_wants_new_mentor": new_mentor},
+    )
+
+
+@pairs_app.command("history")
+def pairs_history(mentee: MenteeArgument, org: OrgOption, year: YearOption) -> None:
+    """The versions of the mentee's pair, across replacements, with the orders."""
+    from nastavnik import pair_changes
+
+    cycle_id = _cycle_id(org, year)
+    mentee_id = _participant(cycle_id, mentee, Role.mentee)
+    with session_scope() as session:
+        try:
+            pair = pair_changes.latest_pair(session=session, cycle_id=cycle_id, mentee_id=mentee_id)
+        except LookupError as error:
+            raise typer.BadParameter(f"{mentee}: {error}") from None
+        rows = pair_changes.history(session=session, pair_id=pair.id)
+    table = Table(
+        "Пара",
+        "Версия",
+        "Статус",
+        "Наставник",
+        "Срок",
+        "С",
+        "Основание",
+        "Приказ",
+        title=f"История пары: {mentee}",
+    )
+    for row in rows:
+        term = (
+            f"{row.starts_on:%d.%m.%Y}–{row.ends_on:%d.%m.%Y}"
+            if row.starts_on and row.ends_on
+            else ""
+        )
+        table.add_row(
+            str(row.pair_id)[:8],
+            str(row.version),
+            row.status.value,
+            row.mentor_name,
+            term,
+            f"{row.changed_on:%d.%m.%Y}",
+            row.reason,
+            row.order_label,
+        )
+    console.print(table)
 
 
 @app.command()

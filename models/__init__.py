@@ -9,6 +9,7 @@ from models.meetings import (
     MonthlyReport,
     MonthlyReportStatus,
 )
+from models.pair_changes import PairChange, PairChangeKind, PairChangeReason, PairChangeStatus
 from models.roadmap import CLOSED_STATUSES, CyclePlan, ItemStatus, PlanItem, SimulatedClock
 from models.tables import (
     ApprovalDecision,
@@ -46,6 +47,10 @@ from models.tables import (
 )
 
 __all__ = [
+    "PairChange",
+    "PairChangeKind",
+    "PairChangeReason",
+    "PairChangeStatus",
     "MeetingFeedback",
     "MeetingFormat",
     "MeetingKind",

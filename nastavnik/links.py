@@ -46,7 +46,7 @@ from nastavnik.pairs import ONGOING
 # so a link for one page never opens another.
 PAIR_PAGE = "pair-page"
 # Pairs whose members still have a page: a pair that never started or was dropped has none;
-# an extended pair (§2.9) goes on to its new end date.
+# an extended pair goes on (§2.9); a replaced or terminated one is closed by its order.
 PAIRS_WITH_PAGES = (PairStatus.active, PairStatus.extended, PairStatus.ended)
 
 _SIGNATURE_BYTES = 16
@@ -356,6 +356,41 @@ def revoke_links(*, session: Session, participant_id: uuid.UUID, now: datetime, 
             action="link.revoked",
             at=now,
             details={"pair": str(pair.id), "generation": state.generation},
+        )
+    return revoked
+
+
+def revoke_pair_links(
+    *,
+    session: Session,
+    pair_id: uuid.UUID,
+    participant_ids: list[uuid.UUID],
+    now: datetime,
+    actor: str,
+) -> int:
+    """Revoke these participants' links to one pair only (a changed pair); how many. Audited."""
+    pair = session.get(MentorshipPair, pair_id)
+    if pair is None:
+        raise LookupError(f"пара {pair_id} не найдена")
+    revoked = 0
+    for participant_id in participant_ids:
+        state = _state(session=session, participant_id=participant_id, pair_id=pair_id)
+        if state is None:
+            state = ParticipantLink(participant_id=participant_id, pair_id=pair_id, issued_at=now)
+        if state.revoked_at is not None:
+            continue
+        state.revoked_at = now
+        session.add(state)
+        session.flush()
+        revoked += 1
+        _audit(
+            session=session,
+            pair=pair,
+            participant_id=participant_id,
+            actor=actor,
+            action="link.revoked",
+            at=now,
+            details={"pair": str(pair_id), "generation": state.generation},
         )
     return revoked
 

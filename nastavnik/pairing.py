@@ -132,11 +132,19 @@ def _mentor_load_this_cycle(*, session: Session, cycle_id: uuid.UUID) -> dict[uu
     return {mentor_id: int(count) for mentor_id, count in rows}
 
 
-def build_input(*, session: Session, cycle_id: uuid.UUID, on: date) -> MatchingInput:
-    """Matching input: eligible mentees without a pair, admitted mentors with their load."""
+def build_input(
+    *,
+    session: Session,
+    cycle_id: uuid.UUID,
+    on: date,
+    include_mentees: frozenset[uuid.UUID] = frozenset(),
+) -> MatchingInput:
+    """Matching input: eligible mentees without a pair, admitted mentors with their load.
+
+    ``include_mentees`` are kept though paired (a replacement looks for their new mentor)."""
     check = consents.check_consents(session=session, cycle_id=cycle_id, on=on)
     eligible = set(check.eligible)
-    taken = _taken_mentees(session=session, cycle_id=cycle_id)
+    taken = _taken_mentees(session=session, cycle_id=cycle_id) - include_mentees
     admitted = {
         a.participant_id
         for a in session.exec(
