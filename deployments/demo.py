@@ -18,12 +18,22 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
+from deployments import demo_meetings
 from deployments.demo_data import write_demo_attendance, write_demo_questionnaires
-from deployments.year import Action, Decide, ScriptedDecision, YearScript, YearSimulation
+from deployments.year import (
+    Action,
+    Decide,
+    RunAction,
+    RunRequest,
+    ScriptedDecision,
+    YearScript,
+    YearSimulation,
+)
 from models import ApprovalRequest, Document, Role
 from nastavnik import pairing, plan, questionnaires, repository, roadmap_report, training
 from nastavnik.clock import StoredClock, process_clock
 from nastavnik.db import get_engine, session_scope
+from nastavnik.programmes import month_label
 from nastavnik.settings import Settings, get_settings
 
 DEMO_ORG = {
@@ -382,6 +392,51 @@ def generic_script(*, files: Any, cycle_id: uuid.UUID) -> YearScript:
     )
 
 
+def _import_meetings(settings: Settings, cycle_id: uuid.UUID, month: date, today: date) -> str:
+    """The curator imports the month's export of the online meeting form (all or nothing)."""
+    from nastavnik import meetings_import
+
+    with session_scope() as session:
+        path, pairs_logged = demo_meetings.write_month_export(
+            session=session,
+            cycle_id=cycle_id,
+            month=month,
+            directory=settings.data_dir.resolve() / "demo" / "meetings",
+        )
+        report = meetings_import.import_meetings(
+            session=session,
+            cycle_id=cycle_id,
+            path=path,
+            max_bytes=settings.max_import_bytes,
+            today=today,
+        )
+        if report.rejected:
+            raise DemoError(f"{path.name}: {report.rejected[0]}")
+    if not pairs_logged:
+        return f"выгрузка формы встреч за {month_label(month).lower()}: пар ещё нет"
+    return (
+        f"куратор импортировал выгрузку формы встреч за {month_label(month).lower()}: "
+        f"пар {pairs_logged}, встреч {report.meetings_recorded}, отзывов {report.feedback_recorded}"
+    )
+
+
+def _change(make: Any, cycle_id: uuid.UUID, clock: StoredClock) -> RunAction:
+    """A change to a pair the curator asks for on the day (None when the pair is not there)."""
+
+    def action() -> RunRequest | None:
+        with session_scope() as session:
+            request: RunRequest | None = make(
+                session=session,
+                cycle_id=cycle_id,
+                on=clock.today(),
+                organization_code=DEMO_ORG["code"],
+                school_year=SCHOOL_YEAR,
+            )
+            return request
+
+    return action
+
+
 def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearScript:
     """What the demo school's curator and director do during the year, and when."""
     demo_dir = settings.data_dir.resolve() / "demo"
@@ -412,8 +467,25 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
 
         return action
 
+    def import_meetings(month: date) -> Action:
+        return lambda: _import_meetings(settings, cycle_id, month, clock.today())
+
+    # The meetings year: each month's export imported on the 24th, October to May.
+    meeting_months = demo_meetings.months(date(2026, 10, 1), date(2027, 5, 1))
+    exports = {
+        month.replace(day=demo_meetings.EXPORT_DAY): [import_meetings(month)]
+        for month in meeting_months
+    }
     return YearScript(
+        runs={
+            # The termination frees a place (§2.5) that the replacement's candidates need: the
+            # demo school's mentors of the pupils' form are all at three mentees by December.
+            date(2027, 1, 18): [_change(demo_meetings.termination, cycle_id, clock)],
+            date(2027, 2, 8): [_change(demo_meetings.replacement, cycle_id, clock)],
+            date(2027, 3, 9): [_change(demo_meetings.extension, cycle_id, clock)],
+        },
         actions={
+            **exports,
             date(2026, 9, 7): [import_questionnaires],
             # Late: the site section was due by 01.10.2026.
             date(2026, 10, 6): [
@@ -450,6 +522,9 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
             "programmes-approval": ScriptedDecision(
                 2, exceptions={2: "Уточните задачи на декабрь и январь."}
             ),
+            "pair-replacement": ScriptedDecision(1, comment="Замену согласовываю."),
+            "pair-extension": ScriptedDecision(1, comment="Продлить."),
+            "pair-termination": ScriptedDecision(2, comment="Согласна."),
         },
     )
 

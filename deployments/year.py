@@ -19,13 +19,27 @@ from datetime import date, timedelta
 
 from sqlmodel import col, select
 
-from models import ApprovalRequest, ApprovalStatus, ItemStatus, PlanItem
-from nastavnik import mail, plan, roadmap_report, tick
+from models import ApprovalRequest, ApprovalStatus, ItemStatus, MentorshipPair, PlanItem
+from nastavnik import mail, monthly, plan, progress, roadmap_report, tick
 from nastavnik.clock import StoredClock
 from nastavnik.db import get_engine, session_scope
+from nastavnik.programmes import month_label
 from nastavnik.settings import Settings
 
 Action = Callable[[], str]  # does something a person does; returns a line for the log
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A deployed flow a person starts (a change to a pair, say): what, with what, and why."""
+
+    deployment: str  # "<flow>/<deployment>"
+    parameters: dict[str, object]
+    run_name: str
+    line: str
+
+
+RunAction = Callable[[], RunRequest | None]  # None: nothing to start today
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,7 @@ class YearScript:
 
     actions: dict[date, list[Action]] = field(default_factory=dict)
     decisions: dict[str, ScriptedDecision] = field(default_factory=dict)
+    runs: dict[date, list[RunAction]] = field(default_factory=dict)
 
     def decision_for(self, approval_key: str) -> ScriptedDecision:
         """The scripted answer; keys with a round number («pairing-order-1») match their stem."""
@@ -111,6 +126,28 @@ def interesting_days(
     return days
 
 
+def meeting_days(*, pairs: list[MentorshipPair], policy: tick.ReminderPolicy) -> set[date]:
+    """Days on which the meetings stage has something to do: each month of the pairs' terms
+    ends (reminders before, on and after its last day, the escalation) and its reports are
+    assembled on the first of the next month."""
+    days: set[date] = set()
+    terms = [(p.starts_on, p.ends_on) for p in pairs if p.starts_on and p.ends_on]
+    if not terms:
+        return days
+    month = progress.month_start(min(start for start, _ in terms))
+    last = progress.month_start(max(end for _, end in terms))
+    while month <= last:
+        end = progress.month_end(month)
+        days |= {
+            end - timedelta(days=policy.remind_days_before),
+            end,
+            end + timedelta(days=1),
+            end + timedelta(days=policy.escalate_to_curator_after),
+        }
+        month = progress.next_month(month)
+    return days
+
+
 class YearSimulation:
     """Runs one cycle's year on the stored clock with a script of human actions."""
 
@@ -172,6 +209,15 @@ class YearSimulation:
             began = time.perf_counter()
             self._say(day, action())
             self.log.timed("scripted actions", began)
+        for run_action in self.script.runs.get(day, []):
+            began = time.perf_counter()
+            request = run_action()
+            if request is not None:
+                run_id = self._start_run(request, day)
+                self.log.runs[request.run_name] = run_id
+                self.active_runs.add(run_id)
+                self._say(day, request.line)
+            self.log.timed("starting stage runs", began)
         for pending in [p for p in self.waiting if p.due <= day]:
             self.waiting.remove(pending)
             self._answer(day, pending)
@@ -196,6 +242,15 @@ class YearSimulation:
                 )
                 for s in outcome.starts
             ]
+            session.commit()
+            # The meetings stage's day, as the deployed tick runs it after the plan's rules.
+            meetings = monthly.run_day(
+                session=session,
+                settings=self.settings,
+                cycle_id=self.cycle_id,
+                today=day,
+                now=self.clock.now(),
+            )
         self.log.days_ticked += 1
         self.log.timed("tick rules", began)
         began = time.perf_counter()
@@ -217,16 +272,30 @@ class YearSimulation:
             self._say(day, f"пар завершено по сроку: {len(outcome.ended_pairs)}")
         for reissued in outcome.reissued:
             self._say(day, f"срок кода истёк: новый код по запросу {str(reissued)[:8]}")
-        if outcome.message_ids:
+        if meetings.month is not None:
+            began = time.perf_counter()
+            self._publish_table(
+                key=f"monthly-summary-{self.cycle_id}",
+                rows=meetings.table_rows,
+                description=meetings.description,
+            )
+            self.log.timed("status artifact", began)
+            self._say(
+                day,
+                f"отчёты наставников за {month_label(meetings.month).lower()}: "
+                f"{meetings.reports}, сводка куратору",
+            )
+        message_ids = [*outcome.message_ids, *meetings.message_ids]
+        if message_ids:
             began = time.perf_counter()
             asyncio.run(
                 mail.deliver_messages(
-                    engine=get_engine(), settings=self.settings, message_ids=outcome.message_ids
+                    engine=get_engine(), settings=self.settings, message_ids=message_ids
                 )
             )
-            self.log.messages += len(outcome.message_ids)
+            self.log.messages += len(message_ids)
             self.log.timed("mail", began)
-            self._say(day, f"писем: {len(outcome.message_ids)} (напоминания, запросы, эскалации)")
+            self._say(day, f"писем: {len(message_ids)} (напоминания, запросы, эскалации)")
 
     def _publish_status(self, day: date) -> None:
         """The plan's markdown artifact, as the deployed tick leaves it each morning."""
@@ -243,6 +312,21 @@ class YearSimulation:
             data=roadmap_report.status_markdown(report, web_base_url=self.settings.web_base_url),
             description="Выполнение дорожной карты",
         )
+
+        async def create() -> None:
+            async with get_client() as client:
+                await client.create_artifact(artifact=artifact)
+
+        asyncio.run(create())
+
+    def _publish_table(
+        self, *, key: str, rows: list[dict[str, str | int]], description: str
+    ) -> None:
+        """A table artifact, as the deployed tick leaves the month's summary (counts only)."""
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.actions import ArtifactCreate
+
+        artifact = ArtifactCreate(key=key, type="table", data=rows, description=description)
 
         async def create() -> None:
             async with get_client() as client:
@@ -273,6 +357,18 @@ class YearSimulation:
                 idempotency_key=f"tick:{start.item_id}",
                 run_name=f"{org} · {year} · {start.stage}",
                 tags=[org, year, start.stage],
+            )
+        )
+
+    def _start_run(self, request: RunRequest, day: date) -> uuid.UUID:
+        from deployments.prefect_api import start_deployment
+
+        return asyncio.run(
+            start_deployment(
+                request.deployment,
+                dict(request.parameters),
+                idempotency_key=f"script:{day.isoformat()}:{request.run_name}",
+                run_name=request.run_name,
             )
         )
 
@@ -371,6 +467,14 @@ class YearSimulation:
     def _next_day(self, day: date, end: date, *, busy: bool) -> date:
         with session_scope() as session:
             rows = plan.plan_items(session=session, cycle_id=self.cycle_id)
+            pairs = list(
+                session.exec(
+                    select(MentorshipPair).where(
+                        MentorshipPair.cycle_id == self.cycle_id,
+                        col(MentorshipPair.status).not_in(["draft", "proposed", "dropped"]),
+                    )
+                )
+            )
             pending = list(
                 session.exec(
                     select(ApprovalRequest).where(
@@ -380,7 +484,8 @@ class YearSimulation:
                 )
             )
         days = interesting_days(rows=rows, pending=pending, policy=self.policy)
-        days |= set(self.script.actions) | {p.due for p in self.waiting}
+        days |= meeting_days(pairs=pairs, policy=self.policy)
+        days |= set(self.script.actions) | set(self.script.runs) | {p.due for p in self.waiting}
         if busy:
             days.add(day + timedelta(days=1))
         days.add(end)  # the year's last tick: pairs past their term end, overdue items show

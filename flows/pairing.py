@@ -53,7 +53,10 @@ def _pairing_steps(params: PairingParams) -> str:
         reference_date=params.reference_date,
     )
     starts_on, ends_on = pair_term(
-        school_year=params.school_year, starts_on=params.starts_on, ends_on=params.ends_on
+        school_year=params.school_year,
+        starts_on=params.starts_on,
+        ends_on=params.ends_on,
+        not_before=on,
     )
 
     for round_no in range(1, MAX_ROUNDS + 1):

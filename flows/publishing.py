@@ -7,18 +7,14 @@ from typing import NamedTuple
 
 from prefect.context import get_run_context
 
-from nastavnik.clock import process_clock
-from tasks.common import resolve_cycle
+from tasks.common import reference_day, resolve_cycle
 from tasks.publishing import publish_mails
 from tasks.stages import check_prerequisites
 
 
 def run_day() -> date:
-    """The day the run was created: stays the same when a resumed run starts again days later."""
-    flow_run = get_run_context().flow_run  # type: ignore[union-attr]
-    assert flow_run is not None
-    moment = flow_run.created or flow_run.expected_start_time
-    return moment.date() if moment else process_clock().today()
+    """The day the run first ran by the installation's clock: the same when it resumes later."""
+    return reference_day()
 
 
 def current_run_id() -> str:

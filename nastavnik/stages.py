@@ -108,11 +108,21 @@ def require_prerequisites(*, session: Session, cycle_id: uuid.UUID, stage: str) 
 
 
 def pair_term(
-    *, school_year: str, starts_on: date | None = None, ends_on: date | None = None
+    *,
+    school_year: str,
+    starts_on: date | None = None,
+    ends_on: date | None = None,
+    not_before: date | None = None,
 ) -> tuple[date, date]:
-    """When the pairs of the school year work: 1 October to 31 May unless the curator says."""
+    """When the pairs of the school year work: 1 October to 31 May unless the curator says.
+
+    A pairing stage that runs after 1 October starts its pairs on its own day (`not_before`):
+    pairs fixed by a November order have no October to meet, report or be reminded of."""
     first = school_year_start(school_year).year
-    starts = starts_on or date(first, 10, 1)
+    default_start = date(first, 10, 1)
+    if not_before is not None:
+        default_start = max(default_start, not_before)
+    starts = starts_on or default_start
     ends = ends_on or date(first + 1, 5, 31)
     if ends <= starts:
         raise ValueError(

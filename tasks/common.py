@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from prefect import get_run_logger, task
 
 from models import Cycle, Document, Organization
 from nastavnik import mail, repository
+from nastavnik.clock import process_clock
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from nastavnik.stages import document_links
@@ -30,6 +32,13 @@ def resolve_cycle(*, organization_code: str, school_year: str) -> str:
             session=session, organization_id=org.id, school_year=school_year
         )
         return str(cycle.id)
+
+
+@task(name="reference-day", cache_policy=WITHIN_RUN, persist_result=True)
+def reference_day() -> date:
+    """The installation's day when the run first ran; the same when it resumes days later."""
+    # The clock, not the run's creation time: a simulated year's runs are dated in its days.
+    return process_clock().today()
 
 
 def document_context(*, org: Organization, cycle: Cycle) -> dict[str, Any]:

@@ -44,7 +44,9 @@ def conclude_decision(
 
 @task(name="pair-term", cache_policy=WITHIN_RUN, persist_result=True)
 def pair_term(
-    *, school_year: str, starts_on: date | None, ends_on: date | None
+    *, school_year: str, starts_on: date | None, ends_on: date | None, not_before: date | None
 ) -> tuple[date, date]:
-    """When the cycle's pairs work (1 October to 31 May unless the curator gave dates)."""
-    return stages.pair_term(school_year=school_year, starts_on=starts_on, ends_on=ends_on)
+    """When the cycle's pairs work (1 October, or the stage's day if later, to 31 May)."""
+    return stages.pair_term(
+        school_year=school_year, starts_on=starts_on, ends_on=ends_on, not_before=not_before
+    )

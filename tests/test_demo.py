@@ -129,7 +129,8 @@ def test_the_demo_runs_the_school_year_on_the_simulated_clock_and_leaves_nothing
     out = result.stdout
     assert "Demo complete" in out
     assert "куратор загрузил анкеты" in out and "срок кода истёк: новый код" in out
-    assert out.count(f"http://127.0.0.1:{ports['prefect']}/runs/flow-run/") == 4
+    # Four stages and three changes to pairs (§2.8–§2.10), each a deployed run.
+    assert out.count(f"http://127.0.0.1:{ports['prefect']}/runs/flow-run/") == 7
 
     data = tmp_path / "data"
     with sqlite3.connect(data / "nastavnik.db") as db:
@@ -150,11 +151,38 @@ def test_the_demo_runs_the_school_year_on_the_simulated_clock_and_leaves_nothing
         generations = dict(db.execute("SELECT approval_key, code_generation FROM approvalrequest"))
         pair_statuses = dict(db.execute("SELECT status, count(*) FROM mentorshippair GROUP BY 1"))
         requested = [day for (day,) in db.execute("SELECT requested_at FROM approvalrequest")]
+        meetings = db.execute("SELECT count(*) FROM meetinglog").fetchone()[0]
+        feedback = db.execute("SELECT count(*) FROM meetingfeedback").fetchone()[0]
+        monthly = dict(db.execute("SELECT month, count(*) FROM monthlyreport GROUP BY 1"))
+        summaries = db.execute(
+            "SELECT count(*) FROM document WHERE unique_key LIKE 'monthly-summary:%'"
+        ).fetchone()[0]
+        changes = dict(db.execute("SELECT kind, status FROM pairchange"))
+        change_orders = [
+            title for (title,) in db.execute("SELECT title FROM document WHERE doc_type = 'order'")
+        ]
     # Preparation (4 orders + the regulation), registers, the mentors' and the pairs' orders,
     # and the personal programmes, all approved in simulated time.
-    assert documents["order"] == 6 and documents["regulation"] == 1
+    # Three more orders change pairs during the year: termination, replacement, extension.
+    assert documents["order"] == 9 and documents["regulation"] == 1
     assert documents["register"] == 2 and documents["programme"] > 0
-    assert all("2026-08-01" <= day[:10] <= "2026-11-30" for day in requested)
+    assert all("2026-08-01" <= day[:10] <= "2027-03-31" for day in requested)
+    assert changes == {
+        "termination": "approved",
+        "replacement": "approved",
+        "extension": "approved",
+    }
+    assert {"Приказ о замене наставника", "Приказ о продлении срока наставничества"} <= set(
+        change_orders
+    )
+    # Months of meetings from the form's exports, a report per pair and month (November to
+    # May: the pairs were fixed in November), and the curator's summary each month.
+    assert meetings > 1000 and feedback > 1000
+    assert sorted(monthly)[0] == "2026-11-01" and len(monthly) >= 7
+    assert summaries == len(monthly)
+    # The lagging pair: its mentor reminded of the missing logs, the curator told.
+    assert any(k.startswith("meetings-logs:") and k.endswith(":mentor") for k in keys)
+    assert any(k.startswith("meetings-logs-escalation:") for k in keys)
     # Every stage the product runs was started by the tick and finished by the director.
     for number in ("1", "4", "5", "8"):
         assert plan[(number, 0)][0] == "done", number

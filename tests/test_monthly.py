@@ -526,7 +526,8 @@ def test_the_task_assembles_the_ended_month_once_and_reports_counts_only(
     from tasks.meetings import meetings_day
 
     for name, value in {
-        "DATABASE_URL": settings.database_url,
+        # The task opens the installation's database: the one this test's data is in.
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "DATA_DIR": str(settings.data_dir),
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
         "SMTP_URL": settings.smtp_url,

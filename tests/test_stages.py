@@ -183,6 +183,14 @@ def test_a_decision_with_exceptions_leaves_document_statuses_to_the_stage(
 
 def test_pairs_work_from_october_to_may_unless_the_curator_says() -> None:
     assert stages.pair_term(school_year="2026/2027") == (date(2026, 10, 1), date(2027, 5, 31))
+    # A pairing stage run in November starts its pairs on its day, not back in October.
+    assert stages.pair_term(school_year="2026/2027", not_before=date(2026, 11, 1)) == (
+        date(2026, 11, 1),
+        date(2027, 5, 31),
+    )
+    assert stages.pair_term(school_year="2026/2027", not_before=date(2026, 9, 1))[0] == date(
+        2026, 10, 1
+    )
     assert stages.pair_term(school_year="2026/2027", starts_on=date(2026, 11, 30)) == (
         date(2026, 11, 30),
         date(2027, 5, 31),

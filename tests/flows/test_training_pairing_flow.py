@@ -191,7 +191,12 @@ def test_pairing_with_changes_then_approval_and_programmes_with_an_exception(
             select(MentorshipPair).where(MentorshipPair.cycle_id == cycle_id)
         ).all()
         assert {p.status for p in pairs} == {PairStatus.active}
-        programmes = session.exec(select(PersonalProgramme)).all()
+        # The flow tests share one database: this cycle's programmes only.
+        programmes = session.exec(
+            select(PersonalProgramme).where(
+                col(PersonalProgramme.pair_id).in_([pair.id for pair in pairs])
+            )
+        ).all()
         assert sorted(p.status.value for p in programmes) == ["approved", "returned"]
         returned = next(p for p in programmes if p.status == ProgrammeStatus.returned)
         assert returned.director_comment == "Уточните задачи на декабрь"
