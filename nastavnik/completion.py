@@ -495,7 +495,7 @@ def submit_report(
         submitted_on=today,
         source=source,
         created_at=now,
-        **_answer_fields(answers),
+        **answer_fields(answers),
     )
     session.add(report)
     session.flush()
@@ -518,7 +518,8 @@ def submit_report(
     return report
 
 
-def _answer_fields(answers: ReportAnswers) -> dict[str, Any]:
+def answer_fields(answers: ReportAnswers) -> dict[str, Any]:
+    """The answers as CompletionReport's fields."""
     return {
         "plan_fulfilment": answers.plan_fulfilment,
         "results": answers.results,
@@ -535,7 +536,7 @@ def _answer_fields(answers: ReportAnswers) -> dict[str, Any]:
 
 def same_answers(report: CompletionReport, answers: ReportAnswers) -> bool:
     """Whether a stored report says exactly this (a re-imported row changes nothing)."""
-    return all(getattr(report, key) == value for key, value in _answer_fields(answers).items())
+    return all(getattr(report, key) == value for key, value in answer_fields(answers).items())
 
 
 # ---------------------------------------------------------------------------------------------
