@@ -469,3 +469,65 @@ def test_the_page_of_a_pair_going_on_has_no_form_yet(engine, settings, school, w
     refused = client.post(f"/p/{token}/completion", data=MENTEE_ANSWERS)
     assert refused.status_code == 409
     assert _report(engine, school.going_on.id, school.going_on.mentee_id) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reminders: once per due date and kind, then the curator
+# ---------------------------------------------------------------------------------------------
+
+
+def test_reminders_go_once_per_due_date_and_kind_then_to_the_curator(
+    engine, settings, school, tmp_path
+) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from models import OutboxMessage
+    from nastavnik import completion_reminders, mail
+    from nastavnik.smtp_sink import MailSink
+
+    submit(engine, school.ended.id, school.ended.mentor_id, MENTOR_ANSWERS, date(2027, 6, 5))
+    submit(engine, school.terminated.id, school.terminated.mentor_id, MENTOR_ANSWERS, TERMINATED_ON)
+    submit(engine, school.terminated.id, school.terminated.mentee_id, MENTEE_ANSWERS, TERMINATED_ON)
+    # Owing, all due 10.06.2027: A's mentee (reports on 08.06), C's mentor and mentee.
+    sent_per_day: dict[date, int] = {}
+    with MailSink(directory=tmp_path / "sink") as sink:
+        live = settings.model_copy(update={"smtp_url": sink.url})
+        day = date(2027, 6, 6)
+        while day <= date(2027, 6, 14):
+            now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
+            for attempt in range(2):  # the same day twice sends nothing more
+                with Session(engine) as session:
+                    queued = completion_reminders.queue_reminders(
+                        session=session, settings=live, cycle_id=school.cycle_id, today=day, now=now
+                    )
+                    session.commit()
+                if attempt == 0:
+                    sent_per_day[day] = len(queued)
+                else:
+                    assert queued == []
+                asyncio.run(mail.deliver_messages(engine=engine, settings=live, message_ids=queued))
+            if day == date(2027, 6, 8):
+                submit(engine, school.ended.id, school.ended.mentee_id, MENTEE_ANSWERS, day)
+            day += timedelta(days=1)
+        received = [m.rcpt_tos[0] for m in sink.messages]
+    assert sent_per_day == {
+        date(2027, 6, 6): 0,
+        date(2027, 6, 7): 3,  # before: A's mentee, C's mentor and mentee (3 days ahead)
+        date(2027, 6, 8): 0,
+        date(2027, 6, 9): 0,
+        date(2027, 6, 10): 2,  # due: C's two (A's mentee reported on 08.06)
+        date(2027, 6, 11): 2,  # overdue
+        date(2027, 6, 12): 0,
+        date(2027, 6, 13): 1,  # the curator, 3 days overdue: one mail for the due date
+        date(2027, 6, 14): 0,
+    }
+    assert len(received) == 8 and received.count("curator@school7.example") == 1
+    with Session(engine) as session:
+        messages = session.exec(select(OutboxMessage)).all()
+    escalation = next(m for m in messages if m.recipient_role == "curator")
+    assert MENTOR_2 in escalation.body_text and MENTEES["past_end"] in escalation.body_text
+    assert MENTEES["ended"] not in escalation.body_text  # reported in time, not listed
+    to_mentee = next(m for m in messages if m.recipient_role == "mentee")
+    assert f"{settings.web_base_url}/p/" in to_mentee.body_text
+    assert "/completion" in to_mentee.body_text
