@@ -36,6 +36,8 @@ MEMO_TITLE = "Справка по результатам оценки и обр�
 MEMO_TEMPLATE = "evaluation_memo.html"
 REPORTS_TITLE = "Отчёты по завершении наставничества"
 REPORTS_TEMPLATE = "completion_reports.html"
+ORDER_TITLE = "Приказ об итогах реализации программы наставничества"
+ORDER_TEMPLATE = "order_completion.html"
 
 MENTORS_COLOUR, MENTEES_COLOUR, SHARE_COLOUR = "#1565c0", "#ef6c00", "#2e7d32"
 
@@ -334,3 +336,55 @@ def approve_reports(*, session: Session, cycle_id: uuid.UUID, on: date) -> int:
         session.add(report)
     session.flush()
     return len(reports)
+
+
+# ---------------------------------------------------------------------------------------------
+# The order on the year's results
+# ---------------------------------------------------------------------------------------------
+
+
+def order_key(*, cycle_id: uuid.UUID, on: date) -> str:
+    """One order on the results per cycle and as-of day."""
+    return f"completion-order:{cycle_id}:{on.isoformat()}"
+
+
+def issue_order(
+    *,
+    session: Session,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    on: date,
+    reports: Document,
+    memo: Document,
+    flow_run_id: uuid.UUID | None = None,
+) -> Document:
+    """«Об итогах реализации программы наставничества»: the finished pairs (they ended on their
+    dates or by their orders: the order records it), the reports approved, the memo noted."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise LookupError(f"цикл {cycle_id} не найден")
+    expected = completion.expected_reports(session=session, cycle_id=cycle_id, today=on)
+    counts = completion.status_counts(expected, on)
+    return documents.issue_document(
+        session=session,
+        settings=settings,
+        unique_key=order_key(cycle_id=cycle_id, on=on),
+        organization_id=cycle.organization_id,
+        cycle_id=cycle_id,
+        doc_type="order",
+        title=ORDER_TITLE,
+        template=ORDER_TEMPLATE,
+        context={
+            "cycle": {"school_year": cycle.school_year},
+            "order_date": on,
+            "pairs": pair_reports(session=session, cycle_id=cycle_id, today=on),
+            "reports": {"label": reports.label, "date": reports.doc_date},
+            "memo": {"label": memo.label, "date": memo.doc_date},
+            "expected": len(expected),
+            "submitted": counts[completion.ReportStatus.submitted]
+            + counts[completion.ReportStatus.late],
+            "overdue": counts[completion.ReportStatus.overdue],
+        },
+        doc_date=on,
+        flow_run_id=flow_run_id,
+    )
