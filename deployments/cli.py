@@ -1726,5 +1726,76 @@ def meetings_log(
         console.print(f"Ждут отзыва наставляемого: {len(due)}.")
 
 
+# --- completion: the end-of-mentoring reports (issue 9, §2.13–§2.14) ---------------------------
+
+completion_app = typer.Typer(
+    help="Отчёты по завершении наставничества: сроки, просроченные, импорт из формы.",
+    no_args_is_help=True,
+)
+app.add_typer(completion_app, name="completion")
+
+
+@completion_app.command("import")
+def completion_import(
+    path: Path,
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """Import a form's export of the end-of-mentoring reports (all rows, or none)."""
+    from nastavnik.clock import process_clock
+    from nastavnik.completion_import import CompletionImportReport, import_reports_transaction
+
+    cycle_id = _cycle_id(org, year)
+    outcome: list[CompletionImportReport] = []
+
+    def run() -> ImportReport:
+        report = import_reports_transaction(
+            engine=get_engine(),
+            cycle_id=cycle_id,
+            path=path,
+            max_bytes=get_settings().max_import_bytes,
+            today=process_clock().today(),
+        )
+        outcome.append(report)
+        return report
+
+    _report_import(run, org=org, kind=ImportKind.completion)
+    if outcome[0].rejected:
+        console.print("[red]Файл не импортирован: исправьте строки выше и загрузите его снова.[/]")
+        raise typer.Exit(1)
+    console.print(f"Новых отчётов: {outcome[0].reports_recorded}.")
+
+
+@completion_app.command("status")
+def completion_status(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """The reports owed for the finished pairs by status, and who is overdue (for the curator)."""
+    from nastavnik import completion
+    from nastavnik.clock import process_clock
+
+    cycle_id, today = _cycle_id(org, year), process_clock().today()
+    with session_scope() as session:
+        expected = completion.expected_reports(session=session, cycle_id=cycle_id, today=today)
+        overdue = completion.overdue_list(session=session, cycle_id=cycle_id, today=today)
+    counts = completion.status_counts(expected, today)
+    console.print(
+        f"Отчётов по завершённым парам: {len(expected)} — "
+        + ", ".join(f"{completion.STATUS_RU[s]} {n}" for s, n in counts.items())
+    )
+    if overdue:
+        table = Table("№", "ФИО", "Отчёт", "Срок", "Просрочен, дн.", title="Просроченные отчёты")
+        for row in overdue:
+            table.add_row(
+                str(row.number),
+                row.full_name,
+                row.what_ru,
+                f"{row.due_on:%d.%m.%Y}",
+                str(row.days_overdue),
+            )
+        console.print(table)
+
+
 if __name__ == "__main__":
     app()

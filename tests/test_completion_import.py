@@ -116,3 +116,38 @@ def test_a_file_without_the_required_columns_is_refused(engine, school, tmp_path
     path.write_text("ФИО наставника;Польза\nСмирнова Анна Ивановна;5\n", encoding="utf-8")
     with pytest.raises(ImportFileError, match="bad.csv: нет обязательных столбцов"):
         _import(engine, school, path)
+
+
+def test_cli_imports_and_lists_the_overdue(monkeypatch, tmp_path, engine, school) -> None:  # noqa: F811
+    """The curator's terminal: `nastavnik completion import|status`."""
+    from typer.testing import CliRunner
+
+    from deployments import cli as cli_module
+    from nastavnik.clock import FixedClock
+    from nastavnik.settings import get_settings
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the CLI test runs on the SQLite file the command line opens")
+    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", str(engine.url))
+    monkeypatch.setenv("NASTAVNIK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr("nastavnik.clock.process_clock", lambda: FixedClock.on(JUNE_12))
+    get_settings.cache_clear()
+    monkeypatch.setattr(cli_module.console, "width", 300)
+    runner = CliRunner()
+    where = ["--org", "school-7", "--year", "2026/2027"]
+    try:
+        imported = runner.invoke(
+            cli_module.app, ["completion", "import", str(_file(tmp_path, GOOD)), *where]
+        )
+        assert imported.exit_code == 0, imported.output
+        assert "принято 3" in imported.output and "Новых отчётов: 3" in imported.output
+        bad = _file(tmp_path, [GOOD[0].replace(";9;9;8;9;", ";9;9;8;99;")], "bad.csv")
+        refused = runner.invoke(cli_module.app, ["completion", "import", str(bad), *where])
+        assert refused.exit_code == 1 and "Файл не импортирован" in refused.output
+        status = runner.invoke(cli_module.app, ["completion", "status", *where])
+        assert status.exit_code == 0, status.output
+        assert "Отчётов по завершённым парам: 6" in status.output
+        assert "просрочен 3" in status.output
+        assert MENTEES["terminated"] in status.output and MENTOR_2 in status.output
+    finally:
+        get_settings.cache_clear()
