@@ -1797,5 +1797,55 @@ def completion_status(
         console.print(table)
 
 
+@completion_app.command("interview")
+def completion_interview(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    mentee: Annotated[str, typer.Option(help="Наставляемый (начало ФИО или e-mail)")],
+    held_on: Annotated[str, typer.Option("--date", help="Дата собеседования, ДД.ММ.ГГГГ")],
+    by: Annotated[str, typer.Option("--by", help="Кто провёл (ФИО директора)")],
+    notes: Annotated[str, typer.Option(help="Итоги собеседования")] = "",
+) -> None:
+    """Record the director's interview with a mentee after the end of mentoring (§3.1)."""
+    from sqlmodel import select
+
+    from models import PairMember
+    from nastavnik import completion
+    from nastavnik.clock import process_clock
+    from nastavnik.tabular import parse_date
+
+    cycle_id, today = _cycle_id(org, year), process_clock().today()
+    mentee_id = _participant(cycle_id, mentee, Role.mentee)
+    day = _parsed(held_on, parse_date, "ожидается дата ДД.ММ.ГГГГ")
+    with session_scope() as session:
+        mine = set(
+            session.exec(select(PairMember.pair_id).where(PairMember.mentee_id == mentee_id))
+        )
+        finished = [
+            pair.id
+            for pair in completion.finished_pairs(session=session, cycle_id=cycle_id, today=today)
+            if pair.id in mine
+        ]
+    if not finished:
+        console.print(f"[red]У «{mentee}» нет завершённой пары в {year} учебном году.[/]")
+        raise typer.Exit(1)
+    try:
+        with session_scope() as session:
+            completion.record_interview(
+                session=session,
+                pair_id=finished[-1],
+                mentee_id=mentee_id,
+                held_on=day,
+                interviewer=by,
+                notes=notes,
+                today=today,
+                now=process_clock().now(),
+            )
+    except completion.ReportRefused as refused:
+        console.print(f"[red]{refused.field_ru or 'Собеседование'}: {refused.message_ru}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Собеседование {day:%d.%m.%Y} записано (п. 3.1 Положения).")
+
+
 if __name__ == "__main__":
     app()

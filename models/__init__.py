@@ -1,6 +1,6 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
-from models.completion import CompletionReport, PlanFulfilment
+from models.completion import CompletionReport, FinalInterview, PlanFulfilment
 from models.imports import ColumnMapping, ImportKind
 from models.meetings import (
     MeetingFeedback,
@@ -49,6 +49,7 @@ from models.tables import (
 
 __all__ = [
     "CompletionReport",
+    "FinalInterview",
     "PlanFulfilment",
     "PairChange",
     "PairChangeKind",

@@ -61,3 +61,19 @@ class CompletionReport(SQLModel, table=True):
     # §3.1: the director approves the reports (set by the completion flow's approval).
     approved_on: date | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class FinalInterview(SQLModel, table=True):
+    """§3.1: the director «проводит по окончании периода наставничества индивидуальное
+    собеседование с лицом, в отношении которого осуществлялось наставничество» — recorded once
+    per pair and mentee."""
+
+    __table_args__ = (UniqueConstraint("pair_id", "mentee_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    pair_id: uuid.UUID = Field(foreign_key="mentorshippair.id", index=True)
+    mentee_id: uuid.UUID = Field(foreign_key="participant.id")
+    held_on: date
+    interviewer: str  # who held it (the director, or whom the director charged)
+    notes: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

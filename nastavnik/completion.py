@@ -36,6 +36,7 @@ from sqlmodel import Session, col, select
 
 from models import (
     CompletionReport,
+    FinalInterview,
     MentorshipPair,
     PairMember,
     PairStatus,
@@ -595,3 +596,89 @@ def report_page(
         status=status,
         report=report,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The director's final interview with the mentee (§3.1)
+# ---------------------------------------------------------------------------------------------
+
+
+def record_interview(
+    *,
+    session: Session,
+    pair_id: uuid.UUID,
+    mentee_id: uuid.UUID,
+    held_on: date,
+    interviewer: str,
+    notes: str,
+    today: date,
+    now: datetime,
+) -> FinalInterview:
+    """Record the director's interview with a mentee of a finished pair (§3.1: «по окончании
+    периода наставничества»); the same interview again changes nothing, another date is refused
+    (ReportRefused). Audited without names."""
+    pair = session.get(MentorshipPair, pair_id)
+    if pair is None:
+        raise ReportRefused("Пара не найдена.", status_code=404)
+    if role_in_pair(session=session, pair=pair, participant_id=mentee_id) != Role.mentee:
+        raise ReportRefused("Собеседование проводится с наставляемым пары.", status_code=403)
+    if not is_finished(pair, today) or (pair.ends_on and held_on < pair.ends_on):
+        ends = f"{pair.ends_on:%d.%m.%Y}" if pair.ends_on else "не установлен"
+        raise ReportRefused(
+            f"собеседование проводится по окончании наставничества (окончание {ends})",
+            field_ru="Дата собеседования",
+            status_code=409,
+        )
+    if held_on > today:
+        raise ReportRefused(
+            f"дата {held_on:%d.%m.%Y} ещё не наступила", field_ru="Дата собеседования"
+        )
+    if not interviewer.strip():
+        raise ReportRefused("укажите, кто провёл собеседование", field_ru="Провёл")
+    existing = session.exec(
+        select(FinalInterview).where(
+            FinalInterview.pair_id == pair_id, FinalInterview.mentee_id == mentee_id
+        )
+    ).first()
+    if existing is not None:
+        if existing.held_on == held_on:
+            return existing
+        raise ReportRefused(
+            f"собеседование уже записано {existing.held_on:%d.%m.%Y}",
+            field_ru="Дата собеседования",
+            status_code=409,
+        )
+    interview = FinalInterview(
+        pair_id=pair_id,
+        mentee_id=mentee_id,
+        held_on=held_on,
+        interviewer=interviewer.strip(),
+        notes=notes.strip(),
+        created_at=now,
+    )
+    session.add(interview)
+    session.flush()
+    repository.record_audit(
+        session=session,
+        actor="director",
+        action="final_interview.recorded",
+        cycle_id=pair.cycle_id,
+        entity=f"pair:{pair_id}",
+        details={"mentee": str(mentee_id), "held_on": held_on.isoformat()},
+        at=now,
+        event_key=f"final_interview.recorded:{interview.id}",
+    )
+    return interview
+
+
+def interviews(
+    *, session: Session, pair_ids: list[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], FinalInterview]:
+    """The recorded interviews of these pairs by (pair, mentee)."""
+    found: dict[tuple[uuid.UUID, uuid.UUID], FinalInterview] = {}
+    for ids in chunks(pair_ids):
+        for interview in session.exec(
+            select(FinalInterview).where(col(FinalInterview.pair_id).in_(ids))
+        ):
+            found[(interview.pair_id, interview.mentee_id)] = interview
+    return found

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import CompletionReport, Cycle, Document, MentorshipPair, Role
+from models import CompletionReport, Cycle, Document, FinalInterview, MentorshipPair, Role
 from nastavnik import completion, documents, indicators
 from nastavnik.indicators import SHARE, CycleIndicators
 
@@ -239,6 +239,7 @@ class PairReports:
     ended_early: bool
     due_on: date
     items: list[tuple[str, str, completion.ExpectedReport]]  # (name, status, report)
+    interviews: dict[str, FinalInterview]  # by the mentee's participant id (§3.1)
 
 
 def pair_reports(*, session: Session, cycle_id: uuid.UUID, today: date) -> list[PairReports]:
@@ -256,6 +257,7 @@ def pair_reports(*, session: Session, cycle_id: uuid.UUID, today: date) -> list[
             select(MentorshipPair).where(col(MentorshipPair.id).in_(list(grouped)))
         )
     }
+    held = completion.interviews(session=session, pair_ids=list(grouped))
     result = []
     for number, (pair_id, items) in enumerate(grouped.items(), start=1):
         pair, first = pairs[pair_id], items[0]
@@ -276,6 +278,11 @@ def pair_reports(*, session: Session, cycle_id: uuid.UUID, today: date) -> list[
                     (names.get(e.participant_id, ""), completion.STATUS_RU[e.status(today)], e)
                     for e in items
                 ],
+                interviews={
+                    str(mentee_id): interview
+                    for (interview_pair, mentee_id), interview in held.items()
+                    if interview_pair == pair_id
+                },
             )
         )
     return result

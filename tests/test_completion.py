@@ -531,3 +531,38 @@ def test_reminders_go_once_per_due_date_and_kind_then_to_the_curator(
     to_mentee = next(m for m in messages if m.recipient_role == "mentee")
     assert f"{settings.web_base_url}/p/" in to_mentee.body_text
     assert "/completion" in to_mentee.body_text
+
+
+# ---------------------------------------------------------------------------------------------
+# §3.1: the director's interview with the mentee after the end
+# ---------------------------------------------------------------------------------------------
+
+
+def _interview(engine, pair_id, mentee_id, held_on: date, today: date = JUNE_12):
+    with Session(engine) as session:
+        interview = completion.record_interview(
+            session=session,
+            pair_id=pair_id,
+            mentee_id=mentee_id,
+            held_on=held_on,
+            interviewer="Иванова Мария Петровна",
+            notes="Готов работать самостоятельно.",
+            today=today,
+            now=datetime(2027, 6, 12, 9, tzinfo=UTC),
+        )
+        session.commit()
+        return interview.id
+
+
+def test_the_final_interview_is_recorded_once_after_the_end(engine, school) -> None:
+    first = _interview(engine, school.ended.id, school.ended.mentee_id, date(2027, 6, 7))
+    assert _interview(engine, school.ended.id, school.ended.mentee_id, date(2027, 6, 7)) == first
+    with pytest.raises(completion.ReportRefused, match="уже записано 07.06.2027"):
+        _interview(engine, school.ended.id, school.ended.mentee_id, date(2027, 6, 8))
+    with pytest.raises(completion.ReportRefused, match="по окончании наставничества"):
+        _interview(engine, school.going_on.id, school.going_on.mentee_id, date(2027, 6, 7))
+    with pytest.raises(completion.ReportRefused, match="по окончании наставничества"):
+        _interview(engine, school.ended.id, school.ended.mentee_id, date(2027, 5, 20))
+    with pytest.raises(completion.ReportRefused) as refused:
+        _interview(engine, school.ended.id, school.ended.mentor_id, date(2027, 6, 7))
+    assert refused.value.status_code == 403

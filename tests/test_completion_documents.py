@@ -17,6 +17,7 @@ from tests.test_completion import (  # noqa: F401
     MENTEES,
     MENTOR_1,
     MENTOR_2,
+    _interview,
     school,
 )
 from tests.test_indicators import _year_end
@@ -29,6 +30,7 @@ def _pdf_text(settings, document: Document) -> tuple[str, PdfReader]:
 
 def test_the_reports_read_back_from_the_pdf(engine, settings, school) -> None:  # noqa: F811
     _year_end(engine, school)
+    _interview(engine, school.ended.id, school.ended.mentee_id, date(2027, 6, 7))
     with Session(engine) as session:
         document = completion_documents.issue_reports_document(
             session=session, settings=settings, cycle_id=school.cycle_id, on=JUNE_12
@@ -49,6 +51,11 @@ def test_the_reports_read_back_from_the_pdf(engine, settings, school) -> None:  
     assert "Отчёт не сдан." in flat  # B's mentee
     assert "сдан с опозданием" in flat  # C's mentor
     assert "удовлетворённость программой — 9" in flat
+    assert (
+        "Собеседование директора по окончании наставничества (п. 3.1): 07.06.2027, "
+        "Иванова Мария Петровна: Готов работать самостоятельно." in flat
+    )
+    assert "Собеседование директора (п. 3.1): не проведено." in flat  # the other mentees
 
 
 def test_the_director_approves_the_reports_once(engine, school) -> None:  # noqa: F811

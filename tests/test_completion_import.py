@@ -149,5 +149,16 @@ def test_cli_imports_and_lists_the_overdue(monkeypatch, tmp_path, engine, school
         assert "Отчётов по завершённым парам: 6" in status.output
         assert "просрочен 3" in status.output
         assert MENTEES["terminated"] in status.output and MENTOR_2 in status.output
+        interview = [
+            "completion", "interview", *where, "--mentee", "Котов", "--date", "07.06.2027",
+            "--by", "Иванова Мария Петровна", "--notes", "Готов работать самостоятельно",
+        ]  # fmt: skip
+        recorded = runner.invoke(cli_module.app, interview)
+        assert recorded.exit_code == 0, recorded.output
+        assert "Собеседование 07.06.2027 записано" in recorded.output
+        early = runner.invoke(
+            cli_module.app, [*interview[:6], "--mentee", "Громов", *interview[8:]]
+        )
+        assert early.exit_code == 1 and "нет завершённой пары" in early.output
     finally:
         get_settings.cache_clear()

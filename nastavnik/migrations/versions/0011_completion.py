@@ -4,7 +4,8 @@ Revision ID: 0011_completion
 Revises: 0010_pair_changes
 Create Date: 2026-11-30 10:04:43
 
-The table ``completionreport``: one end-of-mentoring report per pair and participant. The enum
+The table ``completionreport``: one end-of-mentoring report per pair and participant;
+``finalinterview``: the director's interview with each mentee (§3.1). The enum
 ``importkind`` gains ``completion`` (PostgreSQL: ``ALTER TYPE … ADD VALUE`` as 0010_logs; SQLite's
 VARCHAR(13) holds it). The type ``role`` exists since 0001 and is not created again.
 """
@@ -65,9 +66,28 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_completionreport_participant_id"), ["participant_id"], unique=False
         )
+    op.create_table(
+        "finalinterview",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("pair_id", sa.Uuid(), nullable=False),
+        sa.Column("mentee_id", sa.Uuid(), nullable=False),
+        sa.Column("held_on", sa.Date(), nullable=False),
+        sa.Column("interviewer", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["mentee_id"], ["participant.id"]),
+        sa.ForeignKeyConstraint(["pair_id"], ["mentorshippair.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("pair_id", "mentee_id"),
+    )
+    with op.batch_alter_table("finalinterview", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_finalinterview_pair_id"), ["pair_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("finalinterview", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_finalinterview_pair_id"))
+    op.drop_table("finalinterview")
     with op.batch_alter_table("completionreport", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_completionreport_participant_id"))
         batch_op.drop_index(batch_op.f("ix_completionreport_pair_id"))
