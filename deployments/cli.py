@@ -1735,6 +1735,22 @@ completion_app = typer.Typer(
 app.add_typer(completion_app, name="completion")
 
 
+@completion_app.command("start")
+def completion_start(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    on: Annotated[
+        str | None, typer.Option("--date", help="Дата справки и приказа, ГГГГ-ММ-ДД")
+    ] = None,
+    new: NewRun = False,
+) -> None:
+    """Start the completion stage: reports, memo and order to the director."""
+    params: dict[str, object] = {"organization_code": org, "school_year": year}
+    if on:
+        params["reference_date"] = on
+    _start(STAGE_DEPLOYMENTS["completion"], params, new)
+
+
 @completion_app.command("import")
 def completion_import(
     path: Path,
