@@ -21,11 +21,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from statistics import fmean
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from models import CompletionReport, MentorshipPair, PlanFulfilment, Role
-from nastavnik import completion
-from nastavnik.progress import compute_progress, cycle_policy, load_pairs, month_start
+from models import (
+    CompletionReport,
+    Cycle,
+    MentorshipPair,
+    Participant,
+    Person,
+    PlanFulfilment,
+    Role,
+)
+from nastavnik import completion, consents
+from nastavnik.progress import chunks, compute_progress, cycle_policy, load_pairs, month_start
 
 SHARE, MEAN = "share", "mean"
 
@@ -86,6 +94,7 @@ class MentorScorecard:
 
     mentor_id: uuid.UUID  # the Participant (mentor) of the cycle
     full_name: str
+    minor: bool  # a pupil mentor (under 18, or a pupil whose birth date is unknown)
     forms: tuple[str, ...]
     pairs: int
     mentees: int
@@ -309,6 +318,25 @@ def _form(by_pair: dict[uuid.UUID, MentorshipPair], report: CompletionReport) ->
     return by_pair[report.pair_id].form.value
 
 
+def _mentors(session: Session, mentor_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, bool]]:
+    """Each mentor's full name and whether they are a minor on the cycle's start (a pupil whose
+    birth date is unknown is presumed one, as nastavnik.consents does)."""
+    found: dict[uuid.UUID, tuple[str, bool]] = {}
+    for ids in chunks(mentor_ids):
+        for participant, person in session.exec(
+            select(Participant, Person)
+            .join(Person, col(Person.id) == col(Participant.person_id))
+            .where(col(Participant.id).in_(ids))
+        ):
+            cycle = session.get(Cycle, participant.cycle_id)
+            assert cycle is not None
+            minor = consents.is_minor(person.birth_date, cycle.start_date) or (
+                person.birth_date is None and participant.grade is not None
+            )
+            found[participant.id] = (person.full_name, minor)
+    return found
+
+
 def _scorecards(
     session: Session,
     pair_list: list[MentorshipPair],
@@ -323,7 +351,7 @@ def _scorecards(
     mentor_of = {p.id: p.mentor_id for p in pair_list}
     for item in expected:
         items_of[mentor_of[item.pair_id]].append(item)
-    names = completion.people_names(session=session, participant_ids=list(pairs_of))
+    people = _mentors(session, list(pairs_of))
     cards = []
     for mentor_id, mentor_pairs in pairs_of.items():
         items = items_of[mentor_id]
@@ -333,7 +361,8 @@ def _scorecards(
         cards.append(
             MentorScorecard(
                 mentor_id=mentor_id,
-                full_name=names.get(mentor_id, ""),
+                full_name=people[mentor_id][0],
+                minor=people[mentor_id][1],
                 forms=tuple(sorted({p.form.value for p in mentor_pairs})),
                 pairs=len(mentor_pairs),
                 mentees=len(mentees),

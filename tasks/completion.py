@@ -59,8 +59,7 @@ def completion_status(*, cycle_id: str, on: date) -> CompletionStatus:
     persist_result=True,
 )
 def render_completion_documents(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
-    """The reports for the director, the evaluation memo with charts and the order on the
-    results (each made once per cycle and day); their ids in that order."""
+    """The reports' PDF, the evaluation memo and the order on the results: their ids, in order."""
     settings, run_id, cycle = get_settings(), uuid.UUID(flow_run_id), uuid.UUID(cycle_id)
     with session_scope() as session:
         reports = completion_documents.issue_reports_document(

@@ -10,7 +10,7 @@ from datetime import date
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from models import CompletionReport, Document
+from models import CompletionReport, Document, Participant
 from nastavnik import completion_documents, documents, indicators
 from tests.test_completion import (  # noqa: F401
     JUNE_12,
@@ -79,6 +79,10 @@ def test_the_memo_has_vector_charts_with_their_labels_and_no_names(
 ) -> None:
     _year_end(engine, school)
     with Session(engine) as session:
+        pupil = session.get(Participant, school.past_end.mentor_id)
+        pupil.grade = 11  # a pupil mentor: a child, named nowhere in the memo
+        session.add(pupil)
+        session.commit()
         result = indicators.cycle_indicators(
             session=session, cycle_id=school.cycle_id, today=JUNE_12
         )
@@ -118,7 +122,9 @@ def test_the_memo_has_vector_charts_with_their_labels_and_no_names(
         for obj in (page["/Resources"].get("/XObject") or {}).values()
     ]
     assert any(form.get("/Subtype") == "/Form" for form in forms)  # the SVGs, as vector forms
-    # Adults only: mentors are named in the results table; no mentee anywhere.
+    # Adults only: adult mentors are named in the results table; no mentee, no pupil mentor.
     assert MENTOR_1 in flat
+    assert re.search(r"наставник-\s?обучающийся", flat)
+    assert MENTOR_2 not in flat
     for name in MENTEES.values():
         assert name not in flat and name.split()[0] not in flat

@@ -130,6 +130,7 @@ def test_the_scorecards_per_mentor(engine, school) -> None:  # noqa: F811
     assert (second.mentor_rating, second.mentee_satisfaction) == (8.0, 8.0)
     assert "оценка наставляемыми: 8,0 из 10" in second.reasons_ru
     assert second.on_time_share == 0 and first.completion_share == 0.5
+    assert not first.minor and not second.minor  # no grade, no birth date: adults
 
 
 def test_the_same_data_gives_the_same_figures(engine, school) -> None:  # noqa: F811
