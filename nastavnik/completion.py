@@ -338,7 +338,7 @@ def parse_scale(text: str, field_ru: str) -> int:
     typed = text.strip()
     if not typed:
         raise ReportRefused("обязательное поле не заполнено", field_ru=field_ru)
-    if not typed.isdigit() or not SCALE_MIN <= int(typed) <= SCALE_MAX:
+    if not typed.isdecimal() or not SCALE_MIN <= int(typed) <= SCALE_MAX:
         raise ReportRefused(
             f"ожидается число от {SCALE_MIN} до {SCALE_MAX}, указано «{typed}»", field_ru=field_ru
         )

@@ -65,6 +65,14 @@ def test_the_deadline_counts_calendar_days_after_the_end(ended_on, days, due_on)
     assert completion.report_due_on(ended_on=ended_on, deadline_days=days) == due_on
 
 
+@pytest.mark.parametrize("typed", ["0", "11", "²", "7.5", "десять", "-3"])
+def test_a_scale_answer_is_a_whole_number_from_1_to_10(typed) -> None:
+    with pytest.raises(completion.ReportRefused) as refused:
+        completion.parse_scale(typed, "Польза")
+    assert refused.value.field_ru == "Польза" and f"указано «{typed}»" in refused.value.message_ru
+    assert completion.parse_scale(" 10 ", "Польза") == 10
+
+
 def test_statuses_on_either_side_of_the_deadline() -> None:
     due = date(2027, 6, 10)
     status = completion.report_status
