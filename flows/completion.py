@@ -55,16 +55,15 @@ def completion(params: CompletionParams) -> str:
     publish_table(key="completion-indicators", table=status.indicators, description="Показатели")
     document_ids = render_completion_documents(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
     publish_documents(document_ids, key="completion-documents")
-    submitted = status.expected - status.overdue - status.counts.get("ожидается", 0)
     decision = request_approval(
         cycle_id=cycle_id,
         stage=STAGE,
         approval_key=APPROVAL_KEY,
         title="Отчёты по завершении наставничества и приказ об итогах",
         summary=(
-            f"Завершено пар: {status.pairs}; отчётов сдано {submitted} из {status.expected}, "
-            f"просрочено {status.overdue}. Приложены отчёты, справка по результатам оценки "
-            "и обратной связи и проект приказа об итогах."
+            f"Завершено пар: {status.pairs}; отчётов сдано {status.submitted} "
+            f"из {status.expected}, просрочено {status.overdue}. Приложены отчёты, справка "
+            "по результатам оценки и обратной связи и проект приказа об итогах."
         ),
         document_ids=document_ids,
     )

@@ -21,6 +21,7 @@ class CompletionStatus(BaseModel):
     pairs: int
     expected: int
     counts: dict[str, int]  # Russian status → reports
+    submitted: int  # in time or late
     overdue: int
     indicators: list[dict[str, str]]
 
@@ -46,6 +47,7 @@ def completion_status(*, cycle_id: str, on: date) -> CompletionStatus:
         pairs=result.pairs,
         expected=len(expected),
         counts={completion.STATUS_RU[s]: n for s, n in counts.items()},
+        submitted=counts[completion.ReportStatus.submitted] + counts[completion.ReportStatus.late],
         overdue=counts[completion.ReportStatus.overdue],
         indicators=indicators.indicators_table_rows(result),
     )
