@@ -1,8 +1,9 @@
 """The completion stage as a deployed flow: the end-of-mentoring reports put to the director with
-the evaluation memo and the order on the year's results (§2.13–§2.14, §3.1).
+the evaluation memo, the self-diagnostics memo and the order on the year's results (§2.13–§2.14,
+§3.1).
 
 The reports come in over the days after each pair's end (links, imports), with reminders from
-the daily tick; this run gathers them on its reference day, makes the three documents, and
+the daily tick; this run gathers them on its reference day, makes the four documents, and
 suspends for the director's decision — no flow waits for a date.
 """
 
@@ -62,8 +63,8 @@ def completion(params: CompletionParams) -> str:
         title="Отчёты по завершении наставничества и приказ об итогах",
         summary=(
             f"Завершено пар: {status.pairs}; отчётов сдано {status.submitted} "
-            f"из {status.expected}, просрочено {status.overdue}. Приложены отчёты, справка "
-            "по результатам оценки и обратной связи и проект приказа об итогах."
+            f"из {status.expected}, просрочено {status.overdue}. Приложены отчёты, справки "
+            "по результатам оценки и обратной связи и самодиагностики, проект приказа об итогах."
         ),
         document_ids=document_ids,
     )

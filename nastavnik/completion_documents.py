@@ -23,8 +23,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import CompletionReport, Cycle, Document, FinalInterview, MentorshipPair, Role
-from nastavnik import completion, documents, indicators
+from models import (
+    CompletionReport,
+    Cycle,
+    Document,
+    FinalInterview,
+    ItemStatus,
+    MentorshipPair,
+    Role,
+)
+from nastavnik import completion, documents, indicators, plan, roadmap_report
 from nastavnik.indicators import SHARE, CycleIndicators
 
 # matplotlib's rcParams are process-global: one lock for every chart the process draws.
@@ -38,6 +46,8 @@ REPORTS_TITLE = "Отчёты по завершении наставничест
 REPORTS_TEMPLATE = "completion_reports.html"
 ORDER_TITLE = "Приказ об итогах реализации программы наставничества"
 ORDER_TEMPLATE = "order_completion.html"
+SELF_DIAGNOSTICS_TITLE = "Справка по результатам самодиагностики"
+SELF_DIAGNOSTICS_TEMPLATE = "self_diagnostics.html"
 
 MENTORS_COLOUR, MENTEES_COLOUR, SHARE_COLOUR = "#1565c0", "#ef6c00", "#2e7d32"
 
@@ -392,6 +402,108 @@ def issue_order(
             + counts[completion.ReportStatus.late],
             "overdue": counts[completion.ReportStatus.overdue],
         },
+        doc_date=on,
+        flow_run_id=flow_run_id,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-diagnostics (June)
+# ---------------------------------------------------------------------------------------------
+
+ATTENTION_SHARE = 0.8
+"""A share indicator below 80 % is listed among what needs attention."""
+ATTENTION_MEAN = 7.0
+"""A 1–10 mean below 7 is listed among what needs attention."""
+
+
+def needs_attention(result: CycleIndicators) -> list[indicators.Indicator]:
+    """The indicators below the thresholds above (without data: not listed)."""
+    return [
+        i
+        for i in result.overall
+        if i.value is not None
+        and (i.value < ATTENTION_SHARE if i.kind == SHARE else i.value < ATTENTION_MEAN)
+    ]
+
+
+def self_diagnostics_key(*, cycle_id: uuid.UUID, on: date) -> str:
+    """One self-diagnostics memo per cycle and as-of day."""
+    return f"self-diagnostics:{cycle_id}:{on.isoformat()}"
+
+
+def self_diagnostics_context(
+    *, session: Session, cycle_id: uuid.UUID, today: date
+) -> dict[str, Any]:
+    """What templates/documents/self_diagnostics.html reads: the roadmap's execution (as the
+    tick keeps it, nastavnik.roadmap_report) and the programmes' effectiveness (the indicators)."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise LookupError(f"цикл {cycle_id} не найден")
+    result = indicators.cycle_indicators(session=session, cycle_id=cycle_id, today=today)
+    try:
+        report: roadmap_report.StatusReport | None = roadmap_report.status_report(
+            session=session, cycle_id=cycle_id, today=today
+        )
+    except LookupError:
+        report = None  # an organisation running without a roadmap in the system
+    roadmap: dict[str, Any] | None = None
+    if report is not None:
+        counts = report.summary.counts
+        done = counts[ItemStatus.done] + counts[ItemStatus.done_late]
+        counted = report.summary.total - counts[ItemStatus.skipped]
+        roadmap = {
+            "title": report.roadmap_title,
+            "summary": report.summary,
+            "statuses": roadmap_report.status_legend(),
+            "done": done,
+            "counted": counted,
+            "share": indicators.share(
+                "roadmap",
+                "Пункты дорожной карты выполнены",
+                "Выполнено = строки плана, выполненные в срок или с опозданием, / все строки "
+                "плана, кроме пропущенных.",
+                done,
+                counted,
+            ),
+            "late": [
+                r for r in report.rows if r.status in (ItemStatus.overdue, ItemStatus.done_late)
+            ],
+        }
+    return {
+        "cycle": {"school_year": cycle.school_year},
+        "today": today,
+        "roadmap": roadmap,
+        "indicators": result,
+        "attention": needs_attention(result),
+        "thresholds": {"share": "80 %", "mean": "7 из 10"},
+        "status_ru": plan.STATUS_RU,
+    }
+
+
+def issue_self_diagnostics(
+    *,
+    session: Session,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    on: date,
+    flow_run_id: uuid.UUID | None = None,
+) -> Document:
+    """«Справка по результатам самодиагностики» as of `on` (seed school №7, item 6: «Июнь
+    Ежегодно»): the roadmap's execution and the programmes' effectiveness; no names."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise LookupError(f"цикл {cycle_id} не найден")
+    return documents.issue_document(
+        session=session,
+        settings=settings,
+        unique_key=self_diagnostics_key(cycle_id=cycle_id, on=on),
+        organization_id=cycle.organization_id,
+        cycle_id=cycle_id,
+        doc_type="memo",
+        title=SELF_DIAGNOSTICS_TITLE,
+        template=SELF_DIAGNOSTICS_TEMPLATE,
+        context=self_diagnostics_context(session=session, cycle_id=cycle_id, today=on),
         doc_date=on,
         flow_run_id=flow_run_id,
     )

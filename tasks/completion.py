@@ -61,13 +61,16 @@ def completion_status(*, cycle_id: str, on: date) -> CompletionStatus:
     persist_result=True,
 )
 def render_completion_documents(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
-    """The reports' PDF, the evaluation memo and the order on the results: their ids, in order."""
+    """The reports, the evaluation and self-diagnostics memos, the order: their ids, in order."""
     settings, run_id, cycle = get_settings(), uuid.UUID(flow_run_id), uuid.UUID(cycle_id)
     with session_scope() as session:
         reports = completion_documents.issue_reports_document(
             session=session, settings=settings, cycle_id=cycle, on=on, flow_run_id=run_id
         )
         memo = completion_documents.issue_memo(
+            session=session, settings=settings, cycle_id=cycle, on=on, flow_run_id=run_id
+        )
+        diagnostics = completion_documents.issue_self_diagnostics(
             session=session, settings=settings, cycle_id=cycle, on=on, flow_run_id=run_id
         )
         order = completion_documents.issue_order(
@@ -79,7 +82,7 @@ def render_completion_documents(*, cycle_id: str, on: date, flow_run_id: str) ->
             memo=memo,
             flow_run_id=run_id,
         )
-        return [str(reports.id), str(memo.id), str(order.id)]
+        return [str(reports.id), str(memo.id), str(diagnostics.id), str(order.id)]
 
 
 @task(name="approve-completion-reports", retries=2, retry_delay_seconds=[1, 5])

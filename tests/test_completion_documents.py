@@ -128,3 +128,32 @@ def test_the_memo_has_vector_charts_with_their_labels_and_no_names(
     assert MENTOR_2 not in flat
     for name in MENTEES.values():
         assert name not in flat and name.split()[0] not in flat
+
+
+def test_the_self_diagnostics_memo_reads_back(engine, settings, school) -> None:  # noqa: F811
+    """Seed school №7, item 6: «Самодиагностика реализации планов мероприятий (дорожной карты),
+    эффективности программ наставничества. Июнь. Ежегодно»."""
+    from tests.test_roadmap_report import _make_plan
+
+    _year_end(engine, school)
+    with Session(engine) as session:
+        bare = completion_documents.self_diagnostics_context(
+            session=session, cycle_id=school.cycle_id, today=JUNE_12
+        )
+    assert bare["roadmap"] is None  # no plan in the system: the section says so
+    _make_plan(engine, school.cycle_id)
+    with Session(engine) as session:
+        document = completion_documents.issue_self_diagnostics(
+            session=session, settings=settings, cycle_id=school.cycle_id, on=JUNE_12
+        )
+        session.commit()
+        text, _ = _pdf_text(settings, document)
+    flat = " ".join(text.split())
+    assert "Справка по результатам самодиагностики" in flat
+    assert "«Дорожная карта СШ № 7»: выполнено 3 из" in flat
+    assert "Формирование базы наставников — выполнен с опозданием на 5 дн." in flat
+    assert "Мониторинг программы — просрочен" in flat
+    # 66,7 % of mentees completed and of reports in time, meetings 63,6 %: below 80 %.
+    assert "Требуют внимания" in flat and "Отчёты сданы в срок: 66,7 % (4 из 6)" in flat
+    for name in [MENTOR_1, MENTOR_2, *MENTEES.values()]:
+        assert name not in flat

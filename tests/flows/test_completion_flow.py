@@ -2,8 +2,9 @@
 
 Regulation §2.13–§2.14: the reports within 10 days of the end; §3.1: the director approves
 them. The run makes the reports' PDF, «Справка по результатам оценки и обратной связи» with its
-charts and the order on the year's results, suspends for the director, survives a refused code
-(resumed from the top: no second document or e-mail), and marks the reports approved.
+charts, «Справка по результатам самодиагностики» and the order on the year's results, suspends
+for the director, survives a refused code (resumed from the top: no second document or e-mail),
+and marks the reports approved.
 """
 
 from __future__ import annotations
@@ -128,17 +129,22 @@ def test_the_completion_stage_end_to_end_without_duplicates(flow_stack: FlowStac
         reference_date=DAY.isoformat(),
     )
     assert support.wait(run_id, "completion-reports-1") == "Suspended"
-    made = {d.doc_type: d for d in support.documents(run_id)}
-    assert sorted(made) == ["memo", "order", "report"]
+    made = {d.title: d for d in support.documents(run_id)}
+    assert sorted(made) == [
+        "Отчёты по завершении наставничества",
+        "Приказ об итогах реализации программы наставничества",
+        "Справка по результатам оценки и обратной связи",
+        "Справка по результатам самодиагностики",
+    ]
     assert {d.status for d in made.values()} == {DocumentStatus.draft}
-    memo = _text(made["memo"])
+    memo = _text(made["Справка по результатам оценки и обратной связи"])
     assert "Справка по результатам оценки и обратной связи" in memo
     assert "Диаграмма 1. Показатели программы наставничества" in memo
     assert "Кузнецова" not in memo  # no mentee in the memo
-    reports = _text(made["report"])
+    reports = _text(made["Отчёты по завершении наставничества"])
     assert "Лебедев Максим Олегович — Кузнецова Дарья Ильинична" in reports
     assert "Отчёт не сдан." in reports  # the pair ended by order
-    order = _text(made["order"])
+    order = _text(made["Приказ об итогах реализации программы наставничества"])
     assert "Об итогах реализации программы наставничества" in order
     assert "досрочно по приказу (п. 2.10)" in order and "сдано 2 из 4" in order
     (request_mail,) = flow_stack.mail_to(COMPLETION_ORG["director_email"])
@@ -161,7 +167,7 @@ def test_the_completion_stage_end_to_end_without_duplicates(flow_stack: FlowStac
     assert support.wait(run_id) == "Completed"
 
     documents = support.documents(run_id)
-    assert len(documents) == 3
+    assert len(documents) == 4
     assert {d.status for d in documents} == {DocumentStatus.approved}
     with session_scope() as session:
         approved = session.exec(
