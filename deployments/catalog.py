@@ -82,6 +82,12 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "Досрочное прекращение наставничества по приказу (п. 2.10 положения)",
     ),
     DeploymentSpec(
+        "completion",
+        "flows/completion.py:completion",
+        "Завершение: отчёты наставников и наставляемых (п. 2.13–2.14), справка по результатам "
+        "оценки и обратной связи, приказ об итогах",
+    ),
+    DeploymentSpec(
         "retry-deliveries",
         "flows/delivery.py:retry_deliveries",
         "Повторная отправка писем, которым подошёл срок (каждую минуту)",

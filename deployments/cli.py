@@ -1726,5 +1726,142 @@ def meetings_log(
         console.print(f"Ждут отзыва наставляемого: {len(due)}.")
 
 
+# --- completion: the end-of-mentoring reports (issue 9, §2.13–§2.14) ---------------------------
+
+completion_app = typer.Typer(
+    help="Отчёты по завершении наставничества: сроки, просроченные, импорт из формы.",
+    no_args_is_help=True,
+)
+app.add_typer(completion_app, name="completion")
+
+
+@completion_app.command("start")
+def completion_start(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    on: Annotated[
+        str | None, typer.Option("--date", help="Дата справки и приказа, ГГГГ-ММ-ДД")
+    ] = None,
+    new: NewRun = False,
+) -> None:
+    """Start the completion stage: reports, memo and order to the director."""
+    params: dict[str, object] = {"organization_code": org, "school_year": year}
+    if on:
+        params["reference_date"] = on
+    _start(STAGE_DEPLOYMENTS["completion"], params, new)
+
+
+@completion_app.command("import")
+def completion_import(
+    path: Path,
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """Import a form's export of the end-of-mentoring reports (all rows, or none)."""
+    from nastavnik.clock import process_clock
+    from nastavnik.completion_import import CompletionImportReport, import_reports_transaction
+
+    cycle_id = _cycle_id(org, year)
+    outcome: list[CompletionImportReport] = []
+
+    def run() -> ImportReport:
+        report = import_reports_transaction(
+            engine=get_engine(),
+            cycle_id=cycle_id,
+            path=path,
+            max_bytes=get_settings().max_import_bytes,
+            today=process_clock().today(),
+        )
+        outcome.append(report)
+        return report
+
+    _report_import(run, org=org, kind=ImportKind.completion)
+    if outcome[0].rejected:
+        console.print("[red]Файл не импортирован: исправьте строки выше и загрузите его снова.[/]")
+        raise typer.Exit(1)
+    console.print(f"Новых отчётов: {outcome[0].reports_recorded}.")
+
+
+@completion_app.command("status")
+def completion_status(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """The reports owed for the finished pairs by status, and who is overdue (for the curator)."""
+    from nastavnik import completion
+    from nastavnik.clock import process_clock
+
+    cycle_id, today = _cycle_id(org, year), process_clock().today()
+    with session_scope() as session:
+        expected = completion.expected_reports(session=session, cycle_id=cycle_id, today=today)
+        overdue = completion.overdue_list(session=session, cycle_id=cycle_id, today=today)
+    counts = completion.status_counts(expected, today)
+    console.print(
+        f"Отчётов по завершённым парам: {len(expected)} — "
+        + ", ".join(f"{completion.STATUS_RU[s]} {n}" for s, n in counts.items())
+    )
+    if overdue:
+        table = Table("№", "ФИО", "Отчёт", "Срок", "Просрочен, дн.", title="Просроченные отчёты")
+        for row in overdue:
+            table.add_row(
+                str(row.number),
+                row.full_name,
+                row.what_ru,
+                f"{row.due_on:%d.%m.%Y}",
+                str(row.days_overdue),
+            )
+        console.print(table)
+
+
+@completion_app.command("interview")
+def completion_interview(
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    mentee: Annotated[str, typer.Option(help="Наставляемый (начало ФИО или e-mail)")],
+    held_on: Annotated[str, typer.Option("--date", help="Дата собеседования, ДД.ММ.ГГГГ")],
+    by: Annotated[str, typer.Option("--by", help="Кто провёл (ФИО директора)")],
+    notes: Annotated[str, typer.Option(help="Итоги собеседования")] = "",
+) -> None:
+    """Record the director's interview with a mentee after the end of mentoring (§3.1)."""
+    from sqlmodel import select
+
+    from models import PairMember
+    from nastavnik import completion
+    from nastavnik.clock import process_clock
+    from nastavnik.tabular import parse_date
+
+    cycle_id, today = _cycle_id(org, year), process_clock().today()
+    mentee_id = _participant(cycle_id, mentee, Role.mentee)
+    day = _parsed(held_on, parse_date, "ожидается дата ДД.ММ.ГГГГ")
+    with session_scope() as session:
+        mine = set(
+            session.exec(select(PairMember.pair_id).where(PairMember.mentee_id == mentee_id))
+        )
+        finished = [
+            pair.id
+            for pair in completion.finished_pairs(session=session, cycle_id=cycle_id, today=today)
+            if pair.id in mine
+        ]
+    if not finished:
+        console.print(f"[red]У «{mentee}» нет завершённой пары в {year} учебном году.[/]")
+        raise typer.Exit(1)
+    try:
+        with session_scope() as session:
+            completion.record_interview(
+                session=session,
+                pair_id=finished[-1],
+                mentee_id=mentee_id,
+                held_on=day,
+                interviewer=by,
+                notes=notes,
+                today=today,
+                now=process_clock().now(),
+            )
+    except completion.ReportRefused as refused:
+        console.print(f"[red]{refused.field_ru or 'Собеседование'}: {refused.message_ru}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Собеседование {day:%d.%m.%Y} записано (п. 3.1 Положения).")
+
+
 if __name__ == "__main__":
     app()

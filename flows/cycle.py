@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 
 from nastavnik.clock import process_clock
+from tasks.completion import completion_reminders_day
 from tasks.cycle import (
     TickSummary,
     cycles_to_tick,
@@ -60,8 +61,10 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
                 table=meetings.table_rows,
                 description=meetings.description,
             )
-        if summary.message_ids or meetings.message_ids:
-            deliver_messages([*summary.message_ids, *meetings.message_ids])
+        # The completion stage: reminders about the §2.13–§2.14 reports due (issue 9).
+        reminders = completion_reminders_day(cycle_id, day)
+        if summary.message_ids or meetings.message_ids or reminders:
+            deliver_messages([*summary.message_ids, *meetings.message_ids, *reminders])
         publish_plan_status(cycle_id, day)
         summaries.append(summary)
     return summaries

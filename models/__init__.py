@@ -1,5 +1,6 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
+from models.completion import CompletionReport, FinalInterview, PlanFulfilment
 from models.imports import ColumnMapping, ImportKind
 from models.meetings import (
     MeetingFeedback,
@@ -47,6 +48,9 @@ from models.tables import (
 )
 
 __all__ = [
+    "CompletionReport",
+    "FinalInterview",
+    "PlanFulfilment",
     "PairChange",
     "PairChangeKind",
     "PairChangeReason",

@@ -19,6 +19,7 @@ class ImportKind(StrEnum):
     attendance = "attendance"
     consent = "consent"
     meeting = "meeting"  # an online form's export of meeting logs and feedback
+    completion = "completion"  # end-of-mentoring reports (§2.13–§2.14) from a form's export
 
 
 class ColumnMapping(SQLModel, table=True):

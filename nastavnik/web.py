@@ -27,7 +27,16 @@ from models import (
     Organization,
     Role,
 )
-from nastavnik import approvals, documents, links, meetings, monthly, progress, roadmap_report
+from nastavnik import (
+    approvals,
+    completion,
+    documents,
+    links,
+    meetings,
+    monthly,
+    progress,
+    roadmap_report,
+)
 from nastavnik.pairs import ONGOING
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
@@ -491,6 +500,7 @@ def create_app(
         return RedirectResponse(f"/p/{token}?done=feedback#meetings", status_code=303)
 
     _monthly_report_routes(app, settings=settings, engine=engine, clock=clock)
+    _completion_report_routes(app, settings=settings, engine=engine, clock=clock)
     return app
 
 
@@ -574,3 +584,123 @@ def _monthly_report_routes(
         token: str, month: str, comment: Annotated[str, Form()] = ""
     ) -> HTMLResponse:
         return report_page(token, month, "web:report-confirm", comment=comment)
+
+
+# --- The end-of-mentoring report (§2.13–§2.14) through the personal link -------------------------
+
+
+def _completion_report_routes(
+    app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """GET/POST /p/{token}/completion: the link owner's own report on the finished pair — the
+    mentor's on the programme, a mentee's on the process with the evaluation of the mentor (the
+    role comes from the link, never from the form) and the monitoring questionnaire. Every use
+    of the link is audited; a refused submission is audited and shown with its reason."""
+
+    def today() -> date:
+        return clock().astimezone(ZoneInfo(settings.timezone)).date()
+
+    def view(
+        token: str,
+        channel: str,
+        *,
+        values: dict[str, str] | None = None,
+    ) -> Response:
+        with Session(engine) as session:
+            check = links.check_link(
+                session=session,
+                secret=settings.approval_secret(),
+                token=token,
+                now=clock(),
+                timezone=ZoneInfo(settings.timezone),
+                channel=channel,
+            )
+            session.commit()
+            if check.problem is not None:
+                return _page(
+                    "link_refused.html",
+                    status_code=410 if check.problem in links.GONE else 403,
+                    message=check.message_ru,
+                )
+            assert check.participant_id is not None and check.pair_id is not None
+            error, field_ru, status_code = "", "", 200
+            if values is not None:
+                try:
+                    completion.submit_report(
+                        session=session,
+                        pair_id=check.pair_id,
+                        participant_id=check.participant_id,
+                        values=values,
+                        today=today(),
+                        now=clock(),
+                        source="link",
+                    )
+                    session.commit()
+                    # POST-redirect-GET: a reload does not submit the report again.
+                    return RedirectResponse(f"/p/{token}/completion", status_code=303)
+                except completion.ReportRefused as refused:
+                    session.commit()  # the refusal's audit
+                    error, field_ru = refused.message_ru, refused.field_ru
+                    status_code = refused.status_code
+            try:
+                report = completion.report_page(
+                    session=session,
+                    pair_id=check.pair_id,
+                    participant_id=check.participant_id,
+                    today=today(),
+                )
+            except completion.ReportRefused as refused:
+                return _page(
+                    "link_refused.html",
+                    refused.status_code,
+                    heading="Отчёт недоступен",
+                    message=refused.message_ru,
+                )
+            page = links.pair_page(
+                session=session, participant_id=check.participant_id, pair_id=check.pair_id
+            )
+            return _page(
+                "completion_report.html",
+                status_code=status_code,
+                page=page,
+                report=report,
+                token=token,
+                error=(f"{field_ru}: {error}" if field_ru else error),
+                form=values or {},
+                questions=completion.QUESTIONNAIRE_RU,
+                fulfilment=[(k.value, v) for k, v in completion.FULFILMENT_RU.items()],
+                fulfilment_ru=completion.FULFILMENT_RU,
+                scale=range(completion.SCALE_MIN, completion.SCALE_MAX + 1),
+            )
+
+    @app.get("/p/{token}/completion", response_class=HTMLResponse)
+    def completion_report(token: str) -> Response:
+        return view(token, "web:completion")
+
+    @app.post("/p/{token}/completion", response_class=HTMLResponse)
+    def submit_completion_report(
+        token: str,
+        plan_fulfilment: Annotated[str, Form()] = "",
+        results: Annotated[str, Form()] = "",
+        difficulties: Annotated[str, Form()] = "",
+        proposals: Annotated[str, Form()] = "",
+        mentor_rating: Annotated[str, Form()] = "",
+        satisfaction_programme: Annotated[str, Form()] = "",
+        satisfaction_pair: Annotated[str, Form()] = "",
+        expectations_met: Annotated[str, Form()] = "",
+        usefulness: Annotated[str, Form()] = "",
+        comment: Annotated[str, Form()] = "",
+    ) -> Response:
+        values = {
+            "plan_fulfilment": plan_fulfilment,
+            "results": results,
+            "difficulties": difficulties,
+            "proposals": proposals,
+            "mentor_rating": mentor_rating,
+            "satisfaction_programme": satisfaction_programme,
+            "satisfaction_pair": satisfaction_pair,
+            "expectations_met": expectations_met,
+            "usefulness": usefulness,
+            "comment": comment,
+        }
+        return view(token, "web:completion-submit", values=values)

@@ -1,0 +1,161 @@
+"""Reminders of the completion stage: reports due, and the overdue list to the curator (no Prefect).
+
+The same mechanism as the tick's items and the meetings' reminders (nastavnik.tick,
+nastavnik.meeting_reminders): the report's due date, the organisation's tick.ReminderPolicy and
+tick.reminder_kinds() decide what goes out today — «before» within the reminder window, «due»
+on the day, «overdue» after it, «escalate-curator» once the curator's days have passed — and
+every message is keyed by the pair, the participant, the due date and the kind, so each kind
+goes out once per due date however often the day is run. The participant's mail carries their
+personal link to the report's page; the curator gets one mail per due date naming who is late.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from models import Organization, OutboxMessage, Participant, Person
+from nastavnik import completion, links, mail, tick
+from nastavnik.progress import chunks, cycle_policy
+from nastavnik.settings import Settings
+
+
+def reminder_key(*, pair_id: uuid.UUID, participant_id: uuid.UUID, due: date, kind: str) -> str:
+    """The outbox key of one reminder: once per report, due date and kind."""
+    return f"completion-report:{pair_id}:{participant_id}:{due.isoformat()}:{kind}"
+
+
+def escalation_key(*, cycle_id: uuid.UUID, due: date) -> str:
+    """The outbox key of the curator's overdue list for one due date."""
+    return f"completion-reports-escalation:{cycle_id}:{due.isoformat()}:curator"
+
+
+def _queue(
+    session: Session,
+    queued: list[uuid.UUID],
+    *,
+    key: str,
+    to: tick.Recipient,
+    template: str,
+    context: dict[str, object],
+) -> None:
+    if session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)).first():
+        return
+    message = mail.enqueue_templated(
+        session=session,
+        idempotency_key=key,
+        to_addr=f"{to.name} <{to.email}>",
+        template=template,
+        context={**context, "recipient": to},
+        recipient_role=to.role,
+    )
+    queued.append(message.id)
+
+
+def _report_url(
+    session: Session,
+    settings: Settings,
+    *,
+    participant_id: uuid.UUID,
+    pair_id: uuid.UUID,
+    now: datetime,
+) -> str:
+    """The participant's report page, or "" when the link is closed (a pair ended by order)."""
+    try:
+        link = links.issue_link(
+            session=session,
+            secret=settings.approval_secret(),
+            participant_id=participant_id,
+            pair_id=pair_id,
+            now=now,
+            timezone=ZoneInfo(settings.timezone),
+            actor="tick",
+        )
+    except ValueError:
+        return ""
+    return links.link_url(base_url=settings.web_base_url, token=link.token) + "/completion"
+
+
+def queue_reminders(
+    *, session: Session, settings: Settings, cycle_id: uuid.UUID, today: date, now: datetime
+) -> list[uuid.UUID]:
+    """Reminders about the §2.13–§2.14 reports due today; the ids of the messages queued now."""
+    cycle, rules = cycle_policy(session=session, cycle_id=cycle_id)
+    org = session.get(Organization, cycle.organization_id)
+    assert org is not None
+    policy = tick.reminder_policy(rules)
+    curator = tick.Recipient("curator", org.curator_name, org.curator_email)
+    base: dict[str, object] = {"organization": org, "cycle": cycle}
+    missing = [
+        e
+        for e in completion.expected_reports(session=session, cycle_id=cycle_id, today=today)
+        if e.report is None
+    ]
+    people: dict[uuid.UUID, Person] = {}
+    for ids in chunks(list({e.participant_id for e in missing})):
+        for participant_id, found in session.exec(
+            select(Participant.id, Person)
+            .join(Person, col(Person.id) == col(Participant.person_id))
+            .where(col(Participant.id).in_(ids))
+        ):
+            people[participant_id] = found
+    by_due: dict[date, list[completion.ExpectedReport]] = defaultdict(list)
+    for item in missing:
+        by_due[item.due_on].append(item)
+    queued: list[uuid.UUID] = []
+    for due, items in sorted(by_due.items()):
+        kinds = tick.reminder_kinds(due=due, today=today, policy=policy, ladder=["curator"])
+        if not kinds:
+            continue
+        for item in items:
+            person = people.get(item.participant_id)
+            if person is None or not person.email:
+                continue
+            url = _report_url(
+                session, settings, participant_id=item.participant_id, pair_id=item.pair_id, now=now
+            )
+            for kind in (k for k in kinds if not k.startswith("escalate-")):
+                _queue(
+                    session,
+                    queued,
+                    key=reminder_key(
+                        pair_id=item.pair_id, participant_id=item.participant_id, due=due, kind=kind
+                    ),
+                    to=tick.Recipient(item.role.value, person.full_name, person.email),
+                    template="completion_report_reminder",
+                    context={
+                        **base,
+                        "kind": kind,
+                        "due": due,
+                        "ended_on": item.ended_on,
+                        "what": completion.ROLE_REPORT_RU[item.role],
+                        "link": url,
+                    },
+                )
+        if "escalate-curator" in kinds:
+            _queue(
+                session,
+                queued,
+                key=escalation_key(cycle_id=cycle_id, due=due),
+                to=curator,
+                template="completion_reports_escalation",
+                context={
+                    **base,
+                    "due": due,
+                    "days_overdue": (today - due).days,
+                    "rows": sorted(
+                        (
+                            people[e.participant_id].full_name,
+                            completion.ROLE_REPORT_RU[e.role],
+                        )
+                        for e in items
+                        if e.participant_id in people
+                    ),
+                },
+            )
+    session.flush()
+    return queued

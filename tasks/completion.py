@@ -1,0 +1,108 @@
+"""Tasks of the completion stage: the reports' status, the documents, the approval recorded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from prefect import task
+from pydantic import BaseModel
+
+from nastavnik import completion, completion_documents, completion_reminders, indicators
+from nastavnik.clock import process_clock
+from nastavnik.db import session_scope
+from nastavnik.settings import get_settings
+from tasks.caching import WITHIN_RUN
+
+
+class CompletionStatus(BaseModel):
+    """Where the cycle's reports stand, by counts only (artifacts and logs: no names)."""
+
+    pairs: int
+    expected: int
+    counts: dict[str, int]  # Russian status → reports
+    submitted: int  # in time or late
+    overdue: int
+    indicators: list[dict[str, str]]
+
+
+@task(
+    name="completion-status",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def completion_status(*, cycle_id: str, on: date) -> CompletionStatus:
+    """The reports' statuses and the indicators of the cycle on the day."""
+    with session_scope() as session:
+        expected = completion.expected_reports(
+            session=session, cycle_id=uuid.UUID(cycle_id), today=on
+        )
+        counts = completion.status_counts(expected, on)
+        result = indicators.cycle_indicators(
+            session=session, cycle_id=uuid.UUID(cycle_id), today=on
+        )
+    return CompletionStatus(
+        pairs=result.pairs,
+        expected=len(expected),
+        counts={completion.STATUS_RU[s]: n for s, n in counts.items()},
+        submitted=counts[completion.ReportStatus.submitted] + counts[completion.ReportStatus.late],
+        overdue=counts[completion.ReportStatus.overdue],
+        indicators=indicators.indicators_table_rows(result),
+    )
+
+
+@task(
+    name="render-completion-documents",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    cache_policy=WITHIN_RUN,
+    persist_result=True,
+)
+def render_completion_documents(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
+    """The reports, the evaluation and self-diagnostics memos, the order: their ids, in order."""
+    settings, run_id, cycle = get_settings(), uuid.UUID(flow_run_id), uuid.UUID(cycle_id)
+    with session_scope() as session:
+        reports = completion_documents.issue_reports_document(
+            session=session, settings=settings, cycle_id=cycle, on=on, flow_run_id=run_id
+        )
+        memo = completion_documents.issue_memo(
+            session=session, settings=settings, cycle_id=cycle, on=on, flow_run_id=run_id
+        )
+        diagnostics = completion_documents.issue_self_diagnostics(
+            session=session, settings=settings, cycle_id=cycle, on=on, flow_run_id=run_id
+        )
+        order = completion_documents.issue_order(
+            session=session,
+            settings=settings,
+            cycle_id=cycle,
+            on=on,
+            reports=reports,
+            memo=memo,
+            flow_run_id=run_id,
+        )
+        return [str(reports.id), str(memo.id), str(diagnostics.id), str(order.id)]
+
+
+@task(name="approve-completion-reports", retries=2, retry_delay_seconds=[1, 5])
+def approve_completion_reports(*, cycle_id: str, on: date) -> int:
+    """Record the director's approval on the submitted reports (§3.1); how many, once."""
+    with session_scope() as session:
+        return completion_documents.approve_reports(
+            session=session, cycle_id=uuid.UUID(cycle_id), on=on
+        )
+
+
+@task(name="completion-reminders", retries=2, retry_delay_seconds=[1, 5])
+def completion_reminders_day(cycle_id: str, day: date) -> list[str]:
+    """Queue today's reminders about the §2.13–§2.14 reports; the outbox ids queued now."""
+    with session_scope() as session:
+        queued = completion_reminders.queue_reminders(
+            session=session,
+            settings=get_settings(),
+            cycle_id=uuid.UUID(cycle_id),
+            today=day,
+            now=process_clock().now(),
+        )
+    return [str(message_id) for message_id in queued]
