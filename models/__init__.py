@@ -1,5 +1,6 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
+from models.final_event import MentorNomination, RewardKind
 from models.imports import ColumnMapping, ImportKind
 from models.meetings import (
     MeetingFeedback,
@@ -47,6 +48,8 @@ from models.tables import (
 )
 
 __all__ = [
+    "MentorNomination",
+    "RewardKind",
     "PairChange",
     "PairChangeKind",
     "PairChangeReason",
