@@ -285,8 +285,9 @@ def render_pdf(template: str, context: dict[str, Any], *, base_url: Path | None 
 # ---------------------------------------------------------------------------------------------
 
 
-# Document types made for one person or pair: their titles carry people's names.
-PERSONAL_DOCUMENT_TYPES = frozenset({"consent", "programme"})
+# Document types made for one person or pair: their titles carry people's names (a mentor's
+# letter of thanks or certificate of honour too: a pupil mentor is a child).
+PERSONAL_DOCUMENT_TYPES = frozenset({"consent", "programme", "certificate"})
 
 
 def names_people(document: Document) -> bool:

@@ -440,8 +440,8 @@ def nominate(
 
     Following the ranking's advice needs no comment; any other choice (another reward, a
     mentor the ranking did not put forward, or leaving out one it did) needs one (§2.16: the
-    decision is the school's, the ranking only advises). Choosing again replaces the choice;
-    every choice is audited."""
+    decision is the school's, the ranking only advises). A bonus is a payment to an employee:
+    refused for a pupil mentor. Choosing again replaces the choice; every choice is audited."""
     entry = next((r for r in ranking if r.mentor_id == mentor_id), None)
     if entry is None:
         raise NominationRefused("Этого наставника нет в рейтинге цикла: выдвинуть его нельзя.")
@@ -454,6 +454,13 @@ def nominate(
             f"Выбор «{chosen}» расходится с рекомендацией рейтинга («{advised}»): "
             "укажите комментарий с обоснованием."
         )
+    if reward == RewardKind.bonus:
+        mentor = session.get(Participant, mentor_id)
+        if mentor is not None and mentor.grade is not None:
+            raise NominationRefused(
+                "Премия — выплата стимулирующего характера работнику (п. 2.16 Положения): "
+                "наставнику-обучающемуся её назначить нельзя, выберите другое поощрение."
+            )
     existing = session.exec(
         select(MentorNomination).where(
             MentorNomination.cycle_id == cycle_id, MentorNomination.mentor_id == mentor_id

@@ -347,6 +347,20 @@ def test_curator_follows_or_overrides_the_ranking_with_a_comment(engine, cycle_i
             today=today,
         )
         assert [(n.mentor_id, n.reward) for n in again] == [(school.strong, RewardKind.bonus)]
+        with pytest.raises(NominationRefused, match="наставнику-обучающемуся"):
+            pupil = session.get(Participant, school.weak)
+            assert pupil is not None
+            pupil.grade = 10
+            final_event.nominate(
+                session=session,
+                cycle_id=school.cycle_id,
+                ranking=ranking,
+                mentor_id=school.weak,
+                reward=RewardKind.bonus,
+                nominated_by="curator",
+                today=today,
+                comment="Премия",
+            )
         with pytest.raises(NominationRefused, match="нет в рейтинге"):
             final_event.nominate(
                 session=session,
