@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,7 +35,13 @@ from models import (
 )
 from nastavnik import documents
 from nastavnik.documents import DocumentRequest
-from nastavnik.final_event import COUNTED_STATUSES, REWARD_LABEL_RU, nominations
+from nastavnik.final_event import (
+    COUNTED_STATUSES,
+    REWARD_LABEL_RU,
+    WEIGHTS_RU,
+    RankedMentor,
+    nominations,
+)
 from nastavnik.settings import Settings
 
 AWARD_DOC_TYPE = "certificate"
@@ -110,12 +117,17 @@ def award_key(*, cycle_id: uuid.UUID, mentor_id: uuid.UUID, paper: str) -> str:
     return f"award:{cycle_id}:{mentor_id}:{paper}"
 
 
-def rewards_order_key(cycle_id: uuid.UUID) -> str:
-    return f"order:rewards:{cycle_id}"
+def rewards_order_key(cycle_id: uuid.UUID, round_no: int = 1) -> str:
+    """Round 2, 3 … after the director sent the order back: a new draft, the old one kept."""
+    return f"order:rewards:{cycle_id}:{round_no}"
 
 
-def event_order_key(cycle_id: uuid.UUID) -> str:
-    return f"order:final-event:{cycle_id}"
+def event_order_key(cycle_id: uuid.UUID, round_no: int = 1) -> str:
+    return f"order:final-event:{cycle_id}:{round_no}"
+
+
+def ranking_memo_key(cycle_id: uuid.UUID, round_no: int = 1) -> str:
+    return f"memo:mentor-ranking:{cycle_id}:{round_no}"
 
 
 def _cycle(session: Session, cycle_id: uuid.UUID) -> Cycle:
@@ -172,11 +184,14 @@ def award_requests(
     session: Session,
     cycle_id: uuid.UUID,
     doc_date: date,
+    rewards_order_id: uuid.UUID | None = None,
     flow_run_id: uuid.UUID | None = None,
 ) -> list[DocumentRequest]:
-    """One request per nominee: the paper of the reward, citing the rewards order if issued."""
+    """One request per nominee: the paper of the reward, citing the rewards order if given."""
     cycle = _cycle(session, cycle_id)
-    order = _order_reference(_find(session, rewards_order_key(cycle_id)))
+    order = _order_reference(
+        session.get(Document, rewards_order_id) if rewards_order_id is not None else None
+    )
     requests = []
     for nominee in nominees(session=session, cycle_id=cycle_id):
         paper = paper_of(nominee.nomination.reward)
@@ -218,11 +233,16 @@ def issue_award_documents(
     settings: Settings,
     cycle_id: uuid.UUID,
     doc_date: date,
+    rewards_order_id: uuid.UUID | None = None,
     flow_run_id: uuid.UUID | None = None,
 ) -> list[Document]:
     """Every nominee's letter or certificate, rendered as one batch; existing ones are kept."""
     requests = award_requests(
-        session=session, cycle_id=cycle_id, doc_date=doc_date, flow_run_id=flow_run_id
+        session=session,
+        cycle_id=cycle_id,
+        doc_date=doc_date,
+        rewards_order_id=rewards_order_id,
+        flow_run_id=flow_run_id,
     )
     return documents.issue_documents(session=session, settings=settings, requests=requests)
 
@@ -240,11 +260,12 @@ def issue_rewards_order(
     settings: Settings,
     cycle_id: uuid.UUID,
     order_date: date,
+    round_no: int = 1,
     flow_run_id: uuid.UUID | None = None,
 ) -> Document:
     """The order «О поощрении наставников» (§2.16) listing the nominations in force; issued once
-    per cycle (a re-run returns it)."""
-    existing = _find(session, rewards_order_key(cycle_id))
+    per cycle and round (a re-run returns it)."""
+    existing = _find(session, rewards_order_key(cycle_id, round_no))
     if existing is not None:
         return existing
     cycle = _cycle(session, cycle_id)
@@ -278,7 +299,7 @@ def issue_rewards_order(
     return documents.issue_document(
         session=session,
         settings=settings,
-        unique_key=rewards_order_key(cycle_id),
+        unique_key=rewards_order_key(cycle_id, round_no),
         organization_id=cycle.organization_id,
         cycle_id=cycle_id,
         doc_type="order",
@@ -302,9 +323,10 @@ def issue_event_order(
     cycle_id: uuid.UUID,
     plan: FinalEventPlan,
     order_date: date,
+    round_no: int = 1,
     flow_run_id: uuid.UUID | None = None,
 ) -> Document:
-    """The order «О проведении итогового мероприятия»; issued once per cycle."""
+    """The order «О проведении итогового мероприятия»; issued once per cycle and round."""
     if plan.held_on < order_date:
         raise AwardsRefused(
             f"Дата мероприятия {plan.held_on:%d.%m.%Y} раньше даты приказа {order_date:%d.%m.%Y}."
@@ -313,7 +335,7 @@ def issue_event_order(
     return documents.issue_document(
         session=session,
         settings=settings,
-        unique_key=event_order_key(cycle_id),
+        unique_key=event_order_key(cycle_id, round_no),
         organization_id=cycle.organization_id,
         cycle_id=cycle_id,
         doc_type="order",
@@ -340,3 +362,51 @@ def _curator(session: Session, cycle: Cycle) -> str:
     organization = session.get(Organization, cycle.organization_id)
     assert organization is not None
     return organization.curator_name
+
+
+def issue_ranking_memo(
+    *,
+    session: Session,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    ranking: Sequence[RankedMentor],
+    as_of: date,
+    round_no: int = 1,
+    flow_run_id: uuid.UUID | None = None,
+) -> Document:
+    """The curator's memo: the ranking with every reason and the nominations so far."""
+    cycle = _cycle(session, cycle_id)
+    chosen = {n.mentor_id: n for n in nominations(session=session, cycle_id=cycle_id)}
+    rows = []
+    for entry in ranking:
+        nomination = chosen.get(entry.mentor_id)
+        rows.append(
+            {
+                "rank": entry.rank,
+                "full_name": entry.record.full_name,
+                "score": f"{entry.score:.1f}".replace(".", ","),
+                "recommended_ru": REWARD_LABEL_RU[entry.recommended] if entry.recommended else "—",
+                "chosen": nomination is not None,
+                "chosen_ru": REWARD_LABEL_RU[nomination.reward] if nomination else "—",
+                "comment": nomination.comment if nomination else "",
+                "reasons": entry.reasons_ru,
+            }
+        )
+    return documents.issue_document(
+        session=session,
+        settings=settings,
+        unique_key=ranking_memo_key(cycle_id, round_no),
+        organization_id=cycle.organization_id,
+        cycle_id=cycle_id,
+        doc_type="memo",
+        title="Справка «Рейтинг наставников и выдвижение к поощрению»",
+        template="final_event_ranking.html",
+        context={
+            "cycle": {"school_year": cycle.school_year},
+            "as_of": as_of,
+            "weights": WEIGHTS_RU,
+            "rows": rows,
+        },
+        doc_date=as_of,
+        flow_run_id=flow_run_id,
+    )

@@ -74,6 +74,13 @@ WEIGHT_RATING = 25
 WEIGHT_REPORTS = 20
 WEIGHT_SATISFACTION = 15
 WEIGHT_COMPLETED = 10
+WEIGHTS_RU = (
+    ("встречи по программе", WEIGHT_MEETINGS),
+    ("оценка наставляемых", WEIGHT_RATING),
+    ("доклады в срок", WEIGHT_REPORTS),
+    ("удовлетворённость", WEIGHT_SATISFACTION),
+    ("завершённые пары", WEIGHT_COMPLETED),
+)
 
 HONOUR_CERTIFICATE_FROM = 90.0
 GRATITUDE_FROM = 75.0

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from sqlmodel import Session, func, select
 
 from models import Document
-from nastavnik import awards
+from nastavnik import awards, final_event
 from nastavnik.awards import AwardsRefused, FinalEventPlan
 from nastavnik.documents import document_file
 from nastavnik.settings import Settings
@@ -54,7 +54,11 @@ def test_orders_and_letters_read_back_and_are_issued_once(engine, cycle_ids, set
             session=session, settings=settings, cycle_id=school.cycle_id, order_date=ORDER_DAY
         )
         papers = awards.issue_award_documents(
-            session=session, settings=settings, cycle_id=school.cycle_id, doc_date=EVENT.held_on
+            session=session,
+            settings=settings,
+            cycle_id=school.cycle_id,
+            doc_date=EVENT.held_on,
+            rewards_order_id=order.id,
         )
         session.commit()
         event_text, order_text = _text(settings, event), _text(settings, order)
@@ -96,7 +100,11 @@ def test_orders_and_letters_read_back_and_are_issued_once(engine, cycle_ids, set
         # A re-run (a resumed flow) issues nothing again.
         before = session.exec(select(func.count()).select_from(Document)).one()
         again = awards.issue_award_documents(
-            session=session, settings=settings, cycle_id=school.cycle_id, doc_date=EVENT.held_on
+            session=session,
+            settings=settings,
+            cycle_id=school.cycle_id,
+            doc_date=EVENT.held_on,
+            rewards_order_id=order.id,
         )
         assert [d.id for d in again] == [d.id for d in papers]
         assert (
@@ -129,3 +137,26 @@ def test_no_order_without_nominees_and_no_event_before_its_order(
                 session=session, settings=settings, cycle_id=cycle_id, plan=EVENT,
                 order_date=date(2027, 6, 11),
             )  # fmt: skip
+
+
+def test_ranking_memo_shows_reasons_and_the_curators_choice(engine, cycle_ids, settings) -> None:
+    school = build_school(engine, cycle_ids)
+    with Session(engine) as session:
+        ranking = final_event.cycle_ranking(
+            session=session, cycle_id=school.cycle_id, as_of=ORDER_DAY
+        )
+        memo = awards.issue_ranking_memo(
+            session=session,
+            settings=settings,
+            cycle_id=school.cycle_id,
+            ranking=ranking,
+            as_of=ORDER_DAY,
+        )
+        text = _text(settings, memo)
+    assert "Рейтинг наставников и выдвижение к поощрению" in text
+    assert "встречи по программе — 30" in text
+    assert "Наставников в рейтинге: 5; выдвинуто к поощрению: 4" in text
+    assert text.count("Представление") == 4  # the curator's comment on each choice
+    assert "пары завершены: 1 из 1" in text
+    for child in school.children:
+        assert child not in text
