@@ -275,7 +275,7 @@ def _tie_break_ru(upper: MentorRecord, lower: MentorRecord) -> str:
         ("проведённых встреч", upper.meetings_held, lower.meetings_held),
     ):
         if high != low:
-            return f"больше {label} ({high} против {low})"
+            return f"так как у того больше {label} ({high} против {low})"
     return "по алфавиту"
 
 
@@ -288,8 +288,7 @@ def rank_mentors(records: Sequence[MentorRecord]) -> list[RankedMentor]:
         if position > 1 and scored[position - 2][1] == score:
             above = scored[position - 2][0]
             reasons.append(
-                f"равный балл с «{above.full_name}»: ниже, так как у того "
-                f"{_tie_break_ru(above, record)}"
+                f"равный балл с «{above.full_name}»: ниже, {_tie_break_ru(above, record)}"
             )
         reward, why = recommend(record, score)
         ranked.append(
