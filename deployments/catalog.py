@@ -82,6 +82,12 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "Досрочное прекращение наставничества по приказу (п. 2.10 положения)",
     ),
     DeploymentSpec(
+        "final-event",
+        "flows/final_event.py:final_event",
+        "Итоговое мероприятие: рейтинг наставников, приказы о мероприятии и о поощрении, "
+        "благодарственные письма и грамоты, доска почёта",
+    ),
+    DeploymentSpec(
         "retry-deliveries",
         "flows/delivery.py:retry_deliveries",
         "Повторная отправка писем, которым подошёл срок (каждую минуту)",
