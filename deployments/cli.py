@@ -1731,7 +1731,8 @@ def meetings_log(
 # ---------------------------------------------------------------------------------------------
 
 final_event_app = typer.Typer(
-    help="Итоговое мероприятие: рейтинг наставников, выдвижение к поощрению, доска почёта.",
+    help="Итоговое мероприятие: рейтинг наставников, выдвижение к поощрению, доска почёта, "
+    "банк лучших практик.",
     no_args_is_help=True,
 )
 app.add_typer(final_event_app, name="final-event")
@@ -1927,6 +1928,25 @@ def final_event_honour_board(
     )
     console.print(f"Страница: {board.html_path.resolve()}")
     console.print(f"Плакат A3: {board.pdf_path.resolve()}")
+
+
+@final_event_app.command("practice-bank")
+def final_event_practice_bank(
+    org: OrgOption,
+    year: YearOption,
+    on: Annotated[str | None, typer.Option(help="На дату, ГГГГ-ММ-ДД")] = None,
+) -> None:
+    """Compile the best-practice bank: a web page and a PDF with contents."""
+    from nastavnik import practices
+
+    cycle_id = _cycle_id(org, year)
+    with session_scope() as session:
+        bank = practices.publish_bank(
+            session=session, settings=get_settings(), cycle_id=cycle_id, on=_final_event_day(on)
+        )
+    console.print(f"Практик в банке: {bank.practices}")
+    console.print(f"Страница: {bank.html_path.resolve()}")
+    console.print(f"PDF: {bank.pdf_path.resolve()}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,13 @@ from pydantic import BaseModel, Field
 from flows.approvals import request_approval, settle_decision
 from flows.publishing import finish_stage, start_stage
 from models import Decision
-from tasks.final_event import issue_award_papers, issue_orders, publish_board, rank_mentors
+from tasks.final_event import (
+    issue_award_papers,
+    issue_orders,
+    publish_board,
+    publish_practice_bank,
+    rank_mentors,
+)
 from tasks.publishing import publish_documents, publish_table
 
 STAGE = "final-event"
@@ -33,7 +39,8 @@ class FinalEventParams(BaseModel):
 
 @flow(name=STAGE)
 def final_event(params: FinalEventParams) -> str:
-    """Ranking → nominations → orders → director's approval → letters → honour board."""
+    """Ranking → nominations → orders → director's approval → letters → honour board and the
+    best-practice bank."""
     return finish_stage(_final_event_steps(params))
 
 
@@ -126,10 +133,18 @@ def _final_event_steps(params: FinalEventParams) -> str:
             flow_run_id=flow_run_id,
         )
         publish_documents(papers, key="final-event-awards")
-    board = publish_board(cycle_id=cycle_id, on=max(on, decision.decided_on or on))
+    published_on = max(on, decision.decided_on or on)
+    board = publish_board(cycle_id=cycle_id, on=published_on)
+    practices = publish_practice_bank(cycle_id=cycle_id, on=published_on)
     publish_table(
         key="honour-board",
-        table=[{"На доске почёта": board.shown, "Не показаны": board.left_out}],
-        description="Доска почёта: только совершеннолетние с согласием на публикацию",
+        table=[
+            {
+                "На доске почёта": board.shown,
+                "Не показаны": board.left_out,
+                "Практик в банке": practices,
+            }
+        ],
+        description="Доска почёта (только совершеннолетние с согласием) и банк лучших практик",
     )
     return decision.decision.value

@@ -1,6 +1,6 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
-from models.final_event import MentorNomination, RewardKind
+from models.final_event import BestPractice, MentorNomination, RewardKind
 from models.imports import ColumnMapping, ImportKind
 from models.meetings import (
     MeetingFeedback,
@@ -48,6 +48,7 @@ from models.tables import (
 )
 
 __all__ = [
+    "BestPractice",
     "MentorNomination",
     "RewardKind",
     "PairChange",

@@ -47,3 +47,22 @@ class MentorNomination(SQLModel, table=True):
     nominated_on: date
     withdrawn: bool = False  # the curator took the nomination back (kept for the audit)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class BestPractice(SQLModel, table=True):
+    """A mentor's short description of a practice worth sharing (the best-practice bank of the
+    roadmaps: «Формирование банка лучших практик»). One per mentor and cycle: submitting again
+    replaces the text."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "mentor_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    cycle_id: uuid.UUID = Field(foreign_key="cycle.id", index=True)
+    mentor_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    pair_id: uuid.UUID = Field(foreign_key="mentorshippair.id")
+    title: str = Field(max_length=200)
+    summary: str = Field(sa_type=Text)  # what was done and how
+    results: str = Field(default="", sa_type=Text)  # what it gave the mentee
+    submitted_on: date
+    source: str = ""  # "link", "cli"
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

@@ -79,6 +79,26 @@ def _in_force(consent: Consent | None, on: date) -> bool:
     )
 
 
+def may_publish(
+    *, person: Person, participant: Participant | None, consent: Consent | None, on: date
+) -> bool:
+    """Whether the person's name may be published on that day: an adult whose publication
+    consent is in force (the honour board, the best-practice bank)."""
+    return not _is_child(person, participant, on) and _in_force(consent, on)
+
+
+def publication_consents(*, session: Session, cycle_id: uuid.UUID) -> dict[uuid.UUID, Consent]:
+    """The cycle's publication consents by person id."""
+    return {
+        consent.person_id: consent
+        for consent in session.exec(
+            select(Consent).where(
+                Consent.cycle_id == cycle_id, Consent.kind == ConsentKind.publication
+            )
+        )
+    }
+
+
 def record_publication_consent(
     *, session: Session, person_id: uuid.UUID, cycle_id: uuid.UUID, given_on: date, source: str
 ) -> Consent:
@@ -163,14 +183,7 @@ def honour_board(
     organization = session.get(Organization, cycle.organization_id)
     assert organization is not None
     chosen = nominees(session=session, cycle_id=cycle_id)
-    consents = {
-        consent.person_id: consent
-        for consent in session.exec(
-            select(Consent).where(
-                Consent.cycle_id == cycle_id, Consent.kind == ConsentKind.publication
-            )
-        )
-    }
+    consents = publication_consents(session=session, cycle_id=cycle_id)
     entries = [
         BoardEntry(
             full_name=n.person.full_name,
@@ -180,7 +193,9 @@ def honour_board(
             photo=_photo(photos_dir, n.person),
         )
         for n in chosen
-        if not _is_child(n.person, n.participant, on) and _in_force(consents.get(n.person.id), on)
+        if may_publish(
+            person=n.person, participant=n.participant, consent=consents.get(n.person.id), on=on
+        )
     ]
     return HonourBoard(
         organization_name=organization.name,
@@ -203,7 +218,8 @@ def board_pdf(board: HonourBoard) -> bytes:
     return pdf
 
 
-def _write(target: Path, data: bytes) -> None:
+def write_file(target: Path, data: bytes) -> None:
+    """Write whole or not at all (temp file + rename): a web server never serves half a page."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
@@ -228,6 +244,6 @@ def publish_honour_board(
     board = honour_board(session=session, cycle_id=cycle_id, on=on, photos_dir=photos_dir)
     folder = settings.data_dir / "publications" / str(cycle_id)
     html_path, pdf_path = folder / "honour-board.html", folder / "honour-board-a3.pdf"
-    _write(html_path, board_html(board).encode())
-    _write(pdf_path, board_pdf(board))
+    write_file(html_path, board_html(board).encode())
+    write_file(pdf_path, board_pdf(board))
     return PublishedBoard(html_path, pdf_path, len(board.entries), board.left_out)

@@ -11,7 +11,7 @@ from prefect import task
 from pydantic import BaseModel
 
 from models import DocumentStatus
-from nastavnik import awards, documents, final_event, honour_board
+from nastavnik import awards, documents, final_event, honour_board, practices
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
@@ -171,3 +171,13 @@ def publish_board(*, cycle_id: str, on: date) -> BoardSummary:
         html_path=str(board.html_path),
         pdf_path=str(board.pdf_path),
     )
+
+
+@task(name="publish-practice-bank", retries=2, retry_delay_seconds=[1, 5])
+def publish_practice_bank(*, cycle_id: str, on: date) -> int:
+    """Compile the best-practice bank (HTML and PDF with contents); how many practices."""
+    with session_scope() as session:
+        bank = practices.publish_bank(
+            session=session, settings=get_settings(), cycle_id=uuid.UUID(cycle_id), on=on
+        )
+    return bank.practices

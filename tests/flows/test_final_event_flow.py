@@ -14,7 +14,7 @@ import collections
 import io
 import re
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -37,7 +37,7 @@ from models import (
     RewardKind,
     Role,
 )
-from nastavnik import final_event, honour_board, programmes, repository
+from nastavnik import final_event, honour_board, practices, programmes, repository
 from nastavnik.db import session_scope
 from tests.flows import support
 from tests.flows.conftest import ORG, FlowStack
@@ -148,6 +148,19 @@ def _school() -> dict[str, uuid.UUID]:
         }  # fmt: skip
         best = session.get(Participant, ids["best"])
         assert best is not None
+        best_pair = session.exec(
+            select(MentorshipPair).where(MentorshipPair.mentor_id == ids["best"])
+        ).one()
+        practices.submit_practice(
+            session=session,
+            pair_id=best_pair.id,
+            participant_id=ids["best"],
+            title="Математический квест для адаптации",
+            summary="Задачи-подсказки по школе.",
+            results="Быстрая адаптация.",
+            now=datetime(2027, 5, 30, 9, tzinfo=UTC),
+            today=date(2027, 5, 30),
+        )
         honour_board.record_publication_consent(
             session=session,
             person_id=best.person_id,
@@ -251,6 +264,10 @@ def test_final_event_end_to_end_without_duplicates(flow_stack: FlowStack) -> Non
     assert "Громова Ирина Васильевна" in board
     for absent in ("Орлов", "Лебедев", "Ребёнок", "@"):
         assert absent not in board
+    bank = (
+        flow_stack.settings.data_dir / "publications" / str(ids["cycle"]) / "practice-bank.html"
+    ).read_text()
+    assert "Математический квест для адаптации" in bank and "Громова Ирина Васильевна" in bank
     with session_scope() as session:
         assert len(session.exec(select(MentorNomination)).all()) >= 3
     # The director was asked once, the curator once and told of the decision once.

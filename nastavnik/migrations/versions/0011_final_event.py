@@ -1,10 +1,11 @@
-"""final event: mentor nominations, publication consent
+"""final event: mentor nominations, best practices, publication consent
 
 Revision ID: 0011_final_event
 Revises: 0010_pair_changes
 Create Date: 2026-11-30 10:04:44.775299
 
-The table ``mentornomination`` holds the curator's choice of reward per mentor (§2.16). The enum
+The table ``mentornomination`` holds the curator's choice of reward per mentor (§2.16), the table
+``bestpractice`` the mentors' practice descriptions for the best-practice bank. The enum
 ``consentkind`` gains ``publication`` (an adult's consent to appear on the honour board).
 PostgreSQL: ``ALTER TYPE … ADD VALUE`` (as 0010_logs does for ``importkind``). SQLite: the column
 is a VARCHAR(13) without a CHECK constraint and «publication» fits, so nothing changes there.
@@ -70,8 +71,34 @@ def upgrade() -> None:
             batch_op.f("ix_mentornomination_mentor_id"), ["mentor_id"], unique=False
         )
 
+    op.create_table(
+        "bestpractice",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("cycle_id", sa.Uuid(), nullable=False),
+        sa.Column("mentor_id", sa.Uuid(), nullable=False),
+        sa.Column("pair_id", sa.Uuid(), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("results", sa.Text(), nullable=False),
+        sa.Column("submitted_on", sa.Date(), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["cycle_id"], ["cycle.id"]),
+        sa.ForeignKeyConstraint(["mentor_id"], ["participant.id"]),
+        sa.ForeignKeyConstraint(["pair_id"], ["mentorshippair.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("cycle_id", "mentor_id"),
+    )
+    with op.batch_alter_table("bestpractice", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_bestpractice_cycle_id"), ["cycle_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_bestpractice_mentor_id"), ["mentor_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("bestpractice", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bestpractice_mentor_id"))
+        batch_op.drop_index(batch_op.f("ix_bestpractice_cycle_id"))
+    op.drop_table("bestpractice")
     with op.batch_alter_table("mentornomination", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_mentornomination_mentor_id"))
         batch_op.drop_index(batch_op.f("ix_mentornomination_cycle_id"))
