@@ -27,7 +27,16 @@ from models import (
     Organization,
     Role,
 )
-from nastavnik import approvals, documents, links, meetings, monthly, progress, roadmap_report
+from nastavnik import (
+    approvals,
+    documents,
+    links,
+    meetings,
+    monthly,
+    practices,
+    progress,
+    roadmap_report,
+)
 from nastavnik.pairs import ONGOING
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
@@ -585,7 +594,6 @@ def _practice_routes(
 ) -> None:
     """GET/POST /p/{token}/practice: the pair's mentor describes a practice for the bank (a
     mentee's link is refused); every use of the link is audited."""
-    from nastavnik import practices
 
     def checked(token: str) -> tuple[uuid.UUID, uuid.UUID] | HTMLResponse:
         """(participant, pair) of a valid link, or the refusal page."""
