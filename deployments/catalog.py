@@ -88,6 +88,12 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "оценки и обратной связи, приказ об итогах",
     ),
     DeploymentSpec(
+        "final-event",
+        "flows/final_event.py:final_event",
+        "Итоговое мероприятие: рейтинг наставников, приказы о мероприятии и о поощрении, "
+        "благодарственные письма и грамоты, доска почёта",
+    ),
+    DeploymentSpec(
         "retry-deliveries",
         "flows/delivery.py:retry_deliveries",
         "Повторная отправка писем, которым подошёл срок (каждую минуту)",

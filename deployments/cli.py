@@ -1863,5 +1863,228 @@ def completion_interview(
     console.print(f"Собеседование {day:%d.%m.%Y} записано (п. 3.1 Положения).")
 
 
+# ---------------------------------------------------------------------------------------------
+# The final event (issue 9): ranking, nominations, publication consent, honour board
+# ---------------------------------------------------------------------------------------------
+
+final_event_app = typer.Typer(
+    help="Итоговое мероприятие: рейтинг наставников, выдвижение к поощрению, доска почёта, "
+    "банк лучших практик.",
+    no_args_is_help=True,
+)
+app.add_typer(final_event_app, name="final-event")
+RewardOption = Annotated[
+    str,
+    typer.Option(
+        help="gratitude — благодарность, honour_certificate — почётная грамота, "
+        "gift — ценный подарок, bonus — премия, none — не выдвигать"
+    ),
+]
+
+
+def _final_event_day(on: str | None) -> date:
+    from nastavnik.clock import process_clock
+
+    return date.fromisoformat(on) if on else process_clock().today()
+
+
+@final_event_app.command("start")
+def final_event_start(
+    org: OrgOption,
+    year: YearOption,
+    event_date: Annotated[str, typer.Option(help="Дата мероприятия, ГГГГ-ММ-ДД")],
+    place: Annotated[str, typer.Option(help="Место проведения")],
+    title: Annotated[str, typer.Option(help="Название")] = "Итоги года наставничества",
+    time: Annotated[str, typer.Option(help="Время начала, например 14:00")] = "",
+    new: NewRun = False,
+) -> None:
+    """Start the final event: ranking, nominations, orders, letters, honour board."""
+    _start(
+        STAGE_DEPLOYMENTS["final-event"],
+        {
+            "organization_code": org,
+            "school_year": year,
+            "event_title": title,
+            "event_date": event_date,
+            "place": place,
+            "time": time,
+        },
+        new,
+    )
+
+
+@final_event_app.command("ranking")
+def final_event_ranking(
+    org: OrgOption,
+    year: YearOption,
+    on: Annotated[str | None, typer.Option(help="Данные на дату, ГГГГ-ММ-ДД")] = None,
+    reasons: Annotated[bool, typer.Option(help="Показать обоснование")] = True,
+) -> None:
+    """The mentors' ranking with the reasons and the curator's nominations."""
+    from zoneinfo import ZoneInfo
+
+    from nastavnik import final_event
+
+    cycle_id = _cycle_id(org, year)
+    with session_scope() as session:
+        ranking = final_event.cycle_ranking(
+            session=session,
+            cycle_id=cycle_id,
+            as_of=_final_event_day(on),
+            timezone=ZoneInfo(get_settings().timezone),
+        )
+        chosen = {
+            n.mentor_id: n for n in final_event.nominations(session=session, cycle_id=cycle_id)
+        }
+    table = Table("№", "Наставник", "Балл", "Рекомендация", "Решение", title="Рейтинг наставников")
+    for entry in ranking:
+        nomination = chosen.get(entry.mentor_id)
+        table.add_row(
+            str(entry.rank),
+            entry.record.full_name,
+            f"{entry.score:.1f}",
+            final_event.REWARD_LABEL_RU[entry.recommended] if entry.recommended else "—",
+            final_event.REWARD_LABEL_RU[nomination.reward] if nomination else "—",
+        )
+        if reasons:
+            table.add_row("", "; ".join(entry.reasons_ru), "", "", "", style="dim")
+    console.print(table)
+
+
+@final_event_app.command("nominate")
+def final_event_nominate(
+    org: OrgOption,
+    year: YearOption,
+    mentor: Annotated[str, typer.Argument(help="Наставник (начало ФИО или e-mail)")],
+    reward: RewardOption,
+    comment: Annotated[str, typer.Option(help="Обоснование (нужно, если не как в рейтинге)")] = "",
+    on: Annotated[str | None, typer.Option(help="Дата решения, ГГГГ-ММ-ДД")] = None,
+) -> None:
+    """Nominate a mentor for a reward (or `--reward none` to withdraw)."""
+    from zoneinfo import ZoneInfo
+
+    from models import RewardKind
+    from nastavnik import final_event
+
+    try:
+        kind = None if reward == "none" else RewardKind(reward)
+    except ValueError:
+        raise typer.BadParameter(f"неизвестный вид поощрения «{reward}»") from None
+    cycle_id = _cycle_id(org, year)
+    mentor_id = _participant(cycle_id, mentor, Role.mentor)
+    day = _final_event_day(on)
+    with session_scope() as session:
+        ranking = final_event.cycle_ranking(
+            session=session,
+            cycle_id=cycle_id,
+            as_of=day,
+            timezone=ZoneInfo(get_settings().timezone),
+        )
+        try:
+            final_event.nominate(
+                session=session,
+                cycle_id=cycle_id,
+                ranking=ranking,
+                mentor_id=mentor_id,
+                reward=kind,
+                nominated_by="curator (cli)",
+                today=day,
+                comment=comment,
+            )
+        except final_event.NominationRefused as error:
+            console.print(str(error), style="red", markup=False)
+            raise typer.Exit(1) from None
+    label = final_event.REWARD_LABEL_RU[kind] if kind else "не выдвигается"
+    console.print(f"{mentor}: {label}")
+
+
+@final_event_app.command("consent")
+def final_event_consent(
+    org: OrgOption,
+    year: YearOption,
+    person: Annotated[str, typer.Argument(help="Участник (начало ФИО или e-mail)")],
+    on: Annotated[str | None, typer.Option(help="Дата согласия (отзыва), ГГГГ-ММ-ДД")] = None,
+    revoke: Annotated[bool, typer.Option(help="Отозвать согласие")] = False,
+    source: Annotated[str, typer.Option(help="Откуда согласие")] = "письменное заявление",
+) -> None:
+    """Record (or revoke) an adult's written consent to publication on the honour board."""
+    from models import Participant
+    from nastavnik import honour_board
+
+    cycle_id = _cycle_id(org, year)
+    participant_id = _participant(cycle_id, person)
+    day = _final_event_day(on)
+    with session_scope() as session:
+        participant = session.get(Participant, participant_id)
+        assert participant is not None
+        try:
+            if revoke:
+                honour_board.revoke_publication_consent(
+                    session=session,
+                    person_id=participant.person_id,
+                    cycle_id=cycle_id,
+                    revoked_on=day,
+                )
+            else:
+                honour_board.record_publication_consent(
+                    session=session,
+                    person_id=participant.person_id,
+                    cycle_id=cycle_id,
+                    given_on=day,
+                    source=source,
+                )
+        except honour_board.PublicationRefused as error:
+            console.print(str(error), style="red", markup=False)
+            raise typer.Exit(1) from None
+    console.print(f"{person}: согласие на публикацию {'отозвано' if revoke else 'записано'}")
+
+
+@final_event_app.command("honour-board")
+def final_event_honour_board(
+    org: OrgOption,
+    year: YearOption,
+    on: Annotated[str | None, typer.Option(help="На дату, ГГГГ-ММ-ДД")] = None,
+    photos: Annotated[
+        Path | None, typer.Option(file_okay=False, help="Папка с фото <ключ>.jpg/.png")
+    ] = None,
+) -> None:
+    """Write the honour board: a web page and an A3 PDF (consenting adults only)."""
+    from nastavnik import honour_board
+
+    cycle_id = _cycle_id(org, year)
+    with session_scope() as session:
+        board = honour_board.publish_honour_board(
+            session=session,
+            settings=get_settings(),
+            cycle_id=cycle_id,
+            on=_final_event_day(on),
+            photos_dir=photos,
+        )
+    console.print(
+        f"На доске почёта: {board.shown}; не показаны (нет согласия или дети): {board.left_out}"
+    )
+    console.print(f"Страница: {board.html_path.resolve()}")
+    console.print(f"Плакат A3: {board.pdf_path.resolve()}")
+
+
+@final_event_app.command("practice-bank")
+def final_event_practice_bank(
+    org: OrgOption,
+    year: YearOption,
+    on: Annotated[str | None, typer.Option(help="На дату, ГГГГ-ММ-ДД")] = None,
+) -> None:
+    """Compile the best-practice bank: a web page and a PDF with contents."""
+    from nastavnik import practices
+
+    cycle_id = _cycle_id(org, year)
+    with session_scope() as session:
+        bank = practices.publish_bank(
+            session=session, settings=get_settings(), cycle_id=cycle_id, on=_final_event_day(on)
+        )
+    console.print(f"Практик в банке: {bank.practices}")
+    console.print(f"Страница: {bank.html_path.resolve()}")
+    console.print(f"PDF: {bank.pdf_path.resolve()}")
+
+
 if __name__ == "__main__":
     app()

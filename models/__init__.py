@@ -1,6 +1,7 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
 from models.completion import CompletionReport, FinalInterview, PlanFulfilment
+from models.final_event import BestPractice, MentorNomination, RewardKind
 from models.imports import ColumnMapping, ImportKind
 from models.meetings import (
     MeetingFeedback,
@@ -51,6 +52,9 @@ __all__ = [
     "CompletionReport",
     "FinalInterview",
     "PlanFulfilment",
+    "BestPractice",
+    "MentorNomination",
+    "RewardKind",
     "PairChange",
     "PairChangeKind",
     "PairChangeReason",

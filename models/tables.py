@@ -61,6 +61,8 @@ class ConsentKind(StrEnum):
     personal_data = "personal_data"
     guardian = "guardian"
     participation = "participation"
+    # An adult's consent to publish name, position and photo (honour board, school website).
+    publication = "publication"
 
 
 class ApprovalStatus(StrEnum):

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -248,6 +249,9 @@ class _Rendered:
     def result(self) -> tuple[bytes, int]:
         return self._result
 
+    def done(self) -> bool:
+        return True
+
 
 @contextmanager
 def renderer(expected: int) -> Iterator[Callable[[str], Any]]:
@@ -285,8 +289,9 @@ def render_pdf(template: str, context: dict[str, Any], *, base_url: Path | None 
 # ---------------------------------------------------------------------------------------------
 
 
-# Document types made for one person or pair: their titles carry people's names.
-PERSONAL_DOCUMENT_TYPES = frozenset({"consent", "programme"})
+# Document types made for one person or pair: their titles carry people's names (a mentor's
+# letter of thanks or certificate of honour too: a pupil mentor is a child).
+PERSONAL_DOCUMENT_TYPES = frozenset({"consent", "programme", "certificate"})
 
 
 def names_people(document: Document) -> bool:
@@ -444,19 +449,29 @@ def issue_documents(
     a large batch); a failed render fails the batch, and the caller's transaction undoes it."""
     # One savepoint for the batch: a failed render undoes its numbers, not the caller's work.
     with session.begin_nested(), renderer(len(requests)) as start:
-        reserved = []
+        issued: list[Document] = []
+        rendering: deque[tuple[Document, Any]] = deque()
         for request in requests:
             document, html = _reserve(session, request)
-            # Rendering starts at once: the next documents are numbered meanwhile.
-            reserved.append((document, start(html) if html is not None else None))
-        for document, job in reserved:
-            if job is not None:
-                pdf, pages = job.result()
-                document.content_hash, document.path = _store(settings, pdf)
-                document.pages = pages
-                session.add(document)
+            issued.append(document)
+            if html is not None:
+                # Rendering starts at once: the next documents are numbered meanwhile.
+                rendering.append((document, start(html)))
+            # Store what is rendered already: a batch of hundreds then never holds every PDF
+            # in memory at once (RSS stays flat, bench/rewards.py).
+            while rendering and rendering[0][1].done():
+                _keep(session, settings, *rendering.popleft())
+        while rendering:
+            _keep(session, settings, *rendering.popleft())
         session.flush()
-    return [document for document, _ in reserved]
+    return issued
+
+
+def _keep(session: Session, settings: Settings, document: Document, job: Any) -> None:
+    pdf, pages = job.result()
+    document.content_hash, document.path = _store(settings, pdf)
+    document.pages = pages
+    session.add(document)
 
 
 def issue_document(

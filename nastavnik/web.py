@@ -34,6 +34,7 @@ from nastavnik import (
     links,
     meetings,
     monthly,
+    practices,
     progress,
     roadmap_report,
 )
@@ -501,6 +502,7 @@ def create_app(
 
     _monthly_report_routes(app, settings=settings, engine=engine, clock=clock)
     _completion_report_routes(app, settings=settings, engine=engine, clock=clock)
+    _practice_routes(app, settings=settings, engine=engine, clock=clock)
     return app
 
 
@@ -704,3 +706,122 @@ def _completion_report_routes(
             "comment": comment,
         }
         return view(token, "web:completion-submit", values=values)
+
+
+# --- The best-practice bank: the mentor describes a practice through the link (issue 9) ---------
+
+
+def _practice_routes(
+    app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """GET/POST /p/{token}/practice: the pair's mentor describes a practice for the bank (a
+    mentee's link is refused); every use of the link is audited."""
+
+    def checked(token: str) -> tuple[uuid.UUID, uuid.UUID] | HTMLResponse:
+        """(participant, pair) of a valid link, or the refusal page."""
+        with Session(engine) as session:
+            check = links.check_link(
+                session=session,
+                secret=settings.approval_secret(),
+                token=token,
+                now=clock(),
+                timezone=ZoneInfo(settings.timezone),
+                channel="web:practice",
+            )
+            session.commit()
+        if check.problem is not None:
+            return _page(
+                "link_refused.html",
+                status_code=410 if check.problem in links.GONE else 403,
+                message=check.message_ru,
+            )
+        assert check.participant_id is not None and check.pair_id is not None
+        return check.participant_id, check.pair_id
+
+    def page(
+        token: str,
+        participant_id: uuid.UUID,
+        pair_id: uuid.UUID,
+        *,
+        form: dict[str, str] | None = None,
+        notice: str = "",
+        error: str = "",
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        with Session(engine) as session:
+            pair = session.get(MentorshipPair, pair_id)
+            assert pair is not None
+            if pair.mentor_id != participant_id:
+                return _page(
+                    "link_refused.html",
+                    403,
+                    heading="Только для наставника",
+                    message="Практику в банк лучших практик описывает наставник пары.",
+                )
+            practice = practices.practice_of(
+                session=session, cycle_id=pair.cycle_id, mentor_id=participant_id
+            )
+        if form is None:
+            form = {
+                "title": practice.title if practice else "",
+                "summary": practice.summary if practice else "",
+                "results": practice.results if practice else "",
+            }
+        return _page(
+            "practice.html",
+            status_code=status_code,
+            token=token,
+            practice=practice,
+            form=form,
+            limits={"title": practices.TITLE_MAX, "text": practices.TEXT_MAX},
+            notice=notice,
+            error=error,
+        )
+
+    @app.get("/p/{token}/practice", response_class=HTMLResponse)
+    def practice_form(token: str, done: str = "") -> HTMLResponse:
+        owner = checked(token)
+        if isinstance(owner, HTMLResponse):
+            return owner
+        return page(token, *owner, notice="Практика сохранена. Спасибо!" if done else "")
+
+    @app.post("/p/{token}/practice", response_class=HTMLResponse)
+    def post_practice(
+        token: str,
+        title: Annotated[str, Form()] = "",
+        summary: Annotated[str, Form()] = "",
+        results: Annotated[str, Form()] = "",
+    ) -> Response:
+        owner = checked(token)
+        if isinstance(owner, HTMLResponse):
+            return owner
+        participant_id, pair_id = owner
+        now = clock()
+        with Session(engine) as session:
+            try:
+                practices.submit_practice(
+                    session=session,
+                    pair_id=pair_id,
+                    participant_id=participant_id,
+                    title=title,
+                    summary=summary,
+                    results=results,
+                    now=now,
+                    today=now.astimezone(ZoneInfo(settings.timezone)).date(),
+                )
+            except practices.PracticeRefused as refused:
+                session.commit()  # the refusal's audit
+                if refused.status_code == 403:
+                    return page(token, participant_id, pair_id)
+                form = {"title": title, "summary": summary, "results": results}
+                return page(
+                    token,
+                    participant_id,
+                    pair_id,
+                    form=form,
+                    error=refused.message_ru,
+                    status_code=422,
+                )
+            session.commit()
+        # POST-redirect-GET: a reload does not post the practice again.
+        return RedirectResponse(f"/p/{token}/practice?done=1", status_code=303)
