@@ -52,6 +52,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
@@ -91,7 +92,7 @@ from nastavnik.meetings_import import (
     import_meetings_transaction,
 )
 from nastavnik.programmes import build_programme, month_label
-from nastavnik.progress import month_end, next_month
+from nastavnik.progress import STATUS_ORDER, STATUS_RU, month_end, next_month
 from nastavnik.settings import Settings
 
 STARTS_ON, ENDS_ON = date(2026, 9, 1), date(2027, 5, 31)
@@ -295,7 +296,9 @@ def make_school(engine: Engine, *, n_pairs: int, seed: int) -> tuple[uuid.UUID, 
                 }
             )
             for mentee_id, _ in mentees:
-                rows[PairMember].append({"id": _uuid(rng), "pair_id": pair_id, "mentee_id": mentee_id})
+                rows[PairMember].append(
+                    {"id": _uuid(rng), "pair_id": pair_id, "mentee_id": mentee_id}
+                )
             content = build_programme(
                 form=form,
                 mentor_name=mentor_name,
@@ -346,50 +349,69 @@ def _days(rng: random.Random, month: date, count: int) -> list[date]:
 
 def write_exports(directory: Path, generated: list[BenchPair], *, seed: int) -> list[Path]:
     """One CSV per month as the online form exports it: a row per meeting with its mentee's
-    rating when given, and a feedback-only row for a group's second mentee."""
+    rating when given in time, a feedback-only row for a group's second mentee, and
+    feedback-only rows for last month's meetings whose mentees answered after the reminder."""
     rng = random.Random(seed + 1)
     paths = []
     owed: dict[int, list[MeetingKind]] = defaultdict(list)  # meetings a silent month left over
+    late: list[list[str]] = []  # feedback that comes in the next month's export
     for month in MONTHS:
         path = directory / f"meetings_{month:%Y_%m}.csv"
+        rows: list[list[str]] = []
+        for row in late:
+            row[-1] = f"{month.replace(day=rng.randint(1, 10)):%d.%m.%Y}"
+            rows.append(row)
+        late = []
+        for index, pair in enumerate(generated):
+            kinds = [*owed.pop(index, []), *pair.planned.get(month, [])]
+            if pair.lagging and MeetingKind.joint_work in kinds:
+                kinds.remove(MeetingKind.joint_work)
+            if month < MONTHS[-1] and rng.random() < 0.03:
+                owed[index] = kinds  # a silent month: caught up the month after
+                continue
+            kinds.sort(key=SEQUENCE.index)
+            for held_on, kind in zip(_days(rng, month, len(kinds)), kinds, strict=False):
+                topic = rng.choice(TOPICS)
+                meeting = [
+                    pair.mentor_name,
+                    pair.mentee_names[0],
+                    f"{held_on:%d.%m.%Y}",
+                    KIND_LABEL_RU[kind],
+                    str(rng.choice([30, 40, 45, 60, 90])),
+                    rng.choice(FORMATS),
+                    topic,
+                    f"{topic}: обсудили результаты, наметили шаги",
+                    "Подготовить материалы к следующей встрече",
+                    "",
+                    "",
+                    "",
+                ]
+                rows.append(meeting)
+                if kind not in (MeetingKind.joint_work, MeetingKind.final):
+                    continue
+                for number, mentee in enumerate(pair.mentee_names):
+                    rating = [str(rng.choice([3, 4, 5, 5, 5])), "Было полезно"]
+                    given_on = min(held_on + timedelta(days=rng.randint(0, 2)), month_end(month))
+                    answer = [*rating, f"{given_on:%d.%m.%Y}"]
+                    feedback_only = [
+                        pair.mentor_name,
+                        mentee,
+                        f"{held_on:%d.%m.%Y}",
+                        KIND_LABEL_RU[kind],
+                        *[""] * 5,
+                        *answer,
+                    ]
+                    if rng.random() < (0.6 if pair.forgetful else 0.93):
+                        if number == 0:
+                            meeting[-3:] = answer  # the meeting's row carries the rating
+                        else:
+                            rows.append(feedback_only)
+                    elif month < MONTHS[-1] and rng.random() < (0.5 if pair.forgetful else 0.8):
+                        late.append(feedback_only)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(COLUMNS)
-            for index, pair in enumerate(generated):
-                kinds = [*owed.pop(index, []), *pair.planned.get(month, [])]
-                if pair.lagging and MeetingKind.joint_work in kinds:
-                    kinds.remove(MeetingKind.joint_work)
-                if month < MONTHS[-1] and rng.random() < 0.03:
-                    owed[index] = kinds  # a silent month: caught up the month after
-                    continue
-                kinds.sort(key=SEQUENCE.index)
-                for held_on, kind in zip(_days(rng, month, len(kinds)), kinds, strict=False):
-                    answers = [
-                        rng.random() < (0.5 if pair.forgetful else 0.97) for _ in pair.mentee_names
-                    ]
-                    given_on = min(held_on + timedelta(days=rng.randint(0, 2)), month_end(month))
-                    needs_feedback = kind in (MeetingKind.joint_work, MeetingKind.final)
-                    for number, mentee in enumerate(pair.mentee_names):
-                        rated = needs_feedback and answers[number]
-                        if number > 0 and not rated:
-                            continue
-                        topic = rng.choice(TOPICS)
-                        writer.writerow(
-                            [
-                                pair.mentor_name,
-                                mentee,
-                                f"{held_on:%d.%m.%Y}",
-                                KIND_LABEL_RU[kind],
-                                str(rng.choice([30, 40, 45, 60, 90])) if number == 0 else "",
-                                rng.choice(FORMATS) if number == 0 else "",
-                                topic if number == 0 else "",
-                                f"{topic}: обсудили результаты, наметили шаги" if number == 0 else "",
-                                "Подготовить материалы к следующей встрече" if number == 0 else "",
-                                str(rng.choice([4, 5, 5, 5, 3])) if rated else "",
-                                "Было полезно" if rated else "",
-                                f"{given_on:%d.%m.%Y}" if rated else "",
-                            ]
-                        )
+            writer.writerows(rows)
         paths.append(path)
     return paths
 
@@ -459,6 +481,12 @@ def _peak_rss_mb(reset_worked: bool) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _statuses(table_rows: list[dict[str, str | int]]) -> str:
+    """The summary's total row as «on track/lagging/no contact/missing feedback» counts."""
+    total = table_rows[-1]
+    return "/".join(str(total[STATUS_RU[status].capitalize()]) for status in STATUS_ORDER)
+
+
 # ---------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------
@@ -488,7 +516,7 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
     settings = Settings(
         data_dir=workdir / "data",
         database_url=f"sqlite:///{workdir / 'bench.db'}",
-        secret_key="bench-secret-key-0123456789abcdef",
+        secret_key=SecretStr("bench-secret-key-0123456789abcdef"),
         smtp_url="smtp://127.0.0.1:1",
     )
     engine = make_engine(settings.resolved_database_url)
@@ -513,10 +541,11 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
     header = (
         f"{'month':<8} {'rows':>5} {'meet':>5} {'fdbk':>5} {'wall s':>7} {'import':>7} "
         f"{'assemb':>7} {'summary':>7} {'PDF':>6} {'pages':>5} {'remind':>7} {'commit':>7} "
-        f"{'mails':>5} {'RSS MB':>7}" + (f" {'py MB':>6}" if trace else "")
+        f"{'mails':>5} {'RSS MB':>7}  {'on plan/lag/silent/no fb':>24}"
+        + (f" {'py MB':>6}" if trace else "")
     )
     print(header)
-    total = defaultdict(float)
+    total: dict[str, float] = defaultdict(float)
     total_wall, peak_rss, peak_py = 0.0, 0.0, 0.0
     walls: list[float] = []
     for month, path in zip(MONTHS, exports, strict=True):
@@ -567,7 +596,8 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
             f"{report.meetings_recorded:>5} {report.feedback_recorded:>5} {wall:>7.2f} "
             f"{s['import']:>7.2f} {s['assemble']:>7.2f} {s['summary']:>7.2f} {s['PDF']:>6.2f} "
             f"{pages:>5} {s['reminders']:>7.2f} {s['commit']:>7.2f} "
-            f"{len(outcome.message_ids):>5} {rss:>7.0f}" + (f" {month_py:>6.0f}" if trace else "")
+            f"{len(outcome.message_ids):>5} {rss:>7.0f}  {_statuses(outcome.table_rows):>24}"
+            + (f" {month_py:>6.0f}" if trace else "")
         )
     with Session(engine) as session:
         logs = session.exec(select(func.count()).select_from(MeetingLog)).one()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import false
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -299,17 +300,26 @@ def import_meetings(
         pair.id: pair
         for pair in session.exec(select(MentorshipPair).where(MentorshipPair.cycle_id == cycle_id))
     }
+    # Only the file's dates can hold a meeting it repeats (one per pair, day and kind): a
+    # month's file then reads that month's logs, not the whole year's.
     in_cycle = col(MeetingLog.pair_id).in_(
         select(MentorshipPair.id).where(MentorshipPair.cycle_id == cycle_id)
     )
+    days = [row.held_on for row in rows]
+    in_file_dates = (
+        (col(MeetingLog.held_on) >= min(days)) & (col(MeetingLog.held_on) <= max(days))
+        if days
+        else false()
+    )
     stored = {
-        (m.pair_id, m.held_on, m.kind): m for m in session.exec(select(MeetingLog).where(in_cycle))
+        (m.pair_id, m.held_on, m.kind): m
+        for m in session.exec(select(MeetingLog).where(in_cycle, in_file_dates))
     }
     given = set(
         session.exec(
             select(MeetingFeedback.meeting_id, MeetingFeedback.mentee_id)
             .join(MeetingLog, col(MeetingLog.id) == col(MeetingFeedback.meeting_id))
-            .where(in_cycle)
+            .where(in_cycle, in_file_dates)
         ).all()
     )
     new_meetings: list[MeetingLog] = []
