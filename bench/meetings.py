@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import os
 import random
 import resource
 import shutil
@@ -422,25 +423,30 @@ def write_exports(directory: Path, generated: list[BenchPair], *, seed: int) -> 
 
 
 class Parts:
-    """Seconds spent in wrapped functions, by part (inner calls are subtracted from outer)."""
+    """Wall and CPU seconds spent in wrapped functions, by part (inner calls are subtracted
+    from outer). CPU time (time.process_time) shows the work apart from waiting for a core
+    on a shared machine."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self._stack: list[float] = []  # time spent in nested wrapped calls, per level
+        self.cpu: dict[str, float] = defaultdict(float)
+        self._stack: list[tuple[float, float]] = []  # nested wrapped calls' (wall, cpu) per level
 
     def wrap(self, part: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            self._stack.append(0.0)
-            start = time.perf_counter()
+            self._stack.append((0.0, 0.0))
+            start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                spent = time.perf_counter() - start
-                inner = self._stack.pop()
+                spent, spent_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+                inner, inner_cpu = self._stack.pop()
                 self.seconds[part] += spent - inner
+                self.cpu[part] += spent_cpu - inner_cpu
                 if self._stack:
-                    self._stack[-1] += spent
+                    outer, outer_cpu = self._stack[-1]
+                    self._stack[-1] = (outer + spent, outer_cpu + spent_cpu)
 
         return timed
 
@@ -539,14 +545,16 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
     )
     print(memory + (", py peak: tracemalloc (slows the run)" if trace else ""))
     header = (
-        f"{'month':<8} {'rows':>5} {'meet':>5} {'fdbk':>5} {'wall s':>7} {'import':>7} "
-        f"{'assemb':>7} {'summary':>7} {'PDF':>6} {'pages':>5} {'remind':>7} {'commit':>7} "
+        f"{'month':<8} {'rows':>5} {'meet':>5} {'fdbk':>5} {'wall s':>7} {'cpu s':>6} "
+        f"{'import':>7} {'assemb':>7} {'summary':>7} {'PDF':>6} {'pages':>5} {'remind':>7} "
+        f"{'commit':>7} "
         f"{'mails':>5} {'RSS MB':>7}  {'on plan/lag/silent/no fb':>24}"
         + (f" {'py MB':>6}" if trace else "")
     )
     print(header)
     total: dict[str, float] = defaultdict(float)
-    total_wall, peak_rss, peak_py = 0.0, 0.0, 0.0
+    total_cpu: dict[str, float] = defaultdict(float)
+    total_wall, total_cpu_s, peak_rss, peak_py = 0.0, 0.0, 0.0, 0.0
     walls: list[float] = []
     for month, path in zip(MONTHS, exports, strict=True):
         first_of_next = next_month(month)
@@ -554,7 +562,7 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
         _reset_peak_rss()
         if trace:
             tracemalloc.start()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         report = import_meetings_transaction(
             engine=engine,
             cycle_id=cycle_id,
@@ -562,7 +570,7 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
             max_bytes=settings.max_import_bytes,
             today=first_of_next,
         )
-        imported = time.perf_counter()
+        imported, imported_cpu = time.perf_counter(), time.process_time()
         if report.rejected:
             raise SystemExit(f"{path.name}: rejected {report.rejected[:3]}")
         with instrumented(parts), session_scope(engine) as session:
@@ -573,7 +581,7 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
                 today=first_of_next,
                 now=datetime(first_of_next.year, first_of_next.month, 1, 6, 0, tzinfo=UTC),
             )
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         if trace:
             peak_py = max(peak_py, tracemalloc.get_traced_memory()[1] / 2**20)
             month_py = tracemalloc.get_traced_memory()[1] / 2**20
@@ -586,14 +594,18 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
             pages = document.pages if document else 0
         parts.seconds["import"] = imported - start
         parts.seconds["commit"] = wall - sum(parts.seconds.values())
+        parts.cpu["import"] = imported_cpu - start_cpu
+        parts.cpu["commit"] = cpu - sum(parts.cpu.values())
         for part, seconds in parts.seconds.items():
             total[part] += seconds
+            total_cpu[part] += parts.cpu[part]
         total_wall += wall
+        total_cpu_s += cpu
         walls.append(wall)
         s = parts.seconds
         print(
             f"{month:%Y-%m} {report.accepted + report.unchanged:>6} "
-            f"{report.meetings_recorded:>5} {report.feedback_recorded:>5} {wall:>7.2f} "
+            f"{report.meetings_recorded:>5} {report.feedback_recorded:>5} {wall:>7.2f} {cpu:>6.2f} "
             f"{s['import']:>7.2f} {s['assemble']:>7.2f} {s['summary']:>7.2f} {s['PDF']:>6.2f} "
             f"{pages:>5} {s['reminders']:>7.2f} {s['commit']:>7.2f} "
             f"{len(outcome.message_ids):>5} {rss:>7.0f}  {_statuses(outcome.table_rows):>24}"
@@ -604,10 +616,14 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
         feedback = session.exec(select(func.count()).select_from(MeetingFeedback)).one()
         outbox = session.exec(select(func.count()).select_from(OutboxMessage)).one()
     end_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    order = ("import", "assemble", "summary", "PDF", "reminders", "commit")
+    print(f"stored: {logs} meetings, {feedback} feedback, {outbox} messages in the outbox")
+    print("by part over the year, wall: " + ", ".join(f"{p} {total[p]:.1f} s" for p in order))
     print(
-        f"stored: {logs} meetings, {feedback} feedback, {outbox} messages in the outbox; "
-        f"by part over the year: "
-        + ", ".join(f"{part} {seconds:.1f} s" for part, seconds in total.items())
+        "by part over the year, CPU:  "
+        + ", ".join(f"{p} {total_cpu[p]:.1f} s" for p in order)
+        + f"; CPU {total_cpu_s:.1f} s of wall {total_wall:.1f} s (the rest: waiting for a core"
+        f" or the disk; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
     print(
         f"last month / first month wall {walls[-1] / walls[0]:.2f} (logs accumulate: "
@@ -619,7 +635,8 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
     print(
         f"wall {total_wall:.1f} s for 9 months (target ≤ {TARGET_SECONDS:.0f} s: {verdict_time}), "
         f"peak RSS {peak_rss:.0f} MB (target ≤ {TARGET_MB:.0f} MB: {verdict_memory}), "
-        f"PDF share {total['PDF'] / total_wall:.0%}"
+        f"PDF share {total['PDF'] / total_wall:.0%} of wall, "
+        f"{total_cpu['PDF'] / total_cpu_s:.0%} of CPU"
         + (f", py peak {peak_py:.0f} MB" if trace else "")
     )
 
