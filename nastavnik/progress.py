@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -327,8 +328,11 @@ class LoggedMeetingRow:
     done: str
     next_step: str
 
+    def as_dict(self) -> dict[str, object]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
-_LOG_COLUMNS = tuple(getattr(MeetingLog, item.name) for item in fields(LoggedMeetingRow))
+
+LOG_COLUMNS = tuple(getattr(MeetingLog, item.name) for item in fields(LoggedMeetingRow))
 
 
 @dataclass
@@ -352,17 +356,20 @@ def load_pairs(*, session: Session, pair_ids: list[uuid.UUID], as_of: date) -> P
     few queries per 500 pairs (a month of 2 000 pairs must not cost 10 000 queries)."""
     data = PairsData()
     for ids in chunks(pair_ids):
-        for programme in session.exec(
-            select(PersonalProgramme)
+        contents: dict[uuid.UUID, dict[str, Any]] = {}
+        for pair_id, content in session.execute(
+            select(PersonalProgramme.pair_id, PersonalProgramme.content)
             .where(col(PersonalProgramme.pair_id).in_(ids))
             .order_by(col(PersonalProgramme.version))
         ):
-            if programme.content:  # the latest version with content wins
-                data.programmes[programme.pair_id] = ProgrammeContent.from_dict(programme.content)
+            if content:  # the latest version with content wins
+                contents[pair_id] = content
+        for pair_id, content in contents.items():
+            data.programmes[pair_id] = ProgrammeContent.from_dict(content)
         logs = [
             LoggedMeetingRow(*row)
             for row in session.execute(
-                select(*_LOG_COLUMNS)
+                select(*LOG_COLUMNS)
                 .where(col(MeetingLog.pair_id).in_(ids), MeetingLog.held_on <= as_of)
                 .order_by(col(MeetingLog.held_on), col(MeetingLog.id))
             )
