@@ -554,7 +554,7 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
     print(header)
     total: dict[str, float] = defaultdict(float)
     total_cpu: dict[str, float] = defaultdict(float)
-    total_wall, total_cpu_s, peak_rss, peak_py = 0.0, 0.0, 0.0, 0.0
+    total_wall, total_cpu_s, peak_rss, peak_py, total_pages = 0.0, 0.0, 0.0, 0.0, 0
     walls: list[float] = []
     for month, path in zip(MONTHS, exports, strict=True):
         first_of_next = next_month(month)
@@ -600,6 +600,7 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
             total[part] += seconds
             total_cpu[part] += parts.cpu[part]
         total_wall += wall
+        total_pages += pages
         total_cpu_s += cpu
         walls.append(wall)
         s = parts.seconds
@@ -624,6 +625,10 @@ def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
         + ", ".join(f"{p} {total_cpu[p]:.1f} s" for p in order)
         + f"; CPU {total_cpu_s:.1f} s of wall {total_wall:.1f} s (the rest: waiting for a core"
         f" or the disk; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    print(
+        f"PDF: {total_pages} pages in 9 summaries, {total_cpu['PDF'] / total_pages * 1000:.0f} ms "
+        f"CPU per page (the summary lists every pair not on track, so it grows over the year)"
     )
     print(
         f"last month / first month wall {walls[-1] / walls[0]:.2f} (logs accumulate: "
