@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from models import (
+    MeetingFeedback,
     MeetingLog,
     MentorshipPair,
     Organization,
     OutboxMessage,
+    PairMember,
     Participant,
     Person,
 )
@@ -32,7 +34,6 @@ from nastavnik.programmes import month_label
 from nastavnik.progress import (
     chunks,
     cycle_policy,
-    load_pairs,
     month_end,
     month_start,
     pairs_of_month,
@@ -61,6 +62,28 @@ def _people(session: Session, participant_ids: Iterable[uuid.UUID]) -> dict[uuid
         ):
             found[participant_id] = _Person(person.full_name, person.email)
     return found
+
+
+def _mentees_and_feedback(
+    session: Session, meetings: Sequence[tuple[MeetingLog, MentorshipPair]], *, as_of: date
+) -> tuple[dict[uuid.UUID, list[uuid.UUID]], set[tuple[uuid.UUID, uuid.UUID]]]:
+    """The pairs' mentees, and the (meeting, mentee) feedback given on these meetings by as_of."""
+    mentees: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for ids in chunks(list({pair.id for _, pair in meetings})):
+        for pair_id, mentee_id in session.exec(
+            select(PairMember.pair_id, PairMember.mentee_id).where(col(PairMember.pair_id).in_(ids))
+        ):
+            mentees[pair_id].append(mentee_id)
+    given: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for ids in chunks([log.id for log, _ in meetings]):
+        given.update(
+            session.exec(
+                select(MeetingFeedback.meeting_id, MeetingFeedback.mentee_id).where(
+                    col(MeetingFeedback.meeting_id).in_(ids), MeetingFeedback.given_on <= as_of
+                )
+            ).all()
+        )
+    return mentees, given
 
 
 def _queue(
@@ -204,11 +227,13 @@ def queue_reminders(
         )
         .order_by(col(MeetingLog.held_on), col(MeetingLog.id))
     ).all()
-    data = load_pairs(session=session, pair_ids=list({pair.id for _, pair in recent}), as_of=today)
+    # The recent meetings' mentees and feedback only: the pairs' whole logs and programmes
+    # (progress.load_pairs) are not needed to know who still owes an answer.
+    mentees, given = _mentees_and_feedback(session, recent, as_of=today)
     owed: dict[date, list[tuple[MeetingLog, MentorshipPair, uuid.UUID]]] = defaultdict(list)
     for log, pair in recent:
-        for owing in data.mentees.get(pair.id, []):
-            if (log.id, owing) not in data.feedback:
+        for owing in mentees.get(pair.id, []):
+            if (log.id, owing) not in given:
                 owed[log.held_on + timedelta(days=feedback_days)].append((log, pair, owing))
     people = _people(session, (m for items in owed.values() for _, _, m in items))
     for due, items in sorted(owed.items()):

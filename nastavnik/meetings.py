@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlmodel import Session, col, select
 
@@ -347,7 +348,17 @@ def require_mentee(*, mentee_id: uuid.UUID, mentee_ids: Iterable[uuid.UUID]) -> 
         )
 
 
-def check_feedback(*, meeting: MeetingLog, rating: int, given_on: date, today: date) -> None:
+class MeetingFacts(Protocol):
+    """What the feedback rules read of a meeting (a MeetingLog, or its columns as read)."""
+
+    @property
+    def kind(self) -> MeetingKind: ...
+
+    @property
+    def held_on(self) -> date: ...
+
+
+def check_feedback(*, meeting: MeetingFacts, rating: int, given_on: date, today: date) -> None:
     """Refuse feedback on a kind that takes none, a rating outside 1..5, an impossible date."""
     if meeting.kind not in FEEDBACK_REQUIRED:
         required = " и ".join(f"«{KIND_LABEL_RU[k]}»" for k in SEQUENCE if k in FEEDBACK_REQUIRED)

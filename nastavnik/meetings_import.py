@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import false, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -39,6 +40,7 @@ from nastavnik import meetings, repository
 from nastavnik.db import session_scope
 from nastavnik.meetings import MeetingRefused
 from nastavnik.pairs import ONGOING
+from nastavnik.progress import LOG_COLUMNS, LoggedMeetingRow
 from nastavnik.tabular import (
     AMBIGUOUS,
     MISSING,
@@ -293,27 +295,40 @@ def import_meetings(
     report = MeetingImportReport(file=table.file, ignored_columns=table.ignored)
     rows = _read_rows(session, cycle_id, table.records, report)
 
-    # Checked by the core's pure rules against what is stored, then written in one flush:
-    # the benchmark's 2 000 pairs would spend minutes on a few queries per row.
+    # Checked by the core's pure rules against what is stored, then written in one INSERT per
+    # table:    # the benchmark's 2 000 pairs would spend minutes on a few queries per row.
     pairs = {
         pair.id: pair
         for pair in session.exec(select(MentorshipPair).where(MentorshipPair.cycle_id == cycle_id))
     }
+    # Only the file's dates can hold a meeting it repeats (one per pair, day and kind): a
+    # month's file then reads that month's logs, not the whole year's.
     in_cycle = col(MeetingLog.pair_id).in_(
         select(MentorshipPair.id).where(MentorshipPair.cycle_id == cycle_id)
     )
+    days = [row.held_on for row in rows]
+    in_file_dates = (
+        (col(MeetingLog.held_on) >= min(days)) & (col(MeetingLog.held_on) <= max(days))
+        if days
+        else false()
+    )
     stored = {
-        (m.pair_id, m.held_on, m.kind): m for m in session.exec(select(MeetingLog).where(in_cycle))
+        (m.pair_id, m.held_on, m.kind): m
+        for m in (
+            LoggedMeetingRow(*row)
+            for row in session.execute(select(*LOG_COLUMNS).where(in_cycle, in_file_dates))
+        )
     }
     given = set(
         session.exec(
             select(MeetingFeedback.meeting_id, MeetingFeedback.mentee_id)
             .join(MeetingLog, col(MeetingLog.id) == col(MeetingFeedback.meeting_id))
-            .where(in_cycle)
+            .where(in_cycle, in_file_dates)
         ).all()
     )
-    new_meetings: list[MeetingLog] = []
-    new_feedback: list[MeetingFeedback] = []
+    # Rows for one INSERT each (a month's file is thousands of rows: ORM objects cost seconds).
+    new_meetings: list[dict[str, object]] = []
+    new_feedback: list[dict[str, object]] = []
     created_rows: set[int] = set()
     source = table.file
     # Meetings first: a feedback row may come before its meeting's row in the file.
@@ -331,7 +346,8 @@ def import_meetings(
         except MeetingRefused as refused:
             _reject(report, row.number, refused, HELD_ON)
             continue
-        meeting = MeetingLog(
+        meeting = LoggedMeetingRow(
+            id=uuid.uuid4(),
             pair_id=row.pair_id,
             held_on=row.held_on,
             kind=row.kind,
@@ -340,10 +356,9 @@ def import_meetings(
             topic=row.topic,
             done=row.done,
             next_step=row.next_step,
-            source=f"{source}:{row.number}",
         )
         stored[key] = meeting
-        new_meetings.append(meeting)
+        new_meetings.append({**meeting.as_dict(), "source": f"{source}:{row.number}"})
         created_rows.add(row.number)
     for row in rows:
         if row.rating is None:
@@ -367,24 +382,25 @@ def import_meetings(
             _reject(report, row.number, refused, RATING)
             continue
         new_feedback.append(
-            MeetingFeedback(
-                meeting_id=found.id,
-                mentee_id=row.mentee_id,
-                rating=row.rating,
-                comment=row.comment,
-                given_on=row.given_on,
-                source=f"{source}:{row.number}",
-            )
+            {
+                "id": uuid.uuid4(),
+                "meeting_id": found.id,
+                "mentee_id": row.mentee_id,
+                "rating": row.rating,
+                "comment": row.comment,
+                "given_on": row.given_on,
+                "source": f"{source}:{row.number}",
+            }
         )
         given.add((found.id, row.mentee_id))
         created_rows.add(row.number)
     report.rejected.sort(key=lambda e: e.row)
     if report.rejected:
         return report  # all or nothing: nothing was added to the session
-    session.add_all(new_meetings)
-    session.flush()
-    session.add_all(new_feedback)
-    session.flush()
+    if new_meetings:
+        session.execute(insert(MeetingLog), new_meetings)
+    if new_feedback:
+        session.execute(insert(MeetingFeedback), new_feedback)
     report.meetings_recorded, report.feedback_recorded = len(new_meetings), len(new_feedback)
     report.accepted = len(created_rows)
     report.unchanged = len(rows) - len(created_rows)
@@ -399,7 +415,7 @@ def import_meetings(
             details={
                 "meetings": report.meetings_recorded,
                 "feedback": report.feedback_recorded,
-                "pairs": len({m.pair_id for m in new_meetings}),
+                "pairs": len({m["pair_id"] for m in new_meetings}),
             },
         )
     return report

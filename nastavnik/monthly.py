@@ -39,6 +39,7 @@ from nastavnik.progress import (
     FORMAT_RU,
     STATUS_ORDER,
     STATUS_RU,
+    LoggedMeetingRow,
     MonthAssessment,
     MonthStatus,
     PairProgress,
@@ -62,7 +63,7 @@ from nastavnik.settings import Settings
 def _report_content(
     *,
     month: date,
-    logs: Sequence[MeetingLog],
+    logs: Sequence[MeetingLog | LoggedMeetingRow],
     programme: ProgrammeContent | None,
     progress: PairProgress,
     assessment: MonthAssessment,
