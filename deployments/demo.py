@@ -30,7 +30,7 @@ from deployments.year import (
     YearSimulation,
 )
 from models import ApprovalRequest, Document, Role
-from nastavnik import pairing, plan, questionnaires, repository, roadmap_report, training
+from nastavnik import pairing, plan, progress, questionnaires, repository, roadmap_report, training
 from nastavnik.clock import StoredClock, process_clock
 from nastavnik.db import get_engine, session_scope
 from nastavnik.programmes import month_label
@@ -420,6 +420,48 @@ def _import_meetings(settings: Settings, cycle_id: uuid.UUID, month: date, today
     )
 
 
+def _year_end(settings: Settings, cycle_id: uuid.UUID, clock: StoredClock, step: str) -> str:
+    """A step of the year's end the school's people take (see deployments/demo_meetings.py)."""
+    today, now = clock.today(), clock.now()
+    with session_scope() as session:
+        if step == "final-event-inputs":
+            consents, described = demo_meetings.final_event_inputs(
+                session=session, cycle_id=cycle_id, today=today, now=now
+            )
+            return f"наставники: согласий на публикацию {consents}, практик в банк {described}"
+        if step.startswith("confirm:"):
+            month = date.fromisoformat(step.removeprefix("confirm:"))
+            confirmed = demo_meetings.confirm_monthly_reports(
+                session=session, cycle_id=cycle_id, month=month, now=now
+            )
+            return (
+                f"наставники подтвердили отчёты за {month_label(month).lower()} (п. 4.2): "
+                f"{confirmed}"
+            )
+        if step == "nominations":
+            nominated = demo_meetings.curator_nominations(
+                session=session, cycle_id=cycle_id, today=today
+            )
+            return f"куратор выдвинул к поощрению наставников: {nominated}"
+        if step == "reports":
+            pairs_done, reports = demo_meetings.submit_completion_reports(
+                session=session, cycle_id=cycle_id, today=today, now=now
+            )
+            return (
+                f"отчёты по завершении (п. 2.13–2.14) по ссылкам: пар {pairs_done}, "
+                f"отчётов {reports}"
+            )
+        held = demo_meetings.record_interviews(
+            session=session,
+            cycle_id=cycle_id,
+            today=today,
+            now=now,
+            interviewer=DEMO_ORG["director_name"],
+            count=10,
+        )
+        return f"директор провёл итоговые собеседования с наставляемыми (п. 3.1): {held}"
+
+
 def _change(make: Any, cycle_id: uuid.UUID, clock: StoredClock) -> RunAction:
     """A change to a pair the curator asks for on the day (None when the pair is not there)."""
 
@@ -470,11 +512,19 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
     def import_meetings(month: date) -> Action:
         return lambda: _import_meetings(settings, cycle_id, month, clock.today())
 
+    def year_end(step: str) -> Action:
+        return lambda: _year_end(settings, cycle_id, clock, step)
+
     # The meetings year: each month's export imported on the 24th, October to May.
     meeting_months = demo_meetings.months(date(2026, 10, 1), date(2027, 5, 1))
     exports = {
         month.replace(day=demo_meetings.EXPORT_DAY): [import_meetings(month)]
         for month in meeting_months
+    }
+    # Mentors confirm the month's report through their link within days of its assembly.
+    confirmations = {
+        progress.next_month(month).replace(day=3): [year_end(f"confirm:{month.isoformat()}")]
+        for month in meeting_months[1:]
     }
     return YearScript(
         runs={
@@ -486,6 +536,7 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
         },
         actions={
             **exports,
+            **confirmations,
             date(2026, 9, 7): [import_questionnaires],
             # Late: the site section was due by 01.10.2026.
             date(2026, 10, 6): [
@@ -503,6 +554,14 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
             date(2027, 5, 25): [
                 close("2", "file", "protokoly_roditelskih_sobranii_2026_2027.pdf", "куратор")
             ],
+            # Before the final event the roadmap dates from 16 May.
+            date(2027, 5, 12): [year_end("final-event-inputs")],
+            # The pairs ended on 31 May; their reports are due within ten days (§2.13–§2.14).
+            date(2027, 6, 7): [year_end("reports")],
+            date(2027, 6, 10): [
+                close("12", "note", "Отчёты сданы, кроме одной пары (в списке куратора)", "куратор")
+            ],
+            date(2027, 6, 15): [year_end("interviews")],
         },
         decisions={
             "preparation-orders": ScriptedDecision(1, comment="Утверждаю."),
@@ -525,6 +584,11 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
             "pair-replacement": ScriptedDecision(1, comment="Замену согласовываю."),
             "pair-extension": ScriptedDecision(1, comment="Продлить."),
             "pair-termination": ScriptedDecision(2, comment="Согласна."),
+            "final-event-nominations": ScriptedDecision(
+                1, comment="Выдвижение подтверждаю.", before=year_end("nominations")
+            ),
+            "final-event-orders": ScriptedDecision(1, comment="Приказы подписаны."),
+            "completion-reports": ScriptedDecision(2, comment="Отчёты и справку утверждаю."),
         },
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -23,13 +23,27 @@ from deployments.year import RunRequest
 from models import (
     MeetingKind,
     MentorshipPair,
+    MonthlyReport,
+    MonthlyReportStatus,
     PairChangeReason,
     PairMember,
+    PairStatus,
     Participant,
     Person,
     PersonalProgramme,
+    RewardKind,
 )
-from nastavnik import pair_changes, pairs, policy, progress
+from nastavnik import (
+    completion,
+    final_event,
+    honour_board,
+    monthly,
+    pair_changes,
+    pairs,
+    policy,
+    practices,
+    progress,
+)
 from nastavnik.meetings import KIND_LABEL_RU
 from nastavnik.programmes import ProgrammeContent, month_label
 
@@ -78,12 +92,18 @@ def _name(person: Person) -> str:
     )
 
 
-def going_on(*, session: Session, cycle_id: uuid.UUID) -> list[DemoPair]:
-    """The cycle's pairs going on, in the order of their mentor's and first mentee's names."""
+def going_on(
+    *,
+    session: Session,
+    cycle_id: uuid.UUID,
+    statuses: tuple[PairStatus, ...] = pairs.ONGOING,
+) -> list[DemoPair]:
+    """The cycle's pairs in these statuses (going on, unless told), in the order of their
+    mentor's and first mentee's names."""
     found = []
     for pair in session.exec(
         select(MentorshipPair).where(
-            MentorshipPair.cycle_id == cycle_id, col(MentorshipPair.status).in_(pairs.ONGOING)
+            MentorshipPair.cycle_id == cycle_id, col(MentorshipPair.status).in_(statuses)
         )
     ):
         mentor = session.exec(
@@ -278,3 +298,175 @@ def months(start: date, end: date) -> list[date]:
         found.append(month)
         month = progress.next_month(month)
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The year's end: completion reports, the director's interviews, the final event's inputs
+# ---------------------------------------------------------------------------------------------
+
+FINISHED = (PairStatus.ended, PairStatus.terminated)
+
+
+def submit_completion_reports(
+    *, session: Session, cycle_id: uuid.UUID, today: date, now: datetime
+) -> tuple[int, int]:
+    """Mentors and mentees of the finished pairs hand in their §2.13–§2.14 reports, all but the
+    lagging pair (its reports become overdue: reminders, the curator's list); returns (pairs,
+    reports)."""
+    handed, reports = 0, 0
+    for index, demo in enumerate(going_on(session=session, cycle_id=cycle_id, statuses=FINISHED)):
+        if index == 0 or not completion.is_finished(demo.pair, today):
+            continue
+        scales = {
+            "satisfaction_programme": str(8 + index % 3),
+            "satisfaction_pair": str(9 - index % 2),
+            "expectations_met": str(7 + index % 4),
+            "usefulness": str(8 + index % 3),
+        }
+        members = session.exec(
+            select(PairMember.mentee_id).where(PairMember.pair_id == demo.pair.id)
+        ).all()
+        answers: list[tuple[uuid.UUID, dict[str, str]]] = [
+            (
+                demo.pair.mentor_id,
+                {
+                    **scales,
+                    "plan_fulfilment": "полностью" if index % 5 else "частично",
+                    "results": "Задачи индивидуального плана выполнены, результаты обсуждены.",
+                },
+            ),
+            *((mentee, {**scales, "mentor_rating": str(9 + index % 2)}) for mentee in members),
+        ]
+        for participant_id, values in answers:
+            if completion.find_report(
+                session=session, pair_id=demo.pair.id, participant_id=participant_id
+            ):
+                continue
+            completion.submit_report(
+                session=session,
+                pair_id=demo.pair.id,
+                participant_id=participant_id,
+                values=values,
+                today=today,
+                now=now,
+                source="link",
+            )
+            reports += 1
+        handed += 1
+    return handed, reports
+
+
+def record_interviews(
+    *,
+    session: Session,
+    cycle_id: uuid.UUID,
+    today: date,
+    now: datetime,
+    interviewer: str,
+    count: int,
+) -> int:
+    """The director's final interviews (§3.1) with the mentees of the first finished pairs."""
+    held = 0
+    for demo in going_on(session=session, cycle_id=cycle_id, statuses=FINISHED)[:count]:
+        for mentee_id in session.exec(
+            select(PairMember.mentee_id).where(PairMember.pair_id == demo.pair.id)
+        ).all():
+            completion.record_interview(
+                session=session,
+                pair_id=demo.pair.id,
+                mentee_id=mentee_id,
+                held_on=today,
+                interviewer=interviewer,
+                notes="Цели программы достигнуты; наставляемый хочет продолжить в следующем году.",
+                today=today,
+                now=now,
+            )
+            held += 1
+    return held
+
+
+def final_event_inputs(
+    *, session: Session, cycle_id: uuid.UUID, today: date, now: datetime
+) -> tuple[int, int]:
+    """Adult mentors agree to publication on the honour board (minors are never asked) and three
+    mentors describe a practice for the bank; returns (consents, practices)."""
+    consents, described = 0, 0
+    for index, demo in enumerate(going_on(session=session, cycle_id=cycle_id)):
+        mentor = session.get(Participant, demo.pair.mentor_id)
+        assert mentor is not None
+        person = session.get(Person, mentor.person_id)
+        assert person is not None
+        if mentor.grade is None and index % 4 != 3:  # an adult; every fourth keeps it private
+            try:
+                honour_board.record_publication_consent(
+                    session=session,
+                    person_id=person.id,
+                    cycle_id=cycle_id,
+                    given_on=today,
+                    source="заявление о согласии на публикацию",
+                )
+            except honour_board.PublicationRefused:
+                continue  # a minor: never asked
+            consents += 1
+        if described < 3 and mentor.grade is None:
+            practices.submit_practice(
+                session=session,
+                pair_id=demo.pair.id,
+                participant_id=mentor.id,
+                title=f"Практика наставничества № {described + 1}: совместный проект",
+                summary="Наставляемый ведёт проект под руководством наставника, встречи раз "
+                "в две недели, результаты обсуждаются с классом.",
+                results="Проект представлен на школьной конференции.",
+                now=now,
+                today=today,
+            )
+            described += 1
+    return consents, described
+
+
+def confirm_monthly_reports(
+    *, session: Session, cycle_id: uuid.UUID, month: date, now: datetime
+) -> int:
+    """Mentors confirm their pairs' reports on the month through their links (§4.2), all but
+    the lagging pair's mentor; returns how many were confirmed now."""
+    confirmed = 0
+    ended = (*pairs.ONGOING, PairStatus.ended, PairStatus.terminated, PairStatus.replaced)
+    for index, demo in enumerate(going_on(session=session, cycle_id=cycle_id, statuses=ended)):
+        report = session.exec(
+            select(MonthlyReport).where(
+                MonthlyReport.pair_id == demo.pair.id, MonthlyReport.month == month
+            )
+        ).first()
+        if index == 0 or report is None or report.status == MonthlyReportStatus.confirmed:
+            continue
+        monthly.confirm_report(
+            session=session,
+            pair_id=demo.pair.id,
+            month=month,
+            participant_id=demo.pair.mentor_id,
+            comment="",
+            now=now,
+        )
+        confirmed += 1
+    return confirmed
+
+
+def curator_nominations(*, session: Session, cycle_id: uuid.UUID, today: date) -> int:
+    """The curator puts forward the ranking's first five (§2.16), following its advice where it
+    gives one and saying why where it gives none; returns how many were nominated."""
+    ranking = final_event.cycle_ranking(session=session, cycle_id=cycle_id, as_of=today)
+    for ranked in ranking[:5]:
+        reward = ranked.recommended or RewardKind.gratitude
+        final_event.nominate(
+            session=session,
+            cycle_id=cycle_id,
+            ranking=ranking,
+            mentor_id=ranked.mentor_id,
+            reward=reward,
+            nominated_by="куратор",
+            today=today,
+            comment=""
+            if ranked.recommended == reward
+            else "Пара работала весь год без пропусков, отзывы наставляемых высокие.",
+        )
+    return min(5, len(ranking))

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from sqlmodel import col, select
 
 from models import ApprovalRequest, ApprovalStatus, ItemStatus, MentorshipPair, PlanItem
-from nastavnik import mail, monthly, plan, progress, roadmap_report, tick
+from nastavnik import completion_reminders, mail, monthly, plan, progress, roadmap_report, tick
 from nastavnik.clock import StoredClock
 from nastavnik.db import get_engine, session_scope
 from nastavnik.programmes import month_label
@@ -136,6 +136,15 @@ def meeting_days(*, pairs: list[MentorshipPair], policy: tick.ReminderPolicy) ->
         return days
     month = progress.month_start(min(start for start, _ in terms))
     last = progress.month_start(max(end for _, end in terms))
+    for _, ends_on in terms:
+        # The §2.13–§2.14 reports are due ten days after the pair's end (the policy's
+        # default): reminded before and on the day, then the curator is told.
+        due = ends_on + timedelta(days=10)
+        days |= {
+            due - timedelta(days=policy.remind_days_before),
+            due,
+            due + timedelta(days=policy.escalate_to_curator_after),
+        }
     while month <= last:
         end = progress.month_end(month)
         days |= {
@@ -251,6 +260,14 @@ class YearSimulation:
                 today=day,
                 now=self.clock.now(),
             )
+            # The completion stage's reminders about the §2.13–§2.14 reports due.
+            completion_mail = completion_reminders.queue_reminders(
+                session=session,
+                settings=self.settings,
+                cycle_id=self.cycle_id,
+                today=day,
+                now=self.clock.now(),
+            )
         self.log.days_ticked += 1
         self.log.timed("tick rules", began)
         began = time.perf_counter()
@@ -285,7 +302,7 @@ class YearSimulation:
                 f"отчёты наставников за {month_label(meetings.month).lower()}: "
                 f"{meetings.reports}, сводка куратору",
             )
-        message_ids = [*outcome.message_ids, *meetings.message_ids]
+        message_ids = [*outcome.message_ids, *meetings.message_ids, *completion_mail]
         if message_ids:
             began = time.perf_counter()
             asyncio.run(

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from models import (
@@ -51,11 +52,21 @@ STAGE_APPROVALS: dict[str, str] = {
     Stage.base_formation: REGISTERS_APPROVAL,
     Stage.training: MENTORS_ORDER_APPROVAL,
     Stage.pairing: "programmes-approval",
+    Stage.completion: "completion-reports",
+    # The final event asks in rounds («final-event-orders-1», …): any round's approval ends it.
+    Stage.final_event: "final-event-orders",
 }
 
 # Stages the product runs today; rows of the others stay «не начат» and get no reminders.
 BUILT_STAGES: frozenset[str] = frozenset(
-    {Stage.preparation, Stage.base_formation, Stage.training, Stage.pairing}
+    {
+        Stage.preparation,
+        Stage.base_formation,
+        Stage.training,
+        Stage.pairing,
+        Stage.completion,
+        Stage.final_event,
+    }
 )
 
 STATUS_RU = {
@@ -262,7 +273,13 @@ def _stage_state(session: Session, item: PlanItem) -> tuple[ItemStatus | None, d
         return None, {}
     deciding = session.exec(
         select(ApprovalRequest)
-        .where(ApprovalRequest.cycle_id == item.cycle_id, ApprovalRequest.approval_key == key)
+        .where(
+            ApprovalRequest.cycle_id == item.cycle_id,
+            or_(
+                col(ApprovalRequest.approval_key) == key,
+                col(ApprovalRequest.approval_key).like(f"{key}-%"),
+            ),
+        )
         .order_by(col(ApprovalRequest.requested_at).desc())
     ).first()
     if deciding is not None and deciding.status == ApprovalStatus.approved:
@@ -292,14 +309,28 @@ def _stage_state(session: Session, item: PlanItem) -> tuple[ItemStatus | None, d
     return None, {}
 
 
+ROADMAP_DOCUMENTS: dict[str, tuple[str, str]] = {
+    "evaluation-memo": ("memo", "Справка по результатам оценки и обратной связи"),
+    "self-diagnostics-memo": ("memo", "Справка по результатам самодиагностики"),
+    "order-rewards": ("order", "Приказ о поощрении наставников"),
+}
+"""A roadmap's document names the stages make, as (type, title): such a document completes the
+item when it is approved (the roadmap says «evaluation-memo», the completion stage makes a memo
+with that title)."""
+
+
 def _document_state(
     session: Session, item: PlanItem, cycle: Cycle
 ) -> tuple[ItemStatus | None, dict[str, Any]]:
     """Done when a document of the type is approved in the cycle (issued, for a recurring row
     within its window); in progress while one waits as a draft."""
+    doc_type, title = ROADMAP_DOCUMENTS.get(item.completion_document or "", ("", ""))
     query = select(Document).where(
-        Document.cycle_id == cycle.id, Document.doc_type == item.completion_document
+        Document.cycle_id == cycle.id,
+        Document.doc_type == (doc_type or item.completion_document),
     )
+    if title:
+        query = query.where(Document.title == title)
     if item.occurrence and item.planned_start and item.planned_end:
         query = query.where(
             col(Document.doc_date) >= item.planned_start,

@@ -232,7 +232,8 @@ class MonthAssessment:
 def assess_month(*, progress: PairProgress, lagging_behind: int) -> MonthAssessment:
     """The month's status: the most serious of no contact (no meeting at all in the month),
     lagging (held `lagging_behind` or more meetings fewer than planned from the programme's
-    start to the month's end), missing feedback (a mentee's feedback overdue), else on track.
+    start to the month's end), missing feedback (a mentee's feedback that fell due this month
+    has not come), else on track.
     Every condition that holds is given as a reason, so a lagging pair's missing feedback shows."""
     current = progress.of_month(progress.month)
     planned_to_date, held_to_date = progress.planned_to_date, progress.held_to_date
@@ -254,15 +255,21 @@ def assess_month(*, progress: PairProgress, lagging_behind: int) -> MonthAssessm
                 f"запланированных: отставание на {behind} (порог — {lagging_behind})",
             )
         )
-    if progress.missing_feedback:
-        count = len(progress.missing_feedback)
+    # Feedback that fell due this month makes the month's status; feedback owed since earlier
+    # months was reported then and is only recalled, or one missed answer in November would
+    # list the pair as «missing feedback» in every summary to the year's end.
+    due_now = [m for m in progress.missing_feedback if m.due_on >= progress.month]
+    earlier = len(progress.missing_feedback) - len(due_now)
+    if due_now:
         found.append(
             (
                 MonthStatus.missing_feedback,
-                f"нет отзыва наставляемого о встречах, срок которого истёк: {count}",
+                f"нет отзыва наставляемого о встречах, срок которого истёк: {len(due_now)}",
             )
         )
     reasons = [reason for _, reason in found]
+    if earlier:
+        reasons.append(f"не получено отзывов за прошлые месяцы: {earlier}")
     if not progress.has_programme:
         reasons.append("индивидуальная программа не составлена: план встреч неизвестен")
     reasons.extend(f"порядок встреч нарушен — {text}" for text in progress.sequence_ru)

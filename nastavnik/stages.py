@@ -59,6 +59,22 @@ PREREQUISITES: dict[str, tuple[Prerequisite, ...]] = {
             "проведите этап «Обучение наставников» и получите решение директора",
         ),
     ),
+    "completion": (
+        Prerequisite(
+            "programmes-approval",
+            "персонализированные программы не утверждены директором",
+            "проведите этап «Формирование пар» и получите решение директора",
+        ),
+    ),
+    # The ranking reads the pairs' meetings and feedback: the year's final event (end of May in
+    # the roadmaps) may come before the completion reports of June.
+    "final-event": (
+        Prerequisite(
+            "programmes-approval",
+            "персонализированные программы не утверждены директором",
+            "проведите этап «Формирование пар» и получите решение директора",
+        ),
+    ),
 }
 
 

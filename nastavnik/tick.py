@@ -42,7 +42,12 @@ RUNNABLE_STAGES: tuple[str, ...] = (
     Stage.base_formation,
     Stage.training,
     Stage.pairing,
+    Stage.completion,
+    Stage.final_event,
 )
+
+FINAL_EVENT_AFTER_DAYS = 14
+"""The final event started by the tick is held two weeks after its orders are drafted."""
 
 STAGE_RU = {
     Stage.preparation: "Подготовка",
@@ -417,4 +422,9 @@ def stage_parameters(
     if stage == Stage.preparation:
         cycle_plan = plan.get_plan(session=session, cycle_id=cycle_id)
         params["roadmap_file"] = cycle_plan.roadmap_file if cycle_plan else ""
+    if stage == Stage.final_event:
+        # The curator can start it by hand with a date and a place; started by the roadmap, it
+        # is held in the organisation's assembly hall two weeks on.
+        params["event_date"] = (day + timedelta(days=FINAL_EVENT_AFTER_DAYS)).isoformat()
+        params["place"] = f"актовый зал, {org.short_name}"
     return {"params": params}

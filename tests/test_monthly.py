@@ -264,6 +264,38 @@ def test_meetings_out_of_sequence_are_given_as_reasons() -> None:
     assert any("прежде, чем «Встреча-знакомство»" in r for r in assessment.reasons_ru)
 
 
+def test_feedback_missed_in_an_earlier_month_is_recalled_but_not_the_months_status() -> None:
+    pair_id, mentee = uuid.uuid4(), uuid.uuid4()
+    logs = [
+        _log(pair_id, date(2026, 10, 1), K.intro),
+        _log(pair_id, date(2026, 10, 2), K.trial),
+        _log(pair_id, date(2026, 10, 5), K.planning),
+        _log(pair_id, date(2026, 10, 12), K.joint_work),  # its feedback never came
+        _log(pair_id, date(2026, 11, 9), K.joint_work),
+        _log(pair_id, date(2026, 11, 23), K.joint_work),
+    ]
+    given = {(log.id, mentee) for log in logs[4:]}
+
+    def assessed(month: date) -> progress.MonthAssessment:
+        found = progress.compute_progress(
+            pair_id=pair_id,
+            programme=None,
+            logs=logs,
+            mentee_ids=[mentee],
+            feedback_given=given,
+            month=month,
+            feedback_days=3,
+        )
+        return progress.assess_month(progress=found, lagging_behind=2)
+
+    # October: the answer due on 15 October did not come.
+    assert assessed(date(2026, 10, 1)).status == progress.MonthStatus.missing_feedback
+    # November: everything due in November came; October's gap is recalled, not re-listed.
+    november = assessed(date(2026, 11, 1))
+    assert november.status == progress.MonthStatus.on_track
+    assert "не получено отзывов за прошлые месяцы: 1" in november.reasons_ru
+
+
 # ---------------------------------------------------------------------------------------------
 # The mentor's report
 # ---------------------------------------------------------------------------------------------

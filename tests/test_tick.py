@@ -84,10 +84,11 @@ MONTHLY = _item(
     Completion(kind=CompletionKind.recurring),
     "ежемесячно",
 )
+# A department's item: the one stage not built yet (the department issue).
 EVALUATION = _item(
     "5",
-    Stage.completion,
-    Completion(kind=CompletionKind.document, document="evaluation-memo"),
+    Stage.department,
+    Completion(kind=CompletionKind.document, document="analytic-report"),
     "По завершению программы. Ежегодно",
 )
 OLD = _item("2", Stage.preparation, Completion(kind=CompletionKind.manual), "До 13.05.2022 года")
@@ -461,7 +462,7 @@ def test_items_of_stages_not_built_yet_are_reported(
     engine: Engine, settings: Settings, planned
 ) -> None:
     outcome = _tick(engine, settings, planned, date(2026, 9, 1))
-    assert outcome.not_built == ["5"]  # completion: the evaluation memo
+    assert outcome.not_built == ["5"]  # the department's analytic report
     # It waits for the programme's end; its stage is not built: no date, no status, no mail.
     row = _row(engine, planned, "5")
     assert row.planned_end is None and row.status == ItemStatus.not_started

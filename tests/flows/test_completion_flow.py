@@ -123,6 +123,10 @@ def _text(document) -> str:
 
 def test_the_completion_stage_end_to_end_without_duplicates(flow_stack: FlowStack) -> None:
     cycle_id = _school()
+    # Completion follows the pairs' personal programmes, approved in the pairing stage.
+    support.approved_earlier(
+        cycle_id, stage="pairing", approval_key="programmes-approval", document_ids=[]
+    )
     run_id = support.start(
         "completion/completion",
         organization_code=COMPLETION_ORG["code"],

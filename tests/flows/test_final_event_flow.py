@@ -181,6 +181,10 @@ def _text(settings, document) -> str:
 
 def test_final_event_end_to_end_without_duplicates(flow_stack: FlowStack) -> None:
     ids = _school()
+    # The ranking reads the pairs' year: the final event follows the approved programmes.
+    support.approved_earlier(
+        ids["cycle"], stage="pairing", approval_key="programmes-approval", document_ids=[]
+    )
     run_id = support.start(
         "final-event/final-event",
         organization_code=FINAL_ORG["code"],
