@@ -65,9 +65,17 @@ async def _inside_runs(run_ids: list[Any]) -> dict[str, float]:
                 elif running_since is not None and kind in {"PAUSED", "COMPLETED", "FAILED"}:
                     parts["runs Running"] += (state.timestamp - running_since).total_seconds()
                     running_since = None
-        tasks = await client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids))
-        )
+        # The server answers at most 200 rows a call: page through them all.
+        tasks: list[Any] = []
+        while True:
+            page = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids)),
+                offset=len(tasks),
+                limit=200,
+            )
+            tasks.extend(page)
+            if len(page) < 200:
+                break
     by_task: dict[str, float] = defaultdict(float)
     for task_run in tasks:
         if task_run.total_run_time is None:
