@@ -26,21 +26,16 @@ from models import (
     Cycle,
     ImportKind,
     MentorshipPair,
-    PairMember,
-    Participant,
-    Person,
     Role,
 )
 from nastavnik import completion, repository
 from nastavnik.db import session_scope
+from nastavnik.meetings_import import CycleParticipants, pairs_by_members
 from nastavnik.progress import cycle_policy
 from nastavnik.tabular import (
-    AMBIGUOUS,
-    MISSING,
     REQUIRED_HINT,
     Field,
     ImportReport,
-    PersonIndex,
     TableSpec,
     fold_text,
     parse_date,
@@ -116,46 +111,6 @@ class CompletionImportReport(ImportReport):
     reports_recorded: int = 0
 
 
-class _People:
-    """A cycle's participants of one role by full name, e-mail or person key."""
-
-    def __init__(self, session: Session, cycle_id: uuid.UUID, role: Role) -> None:
-        rows = session.exec(
-            select(Participant.id, Person)
-            .join(Person, col(Person.id) == col(Participant.person_id))
-            .where(Participant.cycle_id == cycle_id, Participant.role == role)
-        ).all()
-        self.index = PersonIndex((person, participant_id) for participant_id, person in rows)
-        self.keys = {fold_text(person.person_key): pid for pid, person in rows}
-        self.who = "наставник" if role == Role.mentor else "наставляемый"
-
-    def find(self, typed: str) -> tuple[uuid.UUID | None, str]:
-        if typed and fold_text(typed) in self.keys:
-            return self.keys[fold_text(typed)], ""
-        match = self.index.find(email=typed if "@" in typed else "", name=typed)
-        if match.found is not None:
-            return match.found, ""
-        if match.problem == MISSING:
-            return None, REQUIRED_HINT
-        if match.problem == AMBIGUOUS:
-            return None, f"несколько участников «{typed}» в цикле, укажите ФИО полностью"
-        return None, f"{self.who} «{typed}» не найден среди участников цикла"
-
-
-def _pairs_by_members(
-    session: Session, cycle_id: uuid.UUID
-) -> dict[tuple[uuid.UUID, uuid.UUID], list[MentorshipPair]]:
-    found: dict[tuple[uuid.UUID, uuid.UUID], list[MentorshipPair]] = {}
-    for pair, mentee_id in session.exec(
-        select(MentorshipPair, PairMember.mentee_id)
-        .join(PairMember, col(PairMember.pair_id) == col(MentorshipPair.id))
-        .where(MentorshipPair.cycle_id == cycle_id)
-        .order_by(col(MentorshipPair.ends_on), col(MentorshipPair.created_at))
-    ):
-        found.setdefault((pair.mentor_id, mentee_id), []).append(pair)
-    return found
-
-
 def import_reports(
     *, session: Session, cycle_id: uuid.UUID, path: Path, max_bytes: int, today: date
 ) -> CompletionImportReport:
@@ -169,9 +124,9 @@ def import_reports(
     table = read_table(path, REPORTS, max_bytes=max_bytes, mappings=mappings)
     table.require((MENTOR, MENTEE, AUTHOR, SUBMITTED_ON))
     report = CompletionImportReport(file=table.file, ignored_columns=table.ignored)
-    mentors = _People(session, cycle_id, Role.mentor)
-    mentees = _People(session, cycle_id, Role.mentee)
-    pairs = _pairs_by_members(session, cycle_id)
+    mentors = CycleParticipants(session, cycle_id, Role.mentor)
+    mentees = CycleParticipants(session, cycle_id, Role.mentee)
+    pairs = pairs_by_members(session, cycle_id)
     stored = {
         (r.pair_id, r.participant_id): r
         for r in session.exec(

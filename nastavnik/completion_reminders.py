@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from models import Organization, OutboxMessage, Participant, Person
-from nastavnik import completion, links, mail, tick
+from models import Organization, Participant, Person
+from nastavnik import completion, links, tick
 from nastavnik.progress import chunks, cycle_policy
 from nastavnik.settings import Settings
 
@@ -43,17 +43,9 @@ def _queue(
     template: str,
     context: dict[str, object],
 ) -> None:
-    if session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)).first():
-        return
-    message = mail.enqueue_templated(
-        session=session,
-        idempotency_key=key,
-        to_addr=f"{to.name} <{to.email}>",
-        template=template,
-        context={**context, "recipient": to},
-        recipient_role=to.role,
-    )
-    queued.append(message.id)
+    message_id = tick.queue_once(session, key=key, to=to, template=template, context=context)
+    if message_id is not None:
+        queued.append(message_id)
 
 
 def _report_url(
@@ -65,19 +57,16 @@ def _report_url(
     now: datetime,
 ) -> str:
     """The participant's report page, or "" when the link is closed (a pair ended by order)."""
-    try:
-        link = links.issue_link(
-            session=session,
-            secret=settings.approval_secret(),
-            participant_id=participant_id,
-            pair_id=pair_id,
-            now=now,
-            timezone=ZoneInfo(settings.timezone),
-            actor="tick",
-        )
-    except ValueError:
-        return ""
-    return links.link_url(base_url=settings.web_base_url, token=link.token) + "/completion"
+    return links.personal_url(
+        session=session,
+        secret=settings.approval_secret(),
+        base_url=settings.web_base_url,
+        timezone=ZoneInfo(settings.timezone),
+        participant_id=participant_id,
+        pair_id=pair_id,
+        now=now,
+        path="/completion",
+    )
 
 
 def queue_reminders(

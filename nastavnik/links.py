@@ -282,6 +282,35 @@ def issue_link(
     )
 
 
+def personal_url(
+    *,
+    session: Session,
+    secret: bytes,
+    base_url: str,
+    timezone: ZoneInfo,
+    participant_id: uuid.UUID,
+    pair_id: uuid.UUID,
+    now: datetime,
+    path: str = "",
+    actor: str = "tick",
+) -> str:
+    """The participant's current link to a page of the pair (issued if needed), or "" when the
+    link is closed (revoked, or a pair with no page): a mail then says to ask the curator."""
+    try:
+        link = issue_link(
+            session=session,
+            secret=secret,
+            participant_id=participant_id,
+            pair_id=pair_id,
+            now=now,
+            timezone=timezone,
+            actor=actor,
+        )
+    except ValueError:
+        return ""
+    return link_url(base_url=base_url, token=link.token) + path
+
+
 def active_pairs(*, session: Session, cycle_id: uuid.UUID) -> list[MentorshipPair]:
     """The cycle's pairs going on (active or extended), in a stable order."""
     return list(

@@ -23,12 +23,11 @@ from models import (
     MeetingLog,
     MentorshipPair,
     Organization,
-    OutboxMessage,
     PairMember,
     Participant,
     Person,
 )
-from nastavnik import links, mail, pairs, tick
+from nastavnik import links, pairs, tick
 from nastavnik.meetings import FEEDBACK_REQUIRED, KIND_LABEL_RU
 from nastavnik.programmes import month_label
 from nastavnik.progress import (
@@ -95,18 +94,9 @@ def _queue(
     template: str,
     context: dict[str, object],
 ) -> None:
-    # As the tick's items: the key says what, for whom and which due date, so once only.
-    if session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)).first():
-        return
-    message = mail.enqueue_templated(
-        session=session,
-        idempotency_key=key,
-        to_addr=f"{to.name} <{to.email}>",
-        template=template,
-        context={**context, "recipient": to},
-        recipient_role=to.role,
-    )
-    queued.append(message.id)
+    message_id = tick.queue_once(session, key=key, to=to, template=template, context=context)
+    if message_id is not None:
+        queued.append(message_id)
 
 
 def _personal_url(
@@ -119,19 +109,16 @@ def _personal_url(
     path: str = "",
 ) -> str:
     """The participant's personal link (DESIGN §11), or "" when the pair has no page."""
-    try:
-        link = links.issue_link(
-            session=session,
-            secret=settings.approval_secret(),
-            participant_id=participant_id,
-            pair_id=pair_id,
-            now=now,
-            timezone=ZoneInfo(settings.timezone),
-            actor="tick",
-        )
-    except ValueError:  # revoked, or a pair with no page: the mail says to ask the curator
-        return ""
-    return links.link_url(base_url=settings.web_base_url, token=link.token) + path
+    return links.personal_url(
+        session=session,
+        secret=settings.approval_secret(),
+        base_url=settings.web_base_url,
+        timezone=ZoneInfo(settings.timezone),
+        participant_id=participant_id,
+        pair_id=pair_id,
+        now=now,
+        path=path,
+    )
 
 
 def queue_reminders(

@@ -111,7 +111,7 @@ class MeetingImportReport(ImportReport):
     feedback_recorded: int = 0
 
 
-class _People:
+class CycleParticipants:
     """A cycle's participants of one role by full name, e-mail or person key."""
 
     def __init__(self, session: Session, cycle_id: uuid.UUID, role: Role) -> None:
@@ -140,9 +140,10 @@ class _People:
         return None, f"{self.who} «{typed}» не найден среди участников цикла"
 
 
-def _pairs_by_members(
+def pairs_by_members(
     session: Session, cycle_id: uuid.UUID
 ) -> dict[tuple[uuid.UUID, uuid.UUID], list[MentorshipPair]]:
+    """The cycle's pairs by (mentor, mentee), earliest end first: files name people, not pairs."""
     found: dict[tuple[uuid.UUID, uuid.UUID], list[MentorshipPair]] = {}
     for pair, mentee_id in session.exec(
         select(MentorshipPair, PairMember.mentee_id)
@@ -181,9 +182,9 @@ class _Row:
 def _read_rows(
     session: Session, cycle_id: uuid.UUID, table_records: list[Record], report: ImportReport
 ) -> list[_Row]:
-    mentors = _People(session, cycle_id, Role.mentor)
-    mentees = _People(session, cycle_id, Role.mentee)
-    pairs = _pairs_by_members(session, cycle_id)
+    mentors = CycleParticipants(session, cycle_id, Role.mentor)
+    mentees = CycleParticipants(session, cycle_id, Role.mentee)
+    pairs = pairs_by_members(session, cycle_id)
     rows: list[_Row] = []
     for record in table_records:
         number = record.number

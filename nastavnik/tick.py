@@ -193,6 +193,29 @@ def _sent(session: Session, key: str) -> bool:
     return found.first() is not None
 
 
+def queue_once(
+    session: Session,
+    *,
+    key: str,
+    to: Recipient,
+    template: str,
+    context: dict[str, object],
+) -> uuid.UUID | None:
+    """Queue a templated message under its key, once: None when the key was queued before (an
+    earlier tick, or earlier today). Reminders key by the thing, its due date and the kind."""
+    if _sent(session, key):
+        return None
+    message = mail.enqueue_templated(
+        session=session,
+        idempotency_key=key,
+        to_addr=f"{to.name} <{to.email}>",
+        template=template,
+        context={**context, "recipient": to},
+        recipient_role=to.role,
+    )
+    return message.id
+
+
 def _queue(
     session: Session,
     outcome: TickOutcome,
@@ -202,17 +225,9 @@ def _queue(
     template: str,
     context: dict[str, object],
 ) -> None:
-    if _sent(session, key):
-        return
-    message = mail.enqueue_templated(
-        session=session,
-        idempotency_key=key,
-        to_addr=f"{to.name} <{to.email}>",
-        template=template,
-        context={**context, "recipient": to},
-        recipient_role=to.role,
-    )
-    outcome.message_ids.append(message.id)
+    queued = queue_once(session, key=key, to=to, template=template, context=context)
+    if queued is not None:
+        outcome.message_ids.append(queued)
 
 
 def reminder_kinds(

@@ -85,6 +85,34 @@ def exceptions_from_form(form: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(exceptions, key=lambda e: e["number"])
 
 
+def checked_link(
+    session: Session,
+    *,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    token: str,
+    channel: str,
+) -> links.LinkCheck | HTMLResponse:
+    """A participant's link checked and its use audited (committed at once, so a refusal is kept
+    too), or the refusal page: 410 for a link that is gone, 403 for one that never was theirs."""
+    check = links.check_link(
+        session=session,
+        secret=settings.approval_secret(),
+        token=token,
+        now=clock(),
+        timezone=ZoneInfo(settings.timezone),
+        channel=channel,
+    )
+    session.commit()
+    if check.problem is not None:
+        return _page(
+            "link_refused.html",
+            status_code=410 if check.problem in links.GONE else 403,
+            message=check.message_ru,
+        )
+    return check
+
+
 def create_app(
     *,
     settings: Settings,
@@ -287,21 +315,11 @@ def create_app(
     def pair_page_for(token: str, channel: str) -> links.PairPage | HTMLResponse:
         """The link owner's pair, or the refusal page; every use is audited (DESIGN §11)."""
         with Session(engine) as session:
-            check = links.check_link(
-                session=session,
-                secret=settings.approval_secret(),
-                token=token,
-                now=clock(),
-                timezone=ZoneInfo(settings.timezone),
-                channel=channel,
+            check = checked_link(
+                session, settings=settings, clock=clock, token=token, channel=channel
             )
-            session.commit()
-            if check.problem is not None:
-                return _page(
-                    "link_refused.html",
-                    status_code=410 if check.problem in links.GONE else 403,
-                    message=check.message_ru,
-                )
+            if isinstance(check, HTMLResponse):
+                return check
             assert check.participant_id is not None and check.pair_id is not None
             return links.pair_page(
                 session=session, participant_id=check.participant_id, pair_id=check.pair_id
@@ -519,21 +537,11 @@ def _monthly_report_routes(
         token: str, month_text: str, channel: str, comment: str | None = None
     ) -> HTMLResponse:
         with Session(engine) as session:
-            check = links.check_link(
-                session=session,
-                secret=settings.approval_secret(),
-                token=token,
-                now=clock(),
-                timezone=ZoneInfo(settings.timezone),
-                channel=channel,
+            check = checked_link(
+                session, settings=settings, clock=clock, token=token, channel=channel
             )
-            session.commit()
-            if check.problem is not None:
-                return _page(
-                    "link_refused.html",
-                    status_code=410 if check.problem in links.GONE else 403,
-                    message=check.message_ru,
-                )
+            if isinstance(check, HTMLResponse):
+                return check
             assert check.participant_id is not None and check.pair_id is not None
             try:
                 month = progress.parse_month(month_text)
@@ -609,21 +617,11 @@ def _completion_report_routes(
         values: dict[str, str] | None = None,
     ) -> Response:
         with Session(engine) as session:
-            check = links.check_link(
-                session=session,
-                secret=settings.approval_secret(),
-                token=token,
-                now=clock(),
-                timezone=ZoneInfo(settings.timezone),
-                channel=channel,
+            check = checked_link(
+                session, settings=settings, clock=clock, token=token, channel=channel
             )
-            session.commit()
-            if check.problem is not None:
-                return _page(
-                    "link_refused.html",
-                    status_code=410 if check.problem in links.GONE else 403,
-                    message=check.message_ru,
-                )
+            if isinstance(check, HTMLResponse):
+                return check
             assert check.participant_id is not None and check.pair_id is not None
             error, field_ru, status_code = "", "", 200
             if values is not None:
@@ -720,21 +718,11 @@ def _practice_routes(
     def checked(token: str) -> tuple[uuid.UUID, uuid.UUID] | HTMLResponse:
         """(participant, pair) of a valid link, or the refusal page."""
         with Session(engine) as session:
-            check = links.check_link(
-                session=session,
-                secret=settings.approval_secret(),
-                token=token,
-                now=clock(),
-                timezone=ZoneInfo(settings.timezone),
-                channel="web:practice",
+            check = checked_link(
+                session, settings=settings, clock=clock, token=token, channel="web:practice"
             )
-            session.commit()
-        if check.problem is not None:
-            return _page(
-                "link_refused.html",
-                status_code=410 if check.problem in links.GONE else 403,
-                message=check.message_ru,
-            )
+        if isinstance(check, HTMLResponse):
+            return check
         assert check.participant_id is not None and check.pair_id is not None
         return check.participant_id, check.pair_id
 
