@@ -203,6 +203,42 @@ def memo_context(*, session: Session, cycle_id: uuid.UUID, today: date) -> dict[
     }
 
 
+def _cycle(session: Session, cycle_id: uuid.UUID) -> Cycle:
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise LookupError(f"цикл {cycle_id} не найден")
+    return cycle
+
+
+def _issue(
+    *,
+    session: Session,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    unique_key: str,
+    doc_type: str,
+    title: str,
+    template: str,
+    context: dict[str, Any],
+    on: date,
+    flow_run_id: uuid.UUID | None,
+) -> Document:
+    """One of the stage's documents of the cycle, dated `on` (the existing one if made before)."""
+    return documents.issue_document(
+        session=session,
+        settings=settings,
+        unique_key=unique_key,
+        organization_id=_cycle(session, cycle_id).organization_id,
+        cycle_id=cycle_id,
+        doc_type=doc_type,
+        title=title,
+        template=template,
+        context=context,
+        doc_date=on,
+        flow_run_id=flow_run_id,
+    )
+
+
 def issue_memo(
     *,
     session: Session,
@@ -212,20 +248,16 @@ def issue_memo(
     flow_run_id: uuid.UUID | None = None,
 ) -> Document:
     """The memo as of `on` (the existing one if it was made before)."""
-    cycle = session.get(Cycle, cycle_id)
-    if cycle is None:
-        raise LookupError(f"цикл {cycle_id} не найден")
-    return documents.issue_document(
+    return _issue(
         session=session,
         settings=settings,
-        unique_key=memo_key(cycle_id=cycle_id, on=on),
-        organization_id=cycle.organization_id,
         cycle_id=cycle_id,
+        unique_key=memo_key(cycle_id=cycle_id, on=on),
         doc_type="memo",
         title=MEMO_TITLE,
         template=MEMO_TEMPLATE,
         context=memo_context(session=session, cycle_id=cycle_id, today=on),
-        doc_date=on,
+        on=on,
         flow_run_id=flow_run_id,
     )
 
@@ -312,15 +344,12 @@ def issue_reports_document(
     flow_run_id: uuid.UUID | None = None,
 ) -> Document:
     """Every finished pair's reports as of `on`, for the director's approval (§3.1)."""
-    cycle = session.get(Cycle, cycle_id)
-    if cycle is None:
-        raise LookupError(f"цикл {cycle_id} не найден")
-    return documents.issue_document(
+    cycle = _cycle(session, cycle_id)
+    return _issue(
         session=session,
         settings=settings,
-        unique_key=reports_key(cycle_id=cycle_id, on=on),
-        organization_id=cycle.organization_id,
         cycle_id=cycle_id,
+        unique_key=reports_key(cycle_id=cycle_id, on=on),
         doc_type="report",
         title=REPORTS_TITLE,
         template=REPORTS_TEMPLATE,
@@ -331,7 +360,7 @@ def issue_reports_document(
             "fulfilment_ru": completion.FULFILMENT_RU,
             "questions": completion.QUESTIONNAIRE_RU,
         },
-        doc_date=on,
+        on=on,
         flow_run_id=flow_run_id,
     )
 
@@ -491,19 +520,15 @@ def issue_self_diagnostics(
 ) -> Document:
     """«Справка по результатам самодиагностики» as of `on` (seed school №7, item 6: «Июнь
     Ежегодно»): the roadmap's execution and the programmes' effectiveness; no names."""
-    cycle = session.get(Cycle, cycle_id)
-    if cycle is None:
-        raise LookupError(f"цикл {cycle_id} не найден")
-    return documents.issue_document(
+    return _issue(
         session=session,
         settings=settings,
-        unique_key=self_diagnostics_key(cycle_id=cycle_id, on=on),
-        organization_id=cycle.organization_id,
         cycle_id=cycle_id,
+        unique_key=self_diagnostics_key(cycle_id=cycle_id, on=on),
         doc_type="memo",
         title=SELF_DIAGNOSTICS_TITLE,
         template=SELF_DIAGNOSTICS_TEMPLATE,
         context=self_diagnostics_context(session=session, cycle_id=cycle_id, today=on),
-        doc_date=on,
+        on=on,
         flow_run_id=flow_run_id,
     )
