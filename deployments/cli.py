@@ -1653,21 +1653,18 @@ def _only_mentee(pair_id: uuid.UUID) -> uuid.UUID:
     return ids[0]
 
 
-@meetings_app.command("import")
-def meetings_import(
-    path: Path,
-    org: Annotated[str, typer.Option(help="Код организации")],
-    year: Annotated[str, typer.Option(help="Учебный год")],
-) -> None:
-    """Import an online form's export of meetings and feedback (all rows, or none)."""
+def _import_all_or_nothing(
+    importer: Callable[..., Any], *, path: Path, org: str, year: str, kind: ImportKind
+) -> Any:
+    """Run a one-transaction import of the cycle's file and print its report; exit 1 when a row
+    was refused (then nothing was written)."""
     from nastavnik.clock import process_clock
-    from nastavnik.meetings_import import MeetingImportReport, import_meetings_transaction
 
     cycle_id = _cycle_id(org, year)
-    outcome: list[MeetingImportReport] = []
+    outcome: list[Any] = []
 
     def run() -> ImportReport:
-        report = import_meetings_transaction(
+        report = importer(
             engine=get_engine(),
             cycle_id=cycle_id,
             path=path,
@@ -1677,11 +1674,25 @@ def meetings_import(
         outcome.append(report)
         return report
 
-    _report_import(run, org=org, kind=ImportKind.meeting)
-    report = outcome[0]
-    if report.rejected:
+    _report_import(run, org=org, kind=kind)
+    if outcome[0].rejected:
         console.print("[red]Файл не импортирован: исправьте строки выше и загрузите его снова.[/]")
         raise typer.Exit(1)
+    return outcome[0]
+
+
+@meetings_app.command("import")
+def meetings_import(
+    path: Path,
+    org: Annotated[str, typer.Option(help="Код организации")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+) -> None:
+    """Import an online form's export of meetings and feedback (all rows, or none)."""
+    from nastavnik.meetings_import import MeetingImportReport, import_meetings_transaction
+
+    report: MeetingImportReport = _import_all_or_nothing(
+        import_meetings_transaction, path=path, org=org, year=year, kind=ImportKind.meeting
+    )
     console.print(
         f"Новых встреч: {report.meetings_recorded}, новых отзывов: {report.feedback_recorded}."
     )
@@ -1758,28 +1769,12 @@ def completion_import(
     year: Annotated[str, typer.Option(help="Учебный год")],
 ) -> None:
     """Import a form's export of the end-of-mentoring reports (all rows, or none)."""
-    from nastavnik.clock import process_clock
     from nastavnik.completion_import import CompletionImportReport, import_reports_transaction
 
-    cycle_id = _cycle_id(org, year)
-    outcome: list[CompletionImportReport] = []
-
-    def run() -> ImportReport:
-        report = import_reports_transaction(
-            engine=get_engine(),
-            cycle_id=cycle_id,
-            path=path,
-            max_bytes=get_settings().max_import_bytes,
-            today=process_clock().today(),
-        )
-        outcome.append(report)
-        return report
-
-    _report_import(run, org=org, kind=ImportKind.completion)
-    if outcome[0].rejected:
-        console.print("[red]Файл не импортирован: исправьте строки выше и загрузите его снова.[/]")
-        raise typer.Exit(1)
-    console.print(f"Новых отчётов: {outcome[0].reports_recorded}.")
+    report: CompletionImportReport = _import_all_or_nothing(
+        import_reports_transaction, path=path, org=org, year=year, kind=ImportKind.completion
+    )
+    console.print(f"Новых отчётов: {report.reports_recorded}.")
 
 
 @completion_app.command("status")
