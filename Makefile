@@ -18,7 +18,7 @@ lint: setup
 	$(UV) run ruff check . && $(UV) run ruff format --check . && $(UV) run mypy nastavnik models deployments
 
 bench: setup
-	$(UV) run python bench/pdf.py && $(UV) run python bench/matching.py && $(UV) run python bench/mail.py && $(UV) run python bench/year.py && $(UV) run python bench/meetings.py
+	$(UV) run python bench/pdf.py && $(UV) run python bench/matching.py && $(UV) run python bench/mail.py && $(UV) run python bench/year.py && $(UV) run python bench/meetings.py && $(UV) run python bench/rewards.py
 
 # Approval click → resumed run Running, before/after the runner changes (fresh stacks; ~30 min).
 bench-latency: setup
