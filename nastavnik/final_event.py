@@ -15,7 +15,8 @@ meetings held vs planned         30    held ÷ planned by the personal programme
 mentees' mean meeting rating     25    (rating − 1) ÷ 4 on the feedback's 1–5 scale
 monthly reports on time (§4.2)   20    reports confirmed by the policy's day of the next month
                                        ÷ reports already due
-mean satisfaction                15    (satisfaction − 1) ÷ 4 on a 1–5 scale (questionnaires)
+mean satisfaction                15    (satisfaction − 1) ÷ 9 on the completion questionnaire's
+                                       1–10 scale (mentees' satisfaction with the pair)
 pairs completed                  10    pairs ended on their end date ÷ the mentor's pairs
 =============================  ======  ==========================================================
 
@@ -47,6 +48,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from models import (
+    CompletionReport,
     MeetingFeedback,
     MentorNomination,
     MentorshipPair,
@@ -161,7 +163,7 @@ def _criteria(record: MentorRecord) -> list[tuple[str, int, float | None, str]]:
     )
     rating = (record.mean_mentee_rating - 1) / 4 if record.mean_mentee_rating is not None else None
     satisfaction = (
-        (record.mean_satisfaction - 1) / 4 if record.mean_satisfaction is not None else None
+        (record.mean_satisfaction - 1) / 9 if record.mean_satisfaction is not None else None
     )
     reports = record.reports_on_time_share
     completed = record.pairs_completed / record.pairs_total if record.pairs_total else None
@@ -195,7 +197,7 @@ def _criteria(record: MentorRecord) -> list[tuple[str, int, float | None, str]]:
             "удовлетворённость",
             WEIGHT_SATISFACTION,
             satisfaction,
-            f"{_decimal(record.mean_satisfaction, 2)} из 5"
+            f"{_decimal(record.mean_satisfaction, 2)} из 10 (анкеты наставляемых)"
             if record.mean_satisfaction is not None
             else "анкет нет",
         ),
@@ -314,6 +316,10 @@ def _local_day(moment: datetime, timezone: tzinfo) -> date:
     return aware.astimezone(timezone).date()
 
 
+def _mean(values: list[int]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
 def mentor_records(
     *,
     session: Session,
@@ -326,8 +332,9 @@ def mentor_records(
     Planned meetings come from each pair's latest personal programme, held ones from the logs,
     ratings and comments from the mentees' feedback, reports from the §4.2 monthly reports (the
     report on a month is due on the policy's `mentor_report_day` of the next month and counts
-    once that day has passed). No satisfaction questionnaire exists yet: mean_satisfaction is
-    None until the completion stage provides it."""
+    once that day has passed), satisfaction from the mentees' completion questionnaires
+    (§2.14, «удовлетворённость парой», 1–10) handed in by `as_of` — none yet when the final event
+    comes before the completion reports, and then the criterion is left out."""
     timezone = timezone or ZoneInfo("Europe/Moscow")
     _, rules = cycle_policy(session=session, cycle_id=cycle_id)
     pairs = session.exec(
@@ -341,6 +348,16 @@ def mentor_records(
         by_mentor[pair.mentor_id].append(pair)
     pair_ids = [pair.id for pair in pairs]
     data = load_pairs(session=session, pair_ids=pair_ids, as_of=as_of)
+    satisfaction: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for ids in chunks(pair_ids):
+        for pair_id, score in session.exec(
+            select(CompletionReport.pair_id, CompletionReport.satisfaction_pair).where(
+                col(CompletionReport.pair_id).in_(ids),
+                CompletionReport.role == Role.mentee,
+                CompletionReport.submitted_on <= as_of,
+            )
+        ):
+            satisfaction[pair_id].append(score)
     feedback: dict[uuid.UUID, list[MeetingFeedback]] = defaultdict(list)
     meeting_pair = {log.id: pair_id for pair_id, logs in data.logs.items() for log in logs}
     for ids in chunks(list(meeting_pair)):
@@ -399,7 +416,9 @@ def mentor_records(
                 reports_due=due,
                 reports_on_time=on_time,
                 mean_mentee_rating=round(sum(ratings) / len(ratings), 2) if ratings else None,
-                mean_satisfaction=None,
+                mean_satisfaction=_mean(
+                    [score for pair in mentor_pairs for score in satisfaction.get(pair.id, [])]
+                ),
                 feedback_comments=comments,
                 ratings_count=len(ratings),
             )

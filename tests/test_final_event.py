@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from models import (
     AuditEvent,
+    CompletionReport,
     MeetingFeedback,
     MeetingKind,
     MeetingLog,
@@ -128,6 +129,8 @@ class School:
     strong: uuid.UUID  # mentor participant ids
     weak: uuid.UUID
     planned: int  # meetings planned by one programme
+    strong_pair: uuid.UUID | None = None
+    strong_mentee: uuid.UUID | None = None
 
 
 def _participant(session: Session, org_id, cycle_id, name: str, role: Role) -> uuid.UUID:
@@ -240,7 +243,7 @@ def _school(engine, cycle_ids) -> School:
                 )
             )
         session.commit()
-        return School(cycle_id, strong, weak, len(content.meetings))
+        return School(cycle_id, strong, weak, len(content.meetings), pair.id, mentee)
 
 
 def test_records_are_built_from_the_meetings_tables(engine, cycle_ids) -> None:
@@ -265,6 +268,44 @@ def test_records_are_built_from_the_meetings_tables(engine, cycle_ids) -> None:
     assert strong.mean_satisfaction is None
     assert (weak.pairs_total, weak.pairs_completed, weak.meetings_held) == (1, 0, 0)
     assert weak.reports_due == 0 and weak.mean_mentee_rating is None
+
+
+def test_satisfaction_comes_from_the_mentees_completion_questionnaires(engine, cycle_ids) -> None:
+    school = _school(engine, cycle_ids)
+    assert school.strong_pair is not None and school.strong_mentee is not None
+    with Session(engine) as session:
+        for participant_id, role, satisfaction in (
+            (school.strong_mentee, Role.mentee, 9),
+            (school.strong, Role.mentor, 2),  # the mentor's own answer does not rate the mentor
+        ):
+            session.add(
+                CompletionReport(
+                    pair_id=school.strong_pair,
+                    participant_id=participant_id,
+                    role=role,
+                    ended_on=date(2027, 5, 31),
+                    due_on=date(2027, 6, 10),
+                    submitted_on=date(2027, 6, 5),
+                    satisfaction_programme=8,
+                    satisfaction_pair=satisfaction,
+                    expectations_met=8,
+                    usefulness=8,
+                )
+            )
+        session.commit()
+        before = final_event.mentor_records(
+            session=session, cycle_id=school.cycle_id, as_of=date(2027, 6, 4)
+        )
+        after = final_event.cycle_ranking(session=session, cycle_id=school.cycle_id, as_of=AS_OF)
+    # Handed in on 5 June: not there on the 4th, there on the 15th.
+    assert {r.mentor_id: r.mean_satisfaction for r in before}[school.strong] is None
+    strong = next(r for r in after if r.mentor_id == school.strong)
+    assert strong.record.mean_satisfaction == 9
+    # (9 − 1) ÷ 9 of the 15 points.
+    assert any(
+        "удовлетворённость: 9,00 из 10 (анкеты наставляемых) → 13,3 из 15" in reason
+        for reason in strong.reasons_ru
+    ), strong.reasons_ru
 
 
 # ---------------------------------------------------------------------------------------------
