@@ -23,6 +23,7 @@ from models import ApprovalRequest, ApprovalStatus, ItemStatus, MentorshipPair, 
 from nastavnik import completion_reminders, mail, monthly, plan, progress, roadmap_report, tick
 from nastavnik.clock import StoredClock
 from nastavnik.db import get_engine, session_scope
+from nastavnik.policy import OrganisationPolicy
 from nastavnik.programmes import month_label
 from nastavnik.settings import Settings
 
@@ -126,7 +127,9 @@ def interesting_days(
     return days
 
 
-def meeting_days(*, pairs: list[MentorshipPair], policy: tick.ReminderPolicy) -> set[date]:
+def meeting_days(
+    *, pairs: list[MentorshipPair], policy: tick.ReminderPolicy, report_deadline_days: int
+) -> set[date]:
     """Days on which the meetings stage has something to do: each month of the pairs' terms
     ends (reminders before, on and after its last day, the escalation) and its reports are
     assembled on the first of the next month."""
@@ -137,9 +140,9 @@ def meeting_days(*, pairs: list[MentorshipPair], policy: tick.ReminderPolicy) ->
     month = progress.month_start(min(start for start, _ in terms))
     last = progress.month_start(max(end for _, end in terms))
     for _, ends_on in terms:
-        # The §2.13–§2.14 reports are due ten days after the pair's end (the policy's
-        # default): reminded before and on the day, then the curator is told.
-        due = ends_on + timedelta(days=10)
+        # The §2.13–§2.14 reports are due the policy's days after the pair's end: reminded
+        # before and on the day, then the curator is told.
+        due = ends_on + timedelta(days=report_deadline_days)
         days |= {
             due - timedelta(days=policy.remind_days_before),
             due,
@@ -173,7 +176,9 @@ class YearSimulation:
     ) -> None:
         self.settings, self.cycle_id, self.script, self.decide = settings, cycle_id, script, decide
         self.on_line = on_line
-        self.policy = policy or self._organisation_policy(cycle_id)
+        rules = self._organisation_rules(cycle_id)
+        self.policy = policy or tick.reminder_policy(rules)
+        self.report_deadline_days = rules.report_deadline_days
         self.clock = StoredClock(get_engine())
         self.run_timeout = run_timeout
         self.log = YearLog()
@@ -181,7 +186,7 @@ class YearSimulation:
         self.active_runs: set[uuid.UUID] = set()
 
     @staticmethod
-    def _organisation_policy(cycle_id: uuid.UUID) -> tick.ReminderPolicy:
+    def _organisation_rules(cycle_id: uuid.UUID) -> OrganisationPolicy:
         from models import Cycle
         from nastavnik.policy import get_policy
 
@@ -189,9 +194,7 @@ class YearSimulation:
             cycle = session.get(Cycle, cycle_id)
             if cycle is None:
                 raise LookupError(f"цикл {cycle_id} не найден")
-            return tick.reminder_policy(
-                get_policy(session=session, organization_id=cycle.organization_id)
-            )
+            return get_policy(session=session, organization_id=cycle.organization_id)
 
     def _say(self, day: date, line: str) -> None:
         self.log.add(day, line)
@@ -501,7 +504,9 @@ class YearSimulation:
                 )
             )
         days = interesting_days(rows=rows, pending=pending, policy=self.policy)
-        days |= meeting_days(pairs=pairs, policy=self.policy)
+        days |= meeting_days(
+            pairs=pairs, policy=self.policy, report_deadline_days=self.report_deadline_days
+        )
         days |= set(self.script.actions) | set(self.script.runs) | {p.due for p in self.waiting}
         if busy:
             days.add(day + timedelta(days=1))
