@@ -1,0 +1,218 @@
+"""The operator's failed deliveries (issue 10 §3): list, retry, cancel, audited, sent once.
+
+A real SMTP sink (aiosmtpd, scripted as in test_mail.py) and a real SQLite database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from models.tables import AuditEvent, OutboxStatus
+from nastavnik import deliveries, mail
+from nastavnik.settings import Settings
+from tests.test_mail import (
+    MINUTE,
+    FakeClock,
+    ScriptedHandler,
+    enqueue,
+    load,
+    with_url,
+)
+from tests.test_mail import server as _sink  # noqa: F401  (the SMTP sink fixture, «server»)
+
+OPERATOR = "оператор Иванова"
+
+
+def send(engine: Engine, settings: Settings, ids: list[UUID], clock: FakeClock) -> None:
+    asyncio.run(
+        mail.deliver_messages(engine=engine, settings=settings, message_ids=ids, clock=clock)
+    )
+
+
+def retry_pass(engine: Engine, settings: Settings, clock: FakeClock) -> mail.SendSummary:
+    return asyncio.run(mail.send_pending(engine=engine, settings=settings, clock=clock))
+
+
+def retry(
+    engine: Engine, settings: Settings, clock: FakeClock, ids: list[UUID] | None
+) -> tuple[list[UUID], dict[UUID, str], mail.SendSummary]:
+    return asyncio.run(
+        deliveries.retry_and_send(
+            engine=engine,
+            settings=settings,
+            message_ids=ids,
+            actor=OPERATOR,
+            channel="test",
+            clock=clock,
+        )
+    )
+
+
+def audit(engine: Engine) -> list[AuditEvent]:
+    with Session(engine) as session:
+        return list(session.exec(select(AuditEvent).order_by(col(AuditEvent.at))).all())
+
+
+def cancel(engine: Engine, message_id: UUID, clock: FakeClock, reason: str = "уволился") -> None:
+    with Session(engine) as session:
+        deliveries.cancel(
+            session=session,
+            message_id=message_id,
+            actor=OPERATOR,
+            reason=reason,
+            channel="test",
+            now=clock(),
+        )
+        session.commit()
+
+
+def test_a_451_burst_is_listed_retried_by_the_operator_and_received_once(
+    engine: Engine, settings: Settings, server: tuple[ScriptedHandler, str]
+) -> None:
+    handler, url = server
+    settings, clock = with_url(settings, url), FakeClock()
+    handler.data_replies = ["451 4.3.0 Try again later"] * 3
+    message_id = enqueue(engine, to_addr="director@school7.example")
+
+    send(engine, settings, [message_id], clock)
+    with Session(engine) as session:
+        [row] = deliveries.list_deliveries(session=session)
+    assert row.status == OutboxStatus.retrying and row.attempts == 1
+    assert row.server_answer == "451 4.3.0 Try again later"
+    assert row.masked_address == "d*****r@school7.example"
+    assert row.next_attempt_at == clock() + MINUTE
+
+    # The operator does not wait for the minute: retry now (another 451), then again.
+    retried, refused, summary = retry(engine, settings, clock, [message_id])
+    assert (retried, refused, summary.retrying) == ([message_id], {}, 1)
+    retried, _, summary = retry(engine, settings, clock, [message_id])
+    assert summary.retrying == 1 and load(engine, message_id).attempts == 3
+    # The burst is over: the scheduled pass and the operator race; the sink gets one message.
+    clock.advance(timedelta(hours=1))
+    assert retry_pass(engine, settings, clock).sent == 1
+    _, refused, summary = retry(engine, settings, clock, [message_id])
+    assert summary.sent == 0 and "уже отправлено" in refused[message_id]
+    assert retry_pass(engine, settings, clock) == mail.SendSummary()
+    assert len(handler.received) == 1
+    assert load(engine, message_id).status == OutboxStatus.sent
+    with Session(engine) as session:
+        assert deliveries.list_deliveries(session=session) == []
+    events = [e for e in audit(engine) if e.action == deliveries.RETRY_ACTION]
+    assert len(events) == 2
+    assert all(e.actor == OPERATOR and e.details["message_id"] == str(message_id) for e in events)
+    assert "Здравствуйте" not in str([e.details for e in events])
+
+
+def test_a_550_the_operator_fixes_is_retried_and_delivered_once(
+    engine: Engine, settings: Settings, server: tuple[ScriptedHandler, str]
+) -> None:
+    handler, url = server
+    settings, clock = with_url(settings, url), FakeClock()
+    handler.refuse = "curator"
+    failing = enqueue(engine, key="k-550", to_addr="curator@school7.example")
+    fine = enqueue(engine, key="k-ok", to_addr="director@school7.example")
+    send(engine, settings, [failing, fine], clock)
+    assert load(engine, failing).status == OutboxStatus.failed
+    # A failed message waits for the operator: the scheduled pass leaves it alone.
+    clock.advance(timedelta(hours=1))
+    assert retry_pass(engine, settings, clock) == mail.SendSummary()
+    with Session(engine) as session:
+        [row] = deliveries.list_deliveries(session=session)
+    assert row.status == OutboxStatus.failed and row.server_answer.startswith("550 5.1.1")
+
+    handler.refuse = ""  # the mailbox is created at the school
+    retried, refused, summary = retry(engine, settings, clock, None)  # retry all failed
+    assert (retried, refused, summary.sent) == ([failing], {}, 1)
+    assert retry(engine, settings, clock, None)[0] == []
+    assert retry_pass(engine, settings, clock) == mail.SendSummary()
+    assert len(handler.received) == 2  # each message once
+    [event] = [e for e in audit(engine) if e.action == deliveries.RETRY_ACTION]
+    assert event.details["from_status"] == "failed"
+
+
+def test_cancel_stops_further_attempts(
+    engine: Engine, settings: Settings, server: tuple[ScriptedHandler, str]
+) -> None:
+    handler, url = server
+    settings, clock = with_url(settings, url), FakeClock()
+    handler.data_replies = ["451 4.3.0 Try again later"]
+    message_id = enqueue(engine)
+    send(engine, settings, [message_id], clock)
+    cancel(engine, message_id, clock, reason="адрес устарел")
+    clock.advance(timedelta(days=1))
+    assert retry_pass(engine, settings, clock) == mail.SendSummary()
+    asyncio.run(
+        mail.send_pending(engine=engine, settings=settings, clock=clock, include_failed=True)
+    )
+    _, refused, _ = retry(engine, settings, clock, [message_id])
+    assert "отменено" in refused[message_id]
+    assert handler.received == [] and load(engine, message_id).status == OutboxStatus.cancelled
+    with Session(engine) as session:
+        assert deliveries.list_deliveries(session=session) == []
+    [event] = [e for e in audit(engine) if e.action == deliveries.CANCEL_ACTION]
+    assert event.details["reason"] == "адрес устарел" and event.actor == OPERATOR
+
+
+def test_a_sent_message_cannot_be_retried_or_cancelled(
+    engine: Engine, settings: Settings, server: tuple[ScriptedHandler, str]
+) -> None:
+    handler, url = server
+    settings, clock = with_url(settings, url), FakeClock()
+    message_id = enqueue(engine)
+    send(engine, settings, [message_id], clock)
+    with pytest.raises(deliveries.DeliveryRefused, match="уже отправлено"):
+        cancel(engine, message_id, clock)
+    _, refused, summary = retry(engine, settings, clock, [message_id])
+    assert message_id in refused and summary == mail.SendSummary()
+    assert len(handler.received) == 1 and load(engine, message_id).status == OutboxStatus.sent
+    assert [e for e in audit(engine) if e.action.startswith("delivery.")] == []
+
+
+def test_a_message_being_sent_cannot_be_retried_or_cancelled(
+    engine: Engine, settings: Settings
+) -> None:
+    clock = FakeClock()
+    message_id = enqueue(engine)
+    # A sender's claim on it, as mail._claim takes it.
+    with Session(engine) as session:
+        row = session.get(mail.OutboxMessage, message_id)
+        assert row is not None
+        row.claimed_until = clock() + MINUTE
+        session.add(row)
+        session.commit()
+    with pytest.raises(deliveries.DeliveryRefused, match="прямо сейчас"):
+        cancel(engine, message_id, clock)
+    with Session(engine) as session, pytest.raises(deliveries.DeliveryRefused):
+        deliveries.request_retry(
+            session=session, message_id=message_id, actor=OPERATOR, channel="t", now=clock()
+        )
+
+
+def test_cancel_needs_a_reason_and_an_id_prefix_finds_the_message(engine: Engine) -> None:
+    clock = FakeClock()
+    message_id = enqueue(engine)
+    with pytest.raises(deliveries.DeliveryRefused, match="причину"):
+        cancel(engine, message_id, clock, reason="  ")
+    with Session(engine) as session:
+        found = deliveries.find_message(session=session, prefix=str(message_id)[:8])
+        assert found.id == message_id
+        with pytest.raises(deliveries.DeliveryRefused, match="нет"):
+            deliveries.find_message(session=session, prefix="ffffffff")
+
+
+def test_operator_token_is_signed_and_expires() -> None:
+    clock = FakeClock()
+    secret = b"test-secret"
+    token = deliveries.operator_token(secret=secret, now=clock(), days=1)
+    assert deliveries.check_operator_token(secret=secret, token=token, now=clock())
+    assert not deliveries.check_operator_token(secret=b"other", token=token, now=clock())
+    assert not deliveries.check_operator_token(secret=secret, token=token[:-2], now=clock())
+    assert not deliveries.check_operator_token(secret=secret, token="", now=clock())
+    later = clock() + timedelta(days=1, seconds=1)
+    assert not deliveries.check_operator_token(secret=secret, token=token, now=later)
