@@ -6,6 +6,7 @@ A real SMTP sink (aiosmtpd, scripted as in test_mail.py) and a real SQLite datab
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID
 
@@ -19,14 +20,26 @@ from nastavnik.settings import Settings
 from tests.test_mail import (
     MINUTE,
     FakeClock,
+    ScriptedController,
     ScriptedHandler,
     enqueue,
+    free_port,
     load,
     with_url,
 )
-from tests.test_mail import server as _sink  # noqa: F401  (the SMTP sink fixture, «server»)
 
 OPERATOR = "оператор Иванова"
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[ScriptedHandler, str]]:
+    """A scripted aiosmtpd server (test_mail.py's), and its smtp:// URL."""
+    handler = ScriptedHandler()
+    port = free_port()
+    controller = ScriptedController(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, f"smtp://127.0.0.1:{port}"
+    controller.stop()
 
 
 def send(engine: Engine, settings: Settings, ids: list[UUID], clock: FakeClock) -> None:
@@ -73,9 +86,9 @@ def cancel(engine: Engine, message_id: UUID, clock: FakeClock, reason: str = "у
 
 
 def test_a_451_burst_is_listed_retried_by_the_operator_and_received_once(
-    engine: Engine, settings: Settings, server: tuple[ScriptedHandler, str]
+    engine: Engine, settings: Settings, sink: tuple[ScriptedHandler, str]
 ) -> None:
-    handler, url = server
+    handler, url = sink
     settings, clock = with_url(settings, url), FakeClock()
     handler.data_replies = ["451 4.3.0 Try again later"] * 3
     message_id = enqueue(engine, to_addr="director@school7.example")
@@ -110,9 +123,9 @@ def test_a_451_burst_is_listed_retried_by_the_operator_and_received_once(
 
 
 def test_a_550_the_operator_fixes_is_retried_and_delivered_once(
-    engine: Engine, settings: Settings, server: tuple[ScriptedHandler, str]
+    engine: Engine, settings: Settings, sink: tuple[ScriptedHandler, str]
 ) -> None:
-    handler, url = server
+    handler, url = sink
     settings, clock = with_url(settings, url), FakeClock()
     handler.refuse = "curator"
     failing = enqueue(engine, key="k-550", to_addr="curator@school7.example")
@@ -137,9 +150,9 @@ def test_a_550_the_operator_fixes_is_retried_and_delivered_once(
 
 
 def test_cancel_stops_further_attempts(
-    engine: Engine, settings: Settings, server: tuple[ScriptedHandler, str]
+    engine: Engine, settings: Settings, sink: tuple[ScriptedHandler, str]
 ) -> None:
-    handler, url = server
+    handler, url = sink
     settings, clock = with_url(settings, url), FakeClock()
     handler.data_replies = ["451 4.3.0 Try again later"]
     message_id = enqueue(engine)
@@ -160,9 +173,9 @@ def test_cancel_stops_further_attempts(
 
 
 def test_a_sent_message_cannot_be_retried_or_cancelled(
-    engine: Engine, settings: Settings, server: tuple[ScriptedHandler, str]
+    engine: Engine, settings: Settings, sink: tuple[ScriptedHandler, str]
 ) -> None:
-    handler, url = server
+    handler, url = sink
     settings, clock = with_url(settings, url), FakeClock()
     message_id = enqueue(engine)
     send(engine, settings, [message_id], clock)
