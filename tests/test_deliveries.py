@@ -6,8 +6,10 @@ A real SMTP sink (aiosmtpd, scripted as in test_mail.py) and a real SQLite datab
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -229,3 +231,66 @@ def test_operator_token_is_signed_and_expires() -> None:
     assert not deliveries.check_operator_token(secret=secret, token="", now=clock())
     later = clock() + timedelta(days=1, seconds=1)
     assert not deliveries.check_operator_token(secret=secret, token=token, now=later)
+
+
+def test_the_cli_lists_retries_and_cancels(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    sqlite_engine: Engine,
+    settings: Settings,
+    sink: tuple[ScriptedHandler, str],
+) -> None:
+    from typer.testing import CliRunner
+
+    from deployments import cli as cli_module
+    from nastavnik.settings import get_settings
+
+    handler, url = sink
+    handler.refuse = "curator"
+    clock = FakeClock()
+    failing = enqueue(sqlite_engine, key="k-550", to_addr="curator@school7.example")
+    other = enqueue(sqlite_engine, key="k-other", to_addr="curator.old@school7.example")
+    send(sqlite_engine, with_url(settings, url), [failing, other], clock)
+
+    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.setenv("NASTAVNIK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NASTAVNIK_SECRET_KEY", settings.approval_secret().decode())
+    monkeypatch.setenv("NASTAVNIK_SMTP_URL", url)
+    get_settings.cache_clear()
+    monkeypatch.setattr(cli_module.console, "width", 300)
+    runner = CliRunner()
+    try:
+        listed = runner.invoke(cli_module.app, ["deliveries"])
+        assert listed.exit_code == 0, listed.output
+        assert "550 5.1.1 No such user" in listed.output and "c*****r@school7.example" in (
+            listed.output
+        )
+        assert "curator@school7.example" not in listed.output
+        assert runner.invoke(cli_module.app, ["deliveries", "retry"]).exit_code != 0
+        cancelled = runner.invoke(
+            cli_module.app,
+            ["deliveries", "cancel", str(other)[:8], "--reason", "старый адрес"],
+        )
+        assert cancelled.exit_code == 0, cancelled.output
+        handler.refuse = ""
+        retried = runner.invoke(
+            cli_module.app, ["deliveries", "retry", str(failing)[:8], "--operator", OPERATOR]
+        )
+        assert retried.exit_code == 0, retried.output
+        assert "отправлено: 1" in retried.output
+        again = runner.invoke(cli_module.app, ["deliveries", "retry", str(failing)])
+        assert again.exit_code == 1 and "уже отправлено" in again.output
+        assert "Все письма доставлены" in runner.invoke(cli_module.app, ["deliveries"]).output
+        assert runner.invoke(cli_module.app, ["outbox"]).exit_code == 0
+        link = runner.invoke(cli_module.app, ["deliveries", "link"])
+        token = link.output.strip().rpartition("?token=")[2]
+        assert deliveries.check_operator_token(
+            secret=settings.approval_secret(), token=token, now=mail.utc_now()
+        )
+    finally:
+        get_settings.cache_clear()
+    assert len(handler.received) == 1
+    assert load(sqlite_engine, other).status == OutboxStatus.cancelled
+    actions = [(e.action, e.actor) for e in audit(sqlite_engine)]
+    assert (deliveries.CANCEL_ACTION, f"cli:{os.environ.get('USER', 'operator')}") in actions
+    assert (deliveries.RETRY_ACTION, OPERATOR) in actions
