@@ -294,3 +294,57 @@ def test_the_cli_lists_retries_and_cancels(
     actions = [(e.action, e.actor) for e in audit(sqlite_engine)]
     assert (deliveries.CANCEL_ACTION, f"cli:{os.environ.get('USER', 'operator')}") in actions
     assert (deliveries.RETRY_ACTION, OPERATOR) in actions
+
+
+def test_the_web_page_refuses_a_bad_token_and_acts_with_a_good_one(
+    engine: Engine, settings: Settings, sink: tuple[ScriptedHandler, str]
+) -> None:
+    from nastavnik.web import create_app
+    from tests.test_web_approvals import Client, Resumes
+
+    handler, url = sink
+    settings, clock = with_url(settings, url), FakeClock()
+    handler.refuse = "curator"
+    failing = enqueue(engine, key="k-550", to_addr="curator@school7.example")
+    other = enqueue(engine, key="k-other", to_addr="curator.old@school7.example")
+    send(engine, settings, [failing, other], clock)
+    web = Client(create_app(settings=settings, engine=engine, resume=Resumes(), clock=clock))
+    token = deliveries.operator_token(secret=settings.approval_secret(), now=clock())
+    forged = deliveries.operator_token(secret=b"another-installation", now=clock())
+
+    for bad in ("", forged, token[:-3]):
+        assert web.get(f"/operator/deliveries?token={bad}").status_code == 403
+        refused = web.post(f"/operator/deliveries/{failing}/retry?token={bad}")
+        assert refused.status_code == 403
+        refused = web.post(f"/operator/deliveries/{other}/cancel?token={bad}", data={"reason": "x"})
+        assert refused.status_code == 403
+    assert web.post(f"/operator/deliveries/retry-failed?token={forged}").status_code == 403
+    assert [e for e in audit(engine) if e.action.startswith("delivery.")] == []
+    assert handler.rcpt_calls == 2  # nothing was attempted again
+
+    page = web.get(f"/operator/deliveries?token={token}")
+    assert page.status_code == 200
+    assert "c*****r@school7.example" in page.text and "550 5.1.1" in page.text
+    assert "curator@school7.example" not in page.text
+    assert 'name="viewport"' in page.text
+
+    handler.refuse = ""
+    retried = web.post(f"/operator/deliveries/{failing}/retry?token={token}")
+    assert retried.status_code == 303
+    assert retried.headers["location"].startswith("/operator/deliveries?token=")
+    assert web.post(f"/operator/deliveries/{failing}/retry?token={token}").status_code == 409
+    no_reason = web.post(f"/operator/deliveries/{other}/cancel?token={token}", data={"reason": ""})
+    assert no_reason.status_code == 409 and "причину" in no_reason.text
+    cancelled = web.post(
+        f"/operator/deliveries/{other}/cancel?token={token}", data={"reason": "старый адрес"}
+    )
+    assert cancelled.status_code == 303
+    after = web.get(cancelled.headers["location"])
+    assert after.status_code == 200 and "Все письма доставлены" in after.text
+    assert "Письмо отменено" in after.text
+
+    assert len(handler.received) == 1
+    assert load(engine, failing).status == OutboxStatus.sent
+    assert load(engine, other).status == OutboxStatus.cancelled
+    actions = sorted((e.action, e.details["channel"]) for e in audit(engine))
+    assert actions == [(deliveries.CANCEL_ACTION, "web"), (deliveries.RETRY_ACTION, "web")]
