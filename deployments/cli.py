@@ -2130,7 +2130,7 @@ def deliveries_list(ctx: typer.Context) -> None:
         )
     console.print(table)
     if not rows:
-        console.print("Все письма доставлены.")
+        console.print("Недоставленных писем нет.")
 
 
 @deliveries_app.command("retry")

@@ -36,10 +36,11 @@ from models.tables import OutboxMessage, OutboxStatus
 from nastavnik import mail, repository
 from nastavnik.settings import Settings
 
-# What the operator sees: every message that is not done with.
-ACTIONABLE = (OutboxStatus.failed, OutboxStatus.retrying, OutboxStatus.pending)
+# What the operator sees: what failed for good, then what the outbox is still retrying (a pending
+# message has not been tried yet: nothing to act on, though it can be cancelled by its id).
+LISTED = (OutboxStatus.failed, OutboxStatus.retrying)
 # Statuses the operator may act on: a sent message is done and a cancelled one stays cancelled.
-_OPEN = ACTIONABLE
+_OPEN = (*LISTED, OutboxStatus.pending)
 
 RETRY_ACTION = "delivery.retry"
 CANCEL_ACTION = "delivery.cancel"
@@ -82,10 +83,10 @@ def _utc(moment: datetime) -> datetime:
 
 
 def list_deliveries(
-    *, session: Session, statuses: tuple[OutboxStatus, ...] = ACTIONABLE
+    *, session: Session, statuses: tuple[OutboxStatus, ...] = LISTED
 ) -> list[DeliveryRow]:
-    """Messages that are failing or waiting, failed first, then oldest first."""
-    order = {status: index for index, status in enumerate(ACTIONABLE)}
+    """Messages that failed or are being retried: failed first, then oldest first."""
+    order = {status: index for index, status in enumerate(LISTED)}
     messages = session.exec(
         select(OutboxMessage)
         .where(col(OutboxMessage.status).in_(list(statuses)))
