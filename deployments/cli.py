@@ -2081,5 +2081,137 @@ def final_event_practice_bank(
     console.print(f"PDF: {bank.pdf_path.resolve()}")
 
 
+# --- Failed deliveries an operator can act on (issue 10 §3) --------------------------------------
+
+deliveries_app = typer.Typer(
+    help="Недоставленные письма: список, повторная отправка, отмена (всё в журнале).",
+    invoke_without_command=True,
+)
+app.add_typer(deliveries_app, name="deliveries")
+OperatorOption = Annotated[
+    str, typer.Option("--operator", help="Кто действует (в журнал); по умолчанию пользователь ОС")
+]
+
+
+def _operator_name(name: str) -> str:
+    return name.strip() or f"cli:{os.environ.get('USER', 'operator')}"
+
+
+@deliveries_app.callback()
+def deliveries_list(ctx: typer.Context) -> None:
+    """List e-mails that failed or wait for a retry: the server's answer, attempts, next try."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from nastavnik import deliveries
+
+    with session_scope() as session:
+        rows = deliveries.list_deliveries(session=session)
+    table = Table(
+        "ID",
+        "Статус",
+        "Кому",
+        "Адрес",
+        "Тема",
+        "Попыток",
+        "Ответ сервера",
+        "Следующая попытка",
+        title="Недоставленные и ждущие письма",
+    )
+    for row in rows:
+        table.add_row(
+            str(row.message_id)[:8],
+            row.status_ru,
+            row.role_ru,
+            row.masked_address,
+            row.subject,
+            str(row.attempts),
+            row.server_answer[:80],
+            f"{row.next_attempt_at:%d.%m %H:%M} UTC" if row.next_attempt_at else "—",
+        )
+    console.print(table)
+    if not rows:
+        console.print("Недоставленных писем нет.")
+
+
+@deliveries_app.command("retry")
+def deliveries_retry(
+    message_id: Annotated[
+        str | None, typer.Argument(help="ID письма (можно первые символы)")
+    ] = None,
+    all_failed: Annotated[bool, typer.Option("--all", help="Все недоставленные")] = False,
+    operator: OperatorOption = "",
+) -> None:
+    """Send one message again now, or every failed one (--all); a sent one is never resent."""
+    from nastavnik import deliveries
+
+    if (message_id is None) == (not all_failed):
+        raise typer.BadParameter("укажите ID письма или --all")
+    ids = None
+    if message_id is not None:
+        with session_scope() as session:
+            try:
+                ids = [deliveries.find_message(session=session, prefix=message_id).id]
+            except deliveries.DeliveryRefused as refused:
+                console.print(f"[red]{refused.message_ru}[/]")
+                raise typer.Exit(1) from None
+    retried, refusals, summary = asyncio.run(
+        deliveries.retry_and_send(
+            engine=get_engine(),
+            settings=get_settings(),
+            message_ids=ids,
+            actor=_operator_name(operator),
+            channel="cli",
+        )
+    )
+    for reason in refusals.values():
+        console.print(f"[red]Не повторено: {reason}[/]")
+    console.print(
+        f"Повторено: {len(retried)}; отправлено: {summary.sent}, ждут повтора: "
+        f"{summary.retrying}, не доставлено: {summary.failed}."
+    )
+    if refusals:
+        raise typer.Exit(1)
+
+
+@deliveries_app.command("cancel")
+def deliveries_cancel(
+    message_id: Annotated[str, typer.Argument(help="ID письма (можно первые символы)")],
+    reason: Annotated[str, typer.Option("--reason", help="Почему письмо отменяется")],
+    operator: OperatorOption = "",
+) -> None:
+    """Cancel a failing or waiting message for good (a sent one cannot be cancelled)."""
+    from nastavnik import deliveries
+    from nastavnik.mail import utc_now
+
+    try:
+        with session_scope() as session:
+            found = deliveries.find_message(session=session, prefix=message_id).id
+            deliveries.cancel(
+                session=session,
+                message_id=found,
+                actor=_operator_name(operator),
+                reason=reason,
+                channel="cli",
+                now=utc_now(),
+            )
+    except deliveries.DeliveryRefused as refused:
+        console.print(f"[red]Не отменено: {refused.message_ru}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Письмо {str(found)[:8]} отменено.")
+
+
+@deliveries_app.command("link")
+def deliveries_link(
+    days: Annotated[int, typer.Option(help="Сколько дней действует ссылка")] = 30,
+) -> None:
+    """Print the operator's page address with a signed token (until sign-in, issue 11)."""
+    from nastavnik import deliveries
+    from nastavnik.mail import utc_now
+
+    settings = get_settings()
+    token = deliveries.operator_token(secret=settings.approval_secret(), now=utc_now(), days=days)
+    console.print(f"{settings.web_base_url.rstrip('/')}/operator/deliveries?token={token}")
+
+
 if __name__ == "__main__":
     app()

@@ -89,6 +89,7 @@ class OutboxStatus(StrEnum):
     retrying = "retrying"
     sent = "sent"
     failed = "failed"
+    cancelled = "cancelled"  # stopped by the operator: never attempted again
 
 
 class Organization(SQLModel, table=True):

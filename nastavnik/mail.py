@@ -891,6 +891,7 @@ STATUS_LABELS_RU = {
     OutboxStatus.retrying: "ждёт повторной отправки",
     OutboxStatus.sent: "отправлено",
     OutboxStatus.failed: "не доставлено",
+    OutboxStatus.cancelled: "отменено оператором",
 }
 _ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 

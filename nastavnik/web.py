@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -25,11 +26,13 @@ from models import (
     Document,
     MentorshipPair,
     Organization,
+    OutboxStatus,
     Role,
 )
 from nastavnik import (
     approvals,
     completion,
+    deliveries,
     documents,
     links,
     meetings,
@@ -521,7 +524,113 @@ def create_app(
     _monthly_report_routes(app, settings=settings, engine=engine, clock=clock)
     _completion_report_routes(app, settings=settings, engine=engine, clock=clock)
     _practice_routes(app, settings=settings, engine=engine, clock=clock)
+    _operator_delivery_routes(app, settings=settings, engine=engine, clock=clock)
     return app
+
+
+# --- The operator's failed deliveries (issue 10 §3) ----------------------------------------------
+
+DELIVERY_NOTICES_RU = {
+    "retried": "Письмо отправлено снова: его состояние ниже или его больше нет в списке.",
+    "retried-all": "Недоставленные письма отправлены снова.",
+    "cancelled": "Письмо отменено: его больше не отправят.",
+}
+
+
+def _operator_delivery_routes(
+    app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """GET /operator/deliveries: failing and waiting e-mails with retry and cancel (POST, then a
+    redirect). Sign-in does not exist yet (issue 11): until then the page is opened with a signed
+    operator token from the settings' secret, ?token=… (`nastavnik deliveries link` prints the
+    address); without a valid one it answers 403. Every action is audited."""
+    actor = "web:operator"
+
+    def refuse_token(token: str) -> HTMLResponse | None:
+        if deliveries.check_operator_token(
+            secret=settings.approval_secret(), token=token, now=clock()
+        ):
+            return None
+        return _page(
+            "link_refused.html",
+            403,
+            heading="Нет доступа",
+            message="Ссылка оператора не действует: получите новую командой "
+            "«nastavnik deliveries link».",
+        )
+
+    def listing(token: str, notice: str = "", refused: bool = False) -> HTMLResponse:
+        with Session(engine) as session:
+            rows = deliveries.list_deliveries(session=session)
+        failed = sum(1 for row in rows if row.status == OutboxStatus.failed)
+        return _page(
+            "operator_deliveries.html",
+            409 if refused else 200,
+            rows=rows,
+            failed=failed,
+            token=token,
+            notice=notice,
+            refused=refused,
+        )
+
+    def back(token: str, done: str) -> RedirectResponse:
+        query = urlencode({"token": token, "done": done})
+        return RedirectResponse(f"/operator/deliveries?{query}", status_code=303)
+
+    @app.get("/operator/deliveries", response_class=HTMLResponse)
+    def operator_deliveries(token: str = "", done: str = "") -> HTMLResponse:
+        return refuse_token(token) or listing(token, DELIVERY_NOTICES_RU.get(done, ""))
+
+    @app.post("/operator/deliveries/retry-failed", response_model=None)
+    async def operator_retry_failed(token: str = "") -> Response:
+        if (refused := refuse_token(token)) is not None:
+            return refused
+        await deliveries.retry_and_send(
+            engine=engine,
+            settings=settings,
+            message_ids=None,
+            actor=actor,
+            channel="web",
+            clock=clock,
+        )
+        return back(token, "retried-all")
+
+    @app.post("/operator/deliveries/{message_id}/retry", response_model=None)
+    async def operator_retry(message_id: uuid.UUID, token: str = "") -> Response:
+        if (refused := refuse_token(token)) is not None:
+            return refused
+        _, refusals, _ = await deliveries.retry_and_send(
+            engine=engine,
+            settings=settings,
+            message_ids=[message_id],
+            actor=actor,
+            channel="web",
+            clock=clock,
+        )
+        if refusals:
+            return listing(token, refusals[message_id], refused=True)
+        return back(token, "retried")
+
+    @app.post("/operator/deliveries/{message_id}/cancel", response_model=None)
+    def operator_cancel(
+        message_id: uuid.UUID, reason: Annotated[str, Form()] = "", token: str = ""
+    ) -> Response:
+        if (refused := refuse_token(token)) is not None:
+            return refused
+        with Session(engine) as session:
+            try:
+                deliveries.cancel(
+                    session=session,
+                    message_id=message_id,
+                    actor=actor,
+                    reason=reason,
+                    channel="web",
+                    now=clock(),
+                )
+            except deliveries.DeliveryRefused as refusal:
+                return listing(token, refusal.message_ru, refused=True)
+            session.commit()
+        return back(token, "cancelled")
 
 
 # --- The mentor's monthly report (§4.2) through the personal link --------------------------------

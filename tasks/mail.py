@@ -7,7 +7,7 @@ import uuid
 
 from prefect import task
 
-from nastavnik import mail
+from nastavnik import deliveries, mail
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
 
@@ -56,3 +56,19 @@ def mail_report(message_ids: list[str]) -> list[dict[str, str]]:
             session=session, message_ids=[uuid.UUID(message_id) for message_id in message_ids]
         )
     return [row.as_table_row() for row in rows]
+
+
+# No task retries: the operator's retry is audited once and its outcome shown as it is.
+@task(name="retry-messages")
+def retry_messages(message_ids: list[str], operator: str = "") -> dict[str, int]:
+    """The operator's retry of the given messages (audited), one attempt each; counts by outcome."""
+    retried, refused, summary = asyncio.run(
+        deliveries.retry_and_send(
+            engine=get_engine(),
+            settings=get_settings(),
+            message_ids=[uuid.UUID(message_id) for message_id in message_ids],
+            actor=operator.strip() or "deployment:retry-deliveries",
+            channel="deployment",
+        )
+    )
+    return {**_counts(summary), "retried": len(retried), "refused": len(refused)}

@@ -63,3 +63,38 @@ def test_a_stage_delivers_then_reports_its_mails(sink: MailSink) -> None:
     assert set(rows[0]) == {"Кому", "Адрес", "Тема", "Статус", "Ответ сервера", "ID письма"}
     with Session(get_engine()) as session:
         assert {row.status for row in mail.list_outbox(session=session)} == {OutboxStatus.sent}
+
+
+def test_the_operators_retry_through_the_deployment_task(sink: MailSink) -> None:
+    """retry-deliveries with message_ids: those messages are retried (audited), sent once."""
+    import asyncio
+
+    from sqlmodel import select
+
+    from models.tables import AuditEvent
+    from nastavnik.db import get_engine
+    from tasks.mail import retry_messages
+
+    engine = get_engine()
+    with Session(engine) as session:
+        message_id = mail.enqueue_message(
+            session=session,
+            idempotency_key="report:school-7",
+            to_addr="department@uo.example",
+            subject="Отчёт о наставничестве",
+            body_text="Текст",
+        ).id
+        session.commit()
+    unreachable = get_settings().model_copy(update={"smtp_url": "smtp://127.0.0.1:1"})
+    asyncio.run(
+        mail.deliver_messages(engine=engine, settings=unreachable, message_ids=[message_id])
+    )
+    assert retry_messages.fn([str(message_id)], operator="оператор")["sent"] == 1
+    again = retry_messages.fn([str(message_id)])
+    assert (again["sent"], again["retried"], again["refused"]) == (0, 0, 1)
+    assert len(sink.messages) == 1
+    with Session(engine) as session:
+        row = session.get(mail.OutboxMessage, message_id)
+        assert row is not None and row.status == OutboxStatus.sent
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "delivery.retry"))
+        assert [(e.actor, e.details["channel"]) for e in events] == [("оператор", "deployment")]
