@@ -151,3 +151,14 @@ def prefect_yaml(*, work_pool: str = "nastavnik") -> str:
     }
     body = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
     return PREFECT_YAML_HEADER + body
+
+
+def run_label(deployment: str, params: dict[str, object]) -> tuple[str | None, list[str]]:
+    """A stage run's name and tags, as the daily tick gives them: «school-7 · 2026/2027 ·
+    pairing» and [school-7, 2026/2027, pairing], so the Prefect UI filters by organisation,
+    year and stage (no name or tags for a run that names no organisation and year)."""
+    stage = deployment.split("/", 1)[0]
+    org, year = params.get("organization_code"), params.get("school_year")
+    if not org or not year:
+        return None, []
+    return f"{org} · {year} · {stage}", [str(org), str(year), stage]

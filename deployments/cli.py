@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deployments.catalog import STAGE_DEPLOYMENTS, prefect_yaml
+from deployments.catalog import STAGE_DEPLOYMENTS, prefect_yaml, run_label
 from models import Decision, ImportKind, OutboxStatus, Role
 from nastavnik import approvals, policy, repository, tabular
 from nastavnik.db import get_engine, session_scope
@@ -303,10 +303,16 @@ def _start(deployment: str, params: dict[str, object], new: bool = False) -> Non
     _use_embedded_prefect()
     from deployments.prefect_api import start_deployment, start_or_retry
 
+    run_name, tags = run_label(deployment, params)
     if new:
-        run_id, crashed = asyncio.run(start_deployment(deployment, {"params": params})), None
+        run_id = asyncio.run(
+            start_deployment(deployment, {"params": params}, run_name=run_name, tags=tags)
+        )
+        crashed = None
     else:
-        run_id, crashed = asyncio.run(start_or_retry(deployment, {"params": params}))
+        run_id, crashed = asyncio.run(
+            start_or_retry(deployment, {"params": params}, run_name=run_name, tags=tags)
+        )
     if crashed is not None:
         console.print(
             f"Прошлый запуск этапа с теми же параметрами прервался аварийно: "

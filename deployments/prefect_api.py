@@ -151,14 +151,20 @@ async def retry_run(flow_run_id: uuid.UUID) -> FlowRun:
         return run
 
 
-async def start_or_retry(name: str, parameters: dict[str, Any]) -> tuple[uuid.UUID, FlowRun | None]:
+async def start_or_retry(
+    name: str,
+    parameters: dict[str, Any],
+    *,
+    run_name: str | None = None,
+    tags: list[str] | None = None,
+) -> tuple[uuid.UUID, FlowRun | None]:
     """Start a run of the deployment, or retry its latest run with these parameters if that
     one crashed (a new run would number its documents anew); returns the run id and the
     crashed run when it was retried."""
     latest = await latest_run(name, parameters)
     if latest is not None and latest.state is not None and latest.state.type == StateType.CRASHED:
         return latest.id, await retry_run(latest.id)
-    return await start_deployment(name, parameters), None
+    return await start_deployment(name, parameters, run_name=run_name, tags=tags), None
 
 
 async def read_table_artifacts(flow_run_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:

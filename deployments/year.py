@@ -19,6 +19,7 @@ from datetime import date, timedelta
 
 from sqlmodel import col, select
 
+from deployments.catalog import run_label
 from models import ApprovalRequest, ApprovalStatus, ItemStatus, MentorshipPair, PlanItem
 from nastavnik import completion_reminders, mail, monthly, plan, progress, roadmap_report, tick
 from nastavnik.clock import StoredClock
@@ -369,26 +370,30 @@ class YearSimulation:
     ) -> uuid.UUID:
         from deployments.prefect_api import start_deployment
 
-        org, year = parameters["params"]["organization_code"], parameters["params"]["school_year"]
+        deployment = f"{start.stage}/{start.stage}"
+        run_name, tags = run_label(deployment, dict(parameters["params"]))
         return asyncio.run(
             start_deployment(
-                f"{start.stage}/{start.stage}",
+                deployment,
                 parameters,
                 idempotency_key=f"tick:{start.item_id}",
-                run_name=f"{org} · {year} · {start.stage}",
-                tags=[org, year, start.stage],
+                run_name=run_name,
+                tags=tags,
             )
         )
 
     def _start_run(self, request: RunRequest, day: date) -> uuid.UUID:
         from deployments.prefect_api import start_deployment
 
+        params = request.parameters.get("params")
+        _, tags = run_label(request.deployment, params if isinstance(params, dict) else {})
         return asyncio.run(
             start_deployment(
                 request.deployment,
                 dict(request.parameters),
                 idempotency_key=f"script:{day.isoformat()}:{request.run_name}",
                 run_name=request.run_name,
+                tags=tags,
             )
         )
 
