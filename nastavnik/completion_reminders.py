@@ -34,20 +34,6 @@ def escalation_key(*, cycle_id: uuid.UUID, due: date) -> str:
     return f"completion-reports-escalation:{cycle_id}:{due.isoformat()}:curator"
 
 
-def _queue(
-    session: Session,
-    queued: list[uuid.UUID],
-    *,
-    key: str,
-    to: tick.Recipient,
-    template: str,
-    context: dict[str, object],
-) -> None:
-    message_id = tick.queue_once(session, key=key, to=to, template=template, context=context)
-    if message_id is not None:
-        queued.append(message_id)
-
-
 def _report_url(
     session: Session,
     settings: Settings,
@@ -108,7 +94,7 @@ def queue_reminders(
                 session, settings, participant_id=item.participant_id, pair_id=item.pair_id, now=now
             )
             for kind in (k for k in kinds if not k.startswith("escalate-")):
-                _queue(
+                tick.queue_once_into(
                     session,
                     queued,
                     key=reminder_key(
@@ -126,7 +112,7 @@ def queue_reminders(
                     },
                 )
         if "escalate-curator" in kinds:
-            _queue(
+            tick.queue_once_into(
                 session,
                 queued,
                 key=escalation_key(cycle_id=cycle_id, due=due),

@@ -85,20 +85,6 @@ def _mentees_and_feedback(
     return mentees, given
 
 
-def _queue(
-    session: Session,
-    queued: list[uuid.UUID],
-    *,
-    key: str,
-    to: tick.Recipient,
-    template: str,
-    context: dict[str, object],
-) -> None:
-    message_id = tick.queue_once(session, key=key, to=to, template=template, context=context)
-    if message_id is not None:
-        queued.append(message_id)
-
-
 def _personal_url(
     session: Session,
     settings: Settings,
@@ -174,7 +160,7 @@ def queue_reminders(
                 session, settings, participant_id=pair.mentor_id, pair_id=pair.id, now=now
             )
             for kind in (k for k in kinds if not k.startswith("escalate-")):
-                _queue(
+                tick.queue_once_into(
                     session,
                     queued,
                     key=f"meetings-logs:{pair.id}:{due.isoformat()}:{kind}:mentor",
@@ -183,7 +169,7 @@ def queue_reminders(
                     context={**context, "kind": kind, "link": url},
                 )
         if "escalate-curator" in kinds and silent:
-            _queue(
+            tick.queue_once_into(
                 session,
                 queued,
                 key=f"meetings-logs-escalation:{cycle_id}:{due.isoformat()}:curator",
@@ -233,7 +219,7 @@ def queue_reminders(
                 session, settings, participant_id=mentee_id, pair_id=pair.id, now=now
             )
             for kind in (k for k in kinds if not k.startswith("escalate-")):
-                _queue(
+                tick.queue_once_into(
                     session,
                     queued,
                     key=f"meeting-feedback:{log.id}:{mentee_id}:{due.isoformat()}:{kind}:mentee",
@@ -249,7 +235,7 @@ def queue_reminders(
                     },
                 )
         if "escalate-curator" in kinds:
-            _queue(
+            tick.queue_once_into(
                 session,
                 queued,
                 key=f"meeting-feedback-escalation:{cycle_id}:{due.isoformat()}:curator",

@@ -216,6 +216,21 @@ def queue_once(
     return message.id
 
 
+def queue_once_into(
+    session: Session,
+    queued: list[uuid.UUID],
+    *,
+    key: str,
+    to: Recipient,
+    template: str,
+    context: dict[str, object],
+) -> None:
+    """queue_once, adding the new message's id to `queued` (the ids to deliver now)."""
+    message_id = queue_once(session, key=key, to=to, template=template, context=context)
+    if message_id is not None:
+        queued.append(message_id)
+
+
 def _queue(
     session: Session,
     outcome: TickOutcome,
@@ -225,9 +240,9 @@ def _queue(
     template: str,
     context: dict[str, object],
 ) -> None:
-    queued = queue_once(session, key=key, to=to, template=template, context=context)
-    if queued is not None:
-        outcome.message_ids.append(queued)
+    queue_once_into(
+        session, outcome.message_ids, key=key, to=to, template=template, context=context
+    )
 
 
 def reminder_kinds(
