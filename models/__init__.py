@@ -1,6 +1,7 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
 from models.completion import CompletionReport, FinalInterview, PlanFulfilment
+from models.department import ReportKind, ReportRequest, ReportSubmission, ReportTransport
 from models.final_event import BestPractice, MentorNomination, RewardKind
 from models.imports import ColumnMapping, ImportKind
 from models.meetings import (
@@ -49,6 +50,10 @@ from models.tables import (
 )
 
 __all__ = [
+    "ReportKind",
+    "ReportRequest",
+    "ReportSubmission",
+    "ReportTransport",
     "CompletionReport",
     "FinalInterview",
     "PlanFulfilment",

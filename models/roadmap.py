@@ -54,6 +54,8 @@ class PlanItem(SQLModel, table=True):
     completion_kind: str = Field(max_length=16)
     completion_stage: str | None = Field(default=None, max_length=32)
     completion_document: str | None = Field(default=None, max_length=64)
+    # kind reports: the report the department asks its organisations for (models.ReportKind)
+    completion_report: str | None = Field(default=None, max_length=16)
     responsible: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     due_rule: str = Field(sa_type=Text)
     result: str = Field(default="", sa_type=Text)

@@ -102,6 +102,12 @@ class Organization(SQLModel, table=True):
     director_email: str
     curator_name: str
     curator_email: str
+    # school, college, centre or department (nastavnik.roadmap.OrganisationKind); a school's
+    # department_id names the municipal department it reports to (issue 10).
+    kind: str = Field(
+        default="school", max_length=16, sa_column_kwargs={"server_default": "school"}
+    )
+    department_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
