@@ -87,11 +87,26 @@ def _warn_if_slow_pdf() -> None:
 @app.command()
 def demo(
     exit_when_done: Annotated[bool, typer.Option(help="Stop the stack and exit when done")] = False,
+    department: Annotated[
+        bool,
+        typer.Option(
+            "--department",
+            help="A municipal department with three organisations of different kinds instead",
+        ),
+    ] = False,
 ) -> None:
     """Run the demo school's school year on a simulated clock (same as `year --simulate`)."""
     from deployments.demo import run_demo
 
     _warn_if_slow_pdf()
+    if department:
+        from deployments.demo_department import run_department_demo
+
+        raise typer.Exit(
+            run_department_demo(
+                settings=get_settings(), console=console, exit_when_done=exit_when_done
+            )
+        )
     raise typer.Exit(
         run_demo(settings=get_settings(), console=console, exit_when_done=exit_when_done)
     )

@@ -203,18 +203,7 @@ class YearSimulation:
 
     def run(self, *, start: date, end: date) -> YearLog:
         """Simulate from `start` to `end` (both inclusive); returns the log."""
-        day = start
-        while day <= end:
-            self.clock.set_day(day)
-            lines = len(self.log.lines)
-            self._do_scripted(day)
-            self._tick(day)
-            self._settle_runs(day)
-            self._refresh(day)  # what the day's runs finished shows on the same day
-            # A day on which something happened may let a stage start on the next one, as the
-            # daily tick of a real year would see the next morning.
-            busy = any(not line.startswith("писем") for _, line in self.log.lines[lines:])
-            day = self._next_day(day, end, busy=busy)
+        run_together([self], start=start, end=end)
         return self.log
 
     def _do_scripted(self, day: date) -> None:
@@ -518,6 +507,34 @@ class YearSimulation:
         days.add(end)  # the year's last tick: pairs past their term end, overdue items show
         later = sorted(d for d in days if day < d <= end)
         return later[0] if later else end + timedelta(days=1)
+
+
+def run_together(simulations: list[YearSimulation], *, start: date, end: date) -> None:
+    """Simulate several organisations' cycles (a department and its schools) day by day on the
+    one stored clock: each day every cycle's scripted actions and tick run first, then every
+    cycle's runs settle, so the runs of all organisations go on at the same time."""
+    if not simulations:
+        return
+    clock = simulations[0].clock
+    day = start
+    while day <= end:
+        clock.set_day(day)
+        marks = [len(simulation.log.lines) for simulation in simulations]
+        for simulation in simulations:
+            simulation._do_scripted(day)
+            simulation._tick(day)
+        for simulation in simulations:
+            simulation._settle_runs(day)
+        for simulation in simulations:
+            simulation._refresh(day)  # what the day's runs finished shows on the same day
+        # A day on which something happened may let a stage start on the next one, as the
+        # daily tick of a real year would see the next morning.
+        busy = any(
+            not line.startswith("писем")
+            for simulation, mark in zip(simulations, marks, strict=True)
+            for _, line in simulation.log.lines[mark:]
+        )
+        day = min(simulation._next_day(day, end, busy=busy) for simulation in simulations)
 
 
 def status_counts(*, cycle_id: uuid.UUID) -> dict[ItemStatus, int]:

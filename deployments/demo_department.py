@@ -1,0 +1,292 @@
+"""`nastavnik demo --department`: a municipal department and three member organisations of
+different kinds run the 2026/2027 year together on the simulated clock.
+
+The department (its roadmap written from seed ``roadmap_municipality_kedrovy.txt``) asks its
+organisations for the informational report in November, interim monitoring in February and the
+final reports in June; each organisation's director approves its report through the e-mailed link
+and it is submitted; the department's head approves the informational-analytic report and the
+order on the year's results. The demo school runs its whole scripted year (deployments.demo); the
+college and the centre run their own roadmaps with the generic script and smaller populations.
+Scripted: the centre's director lets the final report wait, so it is submitted late; one delivery
+fails at the relay and the operator retries it.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from rich.console import Console
+from rich.table import Table
+
+from deployments.demo_data import DemoFiles, write_demo_questionnaires
+from deployments.year import ScriptedDecision, YearScript, YearSimulation, run_together
+from nastavnik import repository
+from nastavnik.db import session_scope
+from nastavnik.settings import Settings
+
+SCHOOL_YEAR = "2026/2027"
+
+ROADMAPS = Path(__file__).resolve().parents[1] / "roadmaps"
+DEPARTMENT_ROADMAP = ROADMAPS / "demo_department_kedrovy.yaml"
+
+DEPARTMENT_ORG = {
+    "code": "kedrovy-department",
+    "name": "Отдел образования Администрации муниципального образования «Город Кедровый»",
+    "short_name": "Отдел образования г. Кедровый",
+    "city": "г. Кедровый",
+    "director_name": "Кузнецова Ольга Петровна",  # the department's head approves its documents
+    "director_email": "head@edu-kedrovy.example.ru",
+    "curator_name": "Волков Андрей Сергеевич",  # the specialist who runs the target model
+    "curator_email": "nastavnik@edu-kedrovy.example.ru",
+}
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member organisation of the demo department: who, which roadmap, how big."""
+
+    organization: dict[str, str]
+    kind: str
+    roadmap: Path
+    seed: int
+    keep_every: int  # every n-th questionnaire row of the generated school is kept
+
+    @property
+    def code(self) -> str:
+        return self.organization["code"]
+
+
+COLLEGE = Member(
+    organization={
+        "code": "kedrovy-college",
+        "name": "ОГБПОУ «Кедровский промышленный колледж»",
+        "short_name": "Кедровский колледж",
+        "city": "г. Кедровый",
+        "director_name": "Никитин Павел Андреевич",
+        "director_email": "director@college-kedrovy.example.ru",
+        "curator_name": "Белова Марина Олеговна",
+        "curator_email": "curator@college-kedrovy.example.ru",
+    },
+    kind="college",
+    roadmap=ROADMAPS / "lyceum_blagoveshchensk.yaml",
+    seed=2027,
+    keep_every=4,
+)
+CENTRE = Member(
+    organization={
+        "code": "kedrovy-centre",
+        "name": "МБУ ДО «Центр детского творчества» г. Кедровый",
+        "short_name": "ЦДТ",
+        "city": "г. Кедровый",
+        "director_name": "Соколова Анна Игоревна",
+        "director_email": "director@cdt-kedrovy.example.ru",
+        "curator_name": "Егоров Денис Владимирович",
+        "curator_email": "curator@cdt-kedrovy.example.ru",
+    },
+    kind="centre",
+    roadmap=ROADMAPS / "demo_school3_kedrovy.yaml",
+    seed=2028,
+    keep_every=4,
+)
+
+
+def trimmed_questionnaires(directory: Path, *, seed: int, keep_every: int) -> DemoFiles:
+    """The generated school's questionnaires with every `keep_every`-th row kept (a smaller
+    organisation with the same mix of forms, people of its own from its seed)."""
+    files = write_demo_questionnaires(directory, seed=seed)
+    # The mentees' export is cp1251 with «;», the mentors' UTF-8 with «,» (as schools send them).
+    for path, encoding, delimiter in (
+        (files.mentees_csv, "cp1251", ";"),
+        (files.mentors_csv, "utf-8-sig", ","),
+    ):
+        with path.open(encoding=encoding, newline="") as source:
+            rows = list(csv.reader(source, delimiter=delimiter))
+        with path.open("w", encoding=encoding, newline="") as target:
+            writer = csv.writer(target, delimiter=delimiter, lineterminator="\r\n")
+            writer.writerows([rows[0], *rows[1::keep_every]])
+    for path in (files.mentees_xlsx, files.mentors_xlsx):
+        book = load_workbook(path)
+        sheet = book.active
+        assert sheet is not None
+        last = sheet.max_row
+        # Delete from the bottom so the row numbers above stay put.
+        for row in range(last, 1, -1):
+            if (row - 2) % keep_every:
+                sheet.delete_rows(row)
+        book.save(path)
+    return files
+
+
+def upsert_department(*, members: list[dict[str, str]], kinds: dict[str, str]) -> uuid.UUID:
+    """The department and its members (kinds set, each member under the department)."""
+    with session_scope() as session:
+        department = repository.upsert_organization(session=session, **DEPARTMENT_ORG)
+        department.kind = "department"
+        session.add(department)
+        for organization in members:
+            member = repository.upsert_organization(session=session, **organization)
+            member.kind = kinds[organization["code"]]
+            member.department_id = department.id
+            session.add(member)
+        session.commit()
+        return department.id
+
+
+def report_decisions(*, late_final: bool = False) -> dict[str, ScriptedDecision]:
+    """How a member's director answers the department's report approvals."""
+    return {
+        "organisation-report-information": ScriptedDecision(2, comment="Отчёт утверждаю."),
+        "organisation-report-interim": ScriptedDecision(2, comment="Утверждаю."),
+        # The centre's director lets the final report wait past the department's deadline.
+        "organisation-report-final": ScriptedDecision(
+            14 if late_final else 2, comment="Итоговый отчёт утверждаю."
+        ),
+    }
+
+
+def department_script() -> YearScript:
+    """What the department's head does: approves the analytic report and the order."""
+    return YearScript(
+        decisions={
+            "department-analytic-report": ScriptedDecision(2, comment="Отчёт утверждаю."),
+            "department-results-order": ScriptedDecision(1, comment="Приказ подписан."),
+        }
+    )
+
+
+def with_report_decisions(script: YearScript, **kwargs: Any) -> YearScript:
+    """A member's year script with its director's answers to the department's reports."""
+    script.decisions.update(report_decisions(**kwargs))
+    return script
+
+
+def run_department_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> int:
+    """The department's year with its three organisations on the embedded stack; returns the
+    exit code."""
+    from deployments.demo import (
+        DEMO_ORG,
+        DEMO_ROADMAP,
+        YEAR_END,
+        YEAR_START,
+        DemoError,
+        generic_script,
+        link_decider,
+        start_demo_cycle,
+        use_simulated_clock,
+        year_script,
+    )
+    from deployments.stack import EmbeddedStack, wait_for_interrupt
+
+    started = time.monotonic()
+    use_simulated_clock()
+    members = [DEMO_ORG, COLLEGE.organization, CENTRE.organization]
+    kinds = {DEMO_ORG["code"]: "school", COLLEGE.code: COLLEGE.kind, CENTRE.code: CENTRE.kind}
+    upsert_department(members=members, kinds=kinds)
+    console.rule(
+        f"Наставник — демо отдела образования: {SCHOOL_YEAR}, три организации, время смоделировано"
+    )
+    stack = EmbeddedStack(settings, environment={"NASTAVNIK_CLOCK": "simulated"})
+    console.print("Starting the embedded stack (Prefect server, runner, SMTP sink, web)…")
+    stack.start()
+    decide = link_decider(settings)
+    demo_dir = settings.data_dir.resolve() / "demo"
+    try:
+        simulations: list[YearSimulation] = []
+
+        def simulate(code: str, cycle_id: uuid.UUID, script: YearScript) -> None:
+            simulations.append(
+                YearSimulation(
+                    settings=settings,
+                    cycle_id=cycle_id,
+                    script=script,
+                    decide=decide,
+                    on_line=lambda day, line: console.print(
+                        f"[dim]{day:%d.%m.%Y}[/] {code}: {line}"
+                    ),
+                )
+            )
+
+        department_cycle = start_demo_cycle(DEPARTMENT_ORG["code"], DEPARTMENT_ROADMAP)
+        simulate(DEPARTMENT_ORG["code"], department_cycle, department_script())
+        school_cycle = start_demo_cycle(DEMO_ORG["code"], DEMO_ROADMAP)
+        school_files = write_demo_questionnaires(demo_dir)
+        simulate(
+            DEMO_ORG["code"],
+            school_cycle,
+            with_report_decisions(
+                year_script(settings=settings, files=school_files, cycle_id=school_cycle)
+            ),
+        )
+        for member in (COLLEGE, CENTRE):
+            cycle_id = start_demo_cycle(member.code, member.roadmap)
+            files = trimmed_questionnaires(
+                demo_dir / member.code, seed=member.seed, keep_every=member.keep_every
+            )
+            simulate(
+                member.code,
+                cycle_id,
+                with_report_decisions(
+                    generic_script(files=files, cycle_id=cycle_id),
+                    late_final=member is CENTRE,
+                ),
+            )
+        run_together(simulations, start=YEAR_START, end=YEAR_END)
+        _print_department(console, settings, department_cycle, time.monotonic() - started)
+    except (DemoError, TimeoutError, RuntimeError) as error:
+        console.print(f"[red]{error}[/]  Logs: {stack.logs_dir.resolve()}")
+        stack.stop()
+        return 1
+    except BaseException:  # Ctrl-C: the stack's processes must not outlive us
+        stack.stop()
+        raise
+    finally:
+        if exit_when_done:
+            stack.stop()
+    if exit_when_done:
+        return 0
+    console.print("The stack stays up for browsing; Ctrl-C stops it.")
+    try:
+        wait_for_interrupt()
+    finally:
+        stack.stop()
+    return 0
+
+
+def _print_department(
+    console: Console, settings: Settings, department_cycle: uuid.UUID, seconds: float
+) -> None:
+    from deployments.demo import YEAR_END
+    from nastavnik import report_requests
+
+    console.rule("Отдел образования: отчёты организаций")
+    with session_scope() as session:
+        states = report_requests.request_states(
+            session=session, today=YEAR_END, cycle_id=department_cycle
+        )
+        names = (
+            {
+                org.id: org.short_name
+                for org in report_requests.members(
+                    session=session, department_id=states[0].request.department_id
+                )
+            }
+            if states
+            else {}
+        )
+        table = Table("Организация", "Отчёт", "Срок", "Сдан", "Статус", title="Запросы отдела")
+        for state in states:
+            table.add_row(
+                names.get(state.request.organization_id, "?"),
+                state.request.title,
+                f"{state.request.due_on:%d.%m.%Y}",
+                f"{state.submitted_on:%d.%m.%Y}" if state.submitted_on else "—",
+                report_requests.STATUS_RU[state.status],
+            )
+    console.print(table)
+    console.print(f"Demo complete in {seconds:.1f} s.")
