@@ -27,7 +27,6 @@ from sqlmodel import Session, col, select
 from models import Cycle, Document, Organization, ReportKind, ReportRequest
 from nastavnik import documents, report_requests
 from nastavnik.completion_documents import _CHART_RC as CHART_RC
-from nastavnik.completion_documents import _svg as chart_svg
 from nastavnik.completion_documents import (
     MENTEES_COLOUR,
     MENTORS_COLOUR,
@@ -35,6 +34,7 @@ from nastavnik.completion_documents import (
     Chart,
     chart_lock,
 )
+from nastavnik.completion_documents import _svg as chart_svg
 from nastavnik.org_report import IndicatorFigure, OrganisationReport
 from nastavnik.report_requests import STATUS_RU, RequestStatus
 from nastavnik.roadmap import OrganisationKind
@@ -249,7 +249,9 @@ def chosen_reports(
 # Totals and means
 # ---------------------------------------------------------------------------------------------
 
-F_SUBMITTED = "Представили отчёт = организации, чей отчёт получен, / все подведомственные организации."
+F_SUBMITTED = (
+    "Представили отчёт = организации, чей отчёт получен, / все подведомственные организации."
+)
 F_PAIRS = "Пары = сумма наставнических пар (групп), закреплённых приказами, по отчётам организаций."
 F_MEETINGS = "Встречи = сумма встреч, проведённых парами, по отчётам организаций."
 F_COVERAGE = (
@@ -286,9 +288,7 @@ def _pooled(
     found = [i for i in (r.indicator(key) for r in rows) if i is not None]
     numerator = sum(i.numerator for i in found)
     denominator = sum(i.denominator for i in found)
-    counted = (
-        f"{numerator:g} из {denominator}" if kind == SHARE else f"по {denominator} ответам"
-    )
+    counted = f"{numerator:g} из {denominator}" if kind == SHARE else f"по {denominator} ответам"
     return Aggregate(
         key, title, formula, kind, numerator / denominator if denominator else None, counted
     )
@@ -454,7 +454,10 @@ def conclusions(
             + ", ".join(f"{r.name} ({percent_ru(r.coverage)})" for r in below)
             + "."
         )
-    for key, who in (("satisfaction_mentees", "наставляемых"), ("satisfaction_mentors", "наставников")):
+    for key, who in (
+        ("satisfaction_mentees", "наставляемых"),
+        ("satisfaction_mentors", "наставников"),
+    ):
         found = _extremes(rows, lambda r, key=key: r.value(key))  # type: ignore[misc]
         if found is None:
             continue
@@ -526,7 +529,9 @@ def _department(session: Session, cycle_id: uuid.UUID) -> tuple[Cycle, Organizat
     org = session.get(Organization, cycle.organization_id)
     assert org is not None
     if org.kind != OrganisationKind.department:
-        raise ValueError(f"{org.code}: аналитический отчёт составляет отдел образования, а не {org.kind}")
+        raise ValueError(
+            f"{org.code}: аналитический отчёт составляет отдел образования, а не {org.kind}"
+        )
     return cycle, org
 
 
@@ -679,12 +684,21 @@ def report_charts(report: AnalyticReport) -> list[Chart]:
     """The report's charts (labels: organisations and forms only, no person)."""
     charts: list[Chart] = []
     if report.rows:
-        charts.append(Chart("Охват наставляемых наставничеством по организациям", coverage_chart_svg(report.rows)))
         charts.append(
-            Chart("Удовлетворённость программой по организациям", satisfaction_chart_svg(report.rows))
+            Chart(
+                "Охват наставляемых наставничеством по организациям",
+                coverage_chart_svg(report.rows),
+            )
+        )
+        charts.append(
+            Chart(
+                "Удовлетворённость программой по организациям", satisfaction_chart_svg(report.rows)
+            )
         )
     if report.forms:
-        charts.append(Chart("Наставнические пары по формам наставничества", forms_chart_svg(report.forms)))
+        charts.append(
+            Chart("Наставнические пары по формам наставничества", forms_chart_svg(report.forms))
+        )
     return charts
 
 
@@ -729,8 +743,10 @@ def issue_report(
     cycle, department = _department(session, cycle_id)
     key = report_key(cycle_id=cycle_id, on=on)
     existing = session.exec(select(Document).where(Document.unique_key == key)).first()
-    context = {} if existing is not None else report_context(
-        build_report(session=session, cycle_id=cycle_id, today=on)
+    context = (
+        {}
+        if existing is not None
+        else report_context(build_report(session=session, cycle_id=cycle_id, today=on))
     )
     return documents.issue_document(
         session=session,
