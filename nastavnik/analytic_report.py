@@ -25,7 +25,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import Cycle, Document, Organization, ReportKind, ReportRequest
-from nastavnik import documents, report_requests
+from nastavnik import documents, mail, report_requests
 from nastavnik.completion_documents import _CHART_RC as CHART_RC
 from nastavnik.completion_documents import (
     MENTEES_COLOUR,
@@ -829,3 +829,48 @@ def summary_markdown(report: AnalyticReport, *, links: Sequence[tuple[str, str]]
     lines += ["", "| Документ | Ссылка |", "|---|---|"]
     lines += [f"| {title} | [{url}]({url}) |" for title, url in links]
     return "\n".join(lines)
+
+
+def mail_key(*, document_id: uuid.UUID, organization_id: uuid.UUID) -> str:
+    """One e-mail of an approved report to one member organisation's director, ever."""
+    return f"analytic-report-mail:{document_id}:{organization_id}"
+
+
+def queue_report_mail(
+    *,
+    session: Session,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    document_id: uuid.UUID,
+    flow_run_id: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    """Queue the approved report (attached) to every member organisation's director, once per
+    report and organisation; the outbox ids (those queued before included)."""
+    cycle, department = _department(session, cycle_id)
+    document = session.get(Document, document_id)
+    if document is None:
+        raise LookupError(f"документ {document_id} не найден")
+    url = f"{settings.web_base_url.rstrip('/')}/documents/{document.id}.pdf"
+    queued = []
+    for member in report_requests.members(session=session, department_id=department.id):
+        if not member.director_email:
+            continue
+        message = mail.enqueue_templated(
+            session=session,
+            idempotency_key=mail_key(document_id=document.id, organization_id=member.id),
+            to_addr=f"{member.director_name} <{member.director_email}>",
+            template="analytic_report",
+            context={
+                "department": {"name": department.name, "short_name": department.short_name},
+                "recipient_name": member.director_name,
+                "school_year": cycle.school_year,
+                "document": document,
+                "report_title": REPORT_TITLE,
+                "url": url,
+            },
+            document_ids=[document.id],
+            flow_run_id=flow_run_id,
+            recipient_role="director",
+        )
+        queued.append(message.id)
+    return queued
