@@ -35,7 +35,7 @@ from nastavnik.completion_documents import (
     chart_lock,
 )
 from nastavnik.completion_documents import _svg as chart_svg
-from nastavnik.org_report import IndicatorFigure, OrganisationReport
+from nastavnik.org_report import IndicatorFigure, OrganisationFigures, OrganisationReport
 from nastavnik.report_requests import STATUS_RU, RequestStatus
 from nastavnik.roadmap import OrganisationKind
 from nastavnik.settings import Settings
@@ -46,10 +46,10 @@ ORDER_TITLE = "Приказ об итогах реализации целево�
 ORDER_TEMPLATE = "department_results_order.html"
 
 KIND_RU = {
-    OrganisationKind.school: "общеобразовательная организация",
-    OrganisationKind.college: "профессиональная образовательная организация",
-    OrganisationKind.centre: "организация дополнительного образования",
-    OrganisationKind.department: "орган управления образованием",
+    OrganisationKind.school: "школа",
+    OrganisationKind.college: "колледж",
+    OrganisationKind.centre: "центр доп. образования",
+    OrganisationKind.department: "отдел образования",
 }
 
 COVERAGE_TARGET = 0.8
@@ -72,6 +72,10 @@ def percent_ru(value: float | None) -> str:
     return "нет данных" if value is None else f"{_ru(value * 100)} %"
 
 
+def _org_kind_ru(kind: str) -> str:
+    return KIND_RU[OrganisationKind(kind)] if kind in set(OrganisationKind) else kind
+
+
 def score_ru(value: float | None) -> str:
     """8.25 → «8,3»; None → «—» (a 1–10 mean)."""
     return "—" if value is None else _ru(value)
@@ -91,21 +95,20 @@ class OrganisationRow:
     submitted_on: date
 
     @property
-    def figures(self) -> Any:
+    def figures(self) -> OrganisationFigures:
         return self.report.figures
 
     @property
     def code(self) -> str:
-        return str(self.figures.organization_code)
+        return self.figures.organization_code
 
     @property
     def name(self) -> str:
-        return str(self.figures.organization_name)
+        return self.figures.organization_name
 
     @property
     def kind_ru(self) -> str:
-        kind = self.figures.organization_kind
-        return KIND_RU.get(OrganisationKind(kind), kind) if kind in set(OrganisationKind) else kind
+        return _org_kind_ru(self.figures.organization_kind)
 
     @property
     def report_kind_ru(self) -> str:
@@ -121,18 +124,18 @@ class OrganisationRow:
 
     @property
     def pairs(self) -> int:
-        return int(self.figures.pairs.total)
+        return self.figures.pairs.total
 
     @property
     def coverage(self) -> float | None:
-        return self.figures.coverage.share  # type: ignore[no-any-return]
+        return self.figures.coverage.share
 
     @property
     def meetings(self) -> int:
-        return int(self.figures.meetings_held)
+        return self.figures.meetings_held
 
     def indicator(self, key: str) -> IndicatorFigure | None:
-        return self.figures.indicator(key)  # type: ignore[no-any-return]
+        return self.figures.indicator(key)
 
     def value(self, key: str) -> float | None:
         found = self.indicator(key)
@@ -533,10 +536,6 @@ def _department(session: Session, cycle_id: uuid.UUID) -> tuple[Cycle, Organizat
             f"{org.code}: аналитический отчёт составляет отдел образования, а не {org.kind}"
         )
     return cycle, org
-
-
-def _org_kind_ru(kind: str) -> str:
-    return KIND_RU.get(OrganisationKind(kind), kind) if kind in set(OrganisationKind) else kind
 
 
 def build_report(*, session: Session, cycle_id: uuid.UUID, today: date) -> AnalyticReport:
