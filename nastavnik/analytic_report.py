@@ -662,6 +662,7 @@ def forms_chart_svg(forms: Sequence[FormTotal]) -> str:
     """Bars per form of mentoring: the pairs across the organisations."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     with chart_lock, rc_context(CHART_RC):
         figure = Figure(figsize=(7.0, 2.6))
@@ -674,6 +675,7 @@ def forms_chart_svg(forms: Sequence[FormTotal]) -> str:
             axes.text(x, form.pairs, f"{form.pairs}", ha="center", va="bottom", fontsize=7.5)
         axes.set_xticks(positions, [f"«{f.form}»" for f in forms])
         axes.set_ylim(0, max([f.pairs for f in forms] + [1]) * 1.2)
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # pairs are whole
         axes.set_ylabel("пар (групп)")
         axes.spines[["top", "right"]].set_visible(False)
         return chart_svg(figure)
