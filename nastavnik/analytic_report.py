@@ -112,11 +112,12 @@ class OrganisationRow:
 
     @property
     def report_kind_ru(self) -> str:
-        return {
+        labels: dict[str, str] = {
             ReportKind.final: "итоговый",
             ReportKind.interim: "промежуточный",
             ReportKind.information: "информационный",
-        }.get(ReportKind(self.report.report_kind), self.report.report_kind)
+        }
+        return labels.get(self.report.report_kind, self.report.report_kind)
 
     @property
     def status_ru(self) -> str:

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 from pypdf import PdfReader
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models import (
     Organization,
@@ -359,3 +359,15 @@ def test_the_report_and_the_order_read_back_with_vector_charts_and_no_names(
         for part in person.split():
             assert part not in everything
     assert "Г. П. Кедрова" in order_flat and "Галина" not in everything
+
+
+def test_an_unreadable_payload_is_refused_naming_the_request(engine, department_cycle) -> None:
+    with Session(engine) as session:
+        submission = session.exec(
+            select(ReportSubmission).where(ReportSubmission.submitted_on == date(2027, 5, 30))
+        ).one()
+        submission.payload = {**submission.payload, "figures": {"organization_code": "x"}}
+        session.add(submission)
+        session.commit()
+        with pytest.raises(ValueError, match=r"(?s)final:college-2:2027-06-01.*figures"):
+            analytic_report.build_report(session=session, cycle_id=department_cycle, today=TODAY)
