@@ -94,6 +94,12 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "благодарственные письма и грамоты, доска почёта",
     ),
     DeploymentSpec(
+        "department",
+        "flows/department.py:department",
+        "Отдел образования: информационно-аналитический отчёт по отчётам организаций, приказ "
+        "об итогах реализации целевой модели наставничества, рассылка отчёта организациям",
+    ),
+    DeploymentSpec(
         "retry-deliveries",
         "flows/delivery.py:retry_deliveries",
         "Повторная отправка писем, которым подошёл срок (каждую минуту)",

@@ -2234,5 +2234,24 @@ def deliveries_link(
     console.print(f"{settings.web_base_url.rstrip('/')}/operator/deliveries?token={token}")
 
 
+# --- the department's informational-analytic report (issue 10 §6) ------------------------------
+
+
+@app.command("analytic-report")
+def analytic_report_start(
+    org: Annotated[str, typer.Option(help="Код отдела образования")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    on: Annotated[
+        str | None, typer.Option("--date", help="Дата отчёта и приказа, ГГГГ-ММ-ДД")
+    ] = None,
+    new: NewRun = False,
+) -> None:
+    """Start the department stage: the analytic report and the order to the department head."""
+    params: dict[str, object] = {"organization_code": org, "school_year": year}
+    if on:
+        params["reference_date"] = on
+    _start(STAGE_DEPLOYMENTS["department"], params, new)
+
+
 if __name__ == "__main__":
     app()
