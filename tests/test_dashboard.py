@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from html import unescape
@@ -678,25 +679,46 @@ def test_the_page_needs_the_department_token_and_shows_the_figures(
     assert web.get(f"/department/school-7?token={school_token}").status_code == 404
 
 
+@pytest.fixture
+def configured(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The settings (read by the CLI and the tasks) pointing at the case's database."""
+    from nastavnik.settings import get_settings
+
+    if engine.url.get_backend_name() != "sqlite":
+        pytest.skip("the settings point at the case's SQLite file")
+    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("NASTAVNIK_SECRET_KEY", "test-secret-key-0123456789abcdef")
+    monkeypatch.setenv("NASTAVNIK_WEB_BASE_URL", WEB)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_the_tick_task_renders_the_dashboard_for_a_department_cycle_only(
+    engine: Engine, case: Case, configured: None
+) -> None:
+    from tasks.dashboard import render_department_dashboard
+
+    with Session(engine) as session:
+        own = repository.get_or_create_cycle(
+            session=session, organization_id=case.department_id, school_year=YEAR
+        ).id
+    board = render_department_dashboard.fn(str(own), TODAY)
+    assert board is not None and board["key"] == "department-uo-kedrovy-dashboard"
+    assert f"[СШ № 7]({WEB}/roadmap/{case.school_cycle})" in board["markdown"]
+    _assert_no_participant(board["markdown"])
+    assert render_department_dashboard.fn(str(case.school_cycle), TODAY) is None
+
+
 def test_the_cli_prints_a_link_that_opens_the_page(
-    engine: Engine, case: Case, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, case: Case, settings: Settings, configured: None
 ) -> None:
     from typer.testing import CliRunner
 
     from deployments.cli import app
-    from nastavnik.settings import get_settings
 
-    if engine.url.get_backend_name() != "sqlite":
-        pytest.skip("the CLI reads the settings' SQLite database")
-    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", str(engine.url))
-    monkeypatch.setenv("NASTAVNIK_SECRET_KEY", "test-secret-key-0123456789abcdef")
-    monkeypatch.setenv("NASTAVNIK_WEB_BASE_URL", WEB)
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["department", "dashboard-link", "uo-kedrovy"])
-        unknown = CliRunner().invoke(app, ["department", "dashboard-link", "school-7"])
-    finally:
-        get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["department", "dashboard-link", "uo-kedrovy"])
+    unknown = CliRunner().invoke(app, ["department", "dashboard-link", "school-7"])
     assert result.exit_code == 0, result.output
     url = result.output.strip()
     assert url.startswith(f"{WEB}/department/uo-kedrovy?year=")
