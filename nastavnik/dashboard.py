@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 
 from models import Cycle, Organization, ReportSubmission
 from nastavnik import deliveries, report_requests
-from nastavnik.org_report import OrganisationFigures, OrganisationReport, organisation_figures
+from nastavnik.org_report import OrganisationFigures, organisation_figures
 from nastavnik.report_requests import RequestStatus
 from nastavnik.roadmap import OrganisationKind
 from nastavnik.roadmap_report import _CHART_RC, _chart_lock
@@ -212,8 +212,8 @@ def _reported_figures(
             latest = submission
     if latest is None:
         return None
-    report = OrganisationReport.model_validate(latest.payload)
-    return report.figures, latest.submitted_on
+    # The envelope verified the whole OrganisationReport on receipt; this reads its figures.
+    return OrganisationFigures.model_validate(latest.payload["figures"]), latest.submitted_on
 
 
 def _row(
@@ -467,6 +467,11 @@ class Series:
     values: tuple[float, ...]
 
 
+def _short(label: str, limit: int = 38) -> str:
+    # The labels' margin is fixed: a long official name is cut rather than drawn over the bars.
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
 def _bars_svg(
     *, name: str, title: str, labels: Sequence[str], series: Sequence[Series], axis: str
 ) -> str:
@@ -475,6 +480,7 @@ def _bars_svg(
     from matplotlib import rc_context
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator, MaxNLocator
 
     lines = max(len(labels), 1)
     width, height = 8.0, 1.3 + 0.32 * lines + (0.3 if len(series) > 1 else 0)
@@ -492,7 +498,7 @@ def _bars_svg(
         )
         left = [0.0] * len(labels)
         for one in series:
-            axes.barh(
+            bars = axes.barh(
                 range(len(labels)),
                 one.values,
                 left=left,
@@ -503,9 +509,16 @@ def _bars_svg(
                 gid=f"{name}-{one.label}",
             )
             left = [a + b for a, b in zip(left, one.values, strict=True)]
-        axes.set_yticks(range(len(labels)), list(labels))
+            if len(series) == 1:  # a single share: its value written at the bar's end
+                axes.bar_label(bars, labels=[f"{v:g} %" for v in one.values], padding=3)
+        axes.set_yticks(range(len(labels)), [_short(label) for label in labels])
         axes.set_ylim(lines - 0.5, -0.5)
-        axes.set_xlim(0, max([*left, 1.0]) * (1.0 if axis == "%" else 1.1))
+        if axis == "%":
+            axes.set_xlim(0, 110)
+            axes.xaxis.set_major_locator(FixedLocator([0, 20, 40, 60, 80, 100]))
+        else:
+            axes.set_xlim(0, max([*left, 1.0]) * 1.05)
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel(axis)
         axes.set_title(title, fontsize=9, loc="left")
         axes.grid(axis="x", color="#e0e0e0", linewidth=0.5)
