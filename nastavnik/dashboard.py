@@ -465,6 +465,7 @@ class Series:
     label: str
     colour: str
     values: tuple[float, ...]
+    notes: tuple[str, ...] = ()  # written at each bar's end, when given
 
 
 def _short(label: str, limit: int = 38) -> str:
@@ -509,8 +510,8 @@ def _bars_svg(
                 gid=f"{name}-{one.label}",
             )
             left = [a + b for a, b in zip(left, one.values, strict=True)]
-            if len(series) == 1:  # a single share: its value written at the bar's end
-                axes.bar_label(bars, labels=[f"{v:g} %" for v in one.values], padding=3)
+            if one.notes:  # a share written at the bar's end
+                axes.bar_label(bars, labels=list(one.notes), padding=3)
         axes.set_yticks(range(len(labels)), [_short(label) for label in labels])
         axes.set_ylim(lines - 0.5, -0.5)
         if axis == "%":
@@ -544,6 +545,7 @@ def coverage_svg(dashboard: DepartmentDashboard) -> str:
                 "охват",
                 COVERAGE_COLOUR,
                 tuple(round((row.coverage_share or 0.0) * 100, 1) for row in rows),
+                tuple(percent(row.coverage_share) for row in rows),  # «—»: no mentees yet
             )
         ],
         axis="%",

@@ -572,6 +572,8 @@ def test_the_charts_are_deterministic_and_name_organisations_only(
         for name in ("СШ № 7", "Колледж связи", "ЦДО «Радуга»"):
             assert name in svg.replace("&#171;", "«").replace("&#187;", "»")
         _assert_no_participant(svg)
+    # each organisation's coverage written at its bar: 3/4, 1/2, 4/5
+    assert all(share in first["coverage"] for share in ("75 %", "50 %", "80 %"))
     assert "выполнено" in first["roadmap"] and "просрочено" in first["roadmap"]
     assert "сдан с опозданием" in first["reports"] and "не сдан" in first["reports"]
     # another year's figures draw another chart
