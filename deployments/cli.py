@@ -2253,5 +2253,48 @@ def analytic_report_start(
     _start(STAGE_DEPLOYMENTS["department"], params, new)
 
 
+# --- The department (issue 10) -------------------------------------------------------------------
+
+department_app = typer.Typer(
+    help="Управление образования: его организации, запросы отчётов, мониторинг.",
+    no_args_is_help=True,
+)
+app.add_typer(department_app, name="department")
+
+
+@department_app.command("dashboard-link")
+def department_dashboard_link(
+    department_code: Annotated[str, typer.Argument(help="Код управления образования")],
+    year: Annotated[
+        str | None, typer.Option(help="Учебный год, например 2026/2027 (по умолчанию текущий)")
+    ] = None,
+    days: Annotated[int, typer.Option(help="Сколько дней действует ссылка")] = 30,
+) -> None:
+    """Print the department's dashboard address with a signed token (until sign-in, issue 11)."""
+    from nastavnik import dashboard
+    from nastavnik.dates import school_year_of
+    from nastavnik.mail import utc_now
+
+    settings = get_settings()
+    with session_scope() as session:
+        try:
+            dashboard.find_department(session=session, code=department_code)
+        except LookupError as error:
+            console.print(f"[red]{error}[/]")
+            raise typer.Exit(1) from None
+    now = utc_now()
+    token = dashboard.dashboard_token(
+        secret=settings.approval_secret(), department_code=department_code, now=now, days=days
+    )
+    console.print(
+        dashboard.dashboard_url(
+            web_base_url=settings.web_base_url,
+            department_code=department_code,
+            token=token,
+            school_year=year or school_year_of(now.date()),
+        )
+    )
+
+
 if __name__ == "__main__":
     app()

@@ -16,9 +16,10 @@ from tasks.cycle import (
     stage_parameters,
     tick_cycle,
 )
+from tasks.dashboard import render_department_dashboard
 from tasks.mail import deliver_messages
 from tasks.meetings import meetings_day
-from tasks.publishing import publish_table
+from tasks.publishing import publish_markdown, publish_table
 from tasks.roadmap import publish_plan_status
 
 
@@ -66,5 +67,10 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
         if summary.message_ids or meetings.message_ids or reminders:
             deliver_messages([*summary.message_ids, *meetings.message_ids, *reminders])
         publish_plan_status(cycle_id, day)
+        # A department's own cycle: its organisations' dashboard (issue 10 §4).
+        if (board := render_department_dashboard(cycle_id, day)) is not None:
+            publish_markdown(
+                key=board["key"], markdown=board["markdown"], description="Мониторинг организаций"
+            )
         summaries.append(summary)
     return summaries

@@ -32,6 +32,7 @@ from models import (
 from nastavnik import (
     approvals,
     completion,
+    dashboard,
     deliveries,
     documents,
     links,
@@ -41,6 +42,7 @@ from nastavnik import (
     progress,
     roadmap_report,
 )
+from nastavnik.dates import school_year_of
 from nastavnik.pairs import ONGOING
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
@@ -525,6 +527,7 @@ def create_app(
     _completion_report_routes(app, settings=settings, engine=engine, clock=clock)
     _practice_routes(app, settings=settings, engine=engine, clock=clock)
     _operator_delivery_routes(app, settings=settings, engine=engine, clock=clock)
+    _department_dashboard_routes(app, settings=settings, engine=engine, clock=clock)
     return app
 
 
@@ -631,6 +634,59 @@ def _operator_delivery_routes(
                 return listing(token, refusal.message_ru, refused=True)
             session.commit()
         return back(token, "cancelled")
+
+
+# --- The department's dashboard (issue 10 §4) ----------------------------------------------------
+
+
+def _department_dashboard_routes(
+    app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """GET /department/{code}?year=2026/2027&kind=school: the member organisations' figures and
+    charts, aggregates only. Until sign-in (issue 11) it opens with a token signed for this
+    department, ?token=… (`nastavnik department dashboard-link CODE` prints the address), as the
+    operator's page does; without a valid one it answers 403."""
+
+    @app.get("/department/{code}", response_class=HTMLResponse)
+    def department_page(code: str, token: str = "", year: str = "", kind: str = "") -> HTMLResponse:
+        if not dashboard.check_dashboard_token(
+            secret=settings.approval_secret(), department_code=code, token=token, now=clock()
+        ):
+            return _page(
+                "link_refused.html",
+                403,
+                heading="Нет доступа",
+                message="Ссылка на мониторинг управления не действует: получите новую командой "
+                "«nastavnik department dashboard-link».",
+            )
+        today = clock().astimezone(ZoneInfo(settings.timezone)).date()
+        school_year = year.strip() or school_year_of(today)
+        with Session(engine) as session:
+            try:
+                department = dashboard.find_department(session=session, code=code)
+                board = dashboard.department_dashboard(
+                    session=session,
+                    department_id=department.id,
+                    school_year=school_year,
+                    today=today,
+                    kind=kind or None,
+                )
+            except LookupError as error:
+                raise HTTPException(404, str(error)) from None
+            except ValueError as error:
+                raise HTTPException(422, str(error)) from None
+        charts = {
+            name: Markup(roadmap_report.inline_svg(svg))  # matplotlib's own SVG, text escaped
+            for name, svg in dashboard.dashboard_charts(board).items()
+        }
+        return _page(
+            "department_dashboard.html",
+            board=board,
+            charts=charts,
+            token=token,
+            kinds=[(k, dashboard.KIND_RU[k]) for k in dashboard.MEMBER_KINDS],
+            percent=dashboard.percent,
+        )
 
 
 # --- The mentor's monthly report (§4.2) through the personal link --------------------------------
