@@ -4,13 +4,13 @@ refused when tampered with or sent for another organisation, stored once however
 from __future__ import annotations
 
 import copy
-import io
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
@@ -209,7 +209,9 @@ def test_the_department_token_is_per_organisation_and_configurable(settings: Set
     assert token_7 == department_token(secret=secret, organization_code="school-7")
     assert token_7 != department_token(secret=secret, organization_code="school-8")
     assert signing_token(settings=settings, organization_code="school-7") == token_7
-    elsewhere = settings.model_copy(update={"department_token": "given-by-the-department"})
+    elsewhere = settings.model_copy(
+        update={"department_token": SecretStr("given-by-the-department")}
+    )
     assert signing_token(settings=elsewhere, organization_code="school-7") == (
         "given-by-the-department"
     )
