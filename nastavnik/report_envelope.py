@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -616,3 +617,36 @@ def queue_report_mail(
 def upload_url(department_url: str) -> str:
     """Where an organisation uploads its reports in the department's installation."""
     return f"{department_url.rstrip('/')}/department/reports"
+
+
+def upload_report(
+    *,
+    envelope: dict[str, Any],
+    pdf: bytes,
+    department_url: str,
+    token: str,
+    transport: httpx.BaseTransport | None = None,
+    timeout: float = 30.0,
+) -> dict[str, Any]:
+    """Upload a signed report to the department's installation; its answer («stored» or
+    «already stored»: an upload repeated after a lost answer stores nothing twice).
+    ReportRefused when the department refuses it (a wrong token, a refused report: retrying
+    will not help); an httpx error for what may pass (a 5xx, no connection)."""
+    with httpx.Client(transport=transport, timeout=timeout) as client:
+        response = client.post(
+            upload_url(department_url),
+            headers={"Authorization": f"Bearer {token}"},
+            files={
+                "envelope": ("envelope.json", canonical_json(envelope), "application/json"),
+                "pdf": ("report.pdf", pdf, "application/pdf"),
+            },
+        )
+    if response.status_code in (401, 403, 422):
+        try:
+            reason = str(response.json().get("error", response.text))
+        except ValueError:
+            reason = response.text
+        raise ReportRefused(f"управление не приняло отчёт ({response.status_code}): {reason}")
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return answer

@@ -1,0 +1,153 @@
+"""Reports uploaded over HTTPS to the department (issue 10 §2): the organisation's token as Bearer,
+401 on a wrong one, 422 with the reason on a refused report, a repeated upload stored once; and
+the department's CLI taking a report from files or a saved e-mail."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+from typer.testing import CliRunner
+
+from models import ReportSubmission, ReportTransport
+from nastavnik.report_envelope import ReportRefused, signing_token, upload_report
+from nastavnik.settings import Settings, get_settings
+from nastavnik.web import create_app
+from tests.department_support import NOW, Department, build_department, signed
+
+PDF = b"%PDF-1.7 uploaded"
+URL = "https://edu-kedrovy.example"
+
+
+@pytest.fixture
+def department(engine: Engine, cycle_ids: tuple) -> Department:
+    return build_department(engine, cycle_ids)
+
+
+async def _no_resume(*_: Any) -> None:
+    raise AssertionError("nothing is resumed here")
+
+
+@pytest.fixture
+def web(engine: Engine, settings: Settings) -> TestClient:
+    app = create_app(settings=settings, engine=engine, resume=_no_resume, clock=lambda: NOW)
+    return TestClient(app)
+
+
+def through(client: TestClient) -> httpx.MockTransport:
+    """upload_report's HTTP, handed to the department's app."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return client.request(
+            request.method, request.url.path, headers=request.headers, content=request.content
+        )
+
+    return httpx.MockTransport(handle)
+
+
+def stored(engine: Engine) -> list[ReportSubmission]:
+    with Session(engine) as session:
+        return list(session.exec(select(ReportSubmission)))
+
+
+def test_an_upload_repeated_is_stored_once(
+    engine: Engine, settings: Settings, department: Department, web: TestClient
+) -> None:
+    envelope = signed(engine, settings, pdf=PDF)
+    token = signing_token(settings=settings, organization_code="school-7")
+    first = upload_report(
+        envelope=envelope, pdf=PDF, department_url=URL, token=token, transport=through(web)
+    )
+    assert first["status"] == "stored"
+    # The answer was lost and the organisation uploads again: the same submission.
+    again = upload_report(
+        envelope=envelope, pdf=PDF, department_url=URL + "/", token=token, transport=through(web)
+    )
+    assert again == {**first, "status": "already stored"}
+    [submission] = stored(engine)
+    assert submission.transport == ReportTransport.upload
+    assert str(submission.id) == first["submission_id"]
+
+
+def test_a_wrong_token_is_401_and_a_refused_report_422(
+    engine: Engine, settings: Settings, department: Department, web: TestClient
+) -> None:
+    envelope = signed(engine, settings, pdf=PDF)
+    files = {"envelope": ("e.json", json.dumps(envelope)), "pdf": ("r.pdf", PDF)}
+    answer = web.post("/department/reports", files=files)
+    assert answer.status_code == 401
+    other = signing_token(settings=settings, organization_code="school-8")
+    answer = web.post(
+        "/department/reports", files=files, headers={"Authorization": f"Bearer {other}"}
+    )
+    assert answer.status_code == 401
+    with pytest.raises(ReportRefused, match="401"):
+        upload_report(
+            envelope=envelope, pdf=PDF, department_url=URL, token=other, transport=through(web)
+        )
+    token = signing_token(settings=settings, organization_code="school-7")
+    tampered = copy.deepcopy(envelope)
+    tampered["payload"]["figures"]["meetings_held"] = 99
+    answer = web.post(
+        "/department/reports",
+        files={"envelope": ("e.json", json.dumps(tampered)), "pdf": ("r.pdf", PDF)},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 422
+    assert "подпись отчёта не сходится" in answer.json()["error"]
+    answer = web.post(
+        "/department/reports",
+        files={"envelope": ("e.json", json.dumps(envelope)), "pdf": ("r.pdf", b"%PDF other")},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 422 and "PDF отчёта не тот" in answer.json()["error"]
+    assert stored(engine) == []
+
+
+@pytest.fixture
+def cli_env(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, sqlite_engine: Engine
+) -> Iterator[None]:
+    """The CLI's settings and database: the test's SQLite file and data dir."""
+    monkeypatch.setenv("NASTAVNIK_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", str(settings.database_url))
+    monkeypatch.setenv("NASTAVNIK_SECRET_KEY", settings.approval_secret().decode())
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_the_cli_prints_the_token_and_receives_files_once(
+    sqlite_engine: Engine,
+    settings: Settings,
+    cycle_ids: tuple,
+    cli_env: None,
+    tmp_path: Path,
+) -> None:
+    from deployments.cli import app
+
+    build_department(sqlite_engine, cycle_ids)
+    runner = CliRunner()
+    token = runner.invoke(app, ["department", "token", "school-7"])
+    assert token.exit_code == 0, token.output
+    assert token.output.strip() == signing_token(settings=settings, organization_code="school-7")
+    envelope_file, pdf_file = tmp_path / "report.json", tmp_path / "report.pdf"
+    envelope_file.write_text(json.dumps(signed(sqlite_engine, settings, pdf=PDF)))
+    pdf_file.write_bytes(PDF)
+    first = runner.invoke(app, ["department", "receive", str(envelope_file), str(pdf_file)])
+    assert first.exit_code == 0 and "принят" in first.output, first.output
+    again = runner.invoke(app, ["department", "receive", str(envelope_file), str(pdf_file)])
+    assert again.exit_code == 0 and "уже был принят" in again.output
+    pdf_file.write_bytes(b"%PDF changed")
+    refused = runner.invoke(app, ["department", "receive", str(envelope_file), str(pdf_file)])
+    assert refused.exit_code == 1 and "PDF отчёта не тот" in refused.output
+    with Session(sqlite_engine) as session:
+        assert session.exec(select(func.count()).select_from(ReportSubmission)).one() == 1
