@@ -94,6 +94,12 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "благодарственные письма и грамоты, доска почёта",
     ),
     DeploymentSpec(
+        "organisation-report",
+        "flows/organisation_report.py:organisation_report",
+        "Отчёт организации управлению образования по запросу: показатели, дорожная карта, "
+        "пояснительная записка; утверждение директором, подписанная отправка",
+    ),
+    DeploymentSpec(
         "retry-deliveries",
         "flows/delivery.py:retry_deliveries",
         "Повторная отправка писем, которым подошёл срок (каждую минуту)",

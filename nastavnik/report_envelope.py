@@ -650,3 +650,74 @@ def upload_report(
     response.raise_for_status()
     answer: dict[str, Any] = response.json()
     return answer
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """How a report left: stored here, uploaded, or queued by e-mail (its outbox id)."""
+
+    transport: ReportTransport
+    status: str  # stored, already stored, queued
+    message_id: uuid.UUID | None = None
+
+
+def submit_report(
+    *,
+    session: Session,
+    settings: Settings,
+    request: RequestInfo,
+    report: OrganisationReport,
+    document_id: uuid.UUID,
+    now: datetime,
+    flow_run_id: uuid.UUID | None = None,
+    http_transport: httpx.BaseTransport | None = None,
+) -> Submitted:
+    """Send the approved report to the department by the way that reaches it: through this
+    database when the request is here, else an HTTPS upload (NASTAVNIK_DEPARTMENT_URL), else
+    an e-mail (NASTAVNIK_DEPARTMENT_EMAIL). Each way stores or sends it once however often
+    this runs again."""
+    document = session.get(Document, document_id)
+    if document is None:
+        raise LookupError(f"документ {document_id} не найден")
+    pdf = documents.document_file(settings=settings, document=document).read_bytes()
+    envelope = sign_envelope(
+        report=report,
+        organization_code=request.organization_code,
+        pdf=pdf,
+        token=signing_token(settings=settings, organization_code=request.organization_code),
+        now=now,
+    )
+    if _request_by_key(session, request.request_key) is not None:
+        received = receive(
+            session=session,
+            envelope=envelope,
+            pdf=pdf,
+            transport=ReportTransport.database,
+            now=now,
+            settings=settings,
+        )
+        status = "stored" if received.created else "already stored"
+        return Submitted(ReportTransport.database, status)
+    if settings.department_url:
+        answer = upload_report(
+            envelope=envelope,
+            pdf=pdf,
+            department_url=settings.department_url,
+            token=signing_token(settings=settings, organization_code=request.organization_code),
+            transport=http_transport,
+        )
+        return Submitted(ReportTransport.upload, str(answer.get("status", "stored")))
+    if settings.department_email:
+        message = queue_report_mail(
+            session=session,
+            settings=settings,
+            envelope=envelope,
+            document_id=document_id,
+            to_addr=settings.department_email,
+            flow_run_id=flow_run_id,
+        )
+        return Submitted(ReportTransport.email, "queued", message.id)
+    raise ValueError(
+        f"запрос {request.request_key} не из этой установки, а адрес управления не задан: "
+        "укажите NASTAVNIK_DEPARTMENT_URL или NASTAVNIK_DEPARTMENT_EMAIL"
+    )
