@@ -151,3 +151,152 @@ def test_the_cli_prints_the_token_and_receives_files_once(
     assert refused.exit_code == 1 and "PDF отчёта не тот" in refused.output
     with Session(sqlite_engine) as session:
         assert session.exec(select(func.count()).select_from(ReportSubmission)).one() == 1
+
+
+@pytest.fixture
+def school_installation(tmp_path: Path) -> Iterator[Engine]:
+    """school-7's own installation: its database with build_school's cycle, no department."""
+    from nastavnik import repository
+    from nastavnik.db import make_engine, migrate
+    from tests.final_event_school import build_school
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'school.db'}")
+    migrate(engine)
+    with Session(engine) as session:
+        org = repository.upsert_organization(
+            session=session,
+            code="school-7",
+            name="МБОУ «Средняя школа № 7»",
+            short_name="СШ № 7",
+            director_name="Иванова Мария Петровна",
+            director_email="director@school7.example",
+            curator_name="Петров Олег Ильич",
+            curator_email="curator@school7.example",
+        )
+        cycle = repository.get_or_create_cycle(
+            session=session, organization_id=org.id, school_year="2026/2027"
+        )
+        session.commit()
+        ids = (org.id, cycle.id)
+    build_school(engine, ids)
+    yield engine
+    engine.dispose()
+
+
+def test_another_installation_uploads_or_mails_its_report_and_it_is_stored_once(
+    engine: Engine,
+    settings: Settings,
+    department: Department,
+    web: TestClient,
+    school_installation: Engine,
+    tmp_path: Path,
+) -> None:
+    from pydantic import SecretStr
+
+    from models import Cycle
+    from nastavnik import mail
+    from nastavnik.report_envelope import (
+        build_report,
+        describe_request,
+        issue_report_pdf,
+        receive,
+        report_attachments,
+        submit_report,
+    )
+    from tests.department_support import DIRECTOR, KEY_7, REPORT_DAY
+
+    given = signing_token(settings=settings, organization_code="school-7")  # by the department
+    school_settings = Settings(
+        data_dir=tmp_path / "school-data",
+        database_url=f"sqlite:///{tmp_path / 'school.db'}",
+        secret_key="school-secret-key-0123456789abcdef",
+        department_token=SecretStr(given),
+        department_url=URL,
+    )
+    with Session(school_installation) as session:
+        # The request came by mail: its key, kind and the department's code are typed in.
+        info = describe_request(
+            session=session,
+            request_key=KEY_7,
+            organization_code="school-7",
+            kind="information",
+            school_year="2026/2027",
+            department_code="edu-kedrovy",
+        )
+        report = build_report(session=session, request=info, today=REPORT_DAY, approved_by=DIRECTOR)
+        cycle_id = session.exec(select(Cycle.id)).one()
+        document = issue_report_pdf(
+            session=session,
+            settings=school_settings,
+            request=info,
+            report=report,
+            cycle_id=cycle_id,
+            doc_date=REPORT_DAY,
+        )
+        outcomes = [
+            submit_report(
+                session=session,
+                settings=school_settings,
+                request=info,
+                report=report,
+                document_id=document.id,
+                now=NOW,
+                http_transport=through(web),
+            )
+            for _ in range(2)  # the task retried after a lost answer
+        ]
+        assert [(o.transport, o.status) for o in outcomes] == [
+            (ReportTransport.upload, "stored"),
+            (ReportTransport.upload, "already stored"),
+        ]
+        # No web address: the report goes by e-mail, queued once however often submitted.
+        by_mail = school_settings.model_copy(
+            update={"department_url": None, "department_email": "reports@edu-kedrovy.example"}
+        )
+        queued = {
+            submit_report(
+                session=session,
+                settings=by_mail,
+                request=info,
+                report=report,
+                document_id=document.id,
+                now=NOW,
+            ).message_id
+            for _ in range(2)
+        }
+        [message_id] = queued
+        message = session.get(mail.OutboxMessage, message_id)
+        assert message is not None
+        data = mail.render_email(
+            message=message,
+            settings=by_mail,
+            attachments=mail.load_attachments(
+                session=session, settings=by_mail, document_ids=message.document_ids
+            ),
+        )
+        nowhere = by_mail.model_copy(update={"department_email": None})
+        with pytest.raises(ValueError, match="NASTAVNIK_DEPARTMENT_URL"):
+            submit_report(
+                session=session,
+                settings=nowhere,
+                request=info,
+                report=report,
+                document_id=document.id,
+                now=NOW,
+            )
+        session.commit()
+    # The department takes the e-mail: the same report as the upload, nothing new.
+    envelope, pdf = report_attachments(data)
+    with Session(engine) as session:
+        received = receive(
+            session=session,
+            envelope=envelope,
+            pdf=pdf,
+            transport=ReportTransport.email,
+            now=NOW,
+            settings=settings,
+        )
+        session.commit()
+    assert not received.created
+    [submission] = stored(engine)
+    assert submission.transport == ReportTransport.upload
