@@ -188,3 +188,92 @@ def test_the_report_is_approved_and_stored_once_without_duplicates(
     assert received == {SCHOOL["director_email"]: 1, SCHOOL["curator_email"]: 1}
     tables = [a for a in support.artifacts(run_id) if a.type == "table"]
     assert tables and all("Кузнецова" not in str(a.data) for a in tables)
+
+
+def test_the_members_tick_starts_the_report_run_once(flow_stack: FlowStack) -> None:
+    """The member organisation's daily tick starts one named, tagged organisation-report run per
+    unanswered request; the same day's second tick hands back the same run."""
+    from pathlib import Path
+
+    from deployments.prefect_api import read_run, start_deployment
+    from models import AuditEvent
+    from nastavnik import plan
+    from nastavnik.report_envelope import RUN_STARTED
+
+    code, key = "school-2-tick-report", "edu-report:2026/2027:information:school-2-tick-report"
+    roadmap = Path(__file__).resolve().parents[2] / "roadmaps" / "demo_school3_kedrovy.yaml"
+    with session_scope() as session:
+        department = repository.upsert_organization(
+            session=session, **{**DEPARTMENT, "director_email": "head@edu-tick.example.ru"}
+        )
+        school = repository.upsert_organization(
+            session=session,
+            **{
+                **SCHOOL,
+                "code": code,
+                "director_email": "director@tick.example.ru",
+                "curator_email": "curator@tick.example.ru",
+            },
+        )
+        school.department_id = department.id
+        session.add(school)
+        cycle_id = plan.start_cycle(
+            session=session,
+            organization_id=school.id,
+            school_year="2026/2027",
+            roadmap_path=roadmap,
+        ).id
+        # Only the report is due here: every roadmap row is set aside.
+        for item in plan.plan_items(session=session, cycle_id=cycle_id):
+            plan.skip_item(
+                session=session,
+                item_id=item.id,
+                today=date(2026, 9, 1),
+                actor="curator",
+                reason="не в этом тесте",
+            )
+        department_cycle = repository.get_or_create_cycle(
+            session=session, organization_id=department.id, school_year="2026/2027"
+        )
+        session.add(
+            ReportRequest(
+                unique_key=key,
+                department_id=department.id,
+                cycle_id=department_cycle.id,
+                organization_id=school.id,
+                kind=ReportKind.information,
+                title="Информационный отчёт",
+                school_year="2026/2027",
+                requested_on=date(2026, 11, 1),
+                due_on=date(2026, 11, 20),
+            )
+        )
+
+    def tick() -> None:
+        run_id = asyncio.run(
+            start_deployment(
+                "cycle-tick/cycle-tick", {"day": DAY.isoformat(), "organization_code": code}
+            )
+        )
+        assert support.wait(run_id) == "Completed"
+
+    def started() -> list[AuditEvent]:
+        with session_scope() as session:
+            return list(
+                session.exec(
+                    select(AuditEvent).where(
+                        AuditEvent.action == RUN_STARTED,
+                        AuditEvent.entity == f"report-request:{key}",
+                    )
+                )
+            )
+
+    tick()
+    [event] = started()
+    report_run = asyncio.run(read_run(event.flow_run_id))  # type: ignore[arg-type]
+    assert report_run.name == f"{code} · 2026/2027 · organisation-report"
+    assert set(report_run.tags) >= {code, "2026/2027", "organisation-report"}
+    assert report_run.parameters["params"]["request_key"] == key
+    tick()
+    assert [e.flow_run_id for e in started()] == [event.flow_run_id]
+    assert support.wait(event.flow_run_id, "organisation-report-information-1") == "Suspended"  # type: ignore[arg-type]
