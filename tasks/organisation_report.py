@@ -116,7 +116,23 @@ def prepare_organisation_report(
         )
 
 
-@task(name="submit-organisation-report", retries=3, retry_delay_seconds=[5, 30, 120])
+def _may_pass(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry what may pass (the department's server down); a refusal will not change."""
+    try:
+        state.result()
+    except report_envelope.ReportRefused:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(
+    name="submit-organisation-report",
+    retries=3,
+    retry_delay_seconds=[5, 30, 120],
+    retry_condition_fn=_may_pass,
+)
 def submit_organisation_report(
     *, prepared: PreparedReport, approved_by: str, approved_on: date, flow_run_id: str
 ) -> dict[str, str]:

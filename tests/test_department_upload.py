@@ -300,3 +300,64 @@ def test_another_installation_uploads_or_mails_its_report_and_it_is_stored_once(
     assert not received.created
     [submission] = stored(engine)
     assert submission.transport == ReportTransport.upload
+
+
+def test_the_cli_takes_a_report_from_a_saved_email_once(
+    sqlite_engine: Engine,
+    settings: Settings,
+    cycle_ids: tuple,
+    cli_env: None,
+    tmp_path: Path,
+) -> None:
+    from deployments.cli import app
+    from nastavnik import mail
+    from nastavnik.report_envelope import queue_report_mail
+    from tests.department_support import request_info
+    from tests.test_report_envelope import build_report_from, issue_report_pdf
+
+    department = build_department(sqlite_engine, cycle_ids)
+    with Session(sqlite_engine) as session:
+        from models import Cycle
+
+        cycle_id = session.exec(
+            select(Cycle.id).where(Cycle.organization_id == department.school.org_id)
+        ).one()
+        envelope = signed(sqlite_engine, settings)
+        document = issue_report_pdf(
+            session=session,
+            settings=settings,
+            request=request_info(session),
+            report=build_report_from(envelope),
+            cycle_id=cycle_id,
+            doc_date=NOW.date(),
+        )
+        pdf = (settings.documents_dir / document.path).read_bytes()
+        envelope = signed(sqlite_engine, settings, pdf=pdf)
+        message = queue_report_mail(
+            session=session,
+            settings=settings,
+            envelope=envelope,
+            document_id=document.id,
+            to_addr="reports@edu-kedrovy.example",
+        )
+        data = mail.render_email(
+            message=message,
+            settings=settings,
+            attachments=mail.load_attachments(
+                session=session, settings=settings, document_ids=message.document_ids
+            ),
+        )
+        session.commit()
+    saved = tmp_path / "report.eml"
+    saved.write_bytes(data)
+    runner = CliRunner()
+    first = runner.invoke(app, ["department", "receive-mail", str(saved)])
+    assert first.exit_code == 0 and "принят" in first.output, first.output
+    again = runner.invoke(app, ["department", "receive-mail", str(saved)])
+    assert again.exit_code == 0 and "уже был принят" in again.output, again.output
+    [submission] = stored(sqlite_engine)
+    assert submission.transport == ReportTransport.email
+    plain = tmp_path / "plain.eml"
+    plain.write_bytes(b"Subject: hello\r\n\r\nno attachments\r\n")
+    refused = runner.invoke(app, ["department", "receive-mail", str(plain)])
+    assert refused.exit_code == 1 and "нет вложений отчёта" in refused.output
