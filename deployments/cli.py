@@ -2296,5 +2296,83 @@ def department_dashboard_link(
     )
 
 
+# --- The department's side of organisations' reports (issue 10 §2) -------------------------------
+
+
+@department_app.command("token")
+def department_token(
+    organization_code: Annotated[str, typer.Argument(help="Код организации")],
+) -> None:
+    """Print the organisation's token for its reports (its NASTAVNIK_DEPARTMENT_TOKEN)."""
+    from nastavnik.report_envelope import department_token as derive
+
+    with session_scope() as session:
+        repository.get_organization(session=session, code=organization_code)
+    console.print(
+        derive(secret=get_settings().approval_secret(), organization_code=organization_code)
+    )
+
+
+def _receive_report(envelope_data: bytes, pdf: bytes, transport: str) -> None:
+    from models import ReportTransport
+    from nastavnik.mail import utc_now
+    from nastavnik.report_envelope import ReportRefused, read_envelope, receive
+
+    refusal = ""
+    try:
+        envelope = read_envelope(envelope_data)
+    except ReportRefused as refused:
+        refusal = refused.reason
+    else:
+        with session_scope() as session:
+            try:
+                received = receive(
+                    session=session,
+                    envelope=envelope,
+                    pdf=pdf,
+                    transport=ReportTransport(transport),
+                    now=utc_now(),
+                    settings=get_settings(),
+                )
+            except ReportRefused as refused:
+                refusal = refused.reason  # the refusal is audited and committed
+            else:
+                submission, created = received.submission, received.created
+    if refusal:
+        console.print(f"[red]Отчёт не принят: {refusal}[/]")
+        raise typer.Exit(1)
+    state = "принят" if created else "уже был принят, ничего не изменено"
+    console.print(
+        f"Отчёт по запросу {envelope['request_key']} от {envelope['organization_code']} "
+        f"{state} (сдан {submission.submitted_on:%d.%m.%Y}, PDF: {submission.pdf_path})."
+    )
+
+
+@department_app.command("receive")
+def department_receive(
+    envelope_file: Annotated[Path, typer.Argument(help="Конверт отчёта (.json)", exists=True)],
+    pdf_file: Annotated[Path, typer.Argument(help="Отчёт в PDF", exists=True)],
+) -> None:
+    """Take an organisation's report from its envelope and PDF (verified, stored once)."""
+    _receive_report(envelope_file.read_bytes(), pdf_file.read_bytes(), "upload")
+
+
+@department_app.command("receive-mail")
+def department_receive_mail(
+    message_file: Annotated[Path, typer.Argument(help="Сохранённое письмо (.eml)", exists=True)],
+) -> None:
+    """Take an organisation's report from a saved e-mail (its .json and .pdf attachments)."""
+    from nastavnik.report_envelope import ReportRefused, report_attachments
+
+    try:
+        envelope, pdf = report_attachments(message_file.read_bytes())
+    except ReportRefused as refused:
+        console.print(f"[red]Отчёт не принят: {message_file}: {refused.reason}[/]")
+        raise typer.Exit(1) from None
+    import json
+
+    _receive_report(json.dumps(envelope).encode(), pdf, "email")
+
+
 if __name__ == "__main__":
     app()

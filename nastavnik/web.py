@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 import uuid
@@ -12,7 +13,13 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -27,6 +34,7 @@ from models import (
     MentorshipPair,
     Organization,
     OutboxStatus,
+    ReportTransport,
     Role,
 )
 from nastavnik import (
@@ -40,6 +48,7 @@ from nastavnik import (
     monthly,
     practices,
     progress,
+    report_envelope,
     roadmap_report,
 )
 from nastavnik.dates import school_year_of
@@ -528,6 +537,7 @@ def create_app(
     _practice_routes(app, settings=settings, engine=engine, clock=clock)
     _operator_delivery_routes(app, settings=settings, engine=engine, clock=clock)
     _department_dashboard_routes(app, settings=settings, engine=engine, clock=clock)
+    _department_report_routes(app, settings=settings, engine=engine, clock=clock)
     return app
 
 
@@ -978,3 +988,66 @@ def _practice_routes(
             session.commit()
         # POST-redirect-GET: a reload does not post the practice again.
         return RedirectResponse(f"/p/{token}/practice?done=1", status_code=303)
+
+
+def _department_report_routes(
+    app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """POST /department/reports: an organisation of another installation uploads its signed
+    report (multipart: ``envelope`` — the JSON, ``pdf`` — the report) with
+    ``Authorization: Bearer <its token>`` (`nastavnik department token`). 401 on a wrong token,
+    422 with the reason on a refused report, 200 when stored or stored already (a resent report
+    changes nothing)."""
+
+    @app.post("/department/reports")
+    async def department_report_upload(request: Request) -> JSONResponse:
+        form = await request.form()
+        envelope_field, pdf_field = form.get("envelope"), form.get("pdf")
+        if envelope_field is None or pdf_field is None or isinstance(pdf_field, str):
+            return JSONResponse(
+                {"error": "нужны поля формы envelope (JSON) и pdf (файл)"}, status_code=422
+            )
+        envelope_data = (
+            envelope_field.encode()
+            if isinstance(envelope_field, str)
+            else await envelope_field.read()
+        )
+        pdf = await pdf_field.read()
+        try:
+            envelope = report_envelope.read_envelope(envelope_data)
+        except report_envelope.ReportRefused as refused:
+            return JSONResponse({"error": refused.reason}, status_code=422)
+        code = str(envelope.get("organization_code", ""))
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        expected = report_envelope.department_token(
+            secret=settings.approval_secret(), organization_code=code
+        )
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+            return JSONResponse(
+                {"error": "ключ организации не подходит: получите его в управлении"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        with Session(engine) as session:
+            try:
+                received = report_envelope.receive(
+                    session=session,
+                    envelope=envelope,
+                    pdf=pdf,
+                    transport=ReportTransport.upload,
+                    now=clock(),
+                    settings=settings,
+                )
+            except report_envelope.ReportRefused as refused:
+                session.commit()  # the refusal is audited
+                return JSONResponse({"error": refused.reason}, status_code=422)
+            session.commit()
+            submission = received.submission
+            return JSONResponse(
+                {
+                    "status": "stored" if received.created else "already stored",
+                    "submission_id": str(submission.id),
+                    "digest": submission.digest,
+                    "submitted_on": submission.submitted_on.isoformat(),
+                }
+            )
