@@ -532,3 +532,15 @@ def test_department_commands(
         assert code == 1 and "нет цикла 2030/2031" in output
     finally:
         get_settings.cache_clear()
+
+
+def test_a_simulated_year_ticks_on_the_days_the_requests_are_chased(
+    engine: Engine, department: Department
+) -> None:
+    from deployments.year import interesting_days
+
+    item = _item(engine, department.cycle_id, "1.")
+    days = interesting_days(rows=[item], pending=[], policy=tick.ReminderPolicy())
+    due = date(2026, 11, 30)
+    assert {date(2026, 11, 1), due - timedelta(days=3), due} <= days
+    assert {due + timedelta(days=1), due + timedelta(days=7)} <= days
