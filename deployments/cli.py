@@ -18,6 +18,7 @@ from deployments.catalog import STAGE_DEPLOYMENTS, prefect_yaml, run_label
 from models import Decision, ImportKind, OutboxStatus, Role
 from nastavnik import approvals, policy, repository, tabular
 from nastavnik.db import get_engine, session_scope
+from nastavnik.roadmap import OrganisationKind
 from nastavnik.settings import get_settings
 from nastavnik.tabular import ImportFileError, ImportReport, TableSpec
 
@@ -235,6 +236,10 @@ def add_organization(
     curator_name: Annotated[str, typer.Option()],
     curator_email: Annotated[str, typer.Option()],
     city: str = "",
+    kind: Annotated[
+        OrganisationKind | None,
+        typer.Option(help="Вид: school, college, centre или department (отдел образования)"),
+    ] = None,
 ) -> None:
     """Register an organisation (or update it)."""
     with session_scope() as session:
@@ -248,8 +253,9 @@ def add_organization(
             director_email=director_email,
             curator_name=curator_name,
             curator_email=curator_email,
+            kind=kind,
         )
-        console.print(f"Организация {org.code}: {org.name}")
+        console.print(f"Организация {org.code} ({org.kind}): {org.name}")
 
 
 @app.command("import")
@@ -2292,6 +2298,143 @@ def department_dashboard_link(
             department_code=department_code,
             token=token,
             school_year=year or school_year_of(now.date()),
+        )
+    )
+
+
+_KIND_RU = {
+    "school": "школа",
+    "college": "колледж",
+    "centre": "центр доп. образования",
+    "department": "отдел образования",
+}
+
+
+def _organization_or_exit(session: Any, code: str) -> Any:
+    try:
+        return repository.get_organization(session=session, code=code)
+    except LookupError:
+        console.print(f"[red]Организация {code!r} не найдена[/]")
+        raise typer.Exit(1) from None
+
+
+@department_app.command("add-member")
+def department_add_member(
+    department: Annotated[str, typer.Argument(help="Код отдела образования")],
+    organization: Annotated[str, typer.Argument(help="Код организации-участника")],
+) -> None:
+    """Make an organisation a member of the department: it gets the department's requests."""
+    from nastavnik import report_requests
+
+    with session_scope() as session:
+        dept = _organization_or_exit(session, department)
+        org = _organization_or_exit(session, organization)
+        try:
+            report_requests.add_member(
+                session=session, department_id=dept.id, organization_id=org.id, actor="cli"
+            )
+        except report_requests.MembershipError as error:
+            console.print(f"[red]{error}[/]")
+            raise typer.Exit(1) from None
+        console.print(f"{org.code} ({org.short_name}) — участник отдела {dept.code}")
+
+
+@department_app.command("members")
+def department_members(
+    department: Annotated[str, typer.Argument(help="Код отдела образования")],
+) -> None:
+    """List the department's member organisations."""
+    from nastavnik import report_requests
+
+    with session_scope() as session:
+        dept = _organization_or_exit(session, department)
+        members = report_requests.members(session=session, department_id=dept.id)
+        table = Table("Код", "Организация", "Вид", "Директор", "Куратор", title=dept.name)
+        for org in members:
+            table.add_row(
+                org.code,
+                org.short_name,
+                _KIND_RU.get(org.kind, org.kind),
+                f"{org.director_name} <{org.director_email}>",
+                f"{org.curator_name} <{org.curator_email}>",
+            )
+    console.print(table)
+    console.print(f"Участников: {len(members)}")
+
+
+@department_app.command("requests")
+def department_requests(
+    department: Annotated[str, typer.Argument(help="Код отдела образования")],
+    year: Annotated[str | None, typer.Option(help="Учебный год, например 2026/2027")] = None,
+    on: Annotated[
+        str | None, typer.Option(help="На день (ГГГГ-ММ-ДД), по умолчанию сегодня")
+    ] = None,
+) -> None:
+    """The department's report requests: who submitted, late, or not yet."""
+    from sqlmodel import select
+
+    from models import Cycle, Organization, ReportKind
+    from nastavnik import report_requests
+    from nastavnik.clock import process_clock
+
+    day = date.fromisoformat(on) if on else process_clock().today()
+    with session_scope() as session:
+        dept = _organization_or_exit(session, department)
+        cycle_id = None
+        if year is not None:
+            cycle = session.exec(
+                select(Cycle).where(Cycle.organization_id == dept.id, Cycle.school_year == year)
+            ).first()
+            if cycle is None:
+                console.print(f"[red]У отдела {department!r} нет цикла {year}[/]")
+                raise typer.Exit(1)
+            cycle_id = cycle.id
+        states = report_requests.request_states(
+            session=session, today=day, department_id=dept.id, cycle_id=cycle_id
+        )
+        names = {
+            org.id: org.short_name
+            for org in report_requests.members(session=session, department_id=dept.id)
+        }
+        for state in states:
+            if state.request.organization_id not in names:  # a former member
+                former = session.get(Organization, state.request.organization_id)
+                names[state.request.organization_id] = former.short_name if former else "—"
+    table = Table(
+        "Организация",
+        "Отчёт",
+        "Срок",
+        "Статус",
+        "Сдан",
+        "Дней просрочки",
+        title=f"Запросы отчётов {dept.short_name}"
+        + (f", {year}" if year else "")
+        + f" на {day:%d.%m.%Y}",
+    )
+    style = {
+        report_requests.RequestStatus.submitted: "green",
+        report_requests.RequestStatus.submitted_late: "dark_orange",
+        report_requests.RequestStatus.awaiting: "blue",
+        report_requests.RequestStatus.missing: "bold red",
+    }
+    for state in states:
+        request = state.request
+        table.add_row(
+            names[request.organization_id],
+            report_requests.REPORT_RU[ReportKind(request.kind)],
+            f"{request.due_on:%d.%m.%Y}",
+            report_requests.STATUS_RU[state.status],
+            f"{state.submitted_on:%d.%m.%Y}" if state.submitted_on else "—",
+            str(state.days_late) if state.days_late else "—",
+            style=style[state.status],
+        )
+    console.print(table)
+    counts = dict.fromkeys(report_requests.RequestStatus, 0)
+    for state in states:
+        counts[state.status] += 1
+    console.print(
+        "; ".join(
+            f"{report_requests.STATUS_RU[status]}: {count}" for status, count in counts.items()
         )
     )
 

@@ -121,6 +121,11 @@ def interesting_days(
                 end + timedelta(days=policy.escalate_to_curator_after),
                 end + timedelta(days=policy.escalate_to_director_after),
             }
+            if row.completion_kind == "reports":  # a department chasing its members' reports
+                days |= {
+                    end + timedelta(days=policy.report_escalate_to_director_after),
+                    end + timedelta(days=policy.report_escalate_to_department_after),
+                }
     for request in pending:
         start = request.requested_at.date()
         every = policy.approval_remind_every

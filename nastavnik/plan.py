@@ -31,8 +31,9 @@ from models import (
     MentorshipPair,
     PairStatus,
     PlanItem,
+    ReportRequest,
 )
-from nastavnik import repository
+from nastavnik import report_requests, repository
 from nastavnik.clock import process_clock
 from nastavnik.roadmap import (
     CompletionKind,
@@ -68,6 +69,9 @@ BUILT_STAGES: frozenset[str] = frozenset(
         Stage.pairing,
         Stage.completion,
         Stage.final_event,
+        # The department's own items: its reports items follow the members' submissions; its
+        # other items are tracked by their windows until the department stage's flow exists.
+        Stage.department,
     }
 )
 
@@ -112,6 +116,7 @@ def _rows(
         "completion_kind": str(item.completes.kind),
         "completion_stage": str(item.completes.stage) if item.completes.stage else None,
         "completion_document": item.completes.document,
+        "completion_report": str(item.completes.report) if item.completes.report else None,
         "responsible": list(item.responsible),
         "due_rule": item.due,
         "result": item.result,
@@ -352,6 +357,29 @@ def _document_state(
     return None, {}
 
 
+def _reports_state(
+    session: Session, item: PlanItem, today: date
+) -> tuple[ItemStatus | None, dict[str, Any]]:
+    """In progress once the department's requests for the item exist; done when every member
+    asked has submitted (on the day of the last first submission); overdue past the due date
+    with submissions missing."""
+    requests = list(
+        session.exec(select(ReportRequest).where(ReportRequest.plan_item_id == item.id))
+    )
+    if not requests:
+        return None, {}
+    item.actual_start = item.actual_start or min(r.requested_on for r in requests)
+    firsts = [report_requests.first_submission(session=session, request_id=r.id) for r in requests]
+    submitted = [f.submitted_on for f in firsts if f is not None]
+    details = {"requests": len(requests), "submitted": len(submitted)}
+    if len(submitted) == len(requests):
+        item.actual_finish = max(submitted)
+        return _finished(item, item.actual_finish), details
+    if item.planned_end is not None and today > item.planned_end:
+        return ItemStatus.overdue, details
+    return ItemStatus.in_progress, details
+
+
 def event_day(*, session: Session, cycle_id: uuid.UUID, event: str) -> date | None:
     """When an event an item waits for happened (or is fixed to happen), if known yet."""
     if event in {"programme-end", "pair-end"}:
@@ -396,6 +424,8 @@ def refresh(
             item.completion_kind == CompletionKind.recurring and item.completion_document
         ):
             status, details = _document_state(session, item, cycle)
+        elif item.completion_kind == CompletionKind.reports:
+            status, details = _reports_state(session, item, today)
         if status is None:
             status = _waiting_status(item, today)
         change = _set_status(session, item, status, actor=actor, today=today, details=details)

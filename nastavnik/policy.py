@@ -128,6 +128,20 @@ class OrganisationPolicy(BaseModel):
         default=14, ge=1, le=120, title="Просрочено N дней: сообщить в отдел образования"
     )
     """DESIGN §5: overdue items escalate «curator → director → department»."""
+    report_escalate_to_director_after_days: int = Field(
+        default=1,
+        ge=1,
+        le=60,
+        title="Отдел: отчёт организации не сдан N дней — сообщить её директору",
+    )
+    report_escalate_to_department_after_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        title="Отдел: отчёт организации не сдан N дней — сообщить начальнику отдела",
+    )
+    """A department's policy: a member's report overdue goes to the member's director the day
+    after the due date, and to the department's head a week on (issue 10)."""
 
     @field_validator("forms", mode="before")
     @classmethod
@@ -161,9 +175,17 @@ class OrganisationPolicy(BaseModel):
             ("escalate_to_director_after_days", self.escalate_to_director_after_days),
             ("escalate_to_department_after_days", self.escalate_to_department_after_days),
         )
-        for (low_key, low), (high_key, high) in zip(ladder, ladder[1:], strict=False):
-            if high <= low:
-                problems.append(f"{high_key} ({high}) должно быть больше {low_key} ({low})")
+        reports = (
+            ("report_escalate_to_director_after_days", self.report_escalate_to_director_after_days),
+            (
+                "report_escalate_to_department_after_days",
+                self.report_escalate_to_department_after_days,
+            ),
+        )
+        for steps in (ladder, reports):
+            for (low_key, low), (high_key, high) in zip(steps, steps[1:], strict=False):
+                if high <= low:
+                    problems.append(f"{high_key} ({high}) должно быть больше {low_key} ({low})")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from models import AuditEvent, Cycle, Organization
 from models.tables import utcnow
+from nastavnik.roadmap import OrganisationKind
 
 
 def upsert_organization(
@@ -24,8 +25,10 @@ def upsert_organization(
     curator_name: str,
     curator_email: str,
     city: str = "",
+    kind: OrganisationKind | str | None = None,
 ) -> Organization:
-    """Create the organisation with this code, or update its details."""
+    """Create the organisation with this code, or update its details (its kind — school,
+    college, centre or department — only when given; a new one is a school by default)."""
     org = session.exec(select(Organization).where(Organization.code == code)).first()
     if org is None:
         org = Organization(
@@ -37,8 +40,11 @@ def upsert_organization(
             curator_name=curator_name,
             curator_email=curator_email,
             city=city,
+            kind=str(OrganisationKind(kind or OrganisationKind.school)),
         )
     else:
+        if kind is not None:
+            org.kind = str(OrganisationKind(kind))
         org.name, org.short_name, org.city = name, short_name, city
         org.director_name, org.director_email = director_name, director_email
         org.curator_name, org.curator_email = curator_name, curator_email

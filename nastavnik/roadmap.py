@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.department import ReportKind
 from nastavnik.dates import (
     DuePhraseError,
     Schedule,
@@ -104,6 +105,7 @@ class CompletionKind(StrEnum):
     document = "document"  # a document of the given type is issued (approved) in the cycle
     manual = "manual"  # the responsible closes it with evidence: a file, a link or a note
     recurring = "recurring"  # each occurrence is closed on its own, by evidence or a document
+    reports = "reports"  # a department's item: every member organisation submits its report
 
 
 class Completion(BaseModel):
@@ -121,9 +123,24 @@ class Completion(BaseModel):
         "evaluation-memo",
         pattern=DOCUMENT_TYPE.pattern,
     )
+    report: ReportKind | None = Field(
+        default=None,
+        description="kind reports: the report every member organisation submits — information, "
+        "interim or final",
+    )
 
     @model_validator(mode="after")
     def _names_what_completes(self) -> Completion:
+        if self.kind is CompletionKind.reports:
+            if self.report is None:
+                raise ValueError(
+                    "kind: reports требует поле report (какой отчёт сдают организации: "
+                    "information, interim или final)"
+                )
+            if self.document is not None:
+                raise ValueError("kind: reports не берёт поле document")
+        elif self.report is not None:
+            raise ValueError(f"поле report только для kind: reports, здесь kind: {self.kind.value}")
         if self.kind is CompletionKind.stage:
             if self.stage is None:
                 raise ValueError("kind: stage требует поле stage (какой этап закрывает пункт)")
@@ -282,6 +299,17 @@ def _check_items(label: str, roadmap: Roadmap) -> list[str]:
         except DuePhraseError as error:
             errors.append(f"{where}: поле due: {error}")
             continue
+        if item.completes.kind is CompletionKind.reports:
+            if roadmap.kind is not OrganisationKind.department:
+                errors.append(
+                    f"{where}: поле completes: kind: reports только в дорожной карте отдела "
+                    f"образования (kind: department), здесь kind: {roadmap.kind.value}"
+                )
+            if schedule.kind in (WindowKind.on_demand, WindowKind.after_event):
+                errors.append(
+                    f"{where}: поле completes: kind: reports требует срок с датой, к которому "
+                    f"организации сдают отчёт; «{item.due}» даты не даёт"
+                )
         recurring = item.completes.kind is CompletionKind.recurring
         if recurring and not schedule.recurring:
             errors.append(
@@ -337,8 +365,10 @@ def _describe(label: str, data: dict[str, Any], problem: Any) -> str:
 
 
 def describe_completion(completes: Completion) -> str:
-    """«stage: pairing», «document: order», «manual»."""
+    """«stage: pairing», «document: order», «reports: final», «manual»."""
     named = completes.stage.value if completes.stage is not None else completes.document
+    if completes.report is not None:
+        named = completes.report.value
     return f"{completes.kind.value}: {named}" if named else completes.kind.value
 
 

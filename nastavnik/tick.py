@@ -29,7 +29,7 @@ from models import (
     PlanItem,
     Role,
 )
-from nastavnik import approval_mail, approvals, mail, pairs, plan
+from nastavnik import approval_mail, approvals, mail, pairs, plan, report_requests
 from nastavnik.plan import STAGE_APPROVALS, StatusChange
 from nastavnik.policy import OrganisationPolicy, get_policy
 from nastavnik.roadmap import CompletionKind, Stage, WindowKind
@@ -73,6 +73,17 @@ class ReminderPolicy:
     escalate_to_director_after: int = 7
     approval_remind_every: int = 3  # days a decision has waited, and again every as many days
     approval_escalate_after: int = 7
+    # a department's requests to its members (nastavnik.report_requests)
+    report_escalate_to_director_after: int = 1
+    report_escalate_to_department_after: int = 7
+
+    def report_reminders(self) -> report_requests.ReportReminders:
+        """When a department chases its members' reports."""
+        return report_requests.ReportReminders(
+            remind_days_before=self.remind_days_before,
+            escalate_to_director_after=self.report_escalate_to_director_after,
+            escalate_to_department_after=self.report_escalate_to_department_after,
+        )
 
 
 def reminder_policy(policy: OrganisationPolicy) -> ReminderPolicy:
@@ -85,6 +96,8 @@ def reminder_policy(policy: OrganisationPolicy) -> ReminderPolicy:
         escalate_to_director_after=policy.escalate_to_director_after_days,
         approval_remind_every=policy.reminder_days_before_due,
         approval_escalate_after=policy.escalate_to_director_after_days,
+        report_escalate_to_director_after=policy.report_escalate_to_director_after_days,
+        report_escalate_to_department_after=policy.report_escalate_to_department_after_days,
     )
 
 
@@ -109,6 +122,7 @@ class TickOutcome:
     message_ids: list[uuid.UUID] = field(default_factory=list)
     reissued: list[uuid.UUID] = field(default_factory=list)
     ended_pairs: list[uuid.UUID] = field(default_factory=list)
+    opened_requests: list[uuid.UUID] = field(default_factory=list)  # a department's, to members
 
 
 @dataclass(frozen=True)
@@ -304,6 +318,24 @@ def _item_reminders(
             )
 
 
+def _report_mail(
+    session: Session, outcome: TickOutcome, *, item: PlanItem, today: date, policy: ReminderPolicy
+) -> None:
+    if item.status in CLOSED_STATUSES:
+        return
+    for message in report_requests.mail_due(
+        session=session, item=item, today=today, reminders=policy.report_reminders()
+    ):
+        _queue(
+            session,
+            outcome,
+            key=message.key,
+            to=Recipient(message.to.role, message.to.name, message.to.email),
+            template=message.template,
+            context=message.context,
+        )
+
+
 def _approval_reminders(
     session: Session,
     outcome: TickOutcome,
@@ -377,6 +409,10 @@ def run_tick(
     outcome.ended_pairs = pairs.end_due_pairs(
         session=session, today=today, organization_id=org.id, actor="tick"
     )
+    # A department's reports items open their requests first, so the plan sees them today.
+    for item in plan.plan_items(session=session, cycle_id=cycle_id):
+        opened = report_requests.open_requests(session=session, item=item, today=today)
+        outcome.opened_requests.extend(request.id for request in opened)
     outcome.changes = plan.refresh(session=session, cycle_id=cycle_id, today=today)
     base = _context(org, cycle, settings)
     planned_starts: set[str] = set()
@@ -384,6 +420,10 @@ def run_tick(
         if item.stage not in plan.BUILT_STAGES:
             if item.status == ItemStatus.not_started and item.number not in outcome.not_built:
                 outcome.not_built.append(item.number)
+            continue
+        if item.completion_kind == CompletionKind.reports:
+            # the members are chased, not the department that asks them
+            _report_mail(session, outcome, item=item, today=today, policy=policy)
             continue
         stage = item.completion_stage
         if (

@@ -21,6 +21,7 @@ from nastavnik.roadmap import (
     Stage,
     Window,
     WindowKind,
+    describe_completion,
     load_roadmap,
     roadmap_json_schema,
     roadmap_schedule,
@@ -35,6 +36,8 @@ FILES = {
     "lyceum_blagoveshchensk.yaml": (OrganisationKind.college, 6),
     # The demo school's own, written in the seeds' manner (`make demo`).
     "demo_school3_kedrovy.yaml": (OrganisationKind.school, 15),
+    # The demo department's, one year of Kedrovy's (`make demo ARGS=--department`).
+    "demo_department_kedrovy.yaml": (OrganisationKind.department, 5),
 }
 
 
@@ -97,6 +100,38 @@ def test_kedrovy_final_stage_falls_in_the_fifth_cycle() -> None:
     assert schedules["final-4"].windows == (Window(date(2030, 12, 1), date(2030, 12, 31)),)
     assert schedules["prep-1"].applies is False
     assert schedules["main-5"].kind is WindowKind.continuous
+
+
+def test_kedrovy_asks_the_organisations_for_their_reports() -> None:
+    # «1. Мониторинг вовлеченности … Информационный отчет»; «4. Промежуточный мониторинг
+    # реализации наставничества»; «ЗАВЕРШАЮЩИЙ ЭТАП 1. Организация сбора отчетов
+    # отобразовательных организаций … Итоговые отчетыобразовательных организаций»
+    items = {item.key: item for item in _load("municipality_kedrovy.yaml").items}
+    reports = {
+        key: str(item.completes.report)
+        for key, item in items.items()
+        if item.completes.kind is CompletionKind.reports
+    }
+    assert reports == {"prep-1": "information", "main-4": "interim", "final-1": "final"}
+    assert items["main-4"].due == "Ноябрь 2021 г., далее -  ежегодно или по запросу"
+    # the department's own information report stays a document it issues
+    assert items["final-5"].completes.document == "information-report"
+
+
+def test_the_demo_departments_year() -> None:
+    roadmap = _load("demo_department_kedrovy.yaml")
+    schedules = roadmap_schedule(roadmap, cycle="2026/2027")
+    rows = [
+        (describe_completion(item.completes), schedule.windows[0].start, schedule.windows[0].end)
+        for item, schedule in schedules
+    ]
+    assert rows == [
+        ("reports: information", date(2026, 11, 1), date(2026, 11, 30)),
+        ("reports: interim", date(2027, 2, 1), date(2027, 2, 28)),
+        ("reports: final", date(2027, 5, 15), date(2027, 6, 10)),
+        ("stage: department", date(2027, 6, 11), date(2027, 6, 20)),
+        ("document: order", date(2027, 6, 21), date(2027, 6, 30)),
+    ]
 
 
 def test_lyceum_runs_the_college_forms() -> None:
@@ -200,6 +235,19 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
             "повторяется",
         ),
         (
+            ("{kind: stage, stage: base-formation}", "{kind: reports}"),
+            "пункт 2.3: поле completes: kind: reports требует поле report (какой отчёт сдают "
+            "организации: information, interim или final)",
+        ),
+        (
+            ("{kind: stage, stage: base-formation}", "{kind: reports, report: yearly}"),
+            "пункт 2.3: поле completes.report: ожидается одно из: 'information', 'interim'",
+        ),
+        (
+            ("{kind: stage, stage: base-formation}", "{kind: manual, report: final}"),
+            "пункт 2.3: поле completes: поле report только для kind: reports, здесь kind: manual",
+        ),
+        (
             ('number: "2.3"', "number: 2.3"),
             'пункт 2.3: поле number: ожидается строка (номер возьмите в кавычки: "2.3")',
         ),
@@ -227,6 +275,26 @@ def test_a_monthly_due_needs_a_recurring_completion(tmp_path: Path) -> None:
     assert load_roadmap(_file(tmp_path, recurring)).items[0].completes.kind is (
         CompletionKind.recurring
     )
+
+
+def test_reports_are_a_departments_and_need_a_date(tmp_path: Path) -> None:
+    reports = GOOD_ITEM.replace(
+        "{kind: stage, stage: base-formation}", "{kind: reports, report: final}"
+    )
+    path = _file(tmp_path, reports)
+    assert _errors(path) == [
+        f"{path}: пункт 2.3: поле completes: kind: reports только в дорожной карте отдела "
+        "образования (kind: department), здесь kind: school"
+    ]
+    path.write_text(path.read_text(encoding="utf-8").replace("kind: school", "kind: department"))
+    assert load_roadmap(path).items[0].completes.report == "final"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Август–сентябрь, ежегодно", "по запросу")
+    )
+    assert _errors(path) == [
+        f"{path}: пункт 2.3: поле completes: kind: reports требует срок с датой, к которому "
+        "организации сдают отчёт; «по запросу» даты не даёт"
+    ]
 
 
 def test_repeated_numbers_need_ids(tmp_path: Path) -> None:
@@ -283,6 +351,13 @@ def test_cli_check_prints_the_items_with_their_windows(cli: Cli) -> None:
     assert "01.06.2027–30.06.2027" in output  # «Июнь Ежегодно»
     assert "по завершении программы наставничества" in output  # «По завершению программы»
     assert "пунктов 15, в 2026/2027 учебном году — 15; ошибок нет" in output
+
+
+def test_cli_check_the_demo_departments_roadmap(cli: Cli) -> None:
+    code, output = cli("roadmap", "check", str(ROADMAPS / "demo_department_kedrovy.yaml"))
+    assert code == 0, output
+    assert "reports: final" in output and "15.05.2027–10.06.2027" in output
+    assert "пунктов 5, в 2026/2027 учебном году — 5; ошибок нет" in output
 
 
 def test_cli_check_a_later_year_of_a_multi_year_roadmap(cli: Cli) -> None:
