@@ -3,7 +3,7 @@ different kinds run the 2026/2027 year together on the simulated clock.
 
 The department (its roadmap written from seed ``roadmap_municipality_kedrovy.txt``) asks its
 organisations for the informational report in November, interim monitoring in February and the
-final reports in June; each organisation's director approves its report through the e-mailed link
+final reports in the second half of June; each organisation's director approves its report through the e-mailed link
 and it is submitted; the department's head approves the informational-analytic report and the
 order on the year's results. The demo school runs its whole scripted year (deployments.demo); the
 college and the centre run their own roadmaps with the generic script and smaller populations.
@@ -26,7 +26,7 @@ from rich.table import Table
 
 from deployments.demo_data import DemoFiles, write_demo_questionnaires
 from deployments.year import ScriptedDecision, YearScript, YearSimulation, run_together
-from nastavnik import repository
+from nastavnik import report_requests, repository
 from nastavnik.db import session_scope
 from nastavnik.settings import Settings
 
@@ -124,16 +124,18 @@ def trimmed_questionnaires(directory: Path, *, seed: int, keep_every: int) -> De
 
 
 def upsert_department(*, members: list[dict[str, str]], kinds: dict[str, str]) -> uuid.UUID:
-    """The department and its members (kinds set, each member under the department)."""
+    """The department and its members, each of its kind and under the department."""
     with session_scope() as session:
-        department = repository.upsert_organization(session=session, **DEPARTMENT_ORG)
-        department.kind = "department"
-        session.add(department)
+        department = repository.upsert_organization(
+            session=session, **DEPARTMENT_ORG, kind="department"
+        )
         for organization in members:
-            member = repository.upsert_organization(session=session, **organization)
-            member.kind = kinds[organization["code"]]
-            member.department_id = department.id
-            session.add(member)
+            member = repository.upsert_organization(
+                session=session, **organization, kind=kinds[organization["code"]]
+            )
+            report_requests.add_member(
+                session=session, department_id=department.id, organization_id=member.id
+            )
         session.commit()
         return department.id
 
@@ -145,7 +147,7 @@ def report_decisions(*, late_final: bool = False) -> dict[str, ScriptedDecision]
         "organisation-report-interim": ScriptedDecision(2, comment="Утверждаю."),
         # The centre's director lets the final report wait past the department's deadline.
         "organisation-report-final": ScriptedDecision(
-            14 if late_final else 2, comment="Итоговый отчёт утверждаю."
+            20 if late_final else 2, comment="Итоговый отчёт утверждаю."
         ),
     }
 

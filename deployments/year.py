@@ -20,8 +20,26 @@ from datetime import date, timedelta
 from sqlmodel import col, select
 
 from deployments.catalog import run_label
-from models import ApprovalRequest, ApprovalStatus, ItemStatus, MentorshipPair, PlanItem
-from nastavnik import completion_reminders, mail, monthly, plan, progress, roadmap_report, tick
+from models import (
+    ApprovalRequest,
+    ApprovalStatus,
+    Cycle,
+    ItemStatus,
+    MentorshipPair,
+    Organization,
+    PlanItem,
+)
+from nastavnik import (
+    completion_reminders,
+    dashboard,
+    mail,
+    monthly,
+    plan,
+    progress,
+    report_envelope,
+    roadmap_report,
+    tick,
+)
 from nastavnik.clock import StoredClock
 from nastavnik.db import get_engine, session_scope
 from nastavnik.policy import OrganisationPolicy
@@ -43,7 +61,6 @@ class RunRequest:
 
 
 RunAction = Callable[[], RunRequest | None]  # None: nothing to start today
-DailyRuns = Callable[[date], list[RunRequest]]  # runs the daily tick starts besides stages
 
 
 @dataclass(frozen=True)
@@ -181,10 +198,8 @@ class YearSimulation:
         on_line: Callable[[date, str], None] = lambda day, line: None,
         policy: tick.ReminderPolicy | None = None,
         run_timeout: float = 300,
-        daily_runs: DailyRuns | None = None,
     ) -> None:
         self.settings, self.cycle_id, self.script, self.decide = settings, cycle_id, script, decide
-        self.daily_runs = daily_runs
         self.on_line = on_line
         rules = self._organisation_rules(cycle_id)
         self.policy = policy or tick.reminder_policy(rules)
@@ -274,6 +289,7 @@ class YearSimulation:
         self.log.timed("tick rules", began)
         began = time.perf_counter()
         self._publish_status(day)
+        self._publish_dashboard(day)
         self.log.timed("status artifact", began)
         self._say_changes(day, outcome.changes)
         for start, parameters in starts:
@@ -287,13 +303,20 @@ class YearSimulation:
             self.log.runs[start.stage] = run_id
             self.active_runs.add(run_id)
             self._say(day, f"пункт {start.number}: запущен этап «{start.stage}»")
-        for request in self.daily_runs(day) if self.daily_runs else []:
-            began = time.perf_counter()
+        began = time.perf_counter()
+        for request in self._organisation_reports(day):
             run_id = self._start_run(request, day)
-            self.log.timed("starting stage runs", began)
+            with session_scope() as session:
+                report_envelope.record_run_started(
+                    session=session,
+                    request_key=str(request.idempotency_key).removeprefix("organisation-report:"),
+                    flow_run_id=run_id,
+                    now=self.clock.now(),
+                )
             self.log.runs[request.run_name] = run_id
             self.active_runs.add(run_id)
             self._say(day, request.line)
+        self.log.timed("starting stage runs", began)
         if outcome.ended_pairs:
             self._say(day, f"пар завершено по сроку: {len(outcome.ended_pairs)}")
         for reissued in outcome.reissued:
@@ -323,36 +346,76 @@ class YearSimulation:
             self.log.timed("mail", began)
             self._say(day, f"писем: {len(message_ids)} (напоминания, запросы, эскалации)")
 
+    def _organisation_reports(self, day: date) -> list[RunRequest]:
+        """The department's requests to this organisation to answer today, as the deployed tick
+        starts them (flows/cycle.py start_organisation_reports)."""
+        with session_scope() as session:
+            cycle = session.get(Cycle, self.cycle_id)
+            assert cycle is not None
+            org = session.get(Organization, cycle.organization_id)
+            assert org is not None
+            requests = report_envelope.requests_to_answer(
+                session=session, organization_id=org.id, today=day
+            )
+            return [
+                RunRequest(
+                    deployment="organisation-report/organisation-report",
+                    parameters={
+                        "params": {
+                            "organization_code": org.code,
+                            "school_year": request.school_year,
+                            "request_key": request.unique_key,
+                            "reference_date": day.isoformat(),
+                        }
+                    },
+                    run_name=f"{org.code} · {request.school_year} · organisation-report",
+                    line=f"запрос отдела «{request.title}»: отчёт организации на утверждение",
+                    idempotency_key=f"organisation-report:{request.unique_key}",
+                )
+                for request in requests
+                if request.school_year == cycle.school_year
+            ]
+
+    def _publish_dashboard(self, day: date) -> None:
+        """A department's dashboard artifact, as the deployed tick leaves it each morning."""
+        with session_scope() as session:
+            board = dashboard.dashboard_for_cycle(
+                session=session, cycle_id=self.cycle_id, today=day
+            )
+            if board is None:
+                return
+            markdown = dashboard.dashboard_markdown(board, web_base_url=self.settings.web_base_url)
+            key = dashboard.artifact_key(board.department_code)
+        self._publish_markdown(key=key, markdown=markdown, description="Мониторинг организаций")
+
     def _publish_status(self, day: date) -> None:
         """The plan's markdown artifact, as the deployed tick leaves it each morning."""
-        from prefect.client.orchestration import get_client
-        from prefect.client.schemas.actions import ArtifactCreate
-
         with session_scope() as session:
             report = roadmap_report.status_report(
                 session=session, cycle_id=self.cycle_id, today=day
             )
-        artifact = ArtifactCreate(
+        self._publish_artifact(
             key=f"roadmap-{self.cycle_id}",
-            type="markdown",
+            kind="markdown",
             data=roadmap_report.status_markdown(report, web_base_url=self.settings.web_base_url),
             description="Выполнение дорожной карты",
         )
 
-        async def create() -> None:
-            async with get_client() as client:
-                await client.create_artifact(artifact=artifact)
-
-        asyncio.run(create())
+    def _publish_markdown(self, *, key: str, markdown: str, description: str) -> None:
+        self._publish_artifact(key=key, kind="markdown", data=markdown, description=description)
 
     def _publish_table(
         self, *, key: str, rows: list[dict[str, str | int]], description: str
     ) -> None:
         """A table artifact, as the deployed tick leaves the month's summary (counts only)."""
+        self._publish_artifact(key=key, kind="table", data=rows, description=description)
+
+    @staticmethod
+    def _publish_artifact(*, key: str, kind: str, data: object, description: str) -> None:
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.actions import ArtifactCreate
 
-        artifact = ArtifactCreate(key=key, type="table", data=rows, description=description)
+        artifact = ArtifactCreate(key=key, type=kind, data=data, description=description)
 
         async def create() -> None:
             async with get_client() as client:

@@ -70,7 +70,7 @@ BUILT_STAGES: frozenset[str] = frozenset(
         Stage.completion,
         Stage.final_event,
         # The department's own items: its reports items follow the members' submissions; its
-        # other items are tracked by their windows until the department stage's flow exists.
+        # other items are tracked by their windows; its analytic report is the department stage.
         Stage.department,
     }
 )
