@@ -591,8 +591,9 @@ class YearSimulation:
 
 def run_together(simulations: list[YearSimulation], *, start: date, end: date) -> None:
     """Simulate several organisations' cycles (a department and its schools) day by day on the
-    one stored clock: each day every cycle's scripted actions and tick run first, then every
-    cycle's runs settle, so the runs of all organisations go on at the same time."""
+    one stored clock. Each day every organisation in turn acts, ticks and lets its runs settle
+    before the next one's turn: on the embedded stack's SQLite one writer at a time, so one
+    organisation's long document batch never holds the lock while another's tick waits for it."""
     if not simulations:
         return
     clock = simulations[0].clock
@@ -603,7 +604,6 @@ def run_together(simulations: list[YearSimulation], *, start: date, end: date) -
         for simulation in simulations:
             simulation._do_scripted(day)
             simulation._tick(day)
-        for simulation in simulations:
             simulation._settle_runs(day)
         for simulation in simulations:
             simulation._refresh(day)  # what the day's runs finished shows on the same day
