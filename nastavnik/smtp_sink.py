@@ -22,6 +22,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 logger = logging.getLogger(__name__)
 
 DATA_SIZE_LIMIT = 50 * 1024 * 1024
+UNKNOWN_MAILBOXES = "unknown-mailboxes.txt"
+"""A file in the sink's directory listing addresses (one per line) the sink answers «550 5.1.1»
+for, as a relay does for a mailbox that does not exist (yet): how the demo makes a delivery fail
+until the mailbox is created and the operator retries it."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,28 @@ class _SaveHandler:
         with self._lock:
             self.messages.append(received)
         return received
+
+    def unknown_mailboxes(self) -> set[str]:
+        listed = self.directory / UNKNOWN_MAILBOXES
+        try:
+            text = listed.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return set()
+        return {line.strip().lower() for line in text.splitlines() if line.strip()}
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address.lower() in self.unknown_mailboxes():
+            logger.info("mail sink refused %s: no such mailbox", address)
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         received = await asyncio.get_running_loop().run_in_executor(None, self.save, envelope)

@@ -352,3 +352,34 @@ def test_the_web_page_refuses_a_bad_token_and_acts_with_a_good_one(
     assert load(engine, other).status == OutboxStatus.cancelled
     actions = sorted((e.action, e.details["channel"]) for e in audit(engine))
     assert actions == [(deliveries.CANCEL_ACTION, "web"), (deliveries.RETRY_ACTION, "web")]
+
+
+def test_the_mail_sink_refuses_a_listed_mailbox_until_it_exists(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """The embedded sink answers 550 for an address in unknown-mailboxes.txt (the demo's failed
+    delivery); once the mailbox exists, the operator's retry delivers the message once."""
+    from nastavnik.smtp_sink import UNKNOWN_MAILBOXES, MailSink
+
+    clock = FakeClock()
+    directory = tmp_path / "sink"
+    directory.mkdir()
+    (directory / UNKNOWN_MAILBOXES).write_text("Director@College.example\n", encoding="utf-8")
+    failing = enqueue(engine, key="k-sink-550", to_addr="director@college.example")
+    fine = enqueue(engine, key="k-sink-ok", to_addr="curator@college.example")
+    with MailSink(directory=directory) as mail_sink:
+        configured = with_url(settings, mail_sink.url)
+        send(engine, configured, [failing, fine], clock)
+        row = load(engine, failing)
+        assert row.status == OutboxStatus.failed
+        assert "550" in row.last_error and "5.1.1" in row.last_error
+        assert [m.rcpt_tos for m in mail_sink.messages] == [("curator@college.example",)]
+
+        (directory / UNKNOWN_MAILBOXES).unlink()  # the college's mailbox is created
+        retried, refused, summary = retry(engine, configured, clock, [failing])
+        assert (retried, refused, summary.sent) == ([failing], {}, 1)
+        assert retry(engine, configured, clock, None)[0] == []
+        assert sorted(m.rcpt_tos[0] for m in mail_sink.messages) == [
+            "curator@college.example",
+            "director@college.example",
+        ]
