@@ -3,12 +3,15 @@ different kinds run the 2026/2027 year together on the simulated clock.
 
 The department (its roadmap written from seed ``roadmap_municipality_kedrovy.txt``) asks its
 organisations for the informational report in November, interim monitoring in February and the
-final reports in the second half of June; each organisation's director approves its report through the e-mailed link
-and it is submitted; the department's head approves the informational-analytic report and the
-order on the year's results. The demo school runs its whole scripted year (deployments.demo); the
-college and the centre run their own roadmaps with the generic script and smaller populations.
-Scripted: the centre's director lets the final report wait, so it is submitted late; one delivery
-fails at the relay and the operator retries it.
+final reports in the second half of June; each organisation's director approves its report
+through the e-mailed link and it is submitted; in July the department's head approves the
+informational-analytic report and the order on the year's results, mailed to every director.
+The demo school runs its whole scripted year (deployments.demo); the college and the centre run
+their own roadmaps with the generic script and smaller populations.
+Scripted: the centre's director lets the final report wait, so it is submitted late; the
+college's mail server loses its director's mailbox in July, so the analytic report's e-mail to
+the college fails (550); once the mailbox is back the operator retries it through the
+`retry-deliveries` deployment and it is delivered once.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import csv
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +29,24 @@ from rich.console import Console
 from rich.table import Table
 
 from deployments.demo_data import DemoFiles, write_demo_questionnaires
-from deployments.year import ScriptedDecision, YearScript, YearSimulation, run_together
-from nastavnik import report_requests, repository
+from deployments.year import (
+    RunRequest,
+    ScriptedDecision,
+    YearScript,
+    YearSimulation,
+    run_together,
+)
+from models import OutboxStatus
+from nastavnik import deliveries, report_requests, repository
 from nastavnik.db import session_scope
 from nastavnik.settings import Settings
+from nastavnik.smtp_sink import UNKNOWN_MAILBOXES
 
 SCHOOL_YEAR = "2026/2027"
+OPERATOR = "Романова Т. С., оператор"
+# The college's director's mailbox is missing from before the analytic report (11–20 July) until
+# after it is mailed; the operator retries once it is back.
+MAILBOX_LOST, MAILBOX_RESTORED = date(2027, 7, 8), date(2027, 7, 26)
 
 ROADMAPS = Path(__file__).resolve().parents[1] / "roadmaps"
 DEPARTMENT_ROADMAP = ROADMAPS / "demo_department_kedrovy.yaml"
@@ -152,13 +168,46 @@ def report_decisions(*, late_final: bool = False) -> dict[str, ScriptedDecision]
     }
 
 
-def department_script() -> YearScript:
-    """What the department's head does: approves the analytic report and the order."""
+def department_script(settings: Settings) -> YearScript:
+    """What the department's head does, and the college's mailbox that goes missing in July."""
+    refused = settings.mail_dir.resolve() / UNKNOWN_MAILBOXES
+    college_director = COLLEGE.organization["director_email"]
+
+    def mailbox_lost() -> str:
+        refused.parent.mkdir(parents=True, exist_ok=True)
+        refused.write_text(college_director + "\n", encoding="utf-8")
+        return f"почтовый сервер колледжа: ящика {college_director} нет (письма вернутся с 550)"
+
+    def mailbox_restored() -> str:
+        refused.unlink(missing_ok=True)
+        return f"ящик {college_director} восстановлен"
+
+    def operator_retry() -> RunRequest | None:
+        with session_scope() as session:
+            failing = [
+                row.message_id
+                for row in deliveries.list_deliveries(session=session)
+                if row.status == OutboxStatus.failed
+            ]
+        if not failing:
+            return None
+        return RunRequest(
+            deployment="retry-deliveries/retry-deliveries",
+            parameters={
+                "message_ids": [str(message_id) for message_id in failing],
+                "operator": OPERATOR,
+            },
+            run_name=f"{DEPARTMENT_ORG['code']} · {SCHOOL_YEAR} · retry-deliveries",
+            line=f"оператор {OPERATOR}: повторная отправка писем с ошибкой ({len(failing)})",
+        )
+
     return YearScript(
+        actions={MAILBOX_LOST: [mailbox_lost], MAILBOX_RESTORED: [mailbox_restored]},
+        runs={MAILBOX_RESTORED: [operator_retry]},
         decisions={
             # The analytic report and the order on the year's results, approved together.
             "analytic-report": ScriptedDecision(2, comment="Отчёт и приказ утверждаю."),
-        }
+        },
     )
 
 
@@ -215,7 +264,7 @@ def run_department_demo(*, settings: Settings, console: Console, exit_when_done:
             )
 
         department_cycle = start_demo_cycle(DEPARTMENT_ORG["code"], DEPARTMENT_ROADMAP)
-        simulate(DEPARTMENT_ORG["code"], department_cycle, department_script())
+        simulate(DEPARTMENT_ORG["code"], department_cycle, department_script(settings))
         school_cycle = start_demo_cycle(DEMO_ORG["code"], DEMO_ROADMAP)
         school_files = write_demo_questionnaires(demo_dir)
         simulate(
