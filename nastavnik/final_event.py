@@ -301,26 +301,17 @@ class RankingEvidence:
 
 
 def ranking_evidence(
-    *, scorecards: Sequence[MentorScorecard], pairs_finished: int, as_of: date
+    *, session: Session, cycle_id: uuid.UUID, ranking: Sequence[RankedMentor], as_of: date
 ) -> RankingEvidence:
-    """The evidence behind a ranking made from these scorecards on `as_of`."""
+    """The evidence behind this ranking of the cycle on `as_of`: the questionnaires counted in
+    its own scorecards, the pairs from the completion stage's window."""
+    window = completion.report_window(session=session, cycle_id=cycle_id, today=as_of)
     return RankingEvidence(
         as_of=as_of,
-        pairs=sum(card.pairs for card in scorecards),
-        pairs_finished=pairs_finished,
-        reports_received=sum(card.mentee_reports_received for card in scorecards),
-        reports_expected=sum(card.mentee_reports_expected for card in scorecards),
-    )
-
-
-def cycle_evidence(*, session: Session, cycle_id: uuid.UUID, as_of: date) -> RankingEvidence:
-    """The evidence the cycle's ranking on `as_of` has (see RankingEvidence)."""
-    return ranking_evidence(
-        scorecards=indicators.mentor_scorecards(session=session, cycle_id=cycle_id, today=as_of),
-        pairs_finished=len(
-            completion.finished_pairs(session=session, cycle_id=cycle_id, today=as_of)
-        ),
-        as_of=as_of,
+        pairs=window.pairs,
+        pairs_finished=window.pairs - len(window.going_on),
+        reports_received=sum(entry.record.mentee_reports_received for entry in ranking),
+        reports_expected=sum(entry.record.mentee_reports_expected for entry in ranking),
     )
 
 

@@ -85,8 +85,8 @@ def _record(name: str, **figures: object) -> MentorScorecard:
 # Д: no pair, no figure → 0, last.
 RECORDS = [
     _record("Дмитриев Дмитрий", pairs=0, pairs_completed=0, meetings_held=0,
-            meetings_planned=0, monthly_reports_due=0, monthly_reports_on_time=0, meeting_rating=None,
-            ratings_count=0),
+            meetings_planned=0, monthly_reports_due=0, monthly_reports_on_time=0,
+            meeting_rating=None, ratings_count=0),
     _record("Григорьева Галина", pairs_completed=0, meetings_held=3, monthly_reports_due=4,
             monthly_reports_on_time=2, meeting_rating=None, ratings_count=0),
     _record("Вершинина Вера", meeting_rating=4.0, monthly_reports_on_time=6, feedback_comments=3),
@@ -314,7 +314,7 @@ def test_satisfaction_comes_from_the_mentees_completion_questionnaires(engine, c
     assert strong.record.mentee_satisfaction == 9
     # (9 − 1) ÷ 9 of the 15 points.
     assert any(
-        "удовлетворённость: 9,00 из 10 (анкеты наставляемых) → 13,3 из 15" in reason
+        "удовлетворённость: 9,00 из 10 (анкеты наставляемых: 1 из 1) → 13,3 из 15" in reason
         for reason in strong.reasons_ru
     ), strong.reasons_ru
 
