@@ -235,7 +235,8 @@ def replacement(
 def extension(
     *, session: Session, cycle_id: uuid.UUID, on: date, organization_code: str, school_year: str
 ) -> RunRequest | None:
-    """The fourth pair's mentee was ill for a month (§2.9): the term is extended to 30 June."""
+    """The fourth pair's mentee was ill for two weeks (§2.9): the term is extended to 15 June
+    (its reports are due ten days later: the completion stage waits for them)."""
     demo_pairs = going_on(session=session, cycle_id=cycle_id)
     if len(demo_pairs) < 4:
         return None
@@ -249,11 +250,11 @@ def extension(
                 "pair_id": str(demo.pair.id),
                 "reason": PairChangeReason.illness.value,
                 "comment": "Справка о болезни наставляемого",
-                "new_ends_on": date(on.year, 6, 30).isoformat(),
+                "new_ends_on": date(on.year, 6, 15).isoformat(),
             }
         },
         run_name=f"{organization_code} · {school_year} · pair-extension",
-        line="куратор: продление срока наставничества пары № 4 до 30.06 (п. 2.9)",
+        line="куратор: продление срока наставничества пары № 4 до 15.06 (п. 2.9)",
     )
 
 
