@@ -562,7 +562,7 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
             # settled and the tick starts the completion stage (item 13); the final event
             # (item 15, from 21 June) ranks the mentors with the questionnaires in.
             date(2027, 6, 16): [year_end("reports")],
-            date(2027, 6, 10): [
+            date(2027, 6, 17): [
                 close("12", "note", "Отчёты сданы, кроме одной пары (в списке куратора)", "куратор")
             ],
             date(2027, 6, 15): [year_end("interviews")],

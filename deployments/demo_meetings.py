@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -315,8 +316,16 @@ def submit_completion_reports(
     lagging pair (its reports become overdue: reminders, the curator's list); returns (pairs,
     reports)."""
     handed, reports = 0, 0
-    for index, demo in enumerate(going_on(session=session, cycle_id=cycle_id, statuses=FINISHED)):
-        if index == 0 or not completion.is_finished(demo.pair, today):
+    # Pairs still marked going on count once their end date has passed (the tick marks them
+    # later that day). The lagging pair is the first of those ending on the year's common end
+    # date, so every year-end step picks the same one (never the extended or terminated pair).
+    listed = going_on(session=session, cycle_id=cycle_id, statuses=(*FINISHED, *pairs.ONGOING))
+    if not listed:
+        return 0, 0
+    common_end = Counter(demo.pair.ends_on for demo in listed).most_common(1)[0][0]
+    lagging = next(demo.pair.id for demo in listed if demo.pair.ends_on == common_end)
+    for index, demo in enumerate(listed):
+        if demo.pair.id == lagging or not completion.is_finished(demo.pair, today):
             continue
         scales = {
             "satisfaction_programme": str(8 + index % 3),
