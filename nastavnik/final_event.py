@@ -289,6 +289,11 @@ class RankingEvidence:
             f"{self.reports_received} из {self.reports_expected} ожидаемых"
         )
         going_on = self.pairs - self.pairs_finished
+        if not self.reports_expected:
+            return (
+                f"На {self.as_of:%d.%m.%Y} рейтинг учитывает журналы встреч, отзывы наставляемых "
+                "и ежемесячные отчёты; анкет по завершении наставничества не ожидается."
+            )
         if self.complete:
             return head + " — все анкеты получены."
         tail = f"; пар ещё не завершено: {going_on}" if going_on else ""
