@@ -209,3 +209,68 @@ def test_the_ranking_says_which_questionnaires_it_had(engine, school) -> None:  
     assert july.complete and july.statement_ru.endswith(
         "получено 4 из 4 ожидаемых — все анкеты получены."
     )
+
+
+def test_the_tick_starts_the_stage_once_every_pair_is_settled(
+    engine,
+    settings,
+    school,  # noqa: F811
+) -> None:
+    """The roadmap's window opens on 11.06, but D goes on to 30.06: the tick waits, saying why,
+    and starts the one run once D's deadline (10.07) has passed."""
+    from models import Decision
+    from nastavnik import plan
+    from nastavnik.roadmap import (
+        Completion,
+        CompletionKind,
+        OrganisationKind,
+        Roadmap,
+        Schedule,
+        Stage,
+        Window,
+        WindowKind,
+    )
+    from tests.test_tick import _decide, _item, _tick
+
+    evaluation = _item(
+        "13",
+        Stage.completion,
+        Completion(kind=CompletionKind.stage, stage=Stage.completion),
+        "с 11 июня по 30 июня, ежегодно",
+    )
+    with Session(engine) as session:
+        plan.create_plan(
+            session=session,
+            cycle_id=school.cycle_id,
+            roadmap=Roadmap(
+                title="Дорожная карта",
+                organisation="Школа",
+                kind=OrganisationKind.school,
+                school_year="2026/2027",
+                items=(evaluation,),
+            ),
+            schedules=[
+                (
+                    evaluation,
+                    Schedule(WindowKind.dated, (Window(date(2027, 6, 11), date(2027, 6, 30)),)),
+                )
+            ],
+            first_cycle="2026/2027",
+        )
+        session.commit()
+    _decide(
+        engine,
+        settings,
+        school.cycle_id,
+        "programmes-approval",
+        "pairing",
+        Decision.approve,
+        on=date(2026, 11, 20),
+    )
+    june = _tick(engine, settings, school.cycle_id, JUNE_12)
+    assert june.starts == []
+    assert [w for w in june.waiting if w.startswith("13: ожидаются отчёты")], june.waiting
+    assert "срок последних отчётов — 10.07.2027" in june.waiting[0]
+    assert _tick(engine, settings, school.cycle_id, date(2027, 7, 10)).starts == []
+    july = _tick(engine, settings, school.cycle_id, JULY_11)
+    assert [s.stage for s in july.starts] == ["completion"] and july.waiting == []
