@@ -1958,6 +1958,9 @@ def final_event_ranking(
         chosen = {
             n.mentor_id: n for n in final_event.nominations(session=session, cycle_id=cycle_id)
         }
+        evidence = final_event.ranking_evidence(
+            session=session, cycle_id=cycle_id, ranking=ranking, as_of=_final_event_day(on)
+        )
     table = Table("№", "Наставник", "Балл", "Рекомендация", "Решение", title="Рейтинг наставников")
     for entry in ranking:
         nomination = chosen.get(entry.mentor_id)
@@ -1971,6 +1974,7 @@ def final_event_ranking(
         if reasons:
             table.add_row("", "; ".join(entry.reasons_ru), "", "", "", style="dim")
     console.print(table)
+    console.print(evidence.statement_ru)
 
 
 @final_event_app.command("nominate")

@@ -554,11 +554,15 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
             date(2027, 5, 25): [
                 close("2", "file", "protokoly_roditelskih_sobranii_2026_2027.pdf", "куратор")
             ],
-            # Before the final event the roadmap dates from 16 May.
+            # The mentors' consents to publication and their practices, before the year's end.
             date(2027, 5, 12): [year_end("final-event-inputs")],
             # The pairs ended on 31 May; their reports are due within ten days (§2.13–§2.14).
             date(2027, 6, 7): [year_end("reports")],
-            date(2027, 6, 10): [
+            # The extended pair ended on 15 June and reports the next day: every pair is then
+            # settled and the tick starts the completion stage (item 13); the final event
+            # (item 15, from 21 June) ranks the mentors with the questionnaires in.
+            date(2027, 6, 16): [year_end("reports")],
+            date(2027, 6, 17): [
                 close("12", "note", "Отчёты сданы, кроме одной пары (в списке куратора)", "куратор")
             ],
             date(2027, 6, 15): [year_end("interviews")],

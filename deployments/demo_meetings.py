@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -235,7 +236,8 @@ def replacement(
 def extension(
     *, session: Session, cycle_id: uuid.UUID, on: date, organization_code: str, school_year: str
 ) -> RunRequest | None:
-    """The fourth pair's mentee was ill for a month (§2.9): the term is extended to 30 June."""
+    """The fourth pair's mentee was ill for two weeks (§2.9): the term is extended to 15 June
+    (its reports are due ten days later: the completion stage waits for them)."""
     demo_pairs = going_on(session=session, cycle_id=cycle_id)
     if len(demo_pairs) < 4:
         return None
@@ -249,11 +251,11 @@ def extension(
                 "pair_id": str(demo.pair.id),
                 "reason": PairChangeReason.illness.value,
                 "comment": "Справка о болезни наставляемого",
-                "new_ends_on": date(on.year, 6, 30).isoformat(),
+                "new_ends_on": date(on.year, 6, 15).isoformat(),
             }
         },
         run_name=f"{organization_code} · {school_year} · pair-extension",
-        line="куратор: продление срока наставничества пары № 4 до 30.06 (п. 2.9)",
+        line="куратор: продление срока наставничества пары № 4 до 15.06 (п. 2.9)",
     )
 
 
@@ -314,8 +316,16 @@ def submit_completion_reports(
     lagging pair (its reports become overdue: reminders, the curator's list); returns (pairs,
     reports)."""
     handed, reports = 0, 0
-    for index, demo in enumerate(going_on(session=session, cycle_id=cycle_id, statuses=FINISHED)):
-        if index == 0 or not completion.is_finished(demo.pair, today):
+    # Pairs still marked going on count once their end date has passed (the tick marks them
+    # later that day). The lagging pair is the first of those ending on the year's common end
+    # date, so every year-end step picks the same one (never the extended or terminated pair).
+    listed = going_on(session=session, cycle_id=cycle_id, statuses=(*FINISHED, *pairs.ONGOING))
+    if not listed:
+        return 0, 0
+    common_end = Counter(demo.pair.ends_on for demo in listed).most_common(1)[0][0]
+    lagging = next(demo.pair.id for demo in listed if demo.pair.ends_on == common_end)
+    for index, demo in enumerate(listed):
+        if demo.pair.id == lagging or not completion.is_finished(demo.pair, today):
             continue
         scales = {
             "satisfaction_programme": str(8 + index % 3),

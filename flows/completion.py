@@ -2,9 +2,12 @@
 the evaluation memo, the self-diagnostics memo and the order on the year's results (§2.13–§2.14,
 §3.1).
 
-The reports come in over the days after each pair's end (links, imports), with reminders from
-the daily tick; this run gathers them on its reference day, makes the four documents, and
-suspends for the director's decision — no flow waits for a date.
+One run per cycle follows each pair from its own end date without waiting inside the flow: the
+reports come in over the ten days after each pair's end (links, imports) with reminders from the
+daily tick, pair by pair; the tick starts this run once every pair is settled (all its reports
+in, or its deadline passed: nastavnik.completion.report_window). The run gathers the reports on
+its reference day, makes the four documents, and suspends for the director's decision. Started
+by hand before that, it says which pairs are not covered yet (docs/completion.md).
 """
 
 from __future__ import annotations
@@ -53,6 +56,15 @@ def completion(params: CompletionParams) -> str:
         table=[{"Статус отчёта": k, "Отчётов": v} for k, v in status.counts.items()],
         description=f"Отчёты по завершении наставничества: завершено пар {status.pairs}",
     )
+    publish_table(
+        key="completion-coverage",
+        table=[
+            {"Пары": "завершены, отчёты собраны или срок истёк", "Количество": status.settled},
+            {"Пары": "завершены, срок отчётов не истёк", "Количество": status.awaiting},
+            {"Пары": "ещё не завершены (не входят в документы)", "Количество": status.going_on},
+        ],
+        description=f"Пары цикла: {status.covered}. {status.window_ru}".strip(),
+    )
     publish_table(key="completion-indicators", table=status.indicators, description="Показатели")
     document_ids = render_completion_documents(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
     publish_documents(document_ids, key="completion-documents")
@@ -65,6 +77,7 @@ def completion(params: CompletionParams) -> str:
             f"Завершено пар: {status.pairs}; отчётов сдано {status.submitted} "
             f"из {status.expected}, просрочено {status.overdue}. Приложены отчёты, справки "
             "по результатам оценки и обратной связи и самодиагностики, проект приказа об итогах."
+            + (f" Внимание: {status.window_ru}." if status.window_ru else "")
         ),
         document_ids=document_ids,
     )

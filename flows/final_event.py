@@ -73,7 +73,7 @@ def _final_event_steps(params: FinalEventParams) -> str:
                     "Выдвинуто": ranking.nominated,
                 }
             ],
-            description="Рейтинг наставников (имена — в справке)",
+            description=f"Рейтинг наставников (имена — в справке). {ranking.evidence_ru}",
         )
         publish_documents([ranking.memo_id], key=f"final-event-memo-{round_no}")
         # 2. The curator changes the nominations (`nastavnik final-event nominate`), confirms.
@@ -85,6 +85,7 @@ def _final_event_steps(params: FinalEventParams) -> str:
             title="Рейтинг наставников и выдвижение к поощрению",
             summary=(
                 f"Наставников в рейтинге: {ranking.mentors}, выдвинуто: {ranking.nominated}. "
+                f"{ranking.evidence_ru} "
                 "Измените выдвижение при необходимости (nastavnik final-event nominate, "
                 "с комментарием), затем подтвердите; «на доработку» — пересчитать рейтинг."
             ),

@@ -41,6 +41,7 @@ from nastavnik.final_event import (
     WEIGHTS_RU,
     RankedMentor,
     nominations,
+    ranking_evidence,
 )
 from nastavnik.settings import Settings
 
@@ -406,6 +407,9 @@ def issue_ranking_memo(
             "as_of": as_of,
             "weights": WEIGHTS_RU,
             "rows": rows,
+            "evidence": ranking_evidence(
+                session=session, cycle_id=cycle_id, ranking=ranking, as_of=as_of
+            ).statement_ru,
         },
         doc_date=as_of,
         flow_run_id=flow_run_id,

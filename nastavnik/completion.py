@@ -157,7 +157,8 @@ class ExpectedReport:
 
 
 def expected_reports(*, session: Session, cycle_id: uuid.UUID, today: date) -> list[ExpectedReport]:
-    """Every report owed for the cycle's finished pairs: the mentor's, then each mentee's."""
+    """Every report owed for the cycle's finished pairs: the mentor's, then each mentee's, with
+    the report handed in by `today` (the same day always gives the same answer)."""
     _, rules = cycle_policy(session=session, cycle_id=cycle_id)
     pair_list = finished_pairs(session=session, cycle_id=cycle_id, today=today)
     mentees: dict[uuid.UUID, list[uuid.UUID]] = {}
@@ -167,10 +168,10 @@ def expected_reports(*, session: Session, cycle_id: uuid.UUID, today: date) -> l
             select(PairMember).where(col(PairMember.pair_id).in_(ids)).order_by(col(PairMember.id))
         ):
             mentees.setdefault(member.pair_id, []).append(member.mentee_id)
-        for report in session.exec(
+        for found in session.exec(
             select(CompletionReport).where(col(CompletionReport.pair_id).in_(ids))
         ):
-            submitted[(report.pair_id, report.participant_id)] = report
+            submitted[(found.pair_id, found.participant_id)] = found
     expected = []
     for pair in pair_list:
         assert pair.ends_on is not None
@@ -179,6 +180,9 @@ def expected_reports(*, session: Session, cycle_id: uuid.UUID, today: date) -> l
             (mentee_id, Role.mentee) for mentee_id in mentees.get(pair.id, [])
         ]
         for participant_id, role in owing:
+            report: CompletionReport | None = submitted.get((pair.id, participant_id))
+            if report is not None and report.submitted_on > today:
+                report = None  # handed in later: not there yet on `today`
             expected.append(
                 ExpectedReport(
                     pair_id=pair.id,
@@ -189,10 +193,98 @@ def expected_reports(*, session: Session, cycle_id: uuid.UUID, today: date) -> l
                     ended_on=pair.ends_on,
                     ended_early=pair.status == PairStatus.terminated,
                     due_on=due_on,
-                    report=submitted.get((pair.id, participant_id)),
+                    report=report,
                 )
             )
     return expected
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage's window: one run per cycle, once every pair's reports are settled
+# ---------------------------------------------------------------------------------------------
+
+COVERED = (PairStatus.active, PairStatus.extended, PairStatus.ended, PairStatus.terminated)
+"""Pairs the completion stage covers: every pair fixed by order that ends. A replaced pair does
+not end (its mentees go on in the new pair, which is covered instead)."""
+
+
+@dataclass(frozen=True)
+class ReportWindow:
+    """Where the cycle's pairs stand for the completion stage on a day: a pair is settled once
+    it has ended and every report on it is in or its deadline has passed."""
+
+    today: date
+    pairs: int  # pairs the stage covers
+    settled: int
+    awaiting: tuple[tuple[uuid.UUID, date], ...]  # ended, reports still coming: (pair, due on)
+    going_on: tuple[tuple[uuid.UUID, date], ...]  # not ended yet: (pair, ends on)
+    deadline_days: int
+
+    @property
+    def ready(self) -> bool:
+        """Whether every covered pair is settled (the stage can gather the year's reports)."""
+        return self.pairs > 0 and not self.awaiting and not self.going_on
+
+    @property
+    def settles_on(self) -> date | None:
+        """The last day a report may still come in time, as the pairs' end dates stand now."""
+        days = [due for _, due in self.awaiting] + [
+            report_due_on(ended_on=ends, deadline_days=self.deadline_days)
+            for _, ends in self.going_on
+        ]
+        return max(days) if days else None
+
+    @property
+    def reason_ru(self) -> str:
+        """Why the stage waits, in Russian (counts and dates only, no names); "" when ready."""
+        if self.ready:
+            return ""
+        if not self.pairs:
+            return "пар, закреплённых приказом, нет"
+        parts = []
+        if self.going_on:
+            last = max(ends for _, ends in self.going_on)
+            parts.append(
+                f"пар ещё не завершено: {len(self.going_on)} (последняя — {last:%d.%m.%Y})"
+            )
+        if self.awaiting:
+            parts.append(f"пар, по которым срок отчётов ещё не истёк: {len(self.awaiting)}")
+        settles = self.settles_on
+        until = f"; срок последних отчётов — {settles:%d.%m.%Y}" if settles else ""
+        return "ожидаются отчёты по завершении (п. 2.13–2.14): " + ", ".join(parts) + until
+
+
+def report_window(*, session: Session, cycle_id: uuid.UUID, today: date) -> ReportWindow:
+    """The cycle's pairs on `today`: settled, awaiting their reports, or still going on."""
+    _, rules = cycle_policy(session=session, cycle_id=cycle_id)
+    covered = session.exec(
+        select(MentorshipPair).where(
+            MentorshipPair.cycle_id == cycle_id,
+            col(MentorshipPair.status).in_(COVERED),
+            col(MentorshipPair.ends_on).is_not(None),
+        )
+    ).all()
+    outstanding: set[uuid.UUID] = {
+        e.pair_id
+        for e in expected_reports(session=session, cycle_id=cycle_id, today=today)
+        if e.status(today) == ReportStatus.due
+    }
+    going_on, awaiting = [], []
+    for pair in covered:
+        assert pair.ends_on is not None
+        if not is_finished(pair, today):
+            going_on.append((pair.id, pair.ends_on))
+        elif pair.id in outstanding:
+            due = report_due_on(ended_on=pair.ends_on, deadline_days=rules.report_deadline_days)
+            awaiting.append((pair.id, due))
+    return ReportWindow(
+        today=today,
+        pairs=len(covered),
+        settled=len(covered) - len(going_on) - len(awaiting),
+        awaiting=tuple(sorted(awaiting, key=lambda item: (item[1], str(item[0])))),
+        going_on=tuple(sorted(going_on, key=lambda item: (item[1], str(item[0])))),
+        deadline_days=rules.report_deadline_days,
+    )
 
 
 def people_names(*, session: Session, participant_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -39,29 +39,15 @@ they spend the school's money, which is the director's decision on the curator's
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from models import (
-    CompletionReport,
-    MeetingFeedback,
-    MentorNomination,
-    MentorshipPair,
-    MonthlyReport,
-    MonthlyReportStatus,
-    PairStatus,
-    Participant,
-    Person,
-    RewardKind,
-    Role,
-)
-from nastavnik import repository
-from nastavnik.progress import chunks, cycle_policy, load_pairs, next_month
+from models import MentorNomination, Participant, RewardKind
+from nastavnik import completion, indicators, repository
+from nastavnik.indicators import MentorScorecard
 
 REWARD_LABEL_RU: dict[RewardKind, str] = {
     RewardKind.gratitude: "благодарность",
@@ -88,13 +74,7 @@ HONOUR_CERTIFICATE_FROM = 90.0
 GRATITUDE_FROM = 75.0
 
 # Pairs a mentor had in the cycle: everything fixed by an order, not drafts or dropped proposals.
-COUNTED_STATUSES = (
-    PairStatus.active,
-    PairStatus.extended,
-    PairStatus.ended,
-    PairStatus.replaced,
-    PairStatus.terminated,
-)
+COUNTED_STATUSES = indicators.COUNTED
 
 
 class NominationRefused(ValueError):
@@ -102,36 +82,11 @@ class NominationRefused(ValueError):
 
 
 @dataclass(frozen=True)
-class MentorRecord:
-    """A mentor's figures for the year: the ranking's only input.
-
-    Built here from the meetings tables (mentor_records); the completion stage's per-mentor
-    scorecard can fill it instead. None means «no data», never zero."""
-
-    mentor_id: uuid.UUID  # the mentor's Participant id in the cycle
-    full_name: str
-    pairs_total: int
-    pairs_completed: int
-    meetings_held: int
-    meetings_planned: int
-    reports_due: int
-    reports_on_time: int
-    mean_mentee_rating: float | None
-    mean_satisfaction: float | None
-    feedback_comments: int
-    ratings_count: int = 0
-
-    @property
-    def reports_on_time_share(self) -> float | None:
-        return self.reports_on_time / self.reports_due if self.reports_due else None
-
-
-@dataclass(frozen=True)
 class RankedMentor:
     """A mentor's place in the ranking, the score, the reasons in Russian and the advice."""
 
     rank: int
-    record: MentorRecord
+    record: MentorScorecard
     score: float
     reasons_ru: list[str] = field(default_factory=list)
     recommended: RewardKind | None = None
@@ -154,19 +109,19 @@ def _points(weight: int, value: float) -> str:
     return f"{_decimal(weight * value, 1)} из {weight}"
 
 
-def _criteria(record: MentorRecord) -> list[tuple[str, int, float | None, str]]:
+def _criteria(record: MentorScorecard) -> list[tuple[str, int, float | None, str]]:
     """(name, weight, value 0…1 or None, the figure in Russian) per criterion."""
     meetings = (
         min(1.0, record.meetings_held / record.meetings_planned)
         if record.meetings_planned
         else None
     )
-    rating = (record.mean_mentee_rating - 1) / 4 if record.mean_mentee_rating is not None else None
+    rating = (record.meeting_rating - 1) / 4 if record.meeting_rating is not None else None
     satisfaction = (
-        (record.mean_satisfaction - 1) / 9 if record.mean_satisfaction is not None else None
+        (record.mentee_satisfaction - 1) / 9 if record.mentee_satisfaction is not None else None
     )
-    reports = record.reports_on_time_share
-    completed = record.pairs_completed / record.pairs_total if record.pairs_total else None
+    reports = record.monthly_on_time_share
+    completed = record.pairs_completed / record.pairs if record.pairs else None
     return [
         (
             "встречи",
@@ -181,38 +136,37 @@ def _criteria(record: MentorRecord) -> list[tuple[str, int, float | None, str]]:
             "оценка наставляемых",
             WEIGHT_RATING,
             rating,
-            f"средняя {_decimal(record.mean_mentee_rating, 2)} из 5 ({record.ratings_count} отз.)"
-            if record.mean_mentee_rating is not None
+            f"средняя {_decimal(record.meeting_rating, 2)} из 5 ({record.ratings_count} отз.)"
+            if record.meeting_rating is not None
             else "отзывов нет",
         ),
         (
             "доклады в срок",
             WEIGHT_REPORTS,
             reports,
-            f"{record.reports_on_time} из {record.reports_due}"
-            if record.reports_due
+            f"{record.monthly_reports_on_time} из {record.monthly_reports_due}"
+            if record.monthly_reports_due
             else "докладов к сроку не было",
         ),
         (
             "удовлетворённость",
             WEIGHT_SATISFACTION,
             satisfaction,
-            f"{_decimal(record.mean_satisfaction, 2)} из 10 (анкеты наставляемых)"
-            if record.mean_satisfaction is not None
-            else "анкет нет",
+            f"{_decimal(record.mentee_satisfaction, 2)} из 10 (анкеты наставляемых: "
+            f"{record.mentee_reports_received} из {record.mentee_reports_expected})"
+            if record.mentee_satisfaction is not None
+            else f"анкет нет (ожидается {record.mentee_reports_expected})",
         ),
         (
             "пары завершены",
             WEIGHT_COMPLETED,
             completed,
-            f"{record.pairs_completed} из {record.pairs_total}"
-            if record.pairs_total
-            else "пар нет",
+            f"{record.pairs_completed} из {record.pairs}" if record.pairs else "пар нет",
         ),
     ]
 
 
-def score_mentor(record: MentorRecord) -> tuple[float, list[str]]:
+def score_mentor(record: MentorScorecard) -> tuple[float, list[str]]:
     """The score (0–100, rounded to 0.1) and one Russian line per criterion."""
     total_weight = 0
     earned = 0.0
@@ -236,7 +190,7 @@ def score_mentor(record: MentorRecord) -> tuple[float, list[str]]:
     return score, reasons
 
 
-def recommend(record: MentorRecord, score: float) -> tuple[RewardKind | None, str]:
+def recommend(record: MentorScorecard, score: float) -> tuple[RewardKind | None, str]:
     """The advised reward and why, in Russian (see the module's docstring)."""
     if record.pairs_completed == 0:
         return None, "поощрение не предлагается: нет завершённых пар"
@@ -258,7 +212,7 @@ def _name_key(name: str) -> str:
     return name.replace("ё", "е").replace("Ё", "Е").casefold()
 
 
-def _order_key(item: tuple[MentorRecord, float]) -> tuple[object, ...]:
+def _order_key(item: tuple[MentorScorecard, float]) -> tuple[object, ...]:
     record, score = item
     return (
         -score,
@@ -270,7 +224,7 @@ def _order_key(item: tuple[MentorRecord, float]) -> tuple[object, ...]:
     )
 
 
-def _tie_break_ru(upper: MentorRecord, lower: MentorRecord) -> str:
+def _tie_break_ru(upper: MentorScorecard, lower: MentorScorecard) -> str:
     for label, high, low in (
         ("завершённых пар", upper.pairs_completed, lower.pairs_completed),
         ("письменных отзывов", upper.feedback_comments, lower.feedback_comments),
@@ -281,7 +235,7 @@ def _tie_break_ru(upper: MentorRecord, lower: MentorRecord) -> str:
     return "по алфавиту"
 
 
-def rank_mentors(records: Sequence[MentorRecord]) -> list[RankedMentor]:
+def rank_mentors(records: Sequence[MentorScorecard]) -> list[RankedMentor]:
     """The mentors best first, each with the score, the reasons and the advised reward."""
     scored = sorted(((r, score_mentor(r)[0]) for r in records), key=_order_key)
     ranked: list[RankedMentor] = []
@@ -306,132 +260,75 @@ def rank_mentors(records: Sequence[MentorRecord]) -> list[RankedMentor]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The figures from the meetings tables
+# The cycle's ranking and the evidence it had
 # ---------------------------------------------------------------------------------------------
 
 
-def _local_day(moment: datetime, timezone: tzinfo) -> date:
-    # SQLite gives naive datetimes back: they were written in UTC.
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(timezone).date()
+@dataclass(frozen=True)
+class RankingEvidence:
+    """What the ranking had on its day: the completion questionnaires (§2.14) received so far
+    against those expected, and pairs still going on (their reports come after their end)."""
 
+    as_of: date
+    pairs: int
+    pairs_finished: int
+    reports_received: int
+    reports_expected: int
 
-def _mean(values: list[int]) -> float | None:
-    return round(sum(values) / len(values), 2) if values else None
+    @property
+    def complete(self) -> bool:
+        """Whether every mentee's completion questionnaire was in by the day."""
+        return self.reports_received >= self.reports_expected
 
-
-def mentor_records(
-    *,
-    session: Session,
-    cycle_id: uuid.UUID,
-    as_of: date,
-    timezone: tzinfo | None = None,
-) -> list[MentorRecord]:
-    """Every mentor of the cycle with a pair fixed by order, with the figures up to `as_of`.
-
-    Planned meetings come from each pair's latest personal programme, held ones from the logs,
-    ratings and comments from the mentees' feedback, reports from the §4.2 monthly reports (the
-    report on a month is due on the policy's `mentor_report_day` of the next month and counts
-    once that day has passed), satisfaction from the mentees' completion questionnaires
-    (§2.14, «удовлетворённость парой», 1–10) handed in by `as_of` — none yet when the final event
-    comes before the completion reports, and then the criterion is left out."""
-    timezone = timezone or ZoneInfo("Europe/Moscow")
-    _, rules = cycle_policy(session=session, cycle_id=cycle_id)
-    pairs = session.exec(
-        select(MentorshipPair).where(
-            MentorshipPair.cycle_id == cycle_id,
-            col(MentorshipPair.status).in_(COUNTED_STATUSES),
+    @property
+    def statement_ru(self) -> str:
+        """The evidence in one Russian sentence, for the curator and the ranking's memo."""
+        head = (
+            f"На {self.as_of:%d.%m.%Y} рейтинг учитывает журналы встреч, отзывы наставляемых, "
+            f"ежемесячные отчёты и анкеты по завершении наставничества (п. 2.14): получено "
+            f"{self.reports_received} из {self.reports_expected} ожидаемых"
         )
-    ).all()
-    by_mentor: dict[uuid.UUID, list[MentorshipPair]] = defaultdict(list)
-    for pair in pairs:
-        by_mentor[pair.mentor_id].append(pair)
-    pair_ids = [pair.id for pair in pairs]
-    data = load_pairs(session=session, pair_ids=pair_ids, as_of=as_of)
-    satisfaction: dict[uuid.UUID, list[int]] = defaultdict(list)
-    for ids in chunks(pair_ids):
-        for pair_id, score in session.exec(
-            select(CompletionReport.pair_id, CompletionReport.satisfaction_pair).where(
-                col(CompletionReport.pair_id).in_(ids),
-                CompletionReport.role == Role.mentee,
-                CompletionReport.submitted_on <= as_of,
+        going_on = self.pairs - self.pairs_finished
+        if not self.reports_expected:
+            return (
+                f"На {self.as_of:%d.%m.%Y} рейтинг учитывает журналы встреч, отзывы наставляемых "
+                "и ежемесячные отчёты; анкет по завершении наставничества не ожидается."
             )
-        ):
-            satisfaction[pair_id].append(score)
-    feedback: dict[uuid.UUID, list[MeetingFeedback]] = defaultdict(list)
-    meeting_pair = {log.id: pair_id for pair_id, logs in data.logs.items() for log in logs}
-    for ids in chunks(list(meeting_pair)):
-        for item in session.exec(
-            select(MeetingFeedback).where(
-                col(MeetingFeedback.meeting_id).in_(ids), MeetingFeedback.given_on <= as_of
-            )
-        ):
-            feedback[meeting_pair[item.meeting_id]].append(item)
-    reports: dict[uuid.UUID, list[MonthlyReport]] = defaultdict(list)
-    for ids in chunks(pair_ids):
-        for report in session.exec(
-            select(MonthlyReport).where(col(MonthlyReport.pair_id).in_(ids))
-        ):
-            reports[report.pair_id].append(report)
-    names = {
-        participant.id: person.full_name
-        for participant, person in session.exec(
-            select(Participant, Person).where(
-                Participant.person_id == Person.id,
-                Participant.cycle_id == cycle_id,
-                Participant.role == Role.mentor,
-            )
+        if self.complete:
+            return head + " — все анкеты получены."
+        tail = f"; пар ещё не завершено: {going_on}" if going_on else ""
+        return (
+            head
+            + tail
+            + ". Удовлетворённость учтена только по полученным анкетам; у наставников без анкет "
+            "этот критерий не учитывается."
         )
-    }
-    records: list[MentorRecord] = []
-    for mentor_id, mentor_pairs in by_mentor.items():
-        planned = held = due = on_time = comments = 0
-        ratings: list[int] = []
-        for pair in mentor_pairs:
-            programme = data.programmes.get(pair.id)
-            planned += len(programme.meetings) if programme is not None else 0
-            held += len(data.logs.get(pair.id, []))
-            for item in feedback.get(pair.id, []):
-                ratings.append(item.rating)
-                comments += bool(item.comment.strip())
-            for report in reports.get(pair.id, []):
-                following = next_month(report.month)
-                due_on = following.replace(day=rules.mentor_report_day)
-                if due_on > as_of:
-                    continue
-                due += 1
-                confirmed = report.status == MonthlyReportStatus.confirmed and (
-                    report.confirmed_at is not None
-                    and _local_day(report.confirmed_at, timezone) <= due_on
-                )
-                on_time += confirmed
-        records.append(
-            MentorRecord(
-                mentor_id=mentor_id,
-                full_name=names.get(mentor_id, ""),
-                pairs_total=len(mentor_pairs),
-                pairs_completed=sum(p.status == PairStatus.ended for p in mentor_pairs),
-                meetings_held=held,
-                meetings_planned=planned,
-                reports_due=due,
-                reports_on_time=on_time,
-                mean_mentee_rating=round(sum(ratings) / len(ratings), 2) if ratings else None,
-                mean_satisfaction=_mean(
-                    [score for pair in mentor_pairs for score in satisfaction.get(pair.id, [])]
-                ),
-                feedback_comments=comments,
-                ratings_count=len(ratings),
-            )
-        )
-    return records
+
+
+def ranking_evidence(
+    *, session: Session, cycle_id: uuid.UUID, ranking: Sequence[RankedMentor], as_of: date
+) -> RankingEvidence:
+    """The evidence behind this ranking of the cycle on `as_of`: the questionnaires counted in
+    its own scorecards, the pairs from the completion stage's window."""
+    window = completion.report_window(session=session, cycle_id=cycle_id, today=as_of)
+    return RankingEvidence(
+        as_of=as_of,
+        pairs=window.pairs,
+        pairs_finished=window.pairs - len(window.going_on),
+        reports_received=sum(entry.record.mentee_reports_received for entry in ranking),
+        reports_expected=sum(entry.record.mentee_reports_expected for entry in ranking),
+    )
 
 
 def cycle_ranking(
     *, session: Session, cycle_id: uuid.UUID, as_of: date, timezone: tzinfo | None = None
 ) -> list[RankedMentor]:
-    """The cycle's ranking from the meetings tables (mentor_records → rank_mentors)."""
+    """The cycle's ranking from the mentors' scorecards (indicators.mentor_scorecards: the
+    figures the evaluation memo prints, computed once)."""
     return rank_mentors(
-        mentor_records(session=session, cycle_id=cycle_id, as_of=as_of, timezone=timezone)
+        indicators.mentor_scorecards(
+            session=session, cycle_id=cycle_id, today=as_of, timezone=timezone
+        )
     )
 
 

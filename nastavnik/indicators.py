@@ -18,22 +18,34 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 from statistics import fmean
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from models import (
     CompletionReport,
     Cycle,
+    MeetingFeedback,
     MentorshipPair,
+    MonthlyReport,
+    MonthlyReportStatus,
+    PairStatus,
     Participant,
     Person,
     PlanFulfilment,
     Role,
 )
 from nastavnik import completion, consents
-from nastavnik.progress import chunks, compute_progress, cycle_policy, load_pairs, month_start
+from nastavnik.progress import (
+    chunks,
+    compute_progress,
+    cycle_policy,
+    load_pairs,
+    month_start,
+    next_month,
+)
 
 SHARE, MEAN = "share", "mean"
 
@@ -89,22 +101,34 @@ def mean(key: str, title_ru: str, formula_ru: str, scores: Iterable[int]) -> Ind
 
 @dataclass(frozen=True)
 class MentorScorecard:
-    """One mentor's results over the finished pairs (what a ranking can sort on; names are
-    adults'). Means are None when no report gave them."""
+    """One mentor's figures for the year on a day: the one per-mentor computation that the
+    evaluation memo prints and the final event's ranking scores (names are adults'; None means
+    «no data», never zero).
+
+    The mentor's pairs are every pair fixed by order (COUNTED); figures about the end of
+    mentoring (mentees completed, the §2.13–§2.14 reports) count the pairs finished by the day."""
 
     mentor_id: uuid.UUID  # the Participant (mentor) of the cycle
     full_name: str
     minor: bool  # a pupil mentor (under 18, or a pupil whose birth date is unknown)
     forms: tuple[str, ...]
-    pairs: int
-    mentees: int
-    mentees_completed: int  # mentees of pairs ended on their date (not terminated)
-    reports_due: int  # the mentor's own reports (§2.13) owed by the day
+    pairs: int  # pairs fixed by order, whatever became of them
+    pairs_completed: int  # pairs ended on their end date by the day (not terminated)
+    mentees: int  # mentees of the mentor's finished pairs
+    mentees_completed: int  # of those, mentees of pairs ended on their date (not terminated)
+    meetings_planned: int  # by the personal programmes, to the pair's end month (or the day's)
+    meetings_held: int  # from the meeting logs over the same months
+    reports_due: int  # the mentor's own completion reports (§2.13) owed by the day
     reports_on_time: int
-    meetings_planned: int
-    meetings_held: int
+    monthly_reports_due: int  # §4.2 monthly reports whose confirmation day has passed
+    monthly_reports_on_time: int  # confirmed by the policy's day of the next month
+    meeting_rating: float | None  # the mentees' mean meeting feedback, 1–5
+    ratings_count: int  # how many feedback ratings that mean is over
+    feedback_comments: int  # written feedback comments
     mentor_rating: float | None  # the mentees' evaluation of the mentor (§2.14), 1–10
     mentee_satisfaction: float | None  # the mentees' satisfaction with the pair, 1–10
+    mentee_reports_received: int  # mentees' completion reports handed in by the day
+    mentee_reports_expected: int  # mentees of every pair that ends (those still going on too)
     plans_fulfilled: int  # the mentor's reports saying the plan was carried out fully
 
     @property
@@ -118,6 +142,12 @@ class MentorScorecard:
     @property
     def on_time_share(self) -> float | None:
         return self.reports_on_time / self.reports_due if self.reports_due else None
+
+    @property
+    def monthly_on_time_share(self) -> float | None:
+        if not self.monthly_reports_due:
+            return None
+        return self.monthly_reports_on_time / self.monthly_reports_due
 
     @property
     def reasons_ru(self) -> list[str]:
@@ -201,25 +231,25 @@ F_USEFULNESS = (
 )
 
 
-def _meetings(
-    session: Session, cycle_id: uuid.UUID, pair_list: list[MentorshipPair]
+def pair_meetings(
+    *, session: Session, cycle_id: uuid.UUID, pair_list: list[MentorshipPair], today: date
 ) -> dict[uuid.UUID, tuple[int, int]]:
-    """(planned, held) per finished pair, from its programme's first month to its end month."""
+    """(planned, held) per pair, from its programme's first month to its end month (or the
+    day's month for a pair still going on): what the memo and the ranking both count."""
     if not pair_list:
         return {}
     _, rules = cycle_policy(session=session, cycle_id=cycle_id)
-    ends = [p.ends_on for p in pair_list if p.ends_on]
-    data = load_pairs(session=session, pair_ids=[p.id for p in pair_list], as_of=max(ends))
+    data = load_pairs(session=session, pair_ids=[p.id for p in pair_list], as_of=today)
     result = {}
     for pair in pair_list:
-        assert pair.ends_on is not None
+        last = min(pair.ends_on, today) if pair.ends_on else today
         progress = compute_progress(
             pair_id=pair.id,
             programme=data.programmes.get(pair.id),
             logs=data.logs.get(pair.id, []),
             mentee_ids=data.mentees.get(pair.id, []),
             feedback_given=data.feedback,
-            month=month_start(pair.ends_on),
+            month=month_start(last),
             feedback_days=rules.meeting_feedback_days,
         )
         result[pair.id] = (progress.planned_to_date, progress.held_to_date)
@@ -235,7 +265,7 @@ def cycle_indicators(*, session: Session, cycle_id: uuid.UUID, today: date) -> C
     database and day give the same figures)."""
     pair_list = completion.finished_pairs(session=session, cycle_id=cycle_id, today=today)
     expected = completion.expected_reports(session=session, cycle_id=cycle_id, today=today)
-    meetings = _meetings(session, cycle_id, pair_list)
+    meetings = pair_meetings(session=session, cycle_id=cycle_id, pair_list=pair_list, today=today)
     by_pair = {p.id: p for p in pair_list}
     mentee_items = [e for e in expected if e.role == Role.mentee]
     reports = [e.report for e in expected if e.report is not None]
@@ -310,7 +340,7 @@ def cycle_indicators(*, session: Session, cycle_id: uuid.UUID, today: date) -> C
         pairs=len(pair_list),
         overall=overall,
         by_form=by_form,
-        scorecards=_scorecards(session, pair_list, expected, meetings, today),
+        scorecards=mentor_scorecards(session=session, cycle_id=cycle_id, today=today),
     )
 
 
@@ -337,27 +367,99 @@ def _mentors(session: Session, mentor_ids: list[uuid.UUID]) -> dict[uuid.UUID, t
     return found
 
 
-def _scorecards(
-    session: Session,
-    pair_list: list[MentorshipPair],
-    expected: list[completion.ExpectedReport],
-    meetings: dict[uuid.UUID, tuple[int, int]],
-    today: date,
+COUNTED = (
+    PairStatus.active,
+    PairStatus.extended,
+    PairStatus.ended,
+    PairStatus.replaced,
+    PairStatus.terminated,
+)
+"""A mentor's pairs in the cycle: everything fixed by an order, not drafts or dropped proposals."""
+
+
+def _local_day(moment: datetime, timezone: tzinfo) -> date:
+    # SQLite gives naive datetimes back: they were written in UTC.
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(timezone).date()
+
+
+def _monthly_on_time(
+    reports: list[MonthlyReport], *, report_day: int, today: date, timezone: tzinfo
+) -> tuple[int, int]:
+    """(due, on time) of §4.2 monthly reports: the report on a month is due on the policy's
+    day of the next month and counts once that day has passed by `today`."""
+    due = on_time = 0
+    for report in reports:
+        due_on = next_month(report.month).replace(day=report_day)
+        if due_on > today:
+            continue
+        due += 1
+        on_time += (
+            report.status == MonthlyReportStatus.confirmed
+            and report.confirmed_at is not None
+            and _local_day(report.confirmed_at, timezone) <= due_on
+        )
+    return due, on_time
+
+
+def mentor_scorecards(
+    *, session: Session, cycle_id: uuid.UUID, today: date, timezone: tzinfo | None = None
 ) -> list[MentorScorecard]:
+    """Every mentor of the cycle with a pair fixed by order, with the figures up to `today`,
+    sorted by name (reproducible: the same database and day give the same cards).
+
+    Meetings from the personal programmes and the logs (pair_meetings), meeting ratings and
+    comments from the mentees' feedback, §4.2 monthly reports, and the §2.13–§2.14 completion
+    reports of the pairs finished by the day (a report counts from the day it was handed in)."""
+    timezone = timezone or ZoneInfo("Europe/Moscow")
+    _, rules = cycle_policy(session=session, cycle_id=cycle_id)
+    pair_list = list(
+        session.exec(
+            select(MentorshipPair)
+            .where(MentorshipPair.cycle_id == cycle_id, col(MentorshipPair.status).in_(COUNTED))
+            .order_by(col(MentorshipPair.created_at), col(MentorshipPair.id))
+        ).all()
+    )
     pairs_of: dict[uuid.UUID, list[MentorshipPair]] = defaultdict(list)
     for pair in pair_list:
         pairs_of[pair.mentor_id].append(pair)
+    pair_ids = [p.id for p in pair_list]
+    meetings = pair_meetings(session=session, cycle_id=cycle_id, pair_list=pair_list, today=today)
+    expected = completion.expected_reports(session=session, cycle_id=cycle_id, today=today)
     items_of: dict[uuid.UUID, list[completion.ExpectedReport]] = defaultdict(list)
-    mentor_of = {p.id: p.mentor_id for p in pair_list}
     for item in expected:
-        items_of[mentor_of[item.pair_id]].append(item)
+        items_of[item.pair_id].append(item)
+    data = load_pairs(session=session, pair_ids=pair_ids, as_of=today)
+    meeting_pair = {log.id: pair_id for pair_id, logs in data.logs.items() for log in logs}
+    feedback: dict[uuid.UUID, list[MeetingFeedback]] = defaultdict(list)
+    for ids in chunks(list(meeting_pair)):
+        for answer in session.exec(
+            select(MeetingFeedback).where(
+                col(MeetingFeedback.meeting_id).in_(ids), MeetingFeedback.given_on <= today
+            )
+        ):
+            feedback[meeting_pair[answer.meeting_id]].append(answer)
+    monthly: dict[uuid.UUID, list[MonthlyReport]] = defaultdict(list)
+    for ids in chunks(pair_ids):
+        for report in session.exec(
+            select(MonthlyReport).where(col(MonthlyReport.pair_id).in_(ids))
+        ):
+            monthly[report.pair_id].append(report)
     people = _mentors(session, list(pairs_of))
+    ending = {p.id for p in pair_list if p.status != PairStatus.replaced and p.ends_on}
     cards = []
     for mentor_id, mentor_pairs in pairs_of.items():
-        items = items_of[mentor_id]
+        items = [item for pair in mentor_pairs for item in items_of.get(pair.id, [])]
         own = [e for e in items if e.role == Role.mentor]
         mentees = [e for e in items if e.role == Role.mentee]
         mentee_reports = [e.report for e in mentees if e.report is not None]
+        given = [answer for pair in mentor_pairs for answer in feedback.get(pair.id, [])]
+        monthly_due, monthly_on_time = _monthly_on_time(
+            [r for pair in mentor_pairs for r in monthly.get(pair.id, [])],
+            report_day=rules.mentor_report_day,
+            today=today,
+            timezone=timezone,
+        )
         cards.append(
             MentorScorecard(
                 mentor_id=mentor_id,
@@ -365,20 +467,34 @@ def _scorecards(
                 minor=people[mentor_id][1],
                 forms=tuple(sorted({p.form.value for p in mentor_pairs})),
                 pairs=len(mentor_pairs),
+                pairs_completed=sum(
+                    1
+                    for p in mentor_pairs
+                    if p.status != PairStatus.terminated and completion.is_finished(p, today)
+                ),
                 mentees=len(mentees),
                 mentees_completed=sum(1 for e in mentees if not e.ended_early),
+                meetings_planned=sum(meetings[p.id][0] for p in mentor_pairs),
+                meetings_held=sum(meetings[p.id][1] for p in mentor_pairs),
                 reports_due=sum(
                     1 for e in own if e.status(today) != completion.ReportStatus.due or e.report
                 ),
                 reports_on_time=sum(
                     1 for e in own if e.status(today) == completion.ReportStatus.submitted
                 ),
-                meetings_planned=sum(meetings[p.id][0] for p in mentor_pairs),
-                meetings_held=sum(meetings[p.id][1] for p in mentor_pairs),
+                monthly_reports_due=monthly_due,
+                monthly_reports_on_time=monthly_on_time,
+                meeting_rating=_mean_or_none([answer.rating for answer in given]),
+                ratings_count=len(given),
+                feedback_comments=sum(1 for answer in given if answer.comment.strip()),
                 mentor_rating=_mean_or_none(
                     [r.mentor_rating for r in mentee_reports if r.mentor_rating is not None]
                 ),
                 mentee_satisfaction=_mean_or_none([r.satisfaction_pair for r in mentee_reports]),
+                mentee_reports_received=len(mentee_reports),
+                mentee_reports_expected=sum(
+                    len(data.mentees.get(p.id, [])) for p in mentor_pairs if p.id in ending
+                ),
                 plans_fulfilled=sum(
                     1
                     for e in own
@@ -386,7 +502,7 @@ def _scorecards(
                 ),
             )
         )
-    cards.sort(key=lambda card: card.full_name)
+    cards.sort(key=lambda card: (card.full_name, str(card.mentor_id)))
     return cards
 
 

@@ -29,7 +29,7 @@ from models import (
     PlanItem,
     Role,
 )
-from nastavnik import approval_mail, approvals, mail, pairs, plan, report_requests
+from nastavnik import approval_mail, approvals, completion, mail, pairs, plan, report_requests
 from nastavnik.plan import STAGE_APPROVALS, StatusChange
 from nastavnik.policy import OrganisationPolicy, get_policy
 from nastavnik.roadmap import CompletionKind, Stage, WindowKind
@@ -176,6 +176,18 @@ def stage_inputs_missing(*, session: Session, cycle_id: uuid.UUID, stage: str) -
         if missing:
             return "не загружены анкеты " + " и ".join(missing)
     return None
+
+
+def stage_waits_for(*, session: Session, cycle_id: uuid.UUID, stage: str, today: date) -> str:
+    """Why a stage due by its roadmap waits for the cycle's own dates ("" when it need not).
+
+    The completion stage is one run per cycle that follows each pair from its end: it starts
+    once every pair's §2.13–§2.14 reports are in or their deadline (counted from that pair's
+    end) has passed, so a pair extended past the roadmap's June is in the year's order too.
+    Meanwhile the reports come in and are reminded of pair by pair (completion_reminders)."""
+    if stage != Stage.completion:
+        return ""
+    return completion.report_window(session=session, cycle_id=cycle_id, today=today).reason_ru
 
 
 def _stage_started(session: Session, cycle_id: uuid.UUID, stage: str) -> bool:
@@ -439,9 +451,14 @@ def run_tick(
         ):
             missing = missing_prerequisites(session=session, cycle_id=cycle_id, stage=stage)
             lacking = stage_inputs_missing(session=session, cycle_id=cycle_id, stage=stage)
+            waits = stage_waits_for(session=session, cycle_id=cycle_id, stage=stage, today=today)
             if missing:
                 reasons = "; ".join(p.what_ru for p in missing)
                 outcome.waiting.append(f"{item.number}: {reasons}")
+            elif waits:
+                # No mail: the participants' reminders and the curator's overdue list go out
+                # pair by pair; the plan shows the item waiting with this reason.
+                outcome.waiting.append(f"{item.number}: {waits}")
             elif lacking:
                 outcome.waiting.append(f"{item.number}: {lacking}")
                 for person in recipients_for(org=org, responsible=item.responsible):

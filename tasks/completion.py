@@ -24,6 +24,11 @@ class CompletionStatus(BaseModel):
     submitted: int  # in time or late
     overdue: int
     indicators: list[dict[str, str]]
+    covered: int = 0  # pairs fixed by order that end (completion.report_window)
+    settled: int = 0  # ended, every report in or its deadline passed
+    awaiting: int = 0  # ended, reports still coming in time
+    going_on: int = 0  # not ended yet: not in this run's documents
+    window_ru: str = ""  # why the stage would still wait ("" when every pair is settled)
 
 
 @task(
@@ -40,6 +45,7 @@ def completion_status(*, cycle_id: str, on: date) -> CompletionStatus:
             session=session, cycle_id=uuid.UUID(cycle_id), today=on
         )
         counts = completion.status_counts(expected, on)
+        window = completion.report_window(session=session, cycle_id=uuid.UUID(cycle_id), today=on)
         result = indicators.cycle_indicators(
             session=session, cycle_id=uuid.UUID(cycle_id), today=on
         )
@@ -50,6 +56,11 @@ def completion_status(*, cycle_id: str, on: date) -> CompletionStatus:
         submitted=counts[completion.ReportStatus.submitted] + counts[completion.ReportStatus.late],
         overdue=counts[completion.ReportStatus.overdue],
         indicators=indicators.indicators_table_rows(result),
+        covered=window.pairs,
+        settled=window.settled,
+        awaiting=len(window.awaiting),
+        going_on=len(window.going_on),
+        window_ru=window.reason_ru,
     )
 
 

@@ -35,6 +35,7 @@ class RankingSummary(BaseModel):
     mentors: int
     recommended: int
     nominated: int
+    evidence_ru: str = ""  # which completion questionnaires the ranking had (no names)
 
 
 class EventOrders(BaseModel):
@@ -88,6 +89,9 @@ def rank_mentors(*, cycle_id: str, as_of: date, round_no: int, flow_run_id: str)
             mentors=len(ranking),
             recommended=sum(entry.recommended is not None for entry in ranking),
             nominated=len(chosen),
+            evidence_ru=final_event.ranking_evidence(
+                session=session, cycle_id=uuid.UUID(cycle_id), ranking=ranking, as_of=as_of
+            ).statement_ru,
         )
 
 

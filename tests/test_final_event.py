@@ -35,8 +35,9 @@ from models import (
     RewardKind,
     Role,
 )
-from nastavnik import final_event
-from nastavnik.final_event import MentorRecord, NominationRefused, rank_mentors
+from nastavnik import final_event, indicators
+from nastavnik.final_event import NominationRefused, rank_mentors
+from nastavnik.indicators import MentorScorecard
 from nastavnik.programmes import build_programme
 
 FORM = MentoringForm.teacher_teacher
@@ -44,23 +45,33 @@ STARTS_ON, ENDS_ON = date(2026, 10, 1), date(2027, 5, 31)
 AS_OF = date(2027, 6, 15)
 
 
-def _record(name: str, **figures: object) -> MentorRecord:
+def _record(name: str, **figures: object) -> MentorScorecard:
     values: dict[str, object] = {
         "mentor_id": uuid.UUID(int=sum(map(ord, name))),
         "full_name": name,
-        "pairs_total": 1,
+        "minor": False,
+        "forms": (FORM.value,),
+        "pairs": 1,
         "pairs_completed": 1,
+        "mentees": 1,
+        "mentees_completed": 1,
         "meetings_held": 10,
         "meetings_planned": 10,
-        "reports_due": 8,
-        "reports_on_time": 8,
-        "mean_mentee_rating": 5.0,
-        "mean_satisfaction": None,
-        "feedback_comments": 0,
+        "reports_due": 0,
+        "reports_on_time": 0,
+        "monthly_reports_due": 8,
+        "monthly_reports_on_time": 8,
+        "meeting_rating": 5.0,
         "ratings_count": 10,
+        "feedback_comments": 0,
+        "mentor_rating": None,
+        "mentee_satisfaction": None,
+        "mentee_reports_received": 0,
+        "mentee_reports_expected": 1,
+        "plans_fulfilled": 0,
     }
     values.update(figures)
-    return MentorRecord(**values)  # type: ignore[arg-type]
+    return MentorScorecard(**values)  # type: ignore[arg-type]
 
 
 # Hand-checked (weights 30/25/20/15/10; no satisfaction data → out of 85):
@@ -73,15 +84,15 @@ def _record(name: str, **figures: object) -> MentorRecord:
 #    no pair completed → nothing advised.
 # Д: no pair, no figure → 0, last.
 RECORDS = [
-    _record("Дмитриев Дмитрий", pairs_total=0, pairs_completed=0, meetings_held=0,
-            meetings_planned=0, reports_due=0, reports_on_time=0, mean_mentee_rating=None,
-            ratings_count=0),
-    _record("Григорьева Галина", pairs_completed=0, meetings_held=3, reports_due=4,
-            reports_on_time=2, mean_mentee_rating=None, ratings_count=0),
-    _record("Вершинина Вера", mean_mentee_rating=4.0, reports_on_time=6, feedback_comments=3),
-    _record("Борисов Борис", mean_mentee_rating=4.0, reports_on_time=6, feedback_comments=5),
-    _record("Алексеева Анна", pairs_total=2, pairs_completed=2, meetings_held=18,
-            meetings_planned=20, mean_mentee_rating=4.6, feedback_comments=1),
+    _record("Дмитриев Дмитрий", pairs=0, pairs_completed=0, meetings_held=0,
+            meetings_planned=0, monthly_reports_due=0, monthly_reports_on_time=0,
+            meeting_rating=None, ratings_count=0),
+    _record("Григорьева Галина", pairs_completed=0, meetings_held=3, monthly_reports_due=4,
+            monthly_reports_on_time=2, meeting_rating=None, ratings_count=0),
+    _record("Вершинина Вера", meeting_rating=4.0, monthly_reports_on_time=6, feedback_comments=3),
+    _record("Борисов Борис", meeting_rating=4.0, monthly_reports_on_time=6, feedback_comments=5),
+    _record("Алексеева Анна", pairs=2, pairs_completed=2, meetings_held=18,
+            meetings_planned=20, meeting_rating=4.6, feedback_comments=1),
 ]  # fmt: skip
 
 
@@ -98,7 +109,7 @@ def test_ranking_on_a_hand_checked_case() -> None:
     assert "встречи: проведено 18 из 20 по программам (90 %) → 27,0 из 30 баллов" in first
     assert "оценка наставляемых: средняя 4,60 из 5 (10 отз.) → 22,5 из 25 баллов" in first
     assert "доклады в срок: 8 из 8 → 20,0 из 20 баллов" in first
-    assert "удовлетворённость: анкет нет — не учитывается" in first
+    assert "удовлетворённость: анкет нет (ожидается 1) — не учитывается" in first
     assert any(line.startswith("итог пересчитан на 85 баллов из 100") for line in first)
     assert first[-1] == "предлагается почётная грамота (балл не ниже 90)"
     # The tie says why.
@@ -251,23 +262,23 @@ def test_records_are_built_from_the_meetings_tables(engine, cycle_ids) -> None:
     with Session(engine) as session:
         records = {
             r.mentor_id: r
-            for r in final_event.mentor_records(
-                session=session, cycle_id=school.cycle_id, as_of=AS_OF
+            for r in indicators.mentor_scorecards(
+                session=session, cycle_id=school.cycle_id, today=AS_OF
             )
         }
     strong, weak = records[school.strong], records[school.weak]
     assert strong.full_name == "Алексеева Анна Петровна"
-    assert (strong.pairs_total, strong.pairs_completed) == (1, 1)
+    assert (strong.pairs, strong.pairs_completed) == (1, 1)
     assert (strong.meetings_held, strong.meetings_planned) == (school.planned, school.planned)
-    assert (strong.reports_due, strong.reports_on_time) == (3, 1)
-    assert (strong.mean_mentee_rating, strong.ratings_count, strong.feedback_comments) == (
+    assert (strong.monthly_reports_due, strong.monthly_reports_on_time) == (3, 1)
+    assert (strong.meeting_rating, strong.ratings_count, strong.feedback_comments) == (
         4.5,
         2,
         1,
     )
-    assert strong.mean_satisfaction is None
-    assert (weak.pairs_total, weak.pairs_completed, weak.meetings_held) == (1, 0, 0)
-    assert weak.reports_due == 0 and weak.mean_mentee_rating is None
+    assert strong.mentee_satisfaction is None
+    assert (weak.pairs, weak.pairs_completed, weak.meetings_held) == (1, 0, 0)
+    assert weak.monthly_reports_due == 0 and weak.meeting_rating is None
 
 
 def test_satisfaction_comes_from_the_mentees_completion_questionnaires(engine, cycle_ids) -> None:
@@ -293,17 +304,17 @@ def test_satisfaction_comes_from_the_mentees_completion_questionnaires(engine, c
                 )
             )
         session.commit()
-        before = final_event.mentor_records(
-            session=session, cycle_id=school.cycle_id, as_of=date(2027, 6, 4)
+        before = indicators.mentor_scorecards(
+            session=session, cycle_id=school.cycle_id, today=date(2027, 6, 4)
         )
         after = final_event.cycle_ranking(session=session, cycle_id=school.cycle_id, as_of=AS_OF)
     # Handed in on 5 June: not there on the 4th, there on the 15th.
-    assert {r.mentor_id: r.mean_satisfaction for r in before}[school.strong] is None
+    assert {r.mentor_id: r.mentee_satisfaction for r in before}[school.strong] is None
     strong = next(r for r in after if r.mentor_id == school.strong)
-    assert strong.record.mean_satisfaction == 9
+    assert strong.record.mentee_satisfaction == 9
     # (9 − 1) ÷ 9 of the 15 points.
     assert any(
-        "удовлетворённость: 9,00 из 10 (анкеты наставляемых) → 13,3 из 15" in reason
+        "удовлетворённость: 9,00 из 10 (анкеты наставляемых: 1 из 1) → 13,3 из 15" in reason
         for reason in strong.reasons_ru
     ), strong.reasons_ru
 

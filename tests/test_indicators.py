@@ -116,6 +116,9 @@ def test_every_indicator_explains_its_formula_in_russian(engine, school) -> None
     assert result.get("reports_on_time").counted_ru == "0 из 6"
 
 
+D_PLANNED_TO_JUNE = 4  # the going-on pair's programme: every planned month is by June
+
+
 def test_the_scorecards_per_mentor(engine, school) -> None:  # noqa: F811
     _year_end(engine, school)
     cards = {c.full_name: c for c in _indicators(engine, school).scorecards}
@@ -124,9 +127,12 @@ def test_the_scorecards_per_mentor(engine, school) -> None:  # noqa: F811
     assert (first.reports_due, first.reports_on_time, first.plans_fulfilled) == (2, 2, 1)
     assert (first.meetings_planned, first.meetings_held) == (7, 5)
     assert (first.mentor_rating, first.mentee_satisfaction) == (10.0, 9.0)
-    assert (second.pairs, second.mentees, second.mentees_completed) == (1, 1, 1)
+    # The second mentor's pairs: C (finished) and D (goes on to 30.06): the end-of-mentoring
+    # figures count C only, the meetings count D's months to the day as well (0 held).
+    assert (second.pairs, second.mentees, second.mentees_completed) == (2, 1, 1)
     assert (second.reports_due, second.reports_on_time) == (1, 0)
-    assert (second.meetings_planned, second.meetings_held) == (4, 2)
+    assert (second.mentee_reports_received, second.mentee_reports_expected) == (1, 2)
+    assert (second.meetings_planned, second.meetings_held) == (4 + D_PLANNED_TO_JUNE, 2)
     assert (second.mentor_rating, second.mentee_satisfaction) == (8.0, 8.0)
     assert "оценка наставляемыми: 8,0 из 10" in second.reasons_ru
     assert second.on_time_share == 0 and first.completion_share == 0.5
