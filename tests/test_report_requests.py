@@ -226,10 +226,12 @@ def test_requests_open_once_when_the_window_opens_due_on_the_items_end(
     # «Февраль, ежегодно»: the interim monitoring, due on the month's last day
     _tick(engine, settings, department.cycle_id, date(2027, 2, 1))
     assert {r.due_on for r in _requests(engine, "2.", department.cycle_id)} == {date(2027, 2, 28)}
-    # «с 15 мая по 10 июня»: the final reports
-    _tick(engine, settings, department.cycle_id, date(2027, 5, 15))
+    # «с 15 июня по 30 июня»: the final reports, once the pairs' own reports are behind
+    _tick(engine, settings, department.cycle_id, date(2027, 6, 14))
+    assert _requests(engine, "3.", department.cycle_id) == []
+    _tick(engine, settings, department.cycle_id, date(2027, 6, 15))
     finals = _requests(engine, "3.", department.cycle_id)
-    assert {(r.kind, r.due_on) for r in finals} == {("final", date(2027, 6, 10))}
+    assert {(r.kind, r.due_on) for r in finals} == {("final", date(2027, 6, 30))}
 
 
 @pytest.mark.parametrize(

@@ -128,9 +128,9 @@ def test_the_demo_departments_year() -> None:
     assert rows == [
         ("reports: information", date(2026, 11, 1), date(2026, 11, 30)),
         ("reports: interim", date(2027, 2, 1), date(2027, 2, 28)),
-        ("reports: final", date(2027, 5, 15), date(2027, 6, 10)),
-        ("stage: department", date(2027, 6, 11), date(2027, 6, 20)),
-        ("document: order", date(2027, 6, 21), date(2027, 6, 30)),
+        ("reports: final", date(2027, 6, 15), date(2027, 6, 30)),
+        ("stage: department", date(2027, 7, 11), date(2027, 7, 20)),
+        ("document: order", date(2027, 7, 21), date(2027, 7, 31)),
     ]
 
 
@@ -356,7 +356,7 @@ def test_cli_check_prints_the_items_with_their_windows(cli: Cli) -> None:
 def test_cli_check_the_demo_departments_roadmap(cli: Cli) -> None:
     code, output = cli("roadmap", "check", str(ROADMAPS / "demo_department_kedrovy.yaml"))
     assert code == 0, output
-    assert "reports: final" in output and "15.05.2027–10.06.2027" in output
+    assert "reports: final" in output and "15.06.2027–30.06.2027" in output
     assert "пунктов 5, в 2026/2027 учебном году — 5; ошибок нет" in output
 
 
