@@ -197,7 +197,7 @@ class YearSimulation:
         decide: Decide,
         on_line: Callable[[date, str], None] = lambda day, line: None,
         policy: tick.ReminderPolicy | None = None,
-        run_timeout: float = 300,
+        run_timeout: float = 600,
     ) -> None:
         self.settings, self.cycle_id, self.script, self.decide = settings, cycle_id, script, decide
         self.on_line = on_line
@@ -303,20 +303,6 @@ class YearSimulation:
             self.log.runs[start.stage] = run_id
             self.active_runs.add(run_id)
             self._say(day, f"пункт {start.number}: запущен этап «{start.stage}»")
-        began = time.perf_counter()
-        for request in self._organisation_reports(day):
-            run_id = self._start_run(request, day)
-            with session_scope() as session:
-                report_envelope.record_run_started(
-                    session=session,
-                    request_key=str(request.idempotency_key).removeprefix("organisation-report:"),
-                    flow_run_id=run_id,
-                    now=self.clock.now(),
-                )
-            self.log.runs[request.run_name] = run_id
-            self.active_runs.add(run_id)
-            self._say(day, request.line)
-        self.log.timed("starting stage runs", began)
         if outcome.ended_pairs:
             self._say(day, f"пар завершено по сроку: {len(outcome.ended_pairs)}")
         for reissued in outcome.reissued:
@@ -345,6 +331,24 @@ class YearSimulation:
             self.log.messages += len(message_ids)
             self.log.timed("mail", began)
             self._say(day, f"писем: {len(message_ids)} (напоминания, запросы, эскалации)")
+
+    def _start_organisation_reports(self, day: date) -> None:
+        """Start the report runs for the department's requests to this organisation (after its
+        stage runs of the day settled: one writer at a time on the embedded SQLite)."""
+        began = time.perf_counter()
+        for request in self._organisation_reports(day):
+            run_id = self._start_run(request, day)
+            with session_scope() as session:
+                report_envelope.record_run_started(
+                    session=session,
+                    request_key=str(request.idempotency_key).removeprefix("organisation-report:"),
+                    flow_run_id=run_id,
+                    now=self.clock.now(),
+                )
+            self.log.runs[request.run_name] = run_id
+            self.active_runs.add(run_id)
+            self._say(day, request.line)
+        self.log.timed("starting stage runs", began)
 
     def _organisation_reports(self, day: date) -> list[RunRequest]:
         """The department's requests to this organisation to answer today, as the deployed tick
@@ -604,6 +608,8 @@ def run_together(simulations: list[YearSimulation], *, start: date, end: date) -
         for simulation in simulations:
             simulation._do_scripted(day)
             simulation._tick(day)
+            simulation._settle_runs(day)
+            simulation._start_organisation_reports(day)
             simulation._settle_runs(day)
         for simulation in simulations:
             simulation._refresh(day)  # what the day's runs finished shows on the same day

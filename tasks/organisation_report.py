@@ -58,10 +58,12 @@ class PreparedReport(BaseModel):
         ]
 
 
+# On the embedded stack's SQLite a stage's document batch (a pairing's programmes) can hold the
+# write lock for a while: the report's numbering waits and tries again.
 @task(
     name="prepare-organisation-report",
-    retries=2,
-    retry_delay_seconds=[1, 5],
+    retries=3,
+    retry_delay_seconds=[5, 30, 60],
     cache_policy=WITHIN_RUN,
     persist_result=True,
 )
