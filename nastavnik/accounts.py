@@ -157,7 +157,7 @@ def sign_in(*, session: Session, email: str, password: str, ip: str, now: dateti
     account = session.exec(select(UserAccount).where(UserAccount.email == email)).first()
     stored = account.password_hash if account is not None else _DUMMY_HASH
     try:
-        matches = _hasher.verify(stored, password)
+        matches = bool(_hasher.verify(stored, password))
     except (VerificationError, InvalidHashError):
         matches = False
     succeeded = matches and account is not None and account.active

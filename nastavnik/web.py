@@ -1,4 +1,5 @@
-"""The approval endpoint: signed one-click links, decision form, and the documents over http."""
+"""The web pages: approvals by signed code, participants' pages by signed link, and the staff's
+pages (roadmap, documents, deliveries) behind sign-in and roles (web_access, access)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
@@ -30,6 +31,7 @@ from models import (
     Role,
 )
 from nastavnik import (
+    access,
     approvals,
     completion,
     deliveries,
@@ -44,6 +46,16 @@ from nastavnik import (
 from nastavnik.pairs import ONGOING
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
+from nastavnik.web_access import (
+    AccessRefused,
+    Signed,
+    SignInRequired,
+    csrf_token,
+    current_viewer,
+    install_sign_in,
+    require_csrf,
+    require_cycle_access,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +136,8 @@ def create_app(
     clock: Callable[[], datetime] = approvals.now_utc,
 ) -> FastAPI:
     """Build the web app for the given settings, database, run resumer and clock."""
-    app = FastAPI(title="Наставник — утверждение", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Наставник", docs_url=None, redoc_url=None, openapi_url=None)
+    install_sign_in(app, settings=settings, engine=engine, clock=clock)
 
     def load(
         session: Session, request_id: uuid.UUID
@@ -154,6 +167,29 @@ def create_app(
         decision = session.exec(
             select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
         ).first()
+        # The approver holding a valid code opens the documents through signed links that expire
+        # with the code; without one the plain addresses ask for sign-in.
+        code_ok = bool(code) and (
+            approvals.check_code(
+                session=session,
+                secret=settings.approval_secret(),
+                request=request,
+                code=code,
+                now=clock(),
+            )
+            is None
+        )
+        document_urls = {
+            d.id: access.signed_document_url(
+                base_url="",
+                secret=settings.approval_secret(),
+                document_id=d.id,
+                expires_at=request.expires_at,
+            )
+            if code_ok
+            else f"/documents/{d.id}.pdf"
+            for d in docs
+        }
         return _page(
             "approval.html",
             status_code=status_code,
@@ -161,6 +197,7 @@ def create_app(
             cycle=cycle,
             organization=org,
             documents=docs,
+            document_urls=document_urls,
             code=code,
             message=message,
             comment=comment,
@@ -170,12 +207,25 @@ def create_app(
         )
 
     @app.get("/", response_class=HTMLResponse)
-    def index() -> HTMLResponse:
+    def index(request: Request, viewer: Signed) -> HTMLResponse:
+        # The pending approvals of the organisations this account may see.
         now = clock()
         with Session(engine) as session:
-            pending = approvals.list_pending(session=session)
+            visible = access.visible_organisations(session=session, viewer=viewer)
+            pending = []
+            for approval in approvals.list_pending(session=session):
+                cycle = session.get(Cycle, approval.cycle_id)
+                if cycle is not None and cycle.organization_id in visible:
+                    pending.append(approval)
         expired = {r.id for r in pending if approvals.is_expired(request=r, now=now)}
-        return _page("index.html", pending=pending, expired=expired)
+        return _page(
+            "index.html",
+            pending=pending,
+            expired=expired,
+            viewer=viewer,
+            csrf_token=csrf_token(request),
+            operator=access.may_operate_deliveries(viewer),
+        )
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
@@ -305,9 +355,21 @@ def create_app(
         return page
 
     @app.get("/documents/{document_id}.pdf")
-    def document(document_id: uuid.UUID) -> FileResponse:
+    def document(request: Request, document_id: uuid.UUID, key: str = "") -> FileResponse:
+        # A signed link that has not expired (the approver's), or an account that may see the
+        # document's organisation; another organisation's document is answered as missing.
+        signed = bool(key) and access.check_document_token(
+            secret=settings.approval_secret(), document_id=document_id, token=key, now=clock()
+        )
+        viewer = None if signed else current_viewer(request)
+        if not signed and viewer is None:
+            raise SignInRequired
         with Session(engine) as session:
             doc = session.get(Document, document_id)
+            if viewer is not None and not access.may_see_document(
+                session=session, viewer=viewer, document_id=document_id
+            ):
+                doc = None
         if doc is None:
             raise HTTPException(404, "Документ не найден")
         path = documents.document_file(settings=settings, document=doc)
@@ -369,7 +431,11 @@ def create_app(
                 raise HTTPException(404, str(error)) from None
 
     @app.get("/roadmap/{cycle_id}", response_class=HTMLResponse)
-    def roadmap(cycle_id: uuid.UUID) -> HTMLResponse:
+    def roadmap(
+        request: Request,
+        cycle_id: uuid.UUID,
+        viewer: Annotated[access.Viewer, Depends(require_cycle_access())],
+    ) -> HTMLResponse:
         # The plan holds roadmap items, dates and staff decisions, no children's data.
         report = load_report(cycle_id)
         chart = roadmap_report.gantt_svg(report.rows, report.today)
@@ -378,9 +444,11 @@ def create_app(
             report=report,
             chart=Markup(roadmap_report.inline_svg(chart)),  # matplotlib's own SVG, text escaped
             statuses=roadmap_report.status_legend(),
+            viewer=viewer,
+            csrf_token=csrf_token(request),
         )
 
-    @app.get("/roadmap/{cycle_id}/report.pdf")
+    @app.get("/roadmap/{cycle_id}/report.pdf", dependencies=[Depends(require_cycle_access())])
     def roadmap_pdf(cycle_id: uuid.UUID) -> Response:
         report = load_report(cycle_id)
         name = roadmap_report.report_file_name(report)
@@ -541,25 +609,42 @@ def _operator_delivery_routes(
     app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
 ) -> None:
     """GET /operator/deliveries: failing and waiting e-mails with retry and cancel (POST, then a
-    redirect). Sign-in does not exist yet (issue 11): until then the page is opened with a signed
-    operator token from the settings' secret, ?token=… (`nastavnik deliveries link` prints the
-    address); without a valid one it answers 403. Every action is audited."""
+    redirect), for a signed-in operator (forms carry the CSRF token). An operator without an
+    account may still open it with a signed operator link that expires, ?token=… (`nastavnik
+    deliveries link` prints the address; HMAC of the settings' secret); a bad one answers 403.
+    Every action is audited."""
     actor = "web:operator"
 
-    def refuse_token(token: str) -> HTMLResponse | None:
-        if deliveries.check_operator_token(
-            secret=settings.approval_secret(), token=token, now=clock()
-        ):
-            return None
-        return _page(
-            "link_refused.html",
-            403,
-            heading="Нет доступа",
-            message="Ссылка оператора не действует: получите новую командой "
-            "«nastavnik deliveries link».",
-        )
+    async def operator_gate(request: Request, token: str = "") -> access.Viewer | None:
+        """The operator's account, or None for a valid signed link; refused otherwise."""
+        if token:
+            if deliveries.check_operator_token(
+                secret=settings.approval_secret(), token=token, now=clock()
+            ):
+                return None
+            raise AccessRefused(
+                heading="Нет доступа",
+                message="Ссылка оператора не действует: войдите или получите новую командой "
+                "«nastavnik deliveries link».",
+            )
+        viewer = current_viewer(request)
+        if viewer is None:
+            raise SignInRequired
+        if not access.may_operate_deliveries(viewer):
+            raise AccessRefused
+        if request.method == "POST":
+            await require_csrf(request)
+        return viewer
 
-    def listing(token: str, notice: str = "", refused: bool = False) -> HTMLResponse:
+    Operator = Annotated[access.Viewer | None, Depends(operator_gate)]
+
+    def listing(
+        request: Request,
+        viewer: access.Viewer | None,
+        token: str,
+        notice: str = "",
+        refused: bool = False,
+    ) -> HTMLResponse:
         with Session(engine) as session:
             rows = deliveries.list_deliveries(session=session)
         failed = sum(1 for row in rows if row.status == OutboxStatus.failed)
@@ -571,64 +656,68 @@ def _operator_delivery_routes(
             token=token,
             notice=notice,
             refused=refused,
+            viewer=viewer,
+            csrf_token=csrf_token(request),
         )
 
     def back(token: str, done: str) -> RedirectResponse:
-        query = urlencode({"token": token, "done": done})
+        query = urlencode({"token": token, "done": done} if token else {"done": done})
         return RedirectResponse(f"/operator/deliveries?{query}", status_code=303)
 
     @app.get("/operator/deliveries", response_class=HTMLResponse)
-    def operator_deliveries(token: str = "", done: str = "") -> HTMLResponse:
-        return refuse_token(token) or listing(token, DELIVERY_NOTICES_RU.get(done, ""))
+    def operator_deliveries(
+        request: Request, viewer: Operator, token: str = "", done: str = ""
+    ) -> HTMLResponse:
+        return listing(request, viewer, token, DELIVERY_NOTICES_RU.get(done, ""))
 
     @app.post("/operator/deliveries/retry-failed", response_model=None)
-    async def operator_retry_failed(token: str = "") -> Response:
-        if (refused := refuse_token(token)) is not None:
-            return refused
+    async def operator_retry_failed(viewer: Operator, token: str = "") -> Response:
         await deliveries.retry_and_send(
             engine=engine,
             settings=settings,
             message_ids=None,
-            actor=actor,
+            actor=actor if viewer is None else f"{actor}:{viewer.email}",
             channel="web",
             clock=clock,
         )
         return back(token, "retried-all")
 
     @app.post("/operator/deliveries/{message_id}/retry", response_model=None)
-    async def operator_retry(message_id: uuid.UUID, token: str = "") -> Response:
-        if (refused := refuse_token(token)) is not None:
-            return refused
+    async def operator_retry(
+        request: Request, message_id: uuid.UUID, viewer: Operator, token: str = ""
+    ) -> Response:
         _, refusals, _ = await deliveries.retry_and_send(
             engine=engine,
             settings=settings,
             message_ids=[message_id],
-            actor=actor,
+            actor=actor if viewer is None else f"{actor}:{viewer.email}",
             channel="web",
             clock=clock,
         )
         if refusals:
-            return listing(token, refusals[message_id], refused=True)
+            return listing(request, viewer, token, refusals[message_id], refused=True)
         return back(token, "retried")
 
     @app.post("/operator/deliveries/{message_id}/cancel", response_model=None)
     def operator_cancel(
-        message_id: uuid.UUID, reason: Annotated[str, Form()] = "", token: str = ""
+        request: Request,
+        message_id: uuid.UUID,
+        viewer: Operator,
+        reason: Annotated[str, Form()] = "",
+        token: str = "",
     ) -> Response:
-        if (refused := refuse_token(token)) is not None:
-            return refused
         with Session(engine) as session:
             try:
                 deliveries.cancel(
                     session=session,
                     message_id=message_id,
-                    actor=actor,
+                    actor=actor if viewer is None else f"{actor}:{viewer.email}",
                     reason=reason,
                     channel="web",
                     now=clock(),
                 )
             except deliveries.DeliveryRefused as refusal:
-                return listing(token, refusal.message_ru, refused=True)
+                return listing(request, viewer, token, refusal.message_ru, refused=True)
             session.commit()
         return back(token, "cancelled")
 
