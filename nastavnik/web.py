@@ -47,13 +47,12 @@ from nastavnik.pairs import ONGOING
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 from nastavnik.web_access import (
-    AccessRefused,
+    OperatorOrLink,
     Signed,
     SignInRequired,
     csrf_token,
     current_viewer,
     install_sign_in,
-    require_csrf,
     require_cycle_access,
 )
 
@@ -615,29 +614,6 @@ def _operator_delivery_routes(
     Every action is audited."""
     actor = "web:operator"
 
-    async def operator_gate(request: Request, token: str = "") -> access.Viewer | None:
-        """The operator's account, or None for a valid signed link; refused otherwise."""
-        if token:
-            if deliveries.check_operator_token(
-                secret=settings.approval_secret(), token=token, now=clock()
-            ):
-                return None
-            raise AccessRefused(
-                heading="Нет доступа",
-                message="Ссылка оператора не действует: войдите или получите новую командой "
-                "«nastavnik deliveries link».",
-            )
-        viewer = current_viewer(request)
-        if viewer is None:
-            raise SignInRequired
-        if not access.may_operate_deliveries(viewer):
-            raise AccessRefused
-        if request.method == "POST":
-            await require_csrf(request)
-        return viewer
-
-    Operator = Annotated[access.Viewer | None, Depends(operator_gate)]
-
     def listing(
         request: Request,
         viewer: access.Viewer | None,
@@ -666,12 +642,12 @@ def _operator_delivery_routes(
 
     @app.get("/operator/deliveries", response_class=HTMLResponse)
     def operator_deliveries(
-        request: Request, viewer: Operator, token: str = "", done: str = ""
+        request: Request, viewer: OperatorOrLink, token: str = "", done: str = ""
     ) -> HTMLResponse:
         return listing(request, viewer, token, DELIVERY_NOTICES_RU.get(done, ""))
 
     @app.post("/operator/deliveries/retry-failed", response_model=None)
-    async def operator_retry_failed(viewer: Operator, token: str = "") -> Response:
+    async def operator_retry_failed(viewer: OperatorOrLink, token: str = "") -> Response:
         await deliveries.retry_and_send(
             engine=engine,
             settings=settings,
@@ -684,7 +660,7 @@ def _operator_delivery_routes(
 
     @app.post("/operator/deliveries/{message_id}/retry", response_model=None)
     async def operator_retry(
-        request: Request, message_id: uuid.UUID, viewer: Operator, token: str = ""
+        request: Request, message_id: uuid.UUID, viewer: OperatorOrLink, token: str = ""
     ) -> Response:
         _, refusals, _ = await deliveries.retry_and_send(
             engine=engine,
@@ -702,7 +678,7 @@ def _operator_delivery_routes(
     def operator_cancel(
         request: Request,
         message_id: uuid.UUID,
-        viewer: Operator,
+        viewer: OperatorOrLink,
         reason: Annotated[str, Form()] = "",
         token: str = "",
     ) -> Response:

@@ -16,6 +16,8 @@ A route is protected by adding one dependency; the rules themselves are in ``nas
 - ``require_organisation_access(param)``: the path parameter ``param`` (an organisation code) names
   an organisation the account may see (its own; a department's members), else 404.
 - ``require_cycle_access(param)``: the same for a cycle id (roadmap pages and reports).
+- ``require_operator_or_link`` (``OperatorOrLink``): the deliveries pages, for an operator or a
+  signed, expiring operator link ``?token=``.
 - ``require_csrf``: every POST form of a signed-in user carries the session's token in the hidden
   field ``csrf_token`` (``csrf_token(request)`` gives it to the template), else 403.
 
@@ -42,7 +44,7 @@ from sqlmodel import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from models import AccountRole
-from nastavnik import access, accounts
+from nastavnik import access, accounts, deliveries
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 
@@ -270,3 +272,26 @@ def install_sign_in(
     def logout(request: Request) -> RedirectResponse:
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
+
+
+async def require_operator_or_link(request: Request, token: str = "") -> access.Viewer | None:
+    """Dependency of the deliveries pages: a signed-in operator (POST forms with the CSRF token),
+    or None for a valid signed operator link ``?token=`` (HMAC, expiring); refused otherwise."""
+    context = _context(request)
+    if token:
+        secret = context.settings.approval_secret()
+        if deliveries.check_operator_token(secret=secret, token=token, now=context.clock()):
+            return None
+        raise AccessRefused(
+            message="Ссылка оператора не действует: войдите или получите новую командой "
+            "«nastavnik deliveries link».",
+        )
+    viewer = require_viewer(request)
+    if not access.may_operate_deliveries(viewer):
+        raise AccessRefused
+    if request.method == "POST":
+        await require_csrf(request)
+    return viewer
+
+
+OperatorOrLink = Annotated[access.Viewer | None, Depends(require_operator_or_link)]
