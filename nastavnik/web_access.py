@@ -176,7 +176,10 @@ async def require_csrf(request: Request) -> None:
     sent = str(form.get(CSRF_FIELD, ""))
     expected = str(request.session.get(CSRF_FIELD, ""))
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise HTTPException(403, "Форма устарела или пришла не с нашей страницы: откройте её снова")
+        raise AccessRefused(
+            heading="Форма устарела",
+            message="Форма пришла не с нашей страницы или устарела: откройте страницу снова.",
+        )
 
 
 def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
