@@ -94,6 +94,18 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "благодарственные письма и грамоты, доска почёта",
     ),
     DeploymentSpec(
+        "department",
+        "flows/department.py:department",
+        "Отдел образования: информационно-аналитический отчёт по отчётам организаций, приказ "
+        "об итогах реализации целевой модели наставничества, рассылка отчёта организациям",
+    ),
+    DeploymentSpec(
+        "organisation-report",
+        "flows/organisation_report.py:organisation_report",
+        "Отчёт организации управлению образования по запросу: показатели, дорожная карта, "
+        "пояснительная записка; утверждение директором, подписанная отправка",
+    ),
+    DeploymentSpec(
         "retry-deliveries",
         "flows/delivery.py:retry_deliveries",
         "Повторная отправка писем, которым подошёл срок (каждую минуту)",

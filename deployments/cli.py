@@ -2319,5 +2319,145 @@ def users_disable(email: Annotated[str, typer.Argument(help="Адрес учёт
     console.print(f"Учётная запись {email.strip().lower()} отключена.")
 
 
+# --- the department's informational-analytic report (issue 10 §6) ------------------------------
+
+
+@app.command("analytic-report")
+def analytic_report_start(
+    org: Annotated[str, typer.Option(help="Код отдела образования")],
+    year: Annotated[str, typer.Option(help="Учебный год")],
+    on: Annotated[
+        str | None, typer.Option("--date", help="Дата отчёта и приказа, ГГГГ-ММ-ДД")
+    ] = None,
+    new: NewRun = False,
+) -> None:
+    """Start the department stage: the analytic report and the order to the department head."""
+    params: dict[str, object] = {"organization_code": org, "school_year": year}
+    if on:
+        params["reference_date"] = on
+    _start(STAGE_DEPLOYMENTS["department"], params, new)
+
+
+# --- The department (issue 10) -------------------------------------------------------------------
+
+department_app = typer.Typer(
+    help="Управление образования: его организации, запросы отчётов, мониторинг.",
+    no_args_is_help=True,
+)
+app.add_typer(department_app, name="department")
+
+
+@department_app.command("dashboard-link")
+def department_dashboard_link(
+    department_code: Annotated[str, typer.Argument(help="Код управления образования")],
+    year: Annotated[
+        str | None, typer.Option(help="Учебный год, например 2026/2027 (по умолчанию текущий)")
+    ] = None,
+    days: Annotated[int, typer.Option(help="Сколько дней действует ссылка")] = 30,
+) -> None:
+    """Print the department's dashboard address with a signed token (until sign-in, issue 11)."""
+    from nastavnik import dashboard
+    from nastavnik.dates import school_year_of
+    from nastavnik.mail import utc_now
+
+    settings = get_settings()
+    with session_scope() as session:
+        try:
+            dashboard.find_department(session=session, code=department_code)
+        except LookupError as error:
+            console.print(f"[red]{error}[/]")
+            raise typer.Exit(1) from None
+    now = utc_now()
+    token = dashboard.dashboard_token(
+        secret=settings.approval_secret(), department_code=department_code, now=now, days=days
+    )
+    console.print(
+        dashboard.dashboard_url(
+            web_base_url=settings.web_base_url,
+            department_code=department_code,
+            token=token,
+            school_year=year or school_year_of(now.date()),
+        )
+    )
+
+
+# --- The department's side of organisations' reports (issue 10 §2) -------------------------------
+
+
+@department_app.command("token")
+def department_token(
+    organization_code: Annotated[str, typer.Argument(help="Код организации")],
+) -> None:
+    """Print the organisation's token for its reports (its NASTAVNIK_DEPARTMENT_TOKEN)."""
+    from nastavnik.report_envelope import department_token as derive
+
+    with session_scope() as session:
+        repository.get_organization(session=session, code=organization_code)
+    console.print(
+        derive(secret=get_settings().approval_secret(), organization_code=organization_code)
+    )
+
+
+def _receive_report(envelope_data: bytes, pdf: bytes, transport: str) -> None:
+    from models import ReportTransport
+    from nastavnik.mail import utc_now
+    from nastavnik.report_envelope import ReportRefused, read_envelope, receive
+
+    refusal = ""
+    try:
+        envelope = read_envelope(envelope_data)
+    except ReportRefused as refused:
+        refusal = refused.reason
+    else:
+        with session_scope() as session:
+            try:
+                received = receive(
+                    session=session,
+                    envelope=envelope,
+                    pdf=pdf,
+                    transport=ReportTransport(transport),
+                    now=utc_now(),
+                    settings=get_settings(),
+                )
+            except ReportRefused as refused:
+                refusal = refused.reason  # the refusal is audited and committed
+            else:
+                submission, created = received.submission, received.created
+    if refusal:
+        console.print(f"[red]Отчёт не принят: {refusal}[/]")
+        raise typer.Exit(1)
+    state = "принят" if created else "уже был принят, ничего не изменено"
+    console.print(
+        f"Отчёт по запросу {envelope['request_key']} от {envelope['organization_code']} "
+        f"{state} (сдан {submission.submitted_on:%d.%m.%Y}, PDF: {submission.pdf_path})."
+    )
+
+
+@department_app.command("receive")
+def department_receive(
+    envelope_file: Annotated[Path, typer.Argument(help="Конверт отчёта (.json)", exists=True)],
+    pdf_file: Annotated[Path, typer.Argument(help="Отчёт в PDF", exists=True)],
+) -> None:
+    """Take an organisation's report from its envelope and PDF (verified, stored once)."""
+    _receive_report(envelope_file.read_bytes(), pdf_file.read_bytes(), "upload")
+
+
+@department_app.command("receive-mail")
+def department_receive_mail(
+    message_file: Annotated[Path, typer.Argument(help="Сохранённое письмо (.eml)", exists=True)],
+) -> None:
+    """Take an organisation's report from a saved e-mail (its .json and .pdf attachments)."""
+    from nastavnik.report_envelope import ReportRefused, report_attachments
+
+    try:
+        envelope, pdf = report_attachments(message_file.read_bytes())
+    except ReportRefused as refused:
+        console.print(f"[red]Отчёт не принят: {message_file}: {refused.reason}[/]")
+        raise typer.Exit(1) from None
+    import json
+
+    _receive_report(json.dumps(envelope).encode(), pdf, "email")
+
+
 if __name__ == "__main__":
     app()

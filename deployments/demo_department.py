@@ -154,8 +154,8 @@ def department_script() -> YearScript:
     """What the department's head does: approves the analytic report and the order."""
     return YearScript(
         decisions={
-            "department-analytic-report": ScriptedDecision(2, comment="Отчёт утверждаю."),
-            "department-results-order": ScriptedDecision(1, comment="Приказ подписан."),
+            # The analytic report and the order on the year's results, approved together.
+            "analytic-report": ScriptedDecision(2, comment="Отчёт и приказ утверждаю."),
         }
     )
 

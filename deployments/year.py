@@ -39,9 +39,11 @@ class RunRequest:
     parameters: dict[str, object]
     run_name: str
     line: str
+    idempotency_key: str | None = None  # default: the script's day and the run's name
 
 
 RunAction = Callable[[], RunRequest | None]  # None: nothing to start today
+DailyRuns = Callable[[date], list[RunRequest]]  # runs the daily tick starts besides stages
 
 
 @dataclass(frozen=True)
@@ -174,8 +176,10 @@ class YearSimulation:
         on_line: Callable[[date, str], None] = lambda day, line: None,
         policy: tick.ReminderPolicy | None = None,
         run_timeout: float = 300,
+        daily_runs: DailyRuns | None = None,
     ) -> None:
         self.settings, self.cycle_id, self.script, self.decide = settings, cycle_id, script, decide
+        self.daily_runs = daily_runs
         self.on_line = on_line
         rules = self._organisation_rules(cycle_id)
         self.policy = policy or tick.reminder_policy(rules)
@@ -278,6 +282,13 @@ class YearSimulation:
             self.log.runs[start.stage] = run_id
             self.active_runs.add(run_id)
             self._say(day, f"пункт {start.number}: запущен этап «{start.stage}»")
+        for request in self.daily_runs(day) if self.daily_runs else []:
+            began = time.perf_counter()
+            run_id = self._start_run(request, day)
+            self.log.timed("starting stage runs", began)
+            self.log.runs[request.run_name] = run_id
+            self.active_runs.add(run_id)
+            self._say(day, request.line)
         if outcome.ended_pairs:
             self._say(day, f"пар завершено по сроку: {len(outcome.ended_pairs)}")
         for reissued in outcome.reissued:
@@ -380,7 +391,8 @@ class YearSimulation:
             start_deployment(
                 request.deployment,
                 dict(request.parameters),
-                idempotency_key=f"script:{day.isoformat()}:{request.run_name}",
+                idempotency_key=request.idempotency_key
+                or f"script:{day.isoformat()}:{request.run_name}",
                 run_name=request.run_name,
                 tags=tags,
             )

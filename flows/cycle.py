@@ -16,10 +16,14 @@ from tasks.cycle import (
     stage_parameters,
     tick_cycle,
 )
+from tasks.dashboard import render_department_dashboard
 from tasks.mail import deliver_messages
 from tasks.meetings import meetings_day
-from tasks.publishing import publish_table
+from tasks.organisation_report import record_report_run_started, reports_to_start
+from tasks.publishing import publish_markdown, publish_table
 from tasks.roadmap import publish_plan_status
+
+REPORT_STAGE = "organisation-report"
 
 
 def stage_deployment(stage: str) -> str:
@@ -65,6 +69,32 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
         reminders = completion_reminders_day(cycle_id, day)
         if summary.message_ids or meetings.message_ids or reminders:
             deliver_messages([*summary.message_ids, *meetings.message_ids, *reminders])
+        # The department's requests to this organisation not yet answered (issue 10 §2).
+        start_organisation_reports(cycle_id, day)
         publish_plan_status(cycle_id, day)
+        # A department's own cycle: its organisations' dashboard (issue 10 §4).
+        if (board := render_department_dashboard(cycle_id, day)) is not None:
+            publish_markdown(
+                key=board["key"], markdown=board["markdown"], description="Мониторинг организаций"
+            )
         summaries.append(summary)
     return summaries
+
+
+def start_organisation_reports(cycle_id: str, day: date) -> None:
+    """Start an organisation-report run for each request the organisation has to answer; the
+    key makes the server hand back the same run if the tick runs again."""
+    logger = get_run_logger()
+    for report in reports_to_start(cycle_id, day):
+        org, year, key = report["organization_code"], report["school_year"], report["request_key"]
+        flow_run = run_deployment(
+            stage_deployment(REPORT_STAGE),
+            parameters={"params": {**report, "reference_date": day.isoformat()}},
+            flow_run_name=f"{org} · {year} · {REPORT_STAGE}",
+            tags=[org, year, REPORT_STAGE],
+            timeout=0,
+            as_subflow=False,
+            idempotency_key=f"organisation-report:{key}",
+        )
+        record_report_run_started(key, str(flow_run.id))  # type: ignore[union-attr]
+        logger.info("Запрос управления %s: запущен отчёт организации", key)

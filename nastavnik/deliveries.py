@@ -301,25 +301,35 @@ _SIGNATURE_BYTES = 16
 _TOKEN = struct.Struct(f">q{_SIGNATURE_BYTES}s")  # expiry (unix seconds), signature
 
 
-def _signature(secret: bytes, expires: int) -> bytes:
-    payload = f"{OPERATOR_PAGE}:{expires}".encode()
+def _signature(secret: bytes, expires: int, page: str = OPERATOR_PAGE) -> bytes:
+    payload = f"{page}:{expires}".encode()
     return hmac.new(secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
 
-def operator_token(*, secret: bytes, now: datetime, days: int = TOKEN_DAYS) -> str:
-    """A token that opens /operator/deliveries until `days` from now (issue 11 brings sign-in)."""
+def page_token(*, secret: bytes, page: str, now: datetime, days: int = TOKEN_DAYS) -> str:
+    """A token that opens one staff page (signed under its own word) until `days` from now."""
     expires = int((_utc(now) + timedelta(days=days)).timestamp())
-    raw = _TOKEN.pack(expires, _signature(secret, expires))
+    raw = _TOKEN.pack(expires, _signature(secret, expires, page))
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def check_operator_token(*, secret: bytes, token: str, now: datetime) -> bool:
-    """Whether the token was signed with this secret for the operator's page and is unexpired."""
+def check_page_token(*, secret: bytes, page: str, token: str, now: datetime) -> bool:
+    """Whether the token was signed with this secret for this page and is unexpired."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         expires, signature = _TOKEN.unpack(raw)
     except (binascii.Error, struct.error, ValueError):
         return False
-    if not hmac.compare_digest(signature, _signature(secret, expires)):
+    if not hmac.compare_digest(signature, _signature(secret, expires, page)):
         return False
     return _utc(now).timestamp() < expires
+
+
+def operator_token(*, secret: bytes, now: datetime, days: int = TOKEN_DAYS) -> str:
+    """A token that opens /operator/deliveries until `days` from now (issue 11 brings sign-in)."""
+    return page_token(secret=secret, page=OPERATOR_PAGE, now=now, days=days)
+
+
+def check_operator_token(*, secret: bytes, token: str, now: datetime) -> bool:
+    """Whether the token was signed with this secret for the operator's page and is unexpired."""
+    return check_page_token(secret=secret, page=OPERATOR_PAGE, token=token, now=now)

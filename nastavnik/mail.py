@@ -74,7 +74,7 @@ def enqueue_message(
     subject: str,
     body_text: str,
     body_html: str = "",
-    document_ids: Sequence[UUID] = (),
+    document_ids: Sequence[UUID | str] = (),
     flow_run_id: UUID | None = None,
     recipient_role: str | None = None,
 ) -> OutboxMessage:
@@ -131,7 +131,7 @@ def enqueue_templated(
     to_addr: str,
     template: str,
     context: dict[str, Any],
-    document_ids: Sequence[UUID] = (),
+    document_ids: Sequence[UUID | str] = (),
     flow_run_id: UUID | None = None,
     recipient_role: str | None = None,
 ) -> OutboxMessage:
@@ -339,12 +339,23 @@ def attachment_name(*, title: str) -> str:
     return " ".join(name.split())[:150] + ".pdf"
 
 
+# An outbox attachment that is a file under the data dir rather than a document:
+# "file:<path relative to the data dir>" among a message's document_ids.
+FILE_ATTACHMENT = "file:"
+
+
 def load_attachments(
     *, session: Session, settings: Settings, document_ids: Iterable[str]
 ) -> list[tuple[str, bytes]]:
-    """Read each document's file; a missing row or file raises (it will not fix itself)."""
+    """Read each document's file (or a "file:" entry's); a missing row or file raises (it will
+    not fix itself)."""
     attachments: list[tuple[str, bytes]] = []
     for document_id in document_ids:
+        if str(document_id).startswith(FILE_ATTACHMENT):
+            # A file kept under the data dir (a report's signed JSON envelope), named as stored.
+            path = settings.data_dir / str(document_id).removeprefix(FILE_ATTACHMENT)
+            attachments.append((path.name, path.read_bytes()))
+            continue
         document = session.get(Document, UUID(str(document_id)))
         if document is None:
             raise LookupError(f"document {document_id} not found")

@@ -55,6 +55,8 @@ STAGE_APPROVALS: dict[str, str] = {
     Stage.completion: "completion-reports",
     # The final event asks in rounds («final-event-orders-1», …): any round's approval ends it.
     Stage.final_event: "final-event-orders",
+    # The department head approves the analytic report and the order on the year (issue 10 §6).
+    Stage.department: "analytic-report",
 }
 
 # Stages the product runs today; rows of the others stay «не начат» and get no reminders.

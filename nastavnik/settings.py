@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # "simulated": every process reads the day from the database (a simulated school year).
     clock: Literal["system", "simulated"] = "system"
     timezone: str = "Europe/Moscow"
+    # The department this organisation reports to, when it runs in another installation
+    # (issue 10 §2): the token the department gave (`nastavnik department token ORG_CODE`
+    # there), and where reports go: an HTTPS upload to its web address, else an e-mail.
+    department_token: SecretStr | None = None
+    department_url: str | None = None
+    department_email: str | None = None
 
     @field_validator("secret_key")
     @classmethod

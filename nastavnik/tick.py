@@ -44,6 +44,7 @@ RUNNABLE_STAGES: tuple[str, ...] = (
     Stage.pairing,
     Stage.completion,
     Stage.final_event,
+    Stage.department,
 )
 
 FINAL_EVENT_AFTER_DAYS = 14

@@ -3,6 +3,7 @@ pages (roadmap, documents, deliveries) behind sign-in and roles (web_access, acc
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 import uuid
@@ -13,7 +14,13 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -28,12 +35,14 @@ from models import (
     MentorshipPair,
     Organization,
     OutboxStatus,
+    ReportTransport,
     Role,
 )
 from nastavnik import (
     access,
     approvals,
     completion,
+    dashboard,
     deliveries,
     documents,
     links,
@@ -41,12 +50,15 @@ from nastavnik import (
     monthly,
     practices,
     progress,
+    report_envelope,
     roadmap_report,
 )
+from nastavnik.dates import school_year_of
 from nastavnik.pairs import ONGOING
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 from nastavnik.web_access import (
+    DepartmentOrLink,
     OperatorOrLink,
     Signed,
     SignInRequired,
@@ -592,6 +604,8 @@ def create_app(
     _completion_report_routes(app, settings=settings, engine=engine, clock=clock)
     _practice_routes(app, settings=settings, engine=engine, clock=clock)
     _operator_delivery_routes(app, settings=settings, engine=engine, clock=clock)
+    _department_dashboard_routes(app, settings=settings, engine=engine, clock=clock)
+    _department_report_routes(app, settings=settings, engine=engine, clock=clock)
     return app
 
 
@@ -696,6 +710,58 @@ def _operator_delivery_routes(
                 return listing(request, viewer, token, refusal.message_ru, refused=True)
             session.commit()
         return back(token, "cancelled")
+
+
+# --- The department's dashboard (issue 10 §4) ----------------------------------------------------
+
+
+def _department_dashboard_routes(
+    app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """GET /department/{code}?year=2026/2027&kind=school: the member organisations' figures and
+    charts, aggregates only, for the department's signed-in accounts; or with a token signed for
+    this department that expires, ?token=… (`nastavnik department dashboard-link CODE` prints the
+    address); a bad one answers 403."""
+
+    @app.get("/department/{code}", response_class=HTMLResponse)
+    def department_page(
+        request: Request,
+        code: str,
+        viewer: DepartmentOrLink,
+        token: str = "",
+        year: str = "",
+        kind: str = "",
+    ) -> HTMLResponse:
+        today = clock().astimezone(ZoneInfo(settings.timezone)).date()
+        school_year = year.strip() or school_year_of(today)
+        with Session(engine) as session:
+            try:
+                department = dashboard.find_department(session=session, code=code)
+                board = dashboard.department_dashboard(
+                    session=session,
+                    department_id=department.id,
+                    school_year=school_year,
+                    today=today,
+                    kind=kind or None,
+                )
+            except LookupError as error:
+                raise HTTPException(404, str(error)) from None
+            except ValueError as error:
+                raise HTTPException(422, str(error)) from None
+        charts = {
+            name: Markup(roadmap_report.inline_svg(svg))  # matplotlib's own SVG, text escaped
+            for name, svg in dashboard.dashboard_charts(board).items()
+        }
+        return _page(
+            "department_dashboard.html",
+            board=board,
+            charts=charts,
+            token=token,
+            viewer=viewer,
+            csrf_token=csrf_token(request),
+            kinds=[(k, dashboard.KIND_RU[k]) for k in dashboard.MEMBER_KINDS],
+            percent=dashboard.percent,
+        )
 
 
 # --- The mentor's monthly report (§4.2) through the personal link --------------------------------
@@ -987,3 +1053,66 @@ def _practice_routes(
             session.commit()
         # POST-redirect-GET: a reload does not post the practice again.
         return RedirectResponse(f"/p/{token}/practice?done=1", status_code=303)
+
+
+def _department_report_routes(
+    app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """POST /department/reports: an organisation of another installation uploads its signed
+    report (multipart: ``envelope`` — the JSON, ``pdf`` — the report) with
+    ``Authorization: Bearer <its token>`` (`nastavnik department token`). 401 on a wrong token,
+    422 with the reason on a refused report, 200 when stored or stored already (a resent report
+    changes nothing)."""
+
+    @app.post("/department/reports")
+    async def department_report_upload(request: Request) -> JSONResponse:
+        form = await request.form()
+        envelope_field, pdf_field = form.get("envelope"), form.get("pdf")
+        if envelope_field is None or pdf_field is None or isinstance(pdf_field, str):
+            return JSONResponse(
+                {"error": "нужны поля формы envelope (JSON) и pdf (файл)"}, status_code=422
+            )
+        envelope_data = (
+            envelope_field.encode()
+            if isinstance(envelope_field, str)
+            else await envelope_field.read()
+        )
+        pdf = await pdf_field.read()
+        try:
+            envelope = report_envelope.read_envelope(envelope_data)
+        except report_envelope.ReportRefused as refused:
+            return JSONResponse({"error": refused.reason}, status_code=422)
+        code = str(envelope.get("organization_code", ""))
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        expected = report_envelope.department_token(
+            secret=settings.approval_secret(), organization_code=code
+        )
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+            return JSONResponse(
+                {"error": "ключ организации не подходит: получите его в управлении"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        with Session(engine) as session:
+            try:
+                received = report_envelope.receive(
+                    session=session,
+                    envelope=envelope,
+                    pdf=pdf,
+                    transport=ReportTransport.upload,
+                    now=clock(),
+                    settings=settings,
+                )
+            except report_envelope.ReportRefused as refused:
+                session.commit()  # the refusal is audited
+                return JSONResponse({"error": refused.reason}, status_code=422)
+            session.commit()
+            submission = received.submission
+            return JSONResponse(
+                {
+                    "status": "stored" if received.created else "already stored",
+                    "submission_id": str(submission.id),
+                    "digest": submission.digest,
+                    "submitted_on": submission.submitted_on.isoformat(),
+                }
+            )

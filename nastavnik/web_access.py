@@ -18,6 +18,8 @@ A route is protected by adding one dependency; the rules themselves are in ``nas
 - ``require_cycle_access(param)``: the same for a cycle id (roadmap pages and reports).
 - ``require_operator_or_link`` (``OperatorOrLink``): the deliveries pages, for an operator or a
   signed, expiring operator link ``?token=``.
+- ``require_department_or_link`` (``DepartmentOrLink``): the department's dashboard, for its
+  accounts or a signed, expiring dashboard link ``?token=``.
 - ``require_csrf``: every POST form of a signed-in user carries the session's token in the hidden
   field ``csrf_token`` (``csrf_token(request)`` gives it to the template), else 403.
 
@@ -44,7 +46,7 @@ from sqlmodel import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from models import AccountRole
-from nastavnik import access, accounts, deliveries
+from nastavnik import access, accounts, dashboard, deliveries
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
 
@@ -298,3 +300,28 @@ async def require_operator_or_link(request: Request, token: str = "") -> access.
 
 
 OperatorOrLink = Annotated[access.Viewer | None, Depends(require_operator_or_link)]
+
+
+def require_department_or_link(
+    request: Request, code: str, token: str = ""
+) -> access.Viewer | None:
+    """Dependency of the department's dashboard ``/department/{code}``: an account that may see
+    that organisation (the department's own users), or None for a valid signed dashboard link
+    ``?token=`` (HMAC for this department, expiring); refused otherwise."""
+    context = _context(request)
+    if token:
+        if dashboard.check_dashboard_token(
+            secret=context.settings.approval_secret(),
+            department_code=code,
+            token=token,
+            now=context.clock(),
+        ):
+            return None
+        raise AccessRefused(
+            message="Ссылка на мониторинг управления не действует: войдите или получите новую "
+            "командой «nastavnik department dashboard-link».",
+        )
+    return require_organisation_access("code")(request, require_viewer(request))
+
+
+DepartmentOrLink = Annotated[access.Viewer | None, Depends(require_department_or_link)]

@@ -61,3 +61,9 @@ def publish_mails(*, flow_run_id: str) -> int:
         rows = [row.as_table_row() for row in mail.mail_report(session=session, message_ids=ids)]
     create_table_artifact(key="stage-mail", table=rows, description="Письма этапа")
     return len(rows)
+
+
+@task(name="publish-markdown", cache_policy=WITHIN_RUN, persist_result=True)
+def publish_markdown(*, key: str, markdown: str, description: str) -> None:
+    """A markdown artifact of the run (once per run and content)."""
+    create_markdown_artifact(markdown=markdown, key=key, description=description)

@@ -31,6 +31,9 @@ PUBLIC_ROUTES = {
     ("POST", "/login"),
     ("GET", "/approvals/{request_id}"),
     ("POST", "/approvals/{request_id}"),
+    # Another installation's upload of a signed report: the organisation's Bearer token and the
+    # envelope's signature are checked, not a session (tests/test_report_envelope*.py).
+    ("POST", "/department/reports"),
 }
 SIGNED_LINK_PREFIX = "/p/{token}"
 
@@ -83,6 +86,7 @@ def test_every_route_is_public_by_list_or_refused_without_a_session(engine, sett
     assert ("GET", "/documents/{document_id}.pdf") in answered
     assert ("GET", "/roadmap/{cycle_id}") in answered
     assert ("GET", "/operator/deliveries") in answered
+    assert ("GET", "/department/{code}") in answered
     assert not any(path.startswith("/openapi") for _, path in routes)
 
 
@@ -187,6 +191,7 @@ def test_a_school_account_sees_its_own_school_only(engine, settings, two_departm
     ):
         assert client.get(refused).status_code == 404, refused
     assert client.get("/operator/deliveries").status_code == 403
+    assert client.get("/department/dept-a").status_code == 404
 
 
 def test_a_department_sees_its_members_and_itself_not_another_department(
@@ -200,6 +205,8 @@ def test_a_department_sees_its_members_and_itself_not_another_department(
     assert client.get(f"/documents/{ids['doc8']}.pdf").status_code == 404
     assert client.get(f"/documents/{ids['doc_b']}.pdf").status_code == 404
     assert client.get(f"/roadmap/{ids['cycle8']}").status_code == 404
+    assert client.get("/department/dept-a?year=2026/2027").status_code == 200
+    assert client.get("/department/dept-b?year=2026/2027").status_code == 404
     with Session(engine) as session:
         viewer = access.Viewer.of(
             session.exec(select(UserAccount).where(UserAccount.role == "department")).one()
