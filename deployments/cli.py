@@ -2235,13 +2235,98 @@ def deliveries_cancel(
 def deliveries_link(
     days: Annotated[int, typer.Option(help="Сколько дней действует ссылка")] = 30,
 ) -> None:
-    """Print the operator's page address with a signed token (until sign-in, issue 11)."""
+    """Print the operator's page address with a signed token that expires (no sign-in needed)."""
     from nastavnik import deliveries
     from nastavnik.mail import utc_now
 
     settings = get_settings()
     token = deliveries.operator_token(secret=settings.approval_secret(), now=utc_now(), days=days)
     console.print(f"{settings.web_base_url.rstrip('/')}/operator/deliveries?token={token}")
+
+
+# --- Staff accounts for the web pages (issue 11 §3) ----------------------------------------------
+
+users_app = typer.Typer(
+    help="Учётные записи для входа на страницы: куратор, директор, управление, оператор.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Option("--email", help="Адрес электронной почты (логин)")],
+    role: Annotated[str, typer.Option("--role", help="curator | director | department | operator")],
+    org: Annotated[
+        str, typer.Option("--org", help="Код организации (для управления — код управления)")
+    ] = "",
+    name: Annotated[str, typer.Option("--name", help="Имя для страниц")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Прочитать пароль из первой строки stdin")
+    ] = False,
+) -> None:
+    """Add an account; the password is asked for or read from stdin, never an argument."""
+    import sys
+
+    from models import AccountRole
+    from nastavnik import accounts
+
+    try:
+        chosen = AccountRole(role.strip().lower())
+    except ValueError:
+        console.print(f"[red]Нет роли «{role}»: curator, director, department или operator.[/]")
+        raise typer.Exit(2) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Пароль", hide_input=True, confirmation_prompt="Ещё раз")
+    try:
+        with session_scope() as session:
+            account = accounts.add_account(
+                session=session,
+                email=email,
+                role=chosen,
+                organisation_code=org.strip() or None,
+                password=password,
+                display_name=name,
+            )
+            added = f"{account.email} ({accounts.ROLE_RU[account.role]})"
+    except accounts.AccountRefused as refused:
+        console.print(f"[red]Не добавлено: {refused}.[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Учётная запись добавлена: {added}.")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List the accounts: e-mail, name, role, organisation, whether active."""
+    from nastavnik import accounts
+
+    table = Table("Почта", "Имя", "Роль", "Организация", "Активна", title="Учётные записи")
+    with session_scope() as session:
+        for account, organisation in accounts.list_accounts(session=session):
+            table.add_row(
+                account.email,
+                account.display_name,
+                accounts.ROLE_RU[account.role],
+                organisation.code if organisation else "—",
+                "да" if account.active else "нет",
+            )
+    console.print(table)
+
+
+@users_app.command("disable")
+def users_disable(email: Annotated[str, typer.Argument(help="Адрес учётной записи")]) -> None:
+    """Disable an account: its sessions stop working at once, it cannot sign in."""
+    from nastavnik import accounts
+
+    try:
+        with session_scope() as session:
+            accounts.set_active(session=session, email=email, active=False)
+    except accounts.AccountRefused as refused:
+        console.print(f"[red]{refused}.[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Учётная запись {email.strip().lower()} отключена.")
 
 
 # --- the department's informational-analytic report (issue 10 §6) ------------------------------

@@ -628,7 +628,10 @@ def _print_year(console: Console, settings: Settings, cycle_id: uuid.UUID, log: 
         report = roadmap_report.status_report(session=session, cycle_id=cycle_id, today=YEAR_END)
     path = roadmap_report.save_report_pdf(settings=settings, report=report)
     console.print(f"Отчёт о выполнении дорожной карты с диаграммой Ганта: {path.resolve()}")
-    console.print(f"Страница дорожной карты: {settings.web_base_url}/roadmap/{cycle_id}")
+    console.print(
+        f"Страница дорожной карты: {settings.web_base_url}/roadmap/{cycle_id} (после входа; "
+        "учётная запись: nastavnik users add --email … --role curator --org <код>)"
+    )
 
 
 def _print_where(console: Console, settings: Settings, demo: Demo, seconds: float) -> None:

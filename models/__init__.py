@@ -1,5 +1,6 @@
 """SQLModel tables and enums of Nastavnik (no Prefect here)."""
 
+from models.accounts import AccountRole, LoginAttempt, UserAccount
 from models.completion import CompletionReport, FinalInterview, PlanFulfilment
 from models.department import ReportKind, ReportRequest, ReportSubmission, ReportTransport
 from models.final_event import BestPractice, MentorNomination, RewardKind
@@ -50,6 +51,9 @@ from models.tables import (
 )
 
 __all__ = [
+    "AccountRole",
+    "LoginAttempt",
+    "UserAccount",
     "ReportKind",
     "ReportRequest",
     "ReportSubmission",

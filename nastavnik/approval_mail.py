@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from models import ApprovalRequest, Cycle, Document, Organization, OutboxMessage
-from nastavnik import approvals, mail, policy
+from nastavnik import access, approvals, mail, policy
 from nastavnik.settings import Settings
 from nastavnik.stages import document_links
 
@@ -66,7 +66,23 @@ def enqueue_request_mail(
             "summary": request.summary,
             "approver_name": request.approver_name,
             "code": code,
-            "documents": document_links(base_url=settings.web_base_url, documents=documents),
+            # Signed links that expire with the code: the approver needs no account to read them.
+            "documents": [
+                {
+                    **link,
+                    "url": access.signed_document_url(
+                        base_url=settings.web_base_url,
+                        secret=settings.approval_secret(),
+                        document_id=document.id,
+                        expires_at=request.expires_at,
+                    ),
+                }
+                for link, document in zip(
+                    document_links(base_url=settings.web_base_url, documents=documents),
+                    documents,
+                    strict=True,
+                )
+            ],
             "approve_url": approval_url(
                 base_url=settings.web_base_url, request_id=request.id, code=code
             ),

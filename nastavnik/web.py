@@ -1,4 +1,5 @@
-"""The approval endpoint: signed one-click links, decision form, and the documents over http."""
+"""The web pages: approvals by signed code, participants' pages by signed link, and the staff's
+pages (roadmap, documents, deliveries) behind sign-in and roles (web_access, access)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -38,6 +39,7 @@ from models import (
     Role,
 )
 from nastavnik import (
+    access,
     approvals,
     completion,
     dashboard,
@@ -55,6 +57,16 @@ from nastavnik.dates import school_year_of
 from nastavnik.pairs import ONGOING
 from nastavnik.rendering import get_jinja_env
 from nastavnik.settings import Settings
+from nastavnik.web_access import (
+    DepartmentOrLink,
+    OperatorOrLink,
+    Signed,
+    SignInRequired,
+    csrf_token,
+    current_viewer,
+    install_sign_in,
+    require_cycle_access,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +147,8 @@ def create_app(
     clock: Callable[[], datetime] = approvals.now_utc,
 ) -> FastAPI:
     """Build the web app for the given settings, database, run resumer and clock."""
-    app = FastAPI(title="Наставник — утверждение", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Наставник", docs_url=None, redoc_url=None, openapi_url=None)
+    install_sign_in(app, settings=settings, engine=engine, clock=clock)
 
     def load(
         session: Session, request_id: uuid.UUID
@@ -165,6 +178,29 @@ def create_app(
         decision = session.exec(
             select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
         ).first()
+        # The approver holding a valid code opens the documents through signed links that expire
+        # with the code; without one the plain addresses ask for sign-in.
+        code_ok = bool(code) and (
+            approvals.check_code(
+                session=session,
+                secret=settings.approval_secret(),
+                request=request,
+                code=code,
+                now=clock(),
+            )
+            is None
+        )
+        document_urls = {
+            d.id: access.signed_document_url(
+                base_url="",
+                secret=settings.approval_secret(),
+                document_id=d.id,
+                expires_at=request.expires_at,
+            )
+            if code_ok
+            else f"/documents/{d.id}.pdf"
+            for d in docs
+        }
         return _page(
             "approval.html",
             status_code=status_code,
@@ -172,6 +208,7 @@ def create_app(
             cycle=cycle,
             organization=org,
             documents=docs,
+            document_urls=document_urls,
             code=code,
             message=message,
             comment=comment,
@@ -181,12 +218,25 @@ def create_app(
         )
 
     @app.get("/", response_class=HTMLResponse)
-    def index() -> HTMLResponse:
+    def index(request: Request, viewer: Signed) -> HTMLResponse:
+        # The pending approvals of the organisations this account may see.
         now = clock()
         with Session(engine) as session:
-            pending = approvals.list_pending(session=session)
+            visible = access.visible_organisations(session=session, viewer=viewer)
+            pending = []
+            for approval in approvals.list_pending(session=session):
+                cycle = session.get(Cycle, approval.cycle_id)
+                if cycle is not None and cycle.organization_id in visible:
+                    pending.append(approval)
         expired = {r.id for r in pending if approvals.is_expired(request=r, now=now)}
-        return _page("index.html", pending=pending, expired=expired)
+        return _page(
+            "index.html",
+            pending=pending,
+            expired=expired,
+            viewer=viewer,
+            csrf_token=csrf_token(request),
+            operator=access.may_operate_deliveries(viewer),
+        )
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
@@ -316,9 +366,21 @@ def create_app(
         return page
 
     @app.get("/documents/{document_id}.pdf")
-    def document(document_id: uuid.UUID) -> FileResponse:
+    def document(request: Request, document_id: uuid.UUID, key: str = "") -> FileResponse:
+        # A signed link that has not expired (the approver's), or an account that may see the
+        # document's organisation; another organisation's document is answered as missing.
+        signed = bool(key) and access.check_document_token(
+            secret=settings.approval_secret(), document_id=document_id, token=key, now=clock()
+        )
+        viewer = None if signed else current_viewer(request)
+        if not signed and viewer is None:
+            raise SignInRequired
         with Session(engine) as session:
             doc = session.get(Document, document_id)
+            if viewer is not None and not access.may_see_document(
+                session=session, viewer=viewer, document_id=document_id
+            ):
+                doc = None
         if doc is None:
             raise HTTPException(404, "Документ не найден")
         path = documents.document_file(settings=settings, document=doc)
@@ -380,7 +442,11 @@ def create_app(
                 raise HTTPException(404, str(error)) from None
 
     @app.get("/roadmap/{cycle_id}", response_class=HTMLResponse)
-    def roadmap(cycle_id: uuid.UUID) -> HTMLResponse:
+    def roadmap(
+        request: Request,
+        cycle_id: uuid.UUID,
+        viewer: Annotated[access.Viewer, Depends(require_cycle_access())],
+    ) -> HTMLResponse:
         # The plan holds roadmap items, dates and staff decisions, no children's data.
         report = load_report(cycle_id)
         chart = roadmap_report.gantt_svg(report.rows, report.today)
@@ -389,9 +455,11 @@ def create_app(
             report=report,
             chart=Markup(roadmap_report.inline_svg(chart)),  # matplotlib's own SVG, text escaped
             statuses=roadmap_report.status_legend(),
+            viewer=viewer,
+            csrf_token=csrf_token(request),
         )
 
-    @app.get("/roadmap/{cycle_id}/report.pdf")
+    @app.get("/roadmap/{cycle_id}/report.pdf", dependencies=[Depends(require_cycle_access())])
     def roadmap_pdf(cycle_id: uuid.UUID) -> Response:
         report = load_report(cycle_id)
         name = roadmap_report.report_file_name(report)
@@ -554,25 +622,19 @@ def _operator_delivery_routes(
     app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
 ) -> None:
     """GET /operator/deliveries: failing and waiting e-mails with retry and cancel (POST, then a
-    redirect). Sign-in does not exist yet (issue 11): until then the page is opened with a signed
-    operator token from the settings' secret, ?token=… (`nastavnik deliveries link` prints the
-    address); without a valid one it answers 403. Every action is audited."""
+    redirect), for a signed-in operator (forms carry the CSRF token). An operator without an
+    account may still open it with a signed operator link that expires, ?token=… (`nastavnik
+    deliveries link` prints the address; HMAC of the settings' secret); a bad one answers 403.
+    Every action is audited."""
     actor = "web:operator"
 
-    def refuse_token(token: str) -> HTMLResponse | None:
-        if deliveries.check_operator_token(
-            secret=settings.approval_secret(), token=token, now=clock()
-        ):
-            return None
-        return _page(
-            "link_refused.html",
-            403,
-            heading="Нет доступа",
-            message="Ссылка оператора не действует: получите новую командой "
-            "«nastavnik deliveries link».",
-        )
-
-    def listing(token: str, notice: str = "", refused: bool = False) -> HTMLResponse:
+    def listing(
+        request: Request,
+        viewer: access.Viewer | None,
+        token: str,
+        notice: str = "",
+        refused: bool = False,
+    ) -> HTMLResponse:
         with Session(engine) as session:
             rows = deliveries.list_deliveries(session=session)
         failed = sum(1 for row in rows if row.status == OutboxStatus.failed)
@@ -584,64 +646,68 @@ def _operator_delivery_routes(
             token=token,
             notice=notice,
             refused=refused,
+            viewer=viewer,
+            csrf_token=csrf_token(request),
         )
 
     def back(token: str, done: str) -> RedirectResponse:
-        query = urlencode({"token": token, "done": done})
+        query = urlencode({"token": token, "done": done} if token else {"done": done})
         return RedirectResponse(f"/operator/deliveries?{query}", status_code=303)
 
     @app.get("/operator/deliveries", response_class=HTMLResponse)
-    def operator_deliveries(token: str = "", done: str = "") -> HTMLResponse:
-        return refuse_token(token) or listing(token, DELIVERY_NOTICES_RU.get(done, ""))
+    def operator_deliveries(
+        request: Request, viewer: OperatorOrLink, token: str = "", done: str = ""
+    ) -> HTMLResponse:
+        return listing(request, viewer, token, DELIVERY_NOTICES_RU.get(done, ""))
 
     @app.post("/operator/deliveries/retry-failed", response_model=None)
-    async def operator_retry_failed(token: str = "") -> Response:
-        if (refused := refuse_token(token)) is not None:
-            return refused
+    async def operator_retry_failed(viewer: OperatorOrLink, token: str = "") -> Response:
         await deliveries.retry_and_send(
             engine=engine,
             settings=settings,
             message_ids=None,
-            actor=actor,
+            actor=actor if viewer is None else f"{actor}:{viewer.email}",
             channel="web",
             clock=clock,
         )
         return back(token, "retried-all")
 
     @app.post("/operator/deliveries/{message_id}/retry", response_model=None)
-    async def operator_retry(message_id: uuid.UUID, token: str = "") -> Response:
-        if (refused := refuse_token(token)) is not None:
-            return refused
+    async def operator_retry(
+        request: Request, message_id: uuid.UUID, viewer: OperatorOrLink, token: str = ""
+    ) -> Response:
         _, refusals, _ = await deliveries.retry_and_send(
             engine=engine,
             settings=settings,
             message_ids=[message_id],
-            actor=actor,
+            actor=actor if viewer is None else f"{actor}:{viewer.email}",
             channel="web",
             clock=clock,
         )
         if refusals:
-            return listing(token, refusals[message_id], refused=True)
+            return listing(request, viewer, token, refusals[message_id], refused=True)
         return back(token, "retried")
 
     @app.post("/operator/deliveries/{message_id}/cancel", response_model=None)
     def operator_cancel(
-        message_id: uuid.UUID, reason: Annotated[str, Form()] = "", token: str = ""
+        request: Request,
+        message_id: uuid.UUID,
+        viewer: OperatorOrLink,
+        reason: Annotated[str, Form()] = "",
+        token: str = "",
     ) -> Response:
-        if (refused := refuse_token(token)) is not None:
-            return refused
         with Session(engine) as session:
             try:
                 deliveries.cancel(
                     session=session,
                     message_id=message_id,
-                    actor=actor,
+                    actor=actor if viewer is None else f"{actor}:{viewer.email}",
                     reason=reason,
                     channel="web",
                     now=clock(),
                 )
             except deliveries.DeliveryRefused as refusal:
-                return listing(token, refusal.message_ru, refused=True)
+                return listing(request, viewer, token, refusal.message_ru, refused=True)
             session.commit()
         return back(token, "cancelled")
 
@@ -653,22 +719,19 @@ def _department_dashboard_routes(
     app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
 ) -> None:
     """GET /department/{code}?year=2026/2027&kind=school: the member organisations' figures and
-    charts, aggregates only. Until sign-in (issue 11) it opens with a token signed for this
-    department, ?token=… (`nastavnik department dashboard-link CODE` prints the address), as the
-    operator's page does; without a valid one it answers 403."""
+    charts, aggregates only, for the department's signed-in accounts; or with a token signed for
+    this department that expires, ?token=… (`nastavnik department dashboard-link CODE` prints the
+    address); a bad one answers 403."""
 
     @app.get("/department/{code}", response_class=HTMLResponse)
-    def department_page(code: str, token: str = "", year: str = "", kind: str = "") -> HTMLResponse:
-        if not dashboard.check_dashboard_token(
-            secret=settings.approval_secret(), department_code=code, token=token, now=clock()
-        ):
-            return _page(
-                "link_refused.html",
-                403,
-                heading="Нет доступа",
-                message="Ссылка на мониторинг управления не действует: получите новую командой "
-                "«nastavnik department dashboard-link».",
-            )
+    def department_page(
+        request: Request,
+        code: str,
+        viewer: DepartmentOrLink,
+        token: str = "",
+        year: str = "",
+        kind: str = "",
+    ) -> HTMLResponse:
         today = clock().astimezone(ZoneInfo(settings.timezone)).date()
         school_year = year.strip() or school_year_of(today)
         with Session(engine) as session:
@@ -694,6 +757,8 @@ def _department_dashboard_routes(
             board=board,
             charts=charts,
             token=token,
+            viewer=viewer,
+            csrf_token=csrf_token(request),
             kinds=[(k, dashboard.KIND_RU[k]) for k in dashboard.MEMBER_KINDS],
             percent=dashboard.percent,
         )

@@ -623,8 +623,9 @@ def test_the_page_needs_the_department_token_and_shows_the_figures(
     web = Client(create_app(settings=settings, engine=engine, resume=Resumes(), clock=lambda: now))
     secret = settings.approval_secret()
     token = dashboard.dashboard_token(secret=secret, department_code="uo-kedrovy", now=now)
+    # Without a token or a session: the sign-in page.
+    assert web.get(f"/department/uo-kedrovy?year={YEAR}").headers["location"].startswith("/login")
     refused = [
-        "",
         token[:-3],
         dashboard.dashboard_token(
             secret=b"another-installation", department_code="uo-kedrovy", now=now

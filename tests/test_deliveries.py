@@ -316,7 +316,10 @@ def test_the_web_page_refuses_a_bad_token_and_acts_with_a_good_one(
     token = deliveries.operator_token(secret=settings.approval_secret(), now=clock())
     forged = deliveries.operator_token(secret=b"another-installation", now=clock())
 
-    for bad in ("", forged, token[:-3]):
+    # Without a token or a session: the sign-in page (GET) or 401 (POST).
+    assert web.get("/operator/deliveries").status_code == 303
+    assert web.post(f"/operator/deliveries/{failing}/retry").status_code == 401
+    for bad in (forged, token[:-3]):
         assert web.get(f"/operator/deliveries?token={bad}").status_code == 403
         refused = web.post(f"/operator/deliveries/{failing}/retry?token={bad}")
         assert refused.status_code == 403

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models import ItemStatus
+from models import AccountRole, ItemStatus
 from nastavnik import plan, roadmap_report
 from nastavnik.roadmap import (
     Completion,
@@ -32,6 +32,7 @@ from nastavnik.roadmap import (
 )
 from nastavnik.roadmap_report import StatusRow
 from tests.test_web_approvals import Client
+from tests.web_support import sign_in_as
 
 TODAY = date(2026, 11, 30)
 
@@ -262,7 +263,9 @@ def _web(engine: Engine, settings) -> Client:
     # 09:00 in Moscow on TODAY; the page's "today" is the organisations' local day.
     moment = datetime.combine(TODAY, time(6, 0), tzinfo=UTC)
     app = create_app(settings=settings, engine=engine, resume=no_resume, clock=lambda: moment)
-    return Client(app)
+    client = Client(app)
+    sign_in_as(client, engine, role=AccountRole.curator)
+    return client
 
 
 def test_the_web_page_shows_counts_the_chart_and_the_items(

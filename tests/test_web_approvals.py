@@ -12,9 +12,10 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
-from models import ApprovalRequest, AuditEvent
+from models import AccountRole, ApprovalRequest, AuditEvent
 from nastavnik import approval_mail, approvals
 from nastavnik.web import create_app
+from tests.web_support import sign_in_as
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
@@ -44,12 +45,17 @@ class Client:
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
+        self.cookies = httpx.Cookies()  # kept between requests, as a browser keeps a session
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async def send() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://web.test") as web:
-                return await web.request(method, url, **kwargs)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://web.test", cookies=self.cookies
+            ) as web:
+                response = await web.request(method, url, **kwargs)
+                self.cookies = httpx.Cookies(web.cookies)
+                return response
 
         return asyncio.run(send())
 
@@ -185,8 +191,9 @@ def test_after_a_reissue_the_new_link_resumes_and_the_old_one_is_refused(
     ]
 
 
-def test_index_marks_requests_whose_code_expired(web, request_row):
+def test_index_marks_requests_whose_code_expired(web, request_row, engine):
     client, _, clock = web
+    sign_in_as(client, engine, role=AccountRole.director)
     assert "срок кода истёк" not in client.get("/").text
     clock.now = T0 + timedelta(days=15)
     index = client.get("/")

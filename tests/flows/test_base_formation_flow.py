@@ -249,8 +249,10 @@ def test_web_link_resumes_the_run_and_refuses_a_second_click(flow_stack: FlowSta
         async with httpx.AsyncClient(transport=transport, base_url="http://approvals.test") as web:
             page = await web.get(f"/approvals/{request.id}", params={"code": code})
             assert page.status_code == 200 and request.title in page.text
+            # The approver reads the documents through the page's signed links (no account).
             for document_id in request.document_ids:
-                pdf = await web.get(f"/documents/{document_id}.pdf")
+                key = page.text.split(f"/documents/{document_id}.pdf?key=")[1].split('"')[0]
+                pdf = await web.get(f"/documents/{document_id}.pdf", params={"key": key})
                 assert pdf.content.startswith(b"%PDF")
             decided = await web.post(
                 f"/approvals/{request.id}",
