@@ -323,8 +323,9 @@ class ProductionStack:
         )
         self._wait_for(f"{config.prefect_api_url}/health", server, timeout)
 
-    def deploy(self) -> None:
-        """The process work pool (one engine start per run) and every deployment of prefect.yaml."""
+    def deploy(self, names: tuple[str, ...] = ()) -> None:
+        """The process work pool (one engine start per run) and every deployment of prefect.yaml
+        (or only those ``names``)."""
         with tempfile.TemporaryDirectory(prefix="nastavnik-pool-") as scratch:
             # Prefect's default template from its CLI: this process does not import Prefect,
             # whose settings (the API URL) are fixed at import, maybe before a caller sets them.
@@ -348,7 +349,8 @@ class ProductionStack:
                 str(ours),
                 "--overwrite",
             )
-        self._prefect("deploy", "--all", timeout=600)
+        which = [f"--name={name}" for name in names] or ["--all"]
+        self._prefect("deploy", *which, timeout=600)
 
     def start_worker(self, number: int) -> None:
         """One process worker on the pool, limited to ``worker_limit`` concurrent runs."""
