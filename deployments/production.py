@@ -66,6 +66,8 @@ class ProductionConfig:
     web_workers: int = 2
     work_pool: str = WORK_POOL
     query_seconds: float = WORKER_QUERY_SECONDS
+    # Start each run with `python -m prefect.engine` (False: Prefect's supervisor, then engine).
+    direct_engine: bool = True
 
     def database_url(self, name: str, driver: str = "postgresql") -> str:
         """A URL for one database of the server, with the given SQLAlchemy driver."""
@@ -326,29 +328,19 @@ class ProductionStack:
     def deploy(self, names: tuple[str, ...] = ()) -> None:
         """The process work pool (one engine start per run) and every deployment of prefect.yaml
         (or only those ``names``)."""
+        pool = ["work-pool", "create", self.config.work_pool, "--type", "process", "--overwrite"]
         with tempfile.TemporaryDirectory(prefix="nastavnik-pool-") as scratch:
-            # Prefect's default template from its CLI: this process does not import Prefect,
-            # whose settings (the API URL) are fixed at import, maybe before a caller sets them.
-            default, ours = Path(scratch) / "default.json", Path(scratch) / "pool.json"
-            self._prefect(
-                "work-pool",
-                "get-default-base-job-template",
-                "--type",
-                "process",
-                "--file",
-                str(default),
-            )
-            ours.write_text(json.dumps(work_pool_template(json.loads(default.read_text()))))
-            self._prefect(
-                "work-pool",
-                "create",
-                self.config.work_pool,
-                "--type",
-                "process",
-                "--base-job-template",
-                str(ours),
-                "--overwrite",
-            )
+            if self.config.direct_engine:
+                # Prefect's default template from its CLI: this process does not import Prefect,
+                # whose settings (the API URL) are fixed at import, maybe before a caller sets them.
+                default, ours = Path(scratch) / "default.json", Path(scratch) / "pool.json"
+                self._prefect(
+                    *("work-pool", "get-default-base-job-template", "--type", "process"),
+                    *("--file", str(default)),
+                )
+                ours.write_text(json.dumps(work_pool_template(json.loads(default.read_text()))))
+                pool += ["--base-job-template", str(ours)]
+            self._prefect(*pool)
         which = [f"--name={name}" for name in names] or ["--all"]
         self._prefect("deploy", *which, timeout=600)
 

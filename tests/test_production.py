@@ -102,7 +102,7 @@ def test_layout_runs_a_deployed_flow_on_a_worker_and_stops_clean(tmp_path: Path)
         # Two databases, each with its own schema: the application's and Prefect's.
         app_tables = _tables(config, config.app_database)
         prefect_tables = _tables(config, config.prefect_database)
-        assert {"organization", "outbox_message"} <= app_tables
+        assert {"organization", "alembic_version"} <= app_tables
         assert "flow_run" in prefect_tables and "flow_run" not in app_tables
         assert "organization" not in prefect_tables
         assert marked_processes(stack.marker)
