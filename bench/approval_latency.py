@@ -20,6 +20,8 @@ process worker, the web app under uvicorn, an SMTP relay played by the local sin
   production         the layout's defaults: worker polls every 0.5 s, each run one
                      `python -m prefect.engine` (no supervisor interpreter), bytecode compiled
   production-before  Prefect's defaults: worker polls every 10 s, supervisor then engine
+  production-warm    as production, each run forked from a warm launcher beside the worker
+                     (deployments/warm_engine.py, `nastavnik prod up --warm-engine`)
 
 "No bytecode" points the stack's processes at an empty PYTHONPYCACHEPREFIX (with
 PYTHONDONTWRITEBYTECODE=1 nothing is written there), as on a machine where .pyc files were never
@@ -76,10 +78,11 @@ def _configs(scratch: Path) -> dict[str, dict[str, str]]:
         "after": {},
         "production": {},
         "production-before": {"PREFECT_WORKER_QUERY_SECONDS": "10"},
+        "production-warm": {},
     }
 
 
-PRODUCTION_CONFIGS = {"production", "production-before"}
+PRODUCTION_CONFIGS = {"production", "production-before", "production-warm"}
 
 
 def _free_port() -> int:
@@ -245,7 +248,8 @@ def _production_stack(layout: str, environment: dict[str, str]) -> Any:
         web_port=settings.web_port,
         workers=1,
         worker_limit=4,  # as the embedded runner's limit
-        direct_engine=layout == "production",
+        direct_engine=layout != "production-before",
+        warm_engine=layout == "production-warm",
     )
     create_databases(config)
     stack = _RelayedProductionStack(config, extra_environment=environment)

@@ -2315,6 +2315,9 @@ def prod_up(
     ] = 1,
     web_workers: Annotated[int, typer.Option(help="Процессов веб-приложения (uvicorn)")] = 2,
     deploy: Annotated[bool, typer.Option(help="Выполнить prefect deploy --all")] = True,
+    warm_engine: Annotated[
+        bool, typer.Option(help="Запускать прогоны ответвлением от «тёплого» процесса воркера")
+    ] = False,
 ) -> None:
     """Start the production layout here until Ctrl-C or SIGTERM, then stop every process.
 
@@ -2332,6 +2335,7 @@ def prod_up(
         workers=workers,
         worker_limit=limit or None,
         web_workers=web_workers,
+        warm_engine=warm_engine,
     )
     stop = install_stop_signals()
     stack = ProductionStack(config)

@@ -68,6 +68,8 @@ class ProductionConfig:
     query_seconds: float = WORKER_QUERY_SECONDS
     # Start each run with `python -m prefect.engine` (False: Prefect's supervisor, then engine).
     direct_engine: bool = True
+    # Fork each run from a warm launcher beside its worker (deployments/warm_engine.py).
+    warm_engine: bool = False
 
     def database_url(self, name: str, driver: str = "postgresql") -> str:
         """A URL for one database of the server, with the given SQLAlchemy driver."""
@@ -181,7 +183,9 @@ def compile_bytecode() -> None:
         compileall.compile_dir(PROJECT_ROOT / package, quiet=1, workers=1)
 
 
-def work_pool_template(default: dict[str, Any], python: str = sys.executable) -> dict[str, Any]:
+def work_pool_template(
+    default: dict[str, Any], python: str = sys.executable, *, warm: bool = False
+) -> dict[str, Any]:
     """The process pool's job template, starting each run with ``python -m prefect.engine``.
 
     Without a command, Prefect 3.8.8's process worker starts a workspace supervisor interpreter
@@ -189,9 +193,12 @@ def work_pool_template(default: dict[str, Any], python: str = sys.executable) ->
     interpreter starts, each importing Prefect (seconds here). The engine runs the deployment's
     pull step (``set_working_directory``) and imports the flow itself, so one start is enough.
     ``default`` is Prefect's own template (``prefect work-pool get-default-base-job-template``).
+    ``warm``: the run is forked from a warm launcher (deployments/warm_engine.py) where a worker
+    has one, else the same engine command.
     """
     template = json.loads(json.dumps(default))
-    template["variables"]["properties"]["command"]["default"] = f"{python} -m prefect.engine"
+    module = "deployments.warm_engine run" if warm else "prefect.engine"
+    template["variables"]["properties"]["command"]["default"] = f"{python} -m {module}"
     return template
 
 
@@ -287,13 +294,15 @@ class ProductionStack:
             self.stop()
             raise
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, command: list[str], extra: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         log = (self.logs_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env=os.environ | self.environment,
+            env=os.environ | self.environment | (extra or {}),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -338,7 +347,13 @@ class ProductionStack:
                     *("work-pool", "get-default-base-job-template", "--type", "process"),
                     *("--file", str(default)),
                 )
-                ours.write_text(json.dumps(work_pool_template(json.loads(default.read_text()))))
+                ours.write_text(
+                    json.dumps(
+                        work_pool_template(
+                            json.loads(default.read_text()), warm=self.config.warm_engine
+                        )
+                    )
+                )
                 pool += ["--base-job-template", str(ours)]
             self._prefect(*pool)
         which = [f"--name={name}" for name in names] or ["--all"]
@@ -351,7 +366,18 @@ class ProductionStack:
         command += ["--name", f"worker-{number}-{self.marker[:8]}"]
         if self.config.worker_limit:
             command += ["--limit", str(self.config.worker_limit)]
-        self._spawn(f"worker-{number}", command)
+        extra = {}
+        if self.config.warm_engine:
+            from deployments.warm_engine import SOCKET_ENV
+
+            # In the temporary directory: a socket's path must stay under 108 bytes.
+            path = Path(tempfile.gettempdir()) / f"nastavnik-{self.marker[:12]}-{number}.sock"
+            self._spawn(
+                f"warm-engine-{number}",
+                [sys.executable, "-m", "deployments.warm_engine", "serve", str(path)],
+            )
+            extra[SOCKET_ENV] = str(path)
+        self._spawn(f"worker-{number}", command, extra)
 
     def start_web(self) -> None:
         """The web app under uvicorn with ``web_workers`` processes."""
@@ -385,9 +411,9 @@ class ProductionStack:
 
     def stop(self, timeout: float = 20) -> None:
         """Stop web, workers, then the server; then whatever they started and left behind."""
+        # One after another, so that workers still reach the server while they stop.
         for process in reversed(self.processes.values()):
             _signal_group(process.pid, signal.SIGTERM)
-        for process in reversed(self.processes.values()):
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
