@@ -101,6 +101,7 @@ def _serve_one(connection: socket.socket) -> None:
     for fd in fds:
         os.close(fd)
     connection.sendall(f"{pid}\n".encode())
+    print(f"forked run process {pid}", flush=True)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     connection.sendall(f"{code if code >= 0 else 128 - code}\n".encode())

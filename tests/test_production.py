@@ -84,6 +84,7 @@ def test_layout_runs_a_deployed_flow_on_a_worker_and_stops_clean(tmp_path: Path)
         workers=1,
         worker_limit=1,
         web_workers=1,
+        warm_engine=True,
     )
     stack = ProductionStack(config)
     try:
@@ -95,9 +96,17 @@ def test_layout_runs_a_deployed_flow_on_a_worker_and_stops_clean(tmp_path: Path)
         stack.wait_healthy()
         assert health(config) == {"prefect": True, "web": True}
 
+        # Forked from the worker's warm launcher…
         run = _run_deployment(config.prefect_api_url, DEPLOYMENT)
         assert run["state"]["type"] == "COMPLETED", run["state"]
         assert run["work_pool_name"] == config.work_pool
+        assert "forked run process" in (stack.logs_dir / "warm-engine-1.log").read_text()
+        # …and, with the launcher gone, a plain `python -m prefect.engine`.
+        launcher = stack.processes.pop("warm-engine-1")
+        launcher.terminate()
+        launcher.wait(timeout=30)
+        run = _run_deployment(config.prefect_api_url, DEPLOYMENT)
+        assert run["state"]["type"] == "COMPLETED", run["state"]
 
         # Two databases, each with its own schema: the application's and Prefect's.
         app_tables = _tables(config, config.app_database)
