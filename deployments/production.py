@@ -444,4 +444,7 @@ def shell_environment(config: ProductionConfig) -> Iterator[str]:
     import shlex
 
     for name, value in environment(config).items():
+        if name == "NASTAVNIK_SECRET_KEY":  # a secret is not printed; every process reads it
+            yield f"# {name}: set it, or every process reads {config.settings.data_dir}/secret_key"
+            continue
         yield f"export {name}={shlex.quote(value)}"
