@@ -2317,7 +2317,7 @@ def prod_up(
     deploy: Annotated[bool, typer.Option(help="Выполнить prefect deploy --all")] = True,
     warm_engine: Annotated[
         bool, typer.Option(help="Запускать прогоны ответвлением от «тёплого» процесса воркера")
-    ] = False,
+    ] = True,
 ) -> None:
     """Start the production layout here until Ctrl-C or SIGTERM, then stop every process.
 

@@ -68,8 +68,9 @@ class ProductionConfig:
     query_seconds: float = WORKER_QUERY_SECONDS
     # Start each run with `python -m prefect.engine` (False: Prefect's supervisor, then engine).
     direct_engine: bool = True
-    # Fork each run from a warm launcher beside its worker (deployments/warm_engine.py).
-    warm_engine: bool = False
+    # Fork each run from a warm launcher beside its worker (deployments/warm_engine.py):
+    # measured, approval → Running 4.1 s median instead of 22 s with a fresh engine per run.
+    warm_engine: bool = True
 
     def database_url(self, name: str, driver: str = "postgresql") -> str:
         """A URL for one database of the server, with the given SQLAlchemy driver."""
