@@ -13,9 +13,23 @@ median and p95. Each configuration gets a fresh stack, one after another in the 
   spawn     flow objects served, Prefect's "spawn" per run, poll 1 s, bytecode (not by default)
   after     the stack's defaults: runs forked from a warm fork server, poll every 0.5 s, bytecode
 
+and against the production layout (deployments/production.py: Prefect server and application
+database on PostgreSQL at 127.0.0.1:5432 in throwaway databases, `prefect deploy --all`, one
+process worker, the web app under uvicorn, an SMTP relay played by the local sink):
+
+  production         the layout's defaults: worker polls every 0.5 s, each run one
+                     `python -m prefect.engine` (no supervisor interpreter), bytecode compiled
+  production-before  Prefect's defaults: worker polls every 10 s, supervisor then engine
+  production-warm    as production, each run forked from a warm launcher beside the worker
+                     (deployments/warm_engine.py, `nastavnik prod up --warm-engine`)
+
 "No bytecode" points the stack's processes at an empty PYTHONPYCACHEPREFIX (with
 PYTHONDONTWRITEBYTECODE=1 nothing is written there), as on a machine where .pyc files were never
 made. The lazy imports of WeasyPrint, openpyxl and numpy are in every configuration.
+
+Besides POST → Pending/Running, each click is timed to the run's Completed (the stage's rest:
+registers, PDFs, mail). `--configs after,production` measures the embedded runner as the
+baseline and the production layout in the same run, and prints their ratio.
 
 Run: uv run python bench/approval_latency.py [--approvals 10] [--configs before,bytecode,after]
 """
@@ -37,6 +51,8 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from deployments.production import ProductionStack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STAGE = "base-formation"
@@ -60,7 +76,13 @@ def _configs(scratch: Path) -> dict[str, dict[str, str]]:
         },
         "spawn": {"NASTAVNIK_RUNNER_START": "spawn", "NASTAVNIK_RUNNER_POLL_SECONDS": "1"},
         "after": {},
+        "production": {},
+        "production-before": {"PREFECT_WORKER_QUERY_SECONDS": "10"},
+        "production-warm": {},
     }
+
+
+PRODUCTION_CONFIGS = {"production", "production-before", "production-warm"}
 
 
 def _free_port() -> int:
@@ -126,7 +148,7 @@ async def _state_times(run_id: Any, since: float) -> dict[str, float]:
     times: dict[str, float] = {}
     for state in sorted(states, key=lambda s: s.timestamp):
         moment = state.timestamp.timestamp() - since
-        if moment >= 0 and state.type.value in {"PENDING", "RUNNING"}:
+        if moment >= 0 and state.type.value in {"PENDING", "RUNNING", "COMPLETED"}:
             times.setdefault(state.type.value.lower(), moment)
     return times
 
@@ -145,10 +167,16 @@ def measure(approvals: int) -> list[dict[str, float]]:
 
     settings = get_settings()
     environment = json.loads(os.environ["BENCH_STACK_ENV"])
+    layout = os.environ.get("BENCH_LAYOUT", "embedded")
+    stack: Any
+    if layout == "embedded":
+        stack = EmbeddedStack(settings, environment=environment)
+    else:
+        stack = _production_stack(layout, environment)
+        settings = get_settings()
     files = write_demo_questionnaires(settings.data_dir.resolve() / "demo")
     with session_scope() as session:
         repository.upsert_organization(session=session, **DEMO_ORG)
-    stack = EmbeddedStack(settings, environment=environment)
     started = time.monotonic()
     stack.start()
     _log(f"  stack up in {time.monotonic() - started:.1f} s")
@@ -193,15 +221,69 @@ def measure(approvals: int) -> list[dict[str, float]]:
             trace.records.clear()
             run = asyncio.run(wait_for_state(run_id, names={"Completed"}, timeout=300))
             assert run.state and run.state.is_completed(), run.state
+            results[-1] |= asyncio.run(_state_times(run_id, posted))
+            _log(f"  → Completed {results[-1]['completed']:.2f} s")
     finally:
         stack.stop()
+        if layout != "embedded":
+            from deployments.production import drop_databases
+
+            drop_databases(stack.config)
     return results
 
 
-def _p95(values: list[float]) -> float:
+def _production_stack(layout: str, environment: dict[str, str]) -> Any:
+    """The production layout in throwaway PostgreSQL databases, with an SMTP sink as relay."""
+    from deployments.production import ProductionConfig, create_databases
+    from nastavnik.settings import get_settings
+    from nastavnik.smtp_sink import MailSink
+
+    suffix = os.urandom(4).hex()
+    settings = get_settings()
+    config = ProductionConfig(
+        settings=settings,
+        prefect_database=f"bench_prefect_{suffix}",
+        app_database=f"bench_nastavnik_{suffix}",
+        prefect_port=settings.prefect_port,
+        web_port=settings.web_port,
+        workers=1,
+        worker_limit=4,  # as the embedded runner's limit
+        direct_engine=layout != "production-before",
+        warm_engine=layout == "production-warm",
+    )
+    create_databases(config)
+    stack = _RelayedProductionStack(config, extra_environment=environment)
+    # This process talks to the layout's Prefect and database too; Prefect reads its settings
+    # when first imported, which is after this.
+    os.environ.update(stack.environment)
+    get_settings.cache_clear()
+    stack.sink = MailSink(
+        directory=settings.mail_dir, port=int(settings.smtp_url.rsplit(":", 1)[-1])
+    )
+    return stack
+
+
+class _RelayedProductionStack(ProductionStack):
+    """The production layout plus the local SMTP sink standing in for the relay."""
+
+    sink: Any = None
+
+    def start(self, *, deploy: bool = True) -> None:
+        self.sink.start()
+        super().start(deploy=deploy)
+
+    def stop(self, timeout: float = 20) -> None:
+        try:
+            super().stop(timeout)
+        finally:
+            self.sink.stop()
+
+
+def _quantile(values: list[float], n: int) -> float:
+    """The upper (n-1)/n quantile: p90 for n=10, p95 for n=20."""
     if len(values) < 2:
         return values[0]
-    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+    return statistics.quantiles(values, n=n, method="inclusive")[-1]
 
 
 def _run_config(name: str, environment: dict[str, str], approvals: int, scratch: Path) -> Any:
@@ -217,6 +299,7 @@ def _run_config(name: str, environment: dict[str, str], approvals: int, scratch:
         "NASTAVNIK_WEB_BASE_URL": f"http://127.0.0.1:{web_port}",
         "NASTAVNIK_SMTP_URL": f"smtp://127.0.0.1:{_free_port()}",
         "BENCH_STACK_ENV": json.dumps(environment),
+        "BENCH_LAYOUT": name if name in PRODUCTION_CONFIGS else "embedded",
     }
     out = scratch / f"{name}.json"
     subprocess.run(
@@ -254,21 +337,27 @@ def main() -> None:
             r["running"] for r in table["after"]
         )
         print(f"median POST → Running, before / after: {ratio:.1f}×")
+    for name in PRODUCTION_CONFIGS & table.keys():
+        if "after" in table:
+            for step in ("running", "completed"):
+                ratio = statistics.median(r[step] for r in table[name]) / statistics.median(
+                    r[step] for r in table["after"]
+                )
+                print(f"median POST → {step.title()}, {name} / embedded (after): {ratio:.2f}×")
 
 
 def _summary(table: dict[str, list[dict[str, float]]]) -> str:
-    lines = [
-        f"{'config':<10} {'n':>3} {'POST':>6} {'→ Pending':>16} {'→ Running':>16}",
-        f"{'':<10} {'':>3} {'median':>6} {'median':>8}{'p95':>8} {'median':>8}{'p95':>8}",
-    ]
+    columns = ("pending", "running", "completed")
+    head = "".join(f"{'→ ' + c.title():>17}" for c in columns)
+    sub = "".join(f"{'median':>9}{'p90':>8}" for _ in columns)
+    lines = [f"{'config':<18} {'n':>3} {'POST':>6}{head}", f"{'':<18} {'':>3} {'median':>6}{sub}"]
     for name, rows in table.items():
         post = statistics.median(r["post"] for r in rows)
-        pending = [r["pending"] for r in rows]
-        running = [r["running"] for r in rows]
-        lines.append(
-            f"{name:<10} {len(rows):>3} {post:>6.2f} {statistics.median(pending):>8.2f}"
-            f"{_p95(pending):>8.2f} {statistics.median(running):>8.2f}{_p95(running):>8.2f}"
-        )
+        cells = ""
+        for column in columns:
+            values = [r[column] for r in rows if column in r]
+            cells += f"{statistics.median(values):>9.2f}{_quantile(values, 10):>8.2f}"
+        lines.append(f"{name:<18} {len(rows):>3} {post:>6.2f}{cells}")
     return "\n".join(lines)
 
 

@@ -2606,5 +2606,145 @@ def department_receive_mail(
     _receive_report(json.dumps(envelope).encode(), pdf, "email")
 
 
+prod_app = typer.Typer(
+    help="Производственная схема: Prefect и приложение на PostgreSQL, процессные воркеры, веб.",
+    no_args_is_help=True,
+)
+app.add_typer(prod_app, name="prod")
+
+PostgresOption = Annotated[
+    str,
+    typer.Option(
+        "--postgres",
+        envvar="NASTAVNIK_POSTGRES_URL",
+        help="Сервер PostgreSQL без имени базы, например postgresql://postgres@127.0.0.1:5432",
+    ),
+]
+PrefectDbOption = Annotated[str, typer.Option(help="База данных сервера Prefect")]
+AppDbOption = Annotated[str, typer.Option(help="База данных приложения")]
+
+
+def _prod_config(postgres: str, prefect_db: str, app_db: str, **options: Any) -> Any:
+    from deployments.production import ProductionConfig
+
+    settings = get_settings()
+    return ProductionConfig(
+        settings=settings,
+        postgres=postgres,
+        prefect_database=prefect_db,
+        app_database=app_db,
+        prefect_port=settings.prefect_port,
+        web_port=settings.web_port,
+        **options,
+    )
+
+
+@prod_app.command("init")
+def prod_init(
+    postgres: PostgresOption = "postgresql://postgres@127.0.0.1:5432",
+    prefect_db: PrefectDbOption = "prefect",
+    app_db: AppDbOption = "nastavnik",
+) -> None:
+    """Create Prefect's and the application's databases and apply the migrations."""
+    from deployments.production import create_databases, migrate_application
+
+    config = _prod_config(postgres, prefect_db, app_db)
+    created = create_databases(config)
+    migrate_application(config)
+    console.print(f"Созданы базы: {', '.join(created) or 'нет, обе уже были'}; миграции применены.")
+
+
+@prod_app.command("migrate")
+def prod_migrate() -> None:
+    """Apply the application's migrations to NASTAVNIK_DATABASE_URL (compose's one-shot service)."""
+    from nastavnik.db import make_engine, migrate
+
+    migrate(make_engine(get_settings().resolved_database_url))
+    console.print("Миграции применены.")
+
+
+@prod_app.command("env")
+def prod_env(
+    postgres: PostgresOption = "postgresql://postgres@127.0.0.1:5432",
+    prefect_db: PrefectDbOption = "prefect",
+    app_db: AppDbOption = "nastavnik",
+) -> None:
+    """Print the environment of the layout's processes, as export lines for a shell."""
+    from deployments.production import shell_environment
+
+    for line in shell_environment(_prod_config(postgres, prefect_db, app_db)):
+        print(line)
+
+
+@prod_app.command("up")
+def prod_up(
+    postgres: PostgresOption = "postgresql://postgres@127.0.0.1:5432",
+    prefect_db: PrefectDbOption = "prefect",
+    app_db: AppDbOption = "nastavnik",
+    workers: Annotated[int, typer.Option(help="Сколько процессных воркеров")] = 2,
+    limit: Annotated[
+        int, typer.Option(help="Запусков одновременно на воркер (0 — без предела)")
+    ] = 1,
+    web_workers: Annotated[int, typer.Option(help="Процессов веб-приложения (uvicorn)")] = 2,
+    deploy: Annotated[bool, typer.Option(help="Выполнить prefect deploy --all")] = True,
+    warm_engine: Annotated[
+        bool, typer.Option(help="Запускать прогоны ответвлением от «тёплого» процесса воркера")
+    ] = True,
+) -> None:
+    """Start the production layout here until Ctrl-C or SIGTERM, then stop every process.
+
+    Databases and migrations, the Prefect server on PostgreSQL, the process work pool and
+    `prefect deploy --all`, the workers and the web app under uvicorn; mail goes to
+    NASTAVNIK_SMTP_URL (a real relay).
+    """
+    from deployments.production import ProductionStack
+    from deployments.stack import install_stop_signals
+
+    config = _prod_config(
+        postgres,
+        prefect_db,
+        app_db,
+        workers=workers,
+        worker_limit=limit or None,
+        web_workers=web_workers,
+        warm_engine=warm_engine,
+    )
+    stop = install_stop_signals()
+    stack = ProductionStack(config)
+    console.print("Запуск: базы и миграции, сервер Prefect, пул и развёртывания, воркеры, веб…")
+    try:
+        stack.start(deploy=deploy)
+        if stop.is_set():
+            return
+        console.print(f"Prefect UI:  http://{config.host}:{config.prefect_port}")
+        console.print(f"Веб:         {config.web_url}  (проверка: /healthz)")
+        console.print(f"Почта:       {config.settings.smtp_url}")
+        console.print(
+            f"Воркеры:     {workers} × до {limit or '∞'} запусков; журналы {stack.logs_dir}"
+        )
+        console.print("Ctrl-C останавливает всё.")
+        stop.wait()
+    except (RuntimeError, TimeoutError) as error:
+        console.print(f"[red]{error}[/]  Журналы: {stack.logs_dir}")
+        raise typer.Exit(1) from None
+    finally:
+        stack.stop()
+    console.print("Остановлено.")
+
+
+@prod_app.command("health")
+def prod_health(
+    postgres: PostgresOption = "postgresql://postgres@127.0.0.1:5432",
+) -> None:
+    """Check Prefect's /api/health and the web app's /healthz; exit 1 when one fails."""
+    from deployments.production import health
+
+    result = health(_prod_config(postgres, "prefect", "nastavnik"))
+    for name, ok in result.items():
+        console.print(f"{name}: {'в порядке' if ok else '[red]не отвечает[/]'}")
+    if not all(result.values()):
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()
