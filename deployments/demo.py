@@ -72,20 +72,22 @@ def approval_link_from_mail(
     the same link, a reissue a new one), as the approver sees it."""
     deadline = time.monotonic() + timeout
     while True:
-        found: tuple[str, Path] | None = None
-        for path in sorted(mail_dir.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name)):
-            data = path.read_bytes()
-            if to_addr.encode() not in data[:4096]:
-                continue  # a cheap check first: the year's mail box holds hundreds of messages
-            message = email.message_from_bytes(data, policy=email.policy.default)
+        # Newest first, stopping at the first match: the year's mail box holds thousands of
+        # messages (many with PDFs attached), and only the newest link counts.
+        newest_first = sorted(
+            mail_dir.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True
+        )
+        for path in newest_first:
+            with path.open("rb") as handle:
+                if to_addr.encode() not in handle.read(4096):
+                    continue  # a cheap check first, on the headers only
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             if to_addr not in str(message["To"]):
                 continue
             body = message.get_body(preferencelist=("plain",))
             match = LINK.search(body.get_content() if body else "")  # type: ignore[attr-defined]
             if match and str(request_id) in match.group(0):
-                found = match.group(0), path
-        if found is not None:
-            return found
+                return match.group(0), path
         if time.monotonic() > deadline:
             raise TimeoutError(f"no approval e-mail to {to_addr} arrived in {mail_dir}")
         time.sleep(0.5)

@@ -11,11 +11,14 @@ processes read the same stored clock, so codes expire and documents are dated in
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
@@ -45,6 +48,11 @@ from nastavnik.db import get_engine, session_scope
 from nastavnik.policy import OrganisationPolicy
 from nastavnik.programmes import month_label
 from nastavnik.settings import Settings
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.actions import ArtifactCreate
+    from prefect.client.schemas.objects import State
 
 Action = Callable[[], str]  # does something a person does; returns a line for the log
 
@@ -185,6 +193,57 @@ def meeting_days(
     return days
 
 
+class ArtifactPublisher:
+    """Creates artifacts in a background thread, in the order given, over one Prefect client.
+
+    The simulation's day does not wait for the server's answer (≈50 ms each, one or two a day):
+    the artifact's content is made on the day, only the call goes on beside the next steps.
+    `close()` waits for every one and raises the first error."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="artifacts")
+        self._thread.start()
+        self._pending: list[concurrent.futures.Future[None]] = []
+        self._client: PrefectClient | None = None
+        self._order: asyncio.Lock | None = None
+
+    async def _create(self, artifact: ArtifactCreate) -> None:
+        from prefect.client.orchestration import get_client
+
+        if self._order is None:
+            self._order = asyncio.Lock()  # FIFO: artifacts with one key keep their order
+        async with self._order:
+            if self._client is None:
+                self._client = await get_client().__aenter__()
+            await self._client.create_artifact(artifact=artifact)
+
+    def publish(self, artifact: ArtifactCreate) -> None:
+        """Queue the artifact's creation."""
+        self._pending.append(asyncio.run_coroutine_threadsafe(self._create(artifact), self._loop))
+
+    def close(self) -> None:
+        """Wait for every queued artifact, then stop the thread."""
+        try:
+            for future in self._pending:
+                future.result()
+        finally:
+            if self._client is not None:
+                client, self._client = self._client, None
+                asyncio.run_coroutine_threadsafe(
+                    client.__aexit__(None, None, None), self._loop
+                ).result()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def __enter__(self) -> ArtifactPublisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class YearSimulation:
     """Runs one cycle's year on the stored clock with a script of human actions."""
 
@@ -207,6 +266,7 @@ class YearSimulation:
         self.clock = StoredClock(get_engine())
         self.run_timeout = run_timeout
         self.log = YearLog()
+        self.publisher: ArtifactPublisher | None = None  # run_together's, shared by its cycles
         self.waiting: list[_Pending] = []
         self.active_runs: set[uuid.UUID] = set()
 
@@ -414,18 +474,16 @@ class YearSimulation:
         """A table artifact, as the deployed tick leaves the month's summary (counts only)."""
         self._publish_artifact(key=key, kind="table", data=rows, description=description)
 
-    @staticmethod
-    def _publish_artifact(*, key: str, kind: str, data: object, description: str) -> None:
-        from prefect.client.orchestration import get_client
+    def _publish_artifact(self, *, key: str, kind: str, data: object, description: str) -> None:
+        """Made on the day; created by run_together's publisher beside the next steps."""
         from prefect.client.schemas.actions import ArtifactCreate
 
         artifact = ArtifactCreate(key=key, type=kind, data=data, description=description)
-
-        async def create() -> None:
-            async with get_client() as client:
-                await client.create_artifact(artifact=artifact)
-
-        asyncio.run(create())
+        if self.publisher is not None:
+            self.publisher.publish(artifact)
+            return
+        with ArtifactPublisher() as publisher:
+            publisher.publish(artifact)
 
     def _refresh(self, day: date) -> None:
         with session_scope() as session:
@@ -501,31 +559,46 @@ class YearSimulation:
                 return
 
     async def _wait_all_settled(self) -> list[tuple[uuid.UUID, str, str | None]]:
-        from deployments.prefect_api import read_run
+        from prefect.client.orchestration import get_client
 
         deadline = time.monotonic() + self.run_timeout
         waiting_keys = {p.run_id for p in self.waiting}
-        while True:
-            states = []
-            for run_id in self.active_runs:
-                run = await read_run(run_id)
-                assert run.state is not None
-                states.append(
-                    (run_id, str(run.state.name), run.state.state_details.pause_key, run.state)
+        # One client and one query a poll for all the active runs.
+        async with get_client() as client:
+            while True:
+                states = await self._run_states(client)
+                settled = all(
+                    state.is_final()
+                    or (
+                        name == "Suspended"
+                        and (run_id in waiting_keys or self._has_open_request(run_id, key))
+                    )
+                    for run_id, name, key, state in states
                 )
-            settled = all(
-                state.is_final()
-                or (
-                    name == "Suspended"
-                    and (run_id in waiting_keys or self._has_open_request(run_id, key))
-                )
-                for run_id, name, key, state in states
-            )
-            if settled:
-                return [(run_id, name, key) for run_id, name, key, _ in states]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"runs did not settle: {[(s[0], s[1]) for s in states]}")
-            await asyncio.sleep(0.2)
+                if settled:
+                    return [(run_id, name, key) for run_id, name, key, _ in states]
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"runs did not settle: {[(s[0], s[1]) for s in states]}")
+                await asyncio.sleep(0.2)
+
+    async def _run_states(
+        self, client: PrefectClient
+    ) -> list[tuple[uuid.UUID, str, str | None, State]]:
+        """Each active run's state name, pause key and state, in one query."""
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        ids = list(self.active_runs)
+        found = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids))
+        )
+        by_id = {run.id: run for run in found}
+        states = []
+        for run_id in ids:
+            run = by_id.get(run_id) or await client.read_flow_run(run_id)
+            state = run.state
+            assert state is not None
+            states.append((run_id, str(state.name), state.state_details.pause_key, state))
+        return states
 
     def _has_open_request(self, run_id: uuid.UUID, pause_key: str | None) -> bool:
         if not pause_key:
@@ -600,6 +673,17 @@ def run_together(simulations: list[YearSimulation], *, start: date, end: date) -
     organisation's long document batch never holds the lock while another's tick waits for it."""
     if not simulations:
         return
+    with ArtifactPublisher() as publisher:
+        for simulation in simulations:
+            simulation.publisher = publisher
+        try:
+            _run_days(simulations, start=start, end=end)
+        finally:
+            for simulation in simulations:
+                simulation.publisher = None
+
+
+def _run_days(simulations: list[YearSimulation], *, start: date, end: date) -> None:
     clock = simulations[0].clock
     day = start
     while day <= end:
