@@ -177,7 +177,7 @@ def render_pairing_order(
         org, cycle = _org_cycle(session, cycle_id)
         rows = pairing.pair_rows(session=session, cycle_id=cycle.id, on=on)
         ready = [r for r in rows if not r.consents_missing]
-        blocked = {
+        blocked: dict[str, Any] = {
             "blocked_pairs": sum(1 for r in rows if r.consents_missing),
             "blocked": cycle_lists.blocked_pairs_table(rows),
             "list_url": cycle_lists.list_url(
