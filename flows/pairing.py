@@ -105,7 +105,8 @@ def _pairing_steps(params: PairingParams) -> str:
         if review.decision == Decision.request_changes:
             continue
         if review.decision == Decision.reject:
-            logger.warning("Pairing stopped by the curator: %s", review.comment)
+            # Free text may name a child: it stays in the approval record, out of Prefect's logs.
+            logger.warning("Pairing stopped by the curator (comment in the approval record)")
             return review.decision.value
 
         # 3. The order fixing the pairs whose both sides consented; the director decides.

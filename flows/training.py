@@ -100,7 +100,8 @@ def _training_steps(params: TrainingParams) -> str:
             document_ids=[],
         )
         if held.decision != Decision.approve:
-            logger.warning("Training stopped by the curator: %s", held.comment)
+            # Free text may name a child: it stays in the approval record, out of Prefect's logs.
+            logger.warning("Training stopped by the curator (comment in the approval record)")
             return held.decision.value
 
     admissions = decide_admissions(
