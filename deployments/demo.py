@@ -53,10 +53,11 @@ LINK = re.compile(r"https?://\S+/approvals/[0-9a-f-]{36}\?code=[0-9]+-[A-Z2-7]{2
 TABLE_TITLES = {
     "questionnaire-import": "Импорт анкет",
     "questionnaire-errors": "Отклонённые строки анкет",
-    "consents-missing": "Нет необходимых согласий: в реестры не включены",
+    # Counts only: the names are on the staff pages /cycles/<cycle>/… (issue 11 §3).
+    "consents-missing": "Нет необходимых согласий: в реестры не включены (по ролям и причинам)",
     "training-demand": "Потребность в наставниках по формам",
-    "training-results": "Результаты обучения",
-    "pairing-blocked-1": "Не вошли в приказ: нет письменного согласия",
+    "training-results": "Результаты обучения (по формам)",
+    "pairing-blocked-1": "Не вошли в приказ: нет письменного согласия (по формам)",
     "programmes-decision": "Решение по персональным программам",
 }
 

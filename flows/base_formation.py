@@ -11,7 +11,7 @@ from flows.approvals import request_approval, settle_decision
 from flows.publishing import finish_stage, start_stage
 from models import Decision
 from tasks.base_formation import check_consents, import_questionnaires, render_registers
-from tasks.publishing import publish_documents, publish_table
+from tasks.publishing import LIST_NOTE, publish_documents, publish_table
 
 STAGE = "base-formation"
 
@@ -76,7 +76,10 @@ def _base_formation_steps(params: BaseFormationParams) -> str:
         publish_table(
             key="consents-missing",
             table=consent_check.missing,
-            description="Нет необходимых согласий: в реестры не включены",
+            description=(
+                "Нет необходимых согласий: в реестры не включены. "
+                f"{LIST_NOTE}{consent_check.list_url}"
+            ),
         )
     document_ids = render_registers(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
     publish_documents(document_ids, key="base-formation-documents")
@@ -88,7 +91,7 @@ def _base_formation_steps(params: BaseFormationParams) -> str:
         title=f"Реестры наставляемых и наставников на {params.school_year} учебный год",
         summary=(
             f"В реестры включено участников: {consent_check.eligible}; "
-            f"не включено из-за согласий: {len(consent_check.missing)}; "
+            f"не включено из-за согласий: {consent_check.missing_count}; "
             f"отклонено строк анкет: {rejected_rows}."
         ),
         document_ids=document_ids,

@@ -94,7 +94,8 @@ def _final_event_steps(params: FinalEventParams) -> str:
         if review.decision == Decision.request_changes:
             continue
         if review.decision == Decision.reject:
-            logger.warning("Final event stopped by the curator: %s", review.comment)
+            # Free text may name a child: it stays in the approval record, out of Prefect's logs.
+            logger.warning("Final event stopped by the curator (comment in the approval record)")
             return review.decision.value
         # 3. The two orders, made on the day the curator confirmed; the director decides.
         orders = issue_orders(

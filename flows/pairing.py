@@ -20,7 +20,7 @@ from tasks.pairing import (
     render_programmes,
     settle_pairing_order,
 )
-from tasks.publishing import publish_documents, publish_table
+from tasks.publishing import LIST_NOTE, publish_documents, publish_table
 from tasks.stages import pair_term
 
 STAGE = "pairing"
@@ -65,13 +65,18 @@ def _pairing_steps(params: PairingParams) -> str:
         publish_table(
             key=f"pairing-draft-{round_no}",
             table=draft.pairs,
-            description=f"Проект пар, вариант {round_no}",
+            description=(
+                f"Проект пар, вариант {round_no}: пары по формам. {LIST_NOTE}{draft.list_url}"
+            ),
         )
         if draft.search_list:
             publish_table(
                 key=f"pairing-search-list-{round_no}",
                 table=draft.search_list,
-                description="Наставляемые без наставника (лист поиска)",
+                description=(
+                    "Наставляемые без наставника (лист поиска) по причинам. "
+                    f"{LIST_NOTE}{draft.list_url}"
+                ),
             )
         # 2. Written consent of both sides (§2.6): forms to sign, status recorded by the curator.
         consent_forms = render_consent_forms(
@@ -100,7 +105,8 @@ def _pairing_steps(params: PairingParams) -> str:
         if review.decision == Decision.request_changes:
             continue
         if review.decision == Decision.reject:
-            logger.warning("Pairing stopped by the curator: %s", review.comment)
+            # Free text may name a child: it stays in the approval record, out of Prefect's logs.
+            logger.warning("Pairing stopped by the curator (comment in the approval record)")
             return review.decision.value
 
         # 3. The order fixing the pairs whose both sides consented; the director decides.
@@ -118,7 +124,9 @@ def _pairing_steps(params: PairingParams) -> str:
             publish_table(
                 key=f"pairing-blocked-{round_no}",
                 table=order.blocked,
-                description="Не вошли в приказ: нет письменного согласия",
+                description=(
+                    f"Не вошли в приказ: нет письменного согласия. {LIST_NOTE}{order.list_url}"
+                ),
             )
         if order.document_id is None:
             logger.warning("No pair has both written consents yet; back to the curator")
@@ -131,7 +139,7 @@ def _pairing_steps(params: PairingParams) -> str:
             title="Приказ о закреплении наставнических пар/групп",
             summary=(
                 f"Пар и групп в приказе: {len(order.pair_ids)}; не вошли из-за "
-                f"отсутствия согласий: {len(order.blocked)}."
+                f"отсутствия согласий: {order.blocked_pairs}."
             ),
             document_ids=[order.document_id],
         )

@@ -12,7 +12,7 @@ from flows.publishing import finish_stage, start_stage
 from models import Decision
 from tasks.common import queue_notices
 from tasks.mail import deliver_messages
-from tasks.publishing import publish_documents, publish_table
+from tasks.publishing import LIST_NOTE, publish_documents, publish_table
 from tasks.training import (
     appoint_mentors,
     decide_admissions,
@@ -64,7 +64,9 @@ def _training_steps(params: TrainingParams) -> str:
         description="Потребность в наставниках по формам",
     )
     publish_table(
-        key="training-selected", table=selection.selected, description="Отобраны для обучения"
+        key="training-selected",
+        table=selection.selected,
+        description=f"Отобраны для обучения, по формам. {LIST_NOTE}{selection.list_url}",
     )
     sessions = schedule_training(cycle_id=cycle_id)
     notices = [n | {"sessions": sessions} for n in invitations(cycle_id=cycle_id)]
@@ -92,19 +94,24 @@ def _training_steps(params: TrainingParams) -> str:
             role="curator",
             title="Обучение наставников: отметьте посещаемость",
             summary=(
-                f"Отобрано для обучения: {len(selection.selected)}. После занятий "
+                f"Отобрано для обучения: {selection.selected_count}. После занятий "
                 "внесите посещаемость (nastavnik attendance …) и подтвердите."
             ),
             document_ids=[],
         )
         if held.decision != Decision.approve:
-            logger.warning("Training stopped by the curator: %s", held.comment)
+            # Free text may name a child: it stays in the approval record, out of Prefect's logs.
+            logger.warning("Training stopped by the curator (comment in the approval record)")
             return held.decision.value
 
     admissions = decide_admissions(
         cycle_id=cycle_id, min_mandatory_share=params.min_mandatory_share
     )
-    publish_table(key="training-results", table=admissions.rows, description="Результаты обучения")
+    publish_table(
+        key="training-results",
+        table=admissions.rows,
+        description=f"Результаты обучения, по формам. {LIST_NOTE}{admissions.list_url}",
+    )
     order_id = render_mentors_order(cycle_id=cycle_id, on=on, flow_run_id=flow_run_id)
     publish_documents([order_id], key="training-documents")
     outcome = request_approval(

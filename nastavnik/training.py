@@ -493,7 +493,7 @@ class _Mentors:
             participant, person = match.found
             admission = self.admissions.get(participant.id)
             if admission is None or not admission.selected:
-                message = f"{person.full_name} не отобран(а) в наставники этого цикла"
+                message = f"«{person.full_name}» не отобран(а) в наставники этого цикла"
                 return None, match.field, message
             return participant, "", ""
         if match.problem == MISSING:

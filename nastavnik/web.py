@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from models import (
+    AccountRole,
     ApprovalDecision,
     ApprovalRequest,
     ApprovalStatus,
@@ -42,6 +43,7 @@ from nastavnik import (
     access,
     approvals,
     completion,
+    cycle_lists,
     dashboard,
     deliveries,
     documents,
@@ -66,6 +68,7 @@ from nastavnik.web_access import (
     current_viewer,
     install_sign_in,
     require_cycle_access,
+    require_role,
 )
 
 logger = logging.getLogger(__name__)
@@ -606,6 +609,7 @@ def create_app(
     _operator_delivery_routes(app, settings=settings, engine=engine, clock=clock)
     _department_dashboard_routes(app, settings=settings, engine=engine, clock=clock)
     _department_report_routes(app, settings=settings, engine=engine, clock=clock)
+    _cycle_list_routes(app, settings=settings, engine=engine, clock=clock)
     return app
 
 
@@ -1116,3 +1120,52 @@ def _department_report_routes(
                     "submitted_on": submission.submitted_on.isoformat(),
                 }
             )
+
+
+# --- Who is who in a cycle: the lists behind the artifacts' counts (issue 11 §3) ----------------
+
+# The organisation's own staff only: a department sees its members' figures, never a child's name.
+CYCLE_LIST_ROLES = (AccountRole.curator, AccountRole.director)
+
+
+def _cycle_list_routes(
+    app: FastAPI, *, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """GET /cycles/{cycle_id}/consents, …/pairs, …/mentors: the people behind the counts a run's
+    artifacts show (who lacks which consent; the pairs, groups and search list; the mentors'
+    selection and training), for the curator and director of the cycle's organisation only."""
+
+    def today() -> date:
+        return clock().astimezone(ZoneInfo(settings.timezone)).date()
+
+    def list_page(
+        request: Request, viewer: access.Viewer, template: str, build: Callable[..., Any]
+    ) -> HTMLResponse:
+        cycle_id = uuid.UUID(str(request.path_params["cycle_id"]))
+        with Session(engine) as session:
+            try:
+                listing = build(session=session, cycle_id=cycle_id, on=today())
+            except LookupError as error:
+                raise HTTPException(404, str(error)) from None
+        return _page(
+            template,
+            listing=listing,
+            pages=cycle_lists.LIST_PAGES,
+            role_ru=cycle_lists.ROLE_RU,
+            viewer=viewer,
+            csrf_token=csrf_token(request),
+        )
+
+    staff = [Depends(require_cycle_access()), Depends(require_role(*CYCLE_LIST_ROLES))]
+
+    @app.get("/cycles/{cycle_id}/consents", response_class=HTMLResponse, dependencies=staff)
+    def cycle_consents(request: Request, cycle_id: uuid.UUID, viewer: Signed) -> HTMLResponse:
+        return list_page(request, viewer, "cycle_consents.html", cycle_lists.consents_list)
+
+    @app.get("/cycles/{cycle_id}/pairs", response_class=HTMLResponse, dependencies=staff)
+    def cycle_pairs(request: Request, cycle_id: uuid.UUID, viewer: Signed) -> HTMLResponse:
+        return list_page(request, viewer, "cycle_pairs.html", cycle_lists.pairs_list)
+
+    @app.get("/cycles/{cycle_id}/mentors", response_class=HTMLResponse, dependencies=staff)
+    def cycle_mentors(request: Request, cycle_id: uuid.UUID, viewer: Signed) -> HTMLResponse:
+        return list_page(request, viewer, "cycle_mentors.html", cycle_lists.mentors_list)

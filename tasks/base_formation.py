@@ -11,7 +11,7 @@ from prefect import task
 from pydantic import BaseModel
 
 from models import Cycle, Organization, Role
-from nastavnik import consents, documents, questionnaires, repository
+from nastavnik import consents, cycle_lists, documents, questionnaires, repository
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
@@ -32,10 +32,13 @@ class ImportSummary(BaseModel):
 
 
 class ConsentSummary(BaseModel):
-    """How many may enter the registers, and who is missing which consent."""
+    """How many may enter the registers; those missing a consent counted per role and reason
+    (the names are on the staff page at ``list_url``)."""
 
     eligible: int
-    missing: list[dict[str, str]]
+    missing_count: int
+    missing: list[dict[str, Any]]
+    list_url: str
 
 
 def _import_one(*, cycle_id: uuid.UUID, path: Path, role: Role) -> ImportSummary:
@@ -52,7 +55,7 @@ def _import_one(*, cycle_id: uuid.UUID, path: Path, role: Role) -> ImportSummary
             "Файл": path.name,
             "Строка": "",
             "Поле": "",
-            "Ошибка": str(error),
+            "Ошибка": cycle_lists.without_typed_values(str(error)),
         }
         return ImportSummary(file=path.name, role=role.value, errors=[row])
     return ImportSummary(
@@ -63,7 +66,8 @@ def _import_one(*, cycle_id: uuid.UUID, path: Path, role: Role) -> ImportSummary
         unchanged=report.unchanged,
         consents=report.consents_recorded,
         ignored_columns=report.ignored_columns,
-        errors=report.as_rows(),
+        # Shown in the run's artifact: the typed values stay out of the messages.
+        errors=cycle_lists.rejected_rows_table(report.as_rows()),
     )
 
 
@@ -106,19 +110,16 @@ def import_questionnaires(
     persist_result=True,
 )
 def check_consents(*, cycle_id: str, on: date) -> ConsentSummary:
-    """Who may enter the registers on the date, and who is missing which consent."""
+    """How many may enter the registers on the date; the missing consents counted."""
     with session_scope() as session:
         check = consents.check_consents(session=session, cycle_id=uuid.UUID(cycle_id), on=on)
         return ConsentSummary(
             eligible=len(check.eligible),
-            missing=[
-                {
-                    "ФИО": m.full_name,
-                    "Роль": "наставник" if m.role == Role.mentor else "наставляемый",
-                    "Причина": m.reason,
-                }
-                for m in check.missing
-            ],
+            missing_count=len(check.missing),
+            missing=cycle_lists.consents_missing_table(check.missing),
+            list_url=cycle_lists.list_url(
+                web_base_url=get_settings().web_base_url, cycle_id=cycle_id, page="consents"
+            ),
         )
 
 

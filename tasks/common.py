@@ -91,7 +91,11 @@ def queue_notices(
             links = [{**link, "url": ""} for link in links]
         for notice in notices:
             if not notice.get("to"):
-                get_run_logger().warning("notice without address: %r", notice)
+                # By key only: a notice holds names (the recipient's, the pair's), and every
+                # Prefect user reads the run's logs.
+                get_run_logger().warning(
+                    "%s notice %s has no address: not sent", template, notice.get("key")
+                )
                 continue
             message = mail.enqueue_templated(
                 session=session,

@@ -22,7 +22,7 @@ from models import (
     PersonalProgramme,
     ProgrammeStatus,
 )
-from nastavnik import documents, pairing, policy, programmes
+from nastavnik import cycle_lists, documents, pairing, policy, programmes
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
@@ -44,10 +44,11 @@ class DraftSummary(BaseModel):
     matched: int
     unmatched: int
     total_score: float
-    worst_name: str
     worst_score: float | None
+    # Counts per form and per reason for the run's artifacts; the names are on the staff page.
     pairs: list[dict[str, Any]]
-    search_list: list[dict[str, str]]
+    search_list: list[dict[str, Any]]
+    list_url: str
 
 
 @task(
@@ -100,21 +101,12 @@ def match_pairs(*, cycle_id: str, on: date, flow_run_id: str, round_no: int) -> 
             matched=summary.matched,
             unmatched=summary.unmatched,
             total_score=summary.total_score,
-            worst_name=summary.worst_name,
             worst_score=summary.worst_score,
-            pairs=[
-                {
-                    "№": r.number,
-                    "Наставник": r.mentor_name,
-                    "Наставляемые": ", ".join(r.mentee_names),
-                    "Форма": r.form,
-                    "Совместимость": f"{r.score:.0%}",
-                    "Причины": "; ".join(r.reasons),
-                    "Закреплена куратором": "да" if r.locked else "",
-                }
-                for r in rows
-            ],
-            search_list=[{"ФИО": w["full_name"], "Причина": w["reason"]} for w in waiting],
+            pairs=cycle_lists.pairs_table(rows),
+            search_list=cycle_lists.search_list_table(waiting),
+            list_url=cycle_lists.list_url(
+                web_base_url=get_settings().web_base_url, cycle_id=cycle_id, page="pairs"
+            ),
         )
 
 
@@ -164,7 +156,10 @@ class OrderDraft(BaseModel):
 
     document_id: str | None
     pair_ids: list[str]
-    blocked: list[dict[str, str]]
+    # Left out for want of a written consent: counted per form (names on the staff page).
+    blocked_pairs: int
+    blocked: list[dict[str, Any]]
+    list_url: str
 
 
 @task(
@@ -182,17 +177,15 @@ def render_pairing_order(
         org, cycle = _org_cycle(session, cycle_id)
         rows = pairing.pair_rows(session=session, cycle_id=cycle.id, on=on)
         ready = [r for r in rows if not r.consents_missing]
-        blocked = [
-            {
-                "Наставник": r.mentor_name,
-                "Наставляемые": ", ".join(r.mentee_names),
-                "Нет письменного согласия": ", ".join(r.consents_missing),
-            }
-            for r in rows
-            if r.consents_missing
-        ]
+        blocked: dict[str, Any] = {
+            "blocked_pairs": sum(1 for r in rows if r.consents_missing),
+            "blocked": cycle_lists.blocked_pairs_table(rows),
+            "list_url": cycle_lists.list_url(
+                web_base_url=get_settings().web_base_url, cycle_id=cycle_id, page="pairs"
+            ),
+        }
         if not ready:
-            return OrderDraft(document_id=None, pair_ids=[], blocked=blocked)
+            return OrderDraft(document_id=None, pair_ids=[], **blocked)
         for number, row in enumerate(ready, start=1):
             row.number = number
         document = documents.issue_document(
@@ -230,7 +223,7 @@ def render_pairing_order(
         return OrderDraft(
             document_id=str(document.id),
             pair_ids=[str(r.pair_id) for r in ready],
-            blocked=blocked,
+            **blocked,
         )
 
 

@@ -22,6 +22,10 @@ from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
 
+# Before the link to a staff page (nastavnik.cycle_lists) in a table artifact's description: the
+# artifact shows counts, the page lists the people to the curator and director, signed in.
+LIST_NOTE = "Список с ФИО (вход для куратора и директора): "
+
 
 @task(name="publish-table", cache_policy=WITHIN_RUN, persist_result=True)
 def publish_table(*, key: str, table: list[dict[str, Any]], description: str) -> None:

@@ -18,7 +18,7 @@ from models import (
     Participant,
     Person,
 )
-from nastavnik import documents, policy, training
+from nastavnik import cycle_lists, documents, policy, training
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import WITHIN_RUN
@@ -29,8 +29,11 @@ class SelectionSummary(BaseModel):
     """Demand per form and who was selected for training."""
 
     demand: list[dict[str, Any]]
+    selected_count: int
+    # Counted per form for the run's artifact; the names are on the staff page at list_url.
     selected: list[dict[str, Any]]
     not_selected: int
+    list_url: str
 
 
 @task(
@@ -62,11 +65,12 @@ def select_mentors(*, cycle_id: str, on: date) -> SelectionSummary:
                 }
                 for d in result.demand
             ],
-            selected=[
-                {"ФИО": r.full_name, "Форма": r.form.value, "Основание": r.reason}
-                for r in result.selected
-            ],
+            selected_count=len(result.selected),
+            selected=cycle_lists.selected_mentors_table(result.selected),
             not_selected=len(result.not_selected),
+            list_url=cycle_lists.list_url(
+                web_base_url=get_settings().web_base_url, cycle_id=cycle_id, page="mentors"
+            ),
         )
 
 
@@ -137,14 +141,17 @@ def import_attendance(*, cycle_id: str, files: list[str]) -> list[dict[str, str 
             path=Path(name),
             max_bytes=get_settings().max_import_bytes,
         )
-        errors.extend(report.as_rows())
+        # Shown in the run's artifact: the typed names and addresses stay out of the messages.
+        errors.extend(cycle_lists.rejected_rows_table(report.as_rows()))
     return errors
 
 
 class AdmissionsSummary(BaseModel):
-    """The training results table and its counts, as the order's request summarises them."""
+    """The training results counted per form, as the order's request summarises them (the names
+    are on the staff page at list_url)."""
 
     rows: list[dict[str, Any]]
+    list_url: str
     selected: int
     admitted: int
 
@@ -169,15 +176,10 @@ def decide_admissions(*, cycle_id: str, min_mandatory_share: float) -> Admission
             if row.selected
         ]
         return AdmissionsSummary(
-            rows=[
-                {
-                    "ФИО": r.full_name,
-                    "Форма": r.form,
-                    "Результат обучения": r.training_result,
-                    "Допущен": "да" if r.admitted else "нет",
-                }
-                for r in rows
-            ],
+            rows=cycle_lists.admissions_table(rows),
+            list_url=cycle_lists.list_url(
+                web_base_url=get_settings().web_base_url, cycle_id=cycle_id, page="mentors"
+            ),
             selected=len(rows),
             admitted=sum(1 for r in rows if r.admitted),
         )

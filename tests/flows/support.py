@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -164,6 +165,50 @@ def artifacts(run_id: uuid.UUID) -> list[Any]:
             )
 
     return asyncio.run(read())
+
+
+def shown_data(artifact: Any) -> str:
+    """The artifact's data as its reader sees it: a table is stored as JSON with escaped
+    Cyrillic, decoded here so that a name in it would be found."""
+    data = artifact.data
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return data
+    return json.dumps(data, ensure_ascii=False)
+
+
+def participant_data(cycle_id: uuid.UUID) -> list[str]:
+    """Every participant's name, e-mail, phone and birth date, as an artifact could print them."""
+    from models import Participant, Person
+
+    values: set[str] = set()
+    with session_scope() as session:
+        people = session.exec(
+            select(Person)
+            .join(Participant, Participant.person_id == Person.id)  # type: ignore[arg-type]
+            .where(Participant.cycle_id == cycle_id)
+        ).all()
+        for person in people:
+            values |= {person.full_name, f"{person.last_name} {person.first_name}"}
+            values |= {person.email, person.phone}
+            if person.birth_date is not None:
+                values |= {f"{person.birth_date:%d.%m.%Y}", person.birth_date.isoformat()}
+    return sorted(v for v in values if v and len(v) > 3)
+
+
+def assert_artifacts_name_no_one(run_id: uuid.UUID, cycle_id: uuid.UUID) -> list[str]:
+    """Every Prefect user sees a run's artifacts: none carries a participant's name, e-mail,
+    phone or birth date (issue 11 §3); returns the keys of the run's artifacts."""
+    personal = participant_data(cycle_id)
+    assert personal, "the cycle has no participants to look for"
+    made = artifacts(run_id)
+    for artifact in made:
+        shown = f"{artifact.key} {artifact.description} {shown_data(artifact)}"
+        leaked = [value for value in personal if value in shown]
+        assert not leaked, (artifact.key, leaked[:3])
+    return [a.key for a in made if a.key]
 
 
 # --------------------------------------------------------------------------- processes of our own

@@ -174,6 +174,14 @@ def test_approval_with_valid_code_completes_without_duplicate_mail_or_documents(
         ("c*****r@school2.example.ru", "отправлено"),
     ]
     assert "director@" not in json.dumps(rows, ensure_ascii=False)
+    # A minor without a legal representative's consent is counted, not named (issue 11 §3).
+    cycle_id = _request(run_id).cycle_id
+    keys = support.assert_artifacts_name_no_one(run_id, cycle_id)
+    assert "consents-missing" in keys
+    missing = next(a for a in made if a.key == "consents-missing")
+    shown = support.shown_data(missing)
+    assert "наставляемый" in shown and "законного представителя" in shown
+    assert f"/cycles/{cycle_id}/consents" in str(missing.description)
 
 
 def test_forged_expired_and_replayed_codes_are_refused_and_the_run_keeps_waiting(

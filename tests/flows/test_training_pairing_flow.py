@@ -109,6 +109,9 @@ def test_training_selects_admits_and_appoints_mentors_by_order(
     assert sorted(m.to_addr for m in appointed) == ["gromova@example.ru", "max.l@example.ru"]
     _assert_each_mail_received_once(flow_stack, run_id)
     assert [d.status.value for d in support.documents(run_id)] == ["approved"]
+    # The selection and the results are counted per form; the names are on the staff page.
+    keys = support.assert_artifacts_name_no_one(run_id, cycle_id)
+    assert {"training-selected", "training-results"} <= set(keys)
 
 
 def test_pairing_with_changes_then_approval_and_programmes_with_an_exception(
@@ -226,6 +229,11 @@ def test_pairing_with_changes_then_approval_and_programmes_with_an_exception(
         ]
         assert received and all(not list(r.iter_attachments()) for r in received)
     _assert_each_mail_received_once(flow_stack, run_id)
+    # Pairs, the search list and the pairs waiting for a consent are counted, nobody named.
+    keys = support.assert_artifacts_name_no_one(run_id, cycle_id)
+    assert {"pairing-draft-1", "pairing-blocked-1", "pairing-draft-2"} <= set(keys)
+    blocked = next(a for a in support.artifacts(run_id) if a.key == "pairing-blocked-1")
+    assert f"/cycles/{cycle_id}/pairs" in str(blocked.description)
 
 
 def _participants(
