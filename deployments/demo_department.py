@@ -44,6 +44,7 @@ from nastavnik.smtp_sink import UNKNOWN_MAILBOXES
 
 SCHOOL_YEAR = "2026/2027"
 OPERATOR = "Романова Т. С., оператор"
+REPORT_KIND_RU = {"information": "информационный", "interim": "промежуточный", "final": "итоговый"}
 # The college's director's mailbox is missing from before the analytic report (11–20 July) until
 # after it is mailed; the operator retries once it is back.
 MAILBOX_LOST, MAILBOX_RESTORED = date(2027, 7, 8), date(2027, 7, 26)
@@ -312,8 +313,11 @@ def run_department_demo(*, settings: Settings, console: Console, exit_when_done:
 def _print_department(
     console: Console, settings: Settings, department_cycle: uuid.UUID, seconds: float
 ) -> None:
+    from sqlmodel import select
+
     from deployments.demo import YEAR_END
-    from nastavnik import report_requests
+    from models import Document, DocumentStatus
+    from nastavnik.documents import document_file
 
     console.rule("Отдел образования: отчёты организаций")
     with session_scope() as session:
@@ -334,10 +338,22 @@ def _print_department(
         for state in states:
             table.add_row(
                 names.get(state.request.organization_id, "?"),
-                state.request.title,
+                REPORT_KIND_RU.get(state.request.kind, state.request.kind),
                 f"{state.request.due_on:%d.%m.%Y}",
                 f"{state.submitted_on:%d.%m.%Y}" if state.submitted_on else "—",
                 report_requests.STATUS_RU[state.status],
             )
+        documents = session.exec(
+            select(Document).where(
+                Document.cycle_id == department_cycle, Document.status == DocumentStatus.approved
+            )
+        ).all()
+        paths = [(d.title, document_file(settings=settings, document=d)) for d in documents]
     console.print(table)
+    for title, path in paths:
+        console.print(f"{title}: {path.resolve()}")
+    console.print(
+        f"Мониторинг организаций: {settings.web_base_url}/department/{DEPARTMENT_ORG['code']} "
+        f"(ссылка с токеном: nastavnik department dashboard-link {DEPARTMENT_ORG['code']})"
+    )
     console.print(f"Demo complete in {seconds:.1f} s.")

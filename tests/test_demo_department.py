@@ -69,7 +69,8 @@ def department_visible(data: Path) -> dict[str, str]:
             seen[f"document {document.title}"] = _pdf_text(path.read_bytes())
         for submission in session.exec(select(ReportSubmission)):
             seen[f"payload {submission.id}"] = json.dumps(submission.payload, ensure_ascii=False)
-            seen[f"report pdf {submission.id}"] = _pdf_text(Path(submission.pdf_path).read_bytes())
+            pdf = data / submission.pdf_path  # stored relative to the data directory
+            seen[f"report pdf {submission.id}"] = _pdf_text(pdf.read_bytes())
     now = datetime(2027, 8, 31, 12, tzinfo=UTC)
     app = web.create_app(
         settings=settings, engine=engine, resume=lambda *a, **k: None, clock=lambda: now
@@ -94,11 +95,19 @@ def department_visible(data: Path) -> dict[str, str]:
             if DEPARTMENT in json.loads(tags) or "organisation-report" in json.loads(tags)
         ]
         marks = ",".join("?" for _ in runs)
-        for key, data_ in prefect.execute(
-            f"SELECT key, data FROM artifact WHERE flow_run_id IN ({marks}) OR key LIKE ?",
-            [*runs, "department-%"],
+        for number, (key, description, data_) in enumerate(
+            prefect.execute(
+                f"SELECT key, description, data FROM artifact WHERE flow_run_id IN ({marks}) "
+                "OR key LIKE ?",
+                [*runs, "department-%"],
+            )
         ):
-            seen[f"artifact {key}"] = str(data_)
+            # Table artifacts are JSON with Cyrillic escaped: decode before searching.
+            try:
+                text = json.dumps(json.loads(data_), ensure_ascii=False)
+            except (TypeError, ValueError):
+                text = str(data_)
+            seen[f"artifact {key} {number}"] = f"{description}\n{text}"
         seen["logs"] = "\n".join(
             message
             for (message,) in prefect.execute(
