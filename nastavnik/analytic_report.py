@@ -30,9 +30,10 @@ from nastavnik.completion_documents import _CHART_RC as CHART_RC
 from nastavnik.completion_documents import (
     MENTEES_COLOUR,
     MENTORS_COLOUR,
-    SHARE_COLOUR,
     Chart,
+    ShareBar,
     chart_lock,
+    share_bars_svg,
 )
 from nastavnik.completion_documents import _svg as chart_svg
 from nastavnik.org_report import IndicatorFigure, OrganisationFigures, OrganisationReport
@@ -593,32 +594,22 @@ def build_report(*, session: Session, cycle_id: uuid.UUID, today: date) -> Analy
 
 def coverage_chart_svg(rows: Sequence[OrganisationRow]) -> str:
     """Horizontal bars, 0–100 %: each organisation's coverage with what was counted."""
-    from matplotlib import rc_context
-    from matplotlib.figure import Figure
-
-    with chart_lock, rc_context(CHART_RC):
-        figure = Figure(figsize=(7.0, 0.7 + 0.45 * max(len(rows), 1)))
-        axes = figure.add_axes((0.36, 0.16, 0.62, 0.78))
-        for y, row in enumerate(rows):
-            percent = (row.coverage or 0) * 100
-            axes.barh(y, percent, height=0.55, color=SHARE_COLOUR, gid=f"coverage-{row.code}")
-            cover = row.figures.coverage
-            axes.text(
-                min(percent, 100) + 1.5,
-                y,
-                f"{percent_ru(row.coverage)} ({cover.mentees_with_mentor} из {cover.mentees})",
-                va="center",
-                fontsize=7.5,
+    return share_bars_svg(
+        [
+            ShareBar(
+                row.name,
+                row.coverage,
+                f"{percent_ru(row.coverage)} ({row.figures.coverage.mentees_with_mentor} из "
+                f"{row.figures.coverage.mentees})",
+                f"coverage-{row.code}",
             )
-        axes.set_yticks(range(len(rows)), [r.name for r in rows])
-        axes.set_ylim(len(rows) - 0.5, -0.5)
-        axes.set_xlim(0, 130)
-        axes.set_xticks([0, 25, 50, 75, 100], ["0 %", "25 %", "50 %", "75 %", "100 %"])
-        axes.axvline(COVERAGE_TARGET * 100, color="#9e9e9e", linewidth=0.6, linestyle="--")
-        axes.spines[["top", "right"]].set_visible(False)
-        axes.grid(axis="x", color="#e0e0e0", linewidth=0.5)
-        axes.set_axisbelow(True)
-        return chart_svg(figure)
+            for row in rows
+        ],
+        base_height=0.7,
+        row_height=0.45,
+        axes_rect=(0.36, 0.16, 0.62, 0.78),
+        target=COVERAGE_TARGET,
+    )
 
 
 def _grouped_bars(

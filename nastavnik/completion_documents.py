@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -90,33 +91,58 @@ def _ru(number: float) -> str:
     return f"{number:.1f}".replace(".", ",")
 
 
-def shares_chart_svg(result: CycleIndicators) -> str:
-    """Horizontal bars, 0–100 %: every share indicator with its value and what was counted."""
+@dataclass(frozen=True)
+class ShareBar:
+    """One bar of a 0–100 % chart: its label, the share (None: nothing counted), the text at
+    its end and its SVG id."""
+
+    label: str
+    share: float | None
+    text: str
+    gid: str
+
+
+def share_bars_svg(
+    bars: Sequence[ShareBar],
+    *,
+    base_height: float = 0.6,
+    row_height: float = 0.5,
+    axes_rect: tuple[float, float, float, float] = (0.44, 0.2, 0.54, 0.72),
+    target: float | None = None,
+) -> str:
+    """Horizontal bars, 0–100 %, each with its value and what was counted written at its end
+    (and a dashed line at the target share when one is given)."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    shares = [i for i in result.overall if i.kind == SHARE]
     with chart_lock, rc_context(_CHART_RC):
-        figure = Figure(figsize=(7.0, 0.6 + 0.5 * len(shares)))
-        axes = figure.add_axes((0.44, 0.2, 0.54, 0.72))
-        for y, item in enumerate(shares):
-            percent = (item.value or 0) * 100
-            axes.barh(y, percent, height=0.55, color=SHARE_COLOUR, gid=f"bar-{item.key}")
-            axes.text(
-                min(percent, 100) + 1.5,
-                y,
-                f"{item.value_ru} ({item.counted_ru})",
-                va="center",
-                fontsize=7.5,
-            )
-        axes.set_yticks(range(len(shares)), [i.title_ru for i in shares])
-        axes.set_ylim(len(shares) - 0.5, -0.5)
+        figure = Figure(figsize=(7.0, base_height + row_height * max(len(bars), 1)))
+        axes = figure.add_axes(axes_rect)
+        for y, bar in enumerate(bars):
+            percent = (bar.share or 0) * 100
+            axes.barh(y, percent, height=0.55, color=SHARE_COLOUR, gid=bar.gid)
+            axes.text(min(percent, 100) + 1.5, y, bar.text, va="center", fontsize=7.5)
+        axes.set_yticks(range(len(bars)), [bar.label for bar in bars])
+        axes.set_ylim(len(bars) - 0.5, -0.5)
         axes.set_xlim(0, 130)
         axes.set_xticks([0, 25, 50, 75, 100], ["0 %", "25 %", "50 %", "75 %", "100 %"])
+        if target is not None:
+            axes.axvline(target * 100, color="#9e9e9e", linewidth=0.6, linestyle="--")
         axes.spines[["top", "right"]].set_visible(False)
         axes.grid(axis="x", color="#e0e0e0", linewidth=0.5)
         axes.set_axisbelow(True)
         return _svg(figure)
+
+
+def shares_chart_svg(result: CycleIndicators) -> str:
+    """Horizontal bars, 0–100 %: every share indicator with its value and what was counted."""
+    return share_bars_svg(
+        [
+            ShareBar(i.title_ru, i.value, f"{i.value_ru} ({i.counted_ru})", f"bar-{i.key}")
+            for i in result.overall
+            if i.kind == SHARE
+        ]
+    )
 
 
 def satisfaction_chart_svg(result: CycleIndicators) -> str:
