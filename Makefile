@@ -12,7 +12,7 @@ demo: setup
 	$(UV) run nastavnik demo $(ARGS)
 
 test: setup
-	$(UV) run pytest -q $(PYTEST_ARGS)
+	$(UV) run pytest -q --durations=12 $(PYTEST_ARGS)
 
 lint: setup
 	$(UV) run ruff check . && $(UV) run ruff format --check . && $(UV) run mypy nastavnik models deployments
