@@ -43,8 +43,8 @@ DUE_PHRASES = _due_phrases()
 
 def test_the_roadmaps_hold_due_rules_to_read() -> None:
     files = {file for file, _key, _due, _year in DUE_PHRASES}
-    assert len(files) == 5  # the four seeds and the demo school's roadmap
-    assert len(DUE_PHRASES) == 15 + 25 + 37 + 6 + 15
+    assert len(files) == 6  # the four seeds, the demo school's and the demo department's roadmaps
+    assert len(DUE_PHRASES) == 15 + 25 + 37 + 6 + 15 + 5
 
 
 @pytest.mark.parametrize(
