@@ -88,9 +88,7 @@ def _read_proc(pid: int) -> tuple[int, int, float, str, int] | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return None
-    fields = {
-        line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in status.splitlines()
-    }
+    fields = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in status.splitlines()}
     rss = int(fields.get("VmRSS", "0 kB").split()[0])
     hwm = int(fields.get("VmHWM", "0 kB").split()[0])
     after_name = stat.rsplit(")", 1)[1].split()
@@ -224,7 +222,9 @@ def _running_intervals(states: list[Any]) -> tuple[list[tuple[float, float]], fl
     return intervals, starting, queued, starts
 
 
-def _concurrency(intervals: list[tuple[float, float]], begin: float, end: float) -> tuple[float, float]:
+def _concurrency(
+    intervals: list[tuple[float, float]], begin: float, end: float
+) -> tuple[float, float]:
     """Time-weighted mean of intervals open at once over [begin, end], and the share with ≥ 2."""
     events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
     open_now, last, weighted, two_or_more = 0, begin, 0.0, 0.0
@@ -239,7 +239,12 @@ def _concurrency(intervals: list[tuple[float, float]], begin: float, end: float)
 
 
 def _task_kind(name: str) -> str:
-    if name.startswith("render") or "pdf" in name or "programmes" in name or "consent-forms" in name:
+    if (
+        name.startswith("render")
+        or "pdf" in name
+        or "programmes" in name
+        or "consent-forms" in name
+    ):
         return "PDF rendering"
     if "deliver" in name or "mail" in name or "notices" in name:
         return "mail"
@@ -303,6 +308,8 @@ def run_department(organisations: int, workers: int) -> dict[str, Any]:
 
 
 def _year(stack: Any, organisations: int, workers: int) -> dict[str, Any]:
+    from sqlmodel import func, select
+
     from deployments.demo import (
         YEAR_END,
         YEAR_START,
@@ -321,7 +328,6 @@ def _year(stack: Any, organisations: int, workers: int) -> dict[str, Any]:
     from models import Participant
     from nastavnik.db import session_scope
     from nastavnik.settings import get_settings
-    from sqlmodel import func, select
 
     use_simulated_clock()
     settings = get_settings()
@@ -460,7 +466,9 @@ def report(result: dict[str, Any]) -> str:
         )
     rss = ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(result["peak_rss_mb"].items()))
     lines.append(f"  peak RSS (largest process of each kind): {rss}")
-    cpu = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(result["cpu"].items(), key=lambda kv: -kv[1]))
+    cpu = ", ".join(
+        f"{k} {v:.0f} s" for k, v in sorted(result["cpu"].items(), key=lambda kv: -kv[1])
+    )
     lines.append(f"  CPU: {cpu}")
     orchestration = sum(result["orchestration"].values())
     lines.append(
