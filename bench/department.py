@@ -266,7 +266,7 @@ def _database_sizes(config: Any) -> dict[str, int]:
 # --- one year ----------------------------------------------------------------------------------
 
 
-def run_department(organisations: int, workers: int) -> dict[str, Any]:
+def run_department(organisations: int, workers: int, serial: bool) -> dict[str, Any]:
     """In this process: the layout, the department and its members, then the timed year."""
     from deployments.production import (
         ProductionConfig,
@@ -300,14 +300,14 @@ def run_department(organisations: int, workers: int) -> dict[str, Any]:
     try:
         stack.start()
         _log(f"layout up in {time.monotonic() - began:.1f} s ({workers} worker(s), limit 1)")
-        return _year(stack, organisations, workers)
+        return _year(stack, organisations, workers, serial)
     finally:
         stack.stop()
         sink.stop()
         drop_databases(config)
 
 
-def _year(stack: Any, organisations: int, workers: int) -> dict[str, Any]:
+def _year(stack: Any, organisations: int, workers: int, serial: bool) -> dict[str, Any]:
     from sqlmodel import func, select
 
     from deployments.demo import (
@@ -344,6 +344,8 @@ def _year(stack: Any, organisations: int, workers: int) -> dict[str, Any]:
                 script=script,
                 decide=decide,
                 on_line=lambda day, line: _log(f"{day:%d.%m.%Y} {code}: {line}"),
+                # With one worker, one organisation's runs queue behind all the others'.
+                run_timeout=3600,
             )
         )
 
@@ -371,7 +373,7 @@ def _year(stack: Any, organisations: int, workers: int) -> dict[str, Any]:
     sampler.start()
     cpu_self_before = time.process_time()
     started = time.time()
-    run_together(simulations, start=YEAR_START, end=YEAR_END)
+    run_together(simulations, start=YEAR_START, end=YEAR_END, concurrent=not serial)
     ended = time.time()
     wall = ended - started
     sampler.stop()
@@ -411,6 +413,7 @@ def _year(stack: Any, organisations: int, workers: int) -> dict[str, Any]:
     return {
         "organisations": organisations,
         "workers": workers,
+        "mode": "serial" if serial else "concurrent",
         "participants": int(participants),
         "wall": wall,
         "flow_runs": len(flow_runs),
@@ -450,7 +453,8 @@ def report(result: dict[str, Any]) -> str:
     wall = result["wall"]
     n = result["organisations"]
     lines = [
-        f"{n} organisation(s) + the department, {result['workers']} worker(s) limited to 1 run:"
+        f"{n} organisation(s) + the department, {result['workers']} worker(s) limited to 1 run,"
+        f" run_together {result.get('mode', 'serial')}:"
         f" wall {wall:.0f} s ({wall / n:.0f} s per organisation),"
         f" {result['participants']} participants, {result['days']} days with events,"
         f" {result['decisions']} decisions",
@@ -493,7 +497,7 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _run_child(organisations: int, workers: int, scratch: Path) -> dict[str, Any]:
+def _run_child(organisations: int, workers: int, serial: bool, scratch: Path) -> dict[str, Any]:
     """One worker count in a fresh process, data directory and set of ports."""
     data = scratch / f"n{organisations}-w{workers}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NASTAVNIK_"))}
@@ -508,6 +512,7 @@ def _run_child(organisations: int, workers: int, scratch: Path) -> dict[str, Any
     out = scratch / f"n{organisations}-w{workers}.json"
     command = [sys.executable, __file__, "--child", str(out)]
     command += ["--organisations", str(organisations), "--workers", str(workers)]
+    command += ["--serial"] if serial else []
     subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True)
     return dict(json.loads(out.read_text()))
 
@@ -517,10 +522,15 @@ def main() -> None:
     parser.add_argument("--organisations", type=int, default=2)
     parser.add_argument("--workers", default="1,2", help="worker counts, one year each")
     parser.add_argument("--keep", type=Path, help="keep data, logs and results in this directory")
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="organisations one after another each day (as on SQLite), not settled together",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = run_department(args.organisations, int(args.workers))
+        result = run_department(args.organisations, int(args.workers), args.serial)
         args.child.write_text(json.dumps(result, default=str))
         print(report(result), flush=True)
         return
@@ -530,7 +540,7 @@ def main() -> None:
         scratch.mkdir(parents=True, exist_ok=True)
         results = {}
         for workers in (int(w) for w in args.workers.split(",")):
-            results[workers] = _run_child(args.organisations, workers, scratch)
+            results[workers] = _run_child(args.organisations, workers, args.serial, scratch)
     print()
     for result in results.values():
         print(report(result))
