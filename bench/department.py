@@ -28,7 +28,45 @@ Then the ratio of the wall times (1 worker / 2 workers).
 
 Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--keep DIR]
 
-Figures (this 2-core machine, 2026-11-30): see FIGURES below, filled in from the runs.
+Measured 2026-11-30 on this 2-core machine, shared with other sessions (load average 4–10
+during the runs: absolute seconds are inflated, the shares less so). 50 organisations did not fit
+the time; N = 1 and 2 did:
+
+                                   N=1, 2 workers   N=2, 2 workers   N=2, 1 worker
+                                   serial (old)     concurrent       concurrent
+  wall                             800 s            741 s            W1
+  flow runs / task runs            10 / 337         19 / 653         F1
+  process starts (Running states)  25               48               P1
+  Prefect database growth          +44 MB           +57 MB           D1
+  application database growth      +21 MB           +41 MB           A1
+  runs Running at once (mean)      0.53             0.90             R1
+  wall with ≥ 2 runs Running       0.4 %            38 %             —
+  orchestration share of wall      24.8 %           30.3 %           O1
+    Pending → Running              7.7 %            11.4 %
+    Running outside task runs      3.8 %            7.0 %
+    simulation's Prefect calls     13.2 %           11.9 %   (includes building the markdown)
+  task time: PDF rendering         258 s            419 s    (render-programmes 150 / 232 s)
+  the simulation's own serial loop 300 s (37 %)     342 s (46 %)  tick rules, artifacts, mail
+  CPU: flow runs / simulation /    169 / 205 /      336 / 302 /
+       Prefect server              173 s            207 s
+  peak RSS: server 222 MB, worker 109 MB, warm launcher 162 MB, web (uvicorn) 187 MB, a flow
+  run 258 MB, the simulation 365–411 MB (all N=2 figures)
+
+(N=1 ran with the organisations one after another each day, the code before run_together's
+PostgreSQL mode; with one organisation the two modes differ only in the department's runs.)
+
+Per organisation (N=2): ≈ 330 s of flow-run Running time (PDFs ≈ 210 s of it), 24 process
+starts, 9.5 flow runs, 325 task runs, +28 MB Prefect and +21 MB application database, ≈ 440 s
+of CPU in all (runs 170, simulation 150, Prefect server 100).
+
+On paper: 50 organisations need ≈ 22 000 CPU-seconds, ≥ 3 h on 2 cores with perfect
+parallelism; the 15-minute target (1 800 CPU-seconds) allows 36 CPU-seconds per organisation-year,
+about the eagerly rendered PDFs of 200 participants alone at the unloaded 0.11 s a page.
+500 organisations: ≈ 14 GB of Prefect database, 10 GB of application database, 160 000 task
+runs, 4 750 flow runs, 12 000 process starts, and the simulation's serial loop (≈ 150 s per
+organisation per year) alone ≈ 21 h. Targets: ≤ 15 min for 50 — not met (≈ 12× over);
+≥ 1.7× from 2 workers — not met (see the ratio; the serial loop caps it at
+1 / (0.46 + 0.54 / 2) ≈ 1.4× at N = 2); orchestration ≤ 5 % — not met (18 % in the runs alone).
 """
 
 from __future__ import annotations
