@@ -34,21 +34,27 @@ the time; N = 1 and 2 did:
 
                                    N=1, 2 workers   N=2, 2 workers   N=2, 1 worker
                                    serial (old)     concurrent       concurrent
-  wall                             800 s            741 s            W1
-  flow runs / task runs            10 / 337         19 / 653         F1
-  process starts (Running states)  25               48               P1
-  Prefect database growth          +44 MB           +57 MB           D1
-  application database growth      +21 MB           +41 MB           A1
-  runs Running at once (mean)      0.53             0.90             R1
+  wall                             800 s            741 s            901 s
+  flow runs / task runs            10 / 337         19 / 653         19 / 653
+  process starts (Running states)  25               48               48
+  Prefect database growth          +44 MB           +57 MB           +46 MB
+  application database growth      +21 MB           +41 MB           +41 MB
+  runs Running at once (mean)      0.53             0.90             0.50
   wall with ≥ 2 runs Running       0.4 %            38 %             —
-  orchestration share of wall      24.8 %           30.3 %           O1
-    Pending → Running              7.7 %            11.4 %
-    Running outside task runs      3.8 %            7.0 %
-    simulation's Prefect calls     13.2 %           11.9 %   (includes building the markdown)
-  task time: PDF rendering         258 s            419 s    (render-programmes 150 / 232 s)
-  the simulation's own serial loop 300 s (37 %)     342 s (46 %)  tick rules, artifacts, mail
-  CPU: flow runs / simulation /    169 / 205 /      336 / 302 /
-       Prefect server              173 s            207 s
+  orchestration share of wall      24.8 %           30.3 %           23.3 %
+    Pending → Running              7.7 %            11.4 %           8.3 %
+    Running outside task runs      3.8 %            7.0 %            4.0 %
+    simulation's Prefect calls     13.2 %           11.9 %           11.0 %
+  flow runs Running, in all        422 s            668 s            446 s
+  task time: PDF rendering         258 s            419 s            245 s
+  the simulation's own serial loop 300 s (37 %)     342 s (46 %)     374 s (42 %)
+  CPU: flow runs / simulation /    169 / 205 /      336 / 302 /      309 / 328 /
+       Prefect server              173 s            207 s            183 s
+
+Ratio at N = 2: 901 s / 741 s = 1.22× for the second worker. The same 19 runs spent 668 s
+Running with two workers against 446 s with one: on two cores shared with the simulation, the
+Prefect server, PostgreSQL (and here other sessions) two runs at once mostly split the CPU.
+("Simulation's Prefect calls" includes building the status markdown it publishes.)
   peak RSS: server 222 MB, worker 109 MB, warm launcher 162 MB, web (uvicorn) 187 MB, a flow
   run 258 MB, the simulation 365–411 MB (all N=2 figures)
 
@@ -65,8 +71,16 @@ about the eagerly rendered PDFs of 200 participants alone at the unloaded 0.11 s
 500 organisations: ≈ 14 GB of Prefect database, 10 GB of application database, 160 000 task
 runs, 4 750 flow runs, 12 000 process starts, and the simulation's serial loop (≈ 150 s per
 organisation per year) alone ≈ 21 h. Targets: ≤ 15 min for 50 — not met (≈ 12× over);
-≥ 1.7× from 2 workers — not met (see the ratio; the serial loop caps it at
-1 / (0.46 + 0.54 / 2) ≈ 1.4× at N = 2); orchestration ≤ 5 % — not met (18 % in the runs alone).
+≥ 1.7× from 2 workers — not met (1.22×; the serial loop caps it at
+1 / (0.46 + 0.54 / 2) ≈ 1.4× at N = 2, the cores at less); orchestration ≤ 5 % — not met
+(8–18 % in the runs alone, 23–30 % with the simulation's calls).
+
+What would meet them: stage runs that batch the organisations due on a day (one process start
+and one run's Prefect overhead per stage and day, not per organisation: the share falls as 1/N);
+PDFs rendered on first download, or per organisation in one document, not 124 programmes and
+150 consent forms eagerly; the simulation's tick batched over all cycles (or run on a thread per
+organisation on PostgreSQL), one department artifact a day, and one filtered query for the runs'
+states instead of one read per run every 0.2 s (the server's CPU is mostly polling).
 """
 
 from __future__ import annotations
