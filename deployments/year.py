@@ -666,35 +666,63 @@ class YearSimulation:
         return later[0] if later else end + timedelta(days=1)
 
 
-def run_together(simulations: list[YearSimulation], *, start: date, end: date) -> None:
+def run_together(
+    simulations: list[YearSimulation],
+    *,
+    start: date,
+    end: date,
+    concurrent: bool | None = None,
+) -> None:
     """Simulate several organisations' cycles (a department and its schools) day by day on the
-    one stored clock. Each day every organisation in turn acts, ticks and lets its runs settle
-    before the next one's turn: on the embedded stack's SQLite one writer at a time, so one
-    organisation's long document batch never holds the lock while another's tick waits for it."""
+    one stored clock.
+
+    On SQLite (``concurrent`` False) each day every organisation in turn acts, ticks and lets its
+    runs settle before the next one's turn: one writer at a time, so one organisation's long
+    document batch never holds the lock while another's tick waits for it. On PostgreSQL (the
+    default there), where concurrent writers are fine, every organisation acts and ticks first
+    and all the day's runs are then settled together, so the workers run several organisations'
+    stages at once (bench/department.py measures both)."""
     if not simulations:
         return
+    if concurrent is None:
+        concurrent = get_engine().dialect.name == "postgresql"
     with ArtifactPublisher() as publisher:
         for simulation in simulations:
             simulation.publisher = publisher
         try:
-            _run_days(simulations, start=start, end=end)
+            _run_days(simulations, start=start, end=end, concurrent=concurrent)
         finally:
             for simulation in simulations:
                 simulation.publisher = None
 
 
-def _run_days(simulations: list[YearSimulation], *, start: date, end: date) -> None:
+def _run_days(
+    simulations: list[YearSimulation], *, start: date, end: date, concurrent: bool
+) -> None:
     clock = simulations[0].clock
     day = start
     while day <= end:
         clock.set_day(day)
         marks = [len(simulation.log.lines) for simulation in simulations]
-        for simulation in simulations:
-            simulation._do_scripted(day)
-            simulation._tick(day)
-            simulation._settle_runs(day)
-            simulation._start_organisation_reports(day)
-            simulation._settle_runs(day)
+        if concurrent:
+            # The department comes first in the list: its tick opens the day's requests before
+            # the members start their reports, as in the serial order.
+            for simulation in simulations:
+                simulation._do_scripted(day)
+                simulation._tick(day)
+            for simulation in simulations:
+                simulation._settle_runs(day)
+            for simulation in simulations:
+                simulation._start_organisation_reports(day)
+            for simulation in simulations:
+                simulation._settle_runs(day)
+        else:
+            for simulation in simulations:
+                simulation._do_scripted(day)
+                simulation._tick(day)
+                simulation._settle_runs(day)
+                simulation._start_organisation_reports(day)
+                simulation._settle_runs(day)
         for simulation in simulations:
             simulation._refresh(day)  # what the day's runs finished shows on the same day
         # A day on which something happened may let a stage start on the next one, as the

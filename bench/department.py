@@ -1,0 +1,607 @@
+"""A department of N organisations × 200 participants: a simulated year on the production layout.
+
+Brings up the production layout (deployments/production.py: Prefect server and application
+database on PostgreSQL 127.0.0.1:5432 in throwaway databases, `prefect deploy --all`, process
+workers each limited to one concurrent run, warm engine launchers, the web app under uvicorn, the
+local SMTP sink as relay) once per worker count, creates a department (roadmap
+`roadmaps/demo_department_kedrovy.yaml`) with N member schools, each with the generated school's
+full questionnaires (deployments/demo_data.py, a seed of its own: ≈200 participants) and the
+generic script (deployments/demo.py `generic_script`: every decision two days after it is asked,
+through the e-mailed link), and runs the year 2026/2027 for all of them together
+(deployments/year.py `run_together`). Printed per worker count:
+
+  wall            seconds of the simulated year (the layout already up)
+  runs            flow runs, task runs, process starts (Running states of flow runs)
+  growth          pg_database_size of Prefect's and the application's database, before → after
+  peak RSS        per process: server, workers, warm launchers, web (uvicorn and its workers),
+                  the flow-run processes (the largest), the simulation (this process)
+  CPU             seconds per process kind (sampled from /proc; PostgreSQL not included)
+  orchestration   time in Prefect: run start → engine start (Pending → Running), each run's
+                  Running time outside its task runs (engine setup, state transitions, suspend,
+                  teardown), and the simulation's own Prefect calls (creating runs, artifacts);
+                  share of the wall time
+  concurrency     time-weighted mean of flow runs Running at once, share of the wall with ≥ 2
+  by part         the simulation's serial loop (tick rules, mail, decisions, waiting for runs)
+                  and the tasks by kind (PDF rendering, mail, database)
+
+Then the ratio of the wall times (1 worker / 2 workers).
+
+Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--keep DIR]
+
+Measured 2026-11-30 on this 2-core machine, shared with other sessions (load average 4–10
+during the runs: absolute seconds are inflated, the shares less so). 50 organisations did not fit
+the time; N = 1 and 2 did:
+
+                                   N=1, 2 workers   N=2, 2 workers   N=2, 1 worker
+                                   serial (old)     concurrent       concurrent
+  wall                             800 s            741 s            901 s
+  flow runs / task runs            10 / 337         19 / 653         19 / 653
+  process starts (Running states)  25               48               48
+  Prefect database growth          +44 MB           +57 MB           +46 MB
+  application database growth      +21 MB           +41 MB           +41 MB
+  runs Running at once (mean)      0.53             0.90             0.50
+  wall with ≥ 2 runs Running       0.4 %            38 %             —
+  orchestration share of wall      24.8 %           30.3 %           23.3 %
+    Pending → Running              7.7 %            11.4 %           8.3 %
+    Running outside task runs      3.8 %            7.0 %            4.0 %
+    simulation's Prefect calls     13.2 %           11.9 %           11.0 %
+  flow runs Running, in all        422 s            668 s            446 s
+  task time: PDF rendering         258 s            419 s            245 s
+  the simulation's own serial loop 300 s (37 %)     342 s (46 %)     374 s (42 %)
+  CPU: flow runs / simulation /    169 / 205 /      336 / 302 /      309 / 328 /
+       Prefect server              173 s            207 s            183 s
+
+Ratio at N = 2: 901 s / 741 s = 1.22× for the second worker. The same 19 runs spent 668 s
+Running with two workers against 446 s with one: on two cores shared with the simulation, the
+Prefect server, PostgreSQL (and here other sessions) two runs at once mostly split the CPU.
+("Simulation's Prefect calls" includes building the status markdown it publishes.)
+  peak RSS: server 222 MB, worker 109 MB, warm launcher 162 MB, web (uvicorn) 187 MB, a flow
+  run 258 MB, the simulation 365–411 MB (all N=2 figures)
+
+(N=1 ran with the organisations one after another each day, the code before run_together's
+PostgreSQL mode; with one organisation the two modes differ only in the department's runs.)
+
+Per organisation (N=2): ≈ 330 s of flow-run Running time (PDFs ≈ 210 s of it), 24 process
+starts, 9.5 flow runs, 325 task runs, +28 MB Prefect and +21 MB application database, ≈ 440 s
+of CPU in all (runs 170, simulation 150, Prefect server 100).
+
+On paper: 50 organisations need ≈ 22 000 CPU-seconds, ≥ 3 h on 2 cores with perfect
+parallelism; the 15-minute target (1 800 CPU-seconds) allows 36 CPU-seconds per organisation-year,
+about the eagerly rendered PDFs of 200 participants alone at the unloaded 0.11 s a page.
+500 organisations: ≈ 14 GB of Prefect database, 10 GB of application database, 160 000 task
+runs, 4 750 flow runs, 12 000 process starts, and the simulation's serial loop (≈ 150 s per
+organisation per year) alone ≈ 21 h. Targets: ≤ 15 min for 50 — not met (≈ 12× over);
+≥ 1.7× from 2 workers — not met (1.22×; the serial loop caps it at
+1 / (0.46 + 0.54 / 2) ≈ 1.4× at N = 2, the cores at less); orchestration ≤ 5 % — not met
+(8–18 % in the runs alone, 23–30 % with the simulation's calls).
+
+What would meet them: stage runs that batch the organisations due on a day (one process start
+and one run's Prefect overhead per stage and day, not per organisation: the share falls as 1/N);
+PDFs rendered on first download, or per organisation in one document, not 124 programmes and
+150 consent forms eagerly; the simulation's tick batched over all cycles (or run on a thread per
+organisation on PostgreSQL), one department artifact a day, and one filtered query for the runs'
+states instead of one read per run every 0.2 s (the server's CPU is mostly polling).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCHOOL_ROADMAP = PROJECT_ROOT / "roadmaps" / "demo_school3_kedrovy.yaml"
+DEPARTMENT_ROADMAP = PROJECT_ROOT / "roadmaps" / "demo_department_kedrovy.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def member(number: int) -> dict[str, str]:
+    """The n-th member school of the benchmark's department."""
+    return {
+        "code": f"bench-school-{number:03d}",
+        "name": f"МБОУ «Средняя общеобразовательная школа № {number}» г. Кедровый",
+        "short_name": f"СОШ № {number}",
+        "city": "г. Кедровый",
+        "director_name": "Смирнова Елена Викторовна",
+        "director_email": f"director@school{number}.example.ru",
+        "curator_name": "Орлов Игорь Николаевич",
+        "curator_email": f"curator@school{number}.example.ru",
+    }
+
+
+# --- processes: peak RSS and CPU, sampled from /proc -------------------------------------------
+
+
+def _read_proc(pid: int) -> tuple[int, int, float, str, int] | None:
+    """(RSS kB, peak RSS kB, CPU seconds, command line, parent pid) of a live process."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    fields = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in status.splitlines()}
+    rss = int(fields.get("VmRSS", "0 kB").split()[0])
+    hwm = int(fields.get("VmHWM", "0 kB").split()[0])
+    after_name = stat.rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(after_name[11]) + int(after_name[12])) / ticks
+    return rss, hwm, cpu, cmdline, int(after_name[1])
+
+
+class ProcessSampler:
+    """Samples every process of the layout twice a second: peak RSS and CPU per process kind."""
+
+    def __init__(self, marker: str, named: dict[int, str]) -> None:
+        self.marker, self.named = marker, named
+        self.peak: dict[str, int] = defaultdict(int)  # kind → largest peak RSS of one process
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid → (kind, last CPU seconds seen)
+        self.cpu_before: dict[int, float] = {}
+        self.runs_seen: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def kind(self, pid: int, cmdline: str, parent: int) -> str:
+        if pid in self.named:
+            return self.named[pid]
+        if self.named.get(parent) == "web":
+            return "web"
+        if "warm_engine run" in cmdline:
+            return "run client"
+        return "flow runs"
+
+    def sample(self) -> None:
+        from deployments.production import marked_processes
+
+        for pid in marked_processes(self.marker):
+            seen = _read_proc(pid)
+            if seen is None:
+                continue
+            rss, hwm, cpu, cmdline, parent = seen
+            kind = self.kind(pid, cmdline, parent)
+            if kind == "flow runs":
+                self.runs_seen.add(pid)
+            self.peak[kind] = max(self.peak[kind], hwm, rss)
+            self.cpu_before.setdefault(pid, cpu)
+            self.cpu[pid] = (kind, cpu)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(0.5)
+
+    def start(self) -> None:
+        self.sample()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def cpu_by_kind(self) -> dict[str, float]:
+        totals: dict[str, float] = defaultdict(float)
+        for pid, (kind, cpu) in self.cpu.items():
+            # Long-lived processes count from the year's start; runs from their own start.
+            base = self.cpu_before.get(pid, 0.0) if kind != "flow runs" else 0.0
+            totals[kind] += cpu - base
+        return dict(totals)
+
+
+# --- Prefect's records: runs, states, task runs ------------------------------------------------
+
+
+async def _all_flow_runs() -> list[Any]:
+    from prefect.client.orchestration import get_client
+
+    runs: list[Any] = []
+    async with get_client() as client:
+        while True:
+            page = await client.read_flow_runs(offset=len(runs), limit=200)
+            runs.extend(page)
+            if len(page) < 200:
+                return runs
+
+
+async def _all_task_runs() -> list[Any]:
+    from prefect.client.orchestration import get_client
+
+    tasks: list[Any] = []
+    async with get_client() as client:
+        while True:
+            page = await client.read_task_runs(offset=len(tasks), limit=200)
+            tasks.extend(page)
+            if len(page) < 200:
+                return tasks
+
+
+async def _states(run_ids: list[Any]) -> dict[Any, list[Any]]:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        return {
+            run_id: sorted(await client.read_flow_run_states(run_id), key=lambda s: s.timestamp)
+            for run_id in run_ids
+        }
+
+
+def _running_intervals(states: list[Any]) -> tuple[list[tuple[float, float]], float, float, int]:
+    """The run's Running intervals (epoch seconds), seconds Pending → Running, seconds queued
+    (Scheduled/Resuming → Pending), and how many times it was started."""
+    intervals: list[tuple[float, float]] = []
+    starting = queued = 0.0
+    starts = 0
+    pending_since = scheduled_since = running_since = None
+    for state in states:
+        moment = state.timestamp.timestamp()
+        kind = state.type.value
+        if running_since is not None and kind != "RUNNING":
+            intervals.append((running_since, moment))
+            running_since = None
+        if kind == "SCHEDULED" or state.name == "Resuming":
+            scheduled_since = moment
+        elif kind == "PENDING":
+            if scheduled_since is not None:
+                queued += moment - scheduled_since
+                scheduled_since = None
+            pending_since = moment
+        elif kind == "RUNNING" and running_since is None:
+            starts += 1
+            if pending_since is not None:
+                starting += moment - pending_since
+                pending_since = None
+            running_since = moment
+    return intervals, starting, queued, starts
+
+
+def _concurrency(
+    intervals: list[tuple[float, float]], begin: float, end: float
+) -> tuple[float, float]:
+    """Time-weighted mean of intervals open at once over [begin, end], and the share with ≥ 2."""
+    events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+    open_now, last, weighted, two_or_more = 0, begin, 0.0, 0.0
+    for moment, step in events:
+        moment = min(max(moment, begin), end)
+        weighted += open_now * (moment - last)
+        if open_now >= 2:
+            two_or_more += moment - last
+        open_now, last = open_now + step, moment
+    span = max(end - begin, 1e-9)
+    return weighted / span, two_or_more / span
+
+
+def _task_kind(name: str) -> str:
+    if (
+        name.startswith("render")
+        or "pdf" in name
+        or "programmes" in name
+        or "consent-forms" in name
+    ):
+        return "PDF rendering"
+    if "deliver" in name or "mail" in name or "notices" in name:
+        return "mail"
+    return "database and the rest"
+
+
+def _database_sizes(config: Any) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(config.database_url("postgres"), autocommit=True) as connection:
+        return {
+            name: int(
+                connection.execute("SELECT pg_database_size(%s)", (name,)).fetchone()[0]  # type: ignore[index]
+            )
+            for name in (config.prefect_database, config.app_database)
+        }
+
+
+# --- one year ----------------------------------------------------------------------------------
+
+
+def run_department(organisations: int, workers: int, serial: bool) -> dict[str, Any]:
+    """In this process: the layout, the department and its members, then the timed year."""
+    from deployments.production import (
+        ProductionConfig,
+        ProductionStack,
+        create_databases,
+        drop_databases,
+    )
+    from nastavnik.settings import get_settings
+    from nastavnik.smtp_sink import MailSink
+
+    suffix = os.urandom(4).hex()
+    settings = get_settings()
+    config = ProductionConfig(
+        settings=settings,
+        prefect_database=f"bench_prefect_{suffix}",
+        app_database=f"bench_nastavnik_{suffix}",
+        prefect_port=settings.prefect_port,
+        web_port=settings.web_port,
+        workers=workers,
+        worker_limit=1,
+    )
+    create_databases(config)
+    stack = ProductionStack(config, extra_environment={"NASTAVNIK_CLOCK": "simulated"})
+    # This process talks to the layout's Prefect and database too; Prefect reads its settings
+    # when first imported, which is after this.
+    os.environ.update(stack.environment)
+    get_settings.cache_clear()
+    sink = MailSink(directory=settings.mail_dir, port=int(settings.smtp_url.rsplit(":", 1)[-1]))
+    sink.start()
+    began = time.monotonic()
+    try:
+        stack.start()
+        _log(f"layout up in {time.monotonic() - began:.1f} s ({workers} worker(s), limit 1)")
+        return _year(stack, organisations, workers, serial)
+    finally:
+        stack.stop()
+        sink.stop()
+        drop_databases(config)
+
+
+def _year(stack: Any, organisations: int, workers: int, serial: bool) -> dict[str, Any]:
+    from sqlmodel import func, select
+
+    from deployments.demo import (
+        YEAR_END,
+        YEAR_START,
+        generic_script,
+        link_decider,
+        start_demo_cycle,
+        use_simulated_clock,
+    )
+    from deployments.demo_data import write_demo_questionnaires
+    from deployments.demo_department import (
+        DEPARTMENT_ORG,
+        upsert_department,
+        with_report_decisions,
+    )
+    from deployments.year import ScriptedDecision, YearScript, YearSimulation, run_together
+    from models import Participant
+    from nastavnik.db import session_scope
+    from nastavnik.settings import get_settings
+
+    use_simulated_clock()
+    settings = get_settings()
+    members = [member(number) for number in range(1, organisations + 1)]
+    upsert_department(members=members, kinds={m["code"]: "school" for m in members})
+    decide = link_decider(settings)
+    simulations: list[YearSimulation] = []
+
+    def simulate(code: str, cycle_id: Any, script: YearScript) -> None:
+        simulations.append(
+            YearSimulation(
+                settings=settings,
+                cycle_id=cycle_id,
+                script=script,
+                decide=decide,
+                on_line=lambda day, line: _log(f"{day:%d.%m.%Y} {code}: {line}"),
+                # With one worker, one organisation's runs queue behind all the others'.
+                run_timeout=3600,
+            )
+        )
+
+    department_cycle = start_demo_cycle(DEPARTMENT_ORG["code"], DEPARTMENT_ROADMAP)
+    simulate(
+        DEPARTMENT_ORG["code"],
+        department_cycle,
+        YearScript(decisions={"analytic-report": ScriptedDecision(2, comment="Утверждаю.")}),
+    )
+    for number, organization in enumerate(members, start=1):
+        cycle_id = start_demo_cycle(organization["code"], SCHOOL_ROADMAP)
+        files = write_demo_questionnaires(
+            settings.data_dir.resolve() / "bench" / organization["code"], seed=3000 + number
+        )
+        simulate(
+            organization["code"],
+            cycle_id,
+            with_report_decisions(generic_script(files=files, cycle_id=cycle_id)),
+        )
+
+    sizes_before = _database_sizes(stack.config)
+    named = {process.pid: name.rsplit("-", 1)[0] for name, process in stack.processes.items()}
+    named = {pid: ("server" if kind == "prefect" else kind) for pid, kind in named.items()}
+    sampler = ProcessSampler(stack.marker, named)
+    sampler.start()
+    cpu_self_before = time.process_time()
+    started = time.time()
+    run_together(simulations, start=YEAR_START, end=YEAR_END, concurrent=not serial)
+    ended = time.time()
+    wall = ended - started
+    sampler.stop()
+    sizes_after = _database_sizes(stack.config)
+    with session_scope() as session:
+        participants = session.exec(select(func.count()).select_from(Participant)).one()
+
+    flow_runs = asyncio.run(_all_flow_runs())
+    task_runs = asyncio.run(_all_task_runs())
+    states = asyncio.run(_states([run.id for run in flow_runs]))
+    intervals: list[tuple[float, float]] = []
+    starting = queued = running = 0.0
+    starts = 0
+    for run_states in states.values():
+        run_intervals, run_starting, run_queued, run_starts = _running_intervals(run_states)
+        intervals += run_intervals
+        starting += run_starting
+        queued += run_queued
+        starts += run_starts
+        running += sum(b - a for a, b in run_intervals)
+    in_tasks: dict[str, float] = defaultdict(float)
+    by_task: dict[str, float] = defaultdict(float)
+    for task_run in task_runs:
+        if task_run.total_run_time is None:
+            continue
+        seconds = task_run.total_run_time.total_seconds()
+        name = task_run.name.rsplit("-", 1)[0]
+        in_tasks[_task_kind(name)] += seconds
+        by_task[name] += seconds
+    outside_tasks = max(running - sum(in_tasks.values()), 0.0)
+    parts: dict[str, float] = defaultdict(float)
+    for simulation in simulations:
+        for part, seconds in simulation.log.seconds.items():
+            parts[part] += seconds
+    simulation_prefect = parts.get("status artifact", 0.0) + parts.get("starting stage runs", 0.0)
+    mean_running, two_or_more = _concurrency(intervals, started, ended)
+    return {
+        "organisations": organisations,
+        "workers": workers,
+        "mode": "serial" if serial else "concurrent",
+        "participants": int(participants),
+        "wall": wall,
+        "flow_runs": len(flow_runs),
+        "task_runs": len(task_runs),
+        "process_starts": starts,
+        "decisions": sum(s.log.decisions for s in simulations),
+        "days": max(s.log.days_ticked for s in simulations),
+        "sizes_before": sizes_before,
+        "sizes_after": sizes_after,
+        "peak_rss_mb": {k: v / 1024 for k, v in sampler.peak.items()}
+        | {"simulation": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
+        "cpu": sampler.cpu_by_kind() | {"simulation": time.process_time() - cpu_self_before},
+        "flow_run_processes": len(sampler.runs_seen),
+        "orchestration": {
+            "Pending → Running (process start)": starting,
+            "Running outside task runs": outside_tasks,
+            "simulation's Prefect calls (runs, artifacts)": simulation_prefect,
+        },
+        "queued": queued,
+        "running": running,
+        "tasks": dict(in_tasks),
+        "top_tasks": dict(sorted(by_task.items(), key=lambda kv: -kv[1])[:8]),
+        "simulation_parts": dict(parts),
+        "mean_running": mean_running,
+        "two_or_more": two_or_more,
+    }
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def report(result: dict[str, Any]) -> str:
+    wall = result["wall"]
+    n = result["organisations"]
+    lines = [
+        f"{n} organisation(s) + the department, {result['workers']} worker(s) limited to 1 run,"
+        f" run_together {result.get('mode', 'serial')}:"
+        f" wall {wall:.0f} s ({wall / n:.0f} s per organisation),"
+        f" {result['participants']} participants, {result['days']} days with events,"
+        f" {result['decisions']} decisions",
+        f"  runs: {result['flow_runs']} flow runs, {result['task_runs']} task runs,"
+        f" {result['process_starts']} process starts ({result['flow_run_processes']} run"
+        f" processes seen)",
+    ]
+    for name in result["sizes_before"]:
+        before, after = result["sizes_before"][name], result["sizes_after"][name]
+        lines.append(
+            f"  database {name}: {_mb(before)} → {_mb(after)} (+{_mb(after - before)},"
+            f" {(after - before) / n / 1e6:.1f} MB per organisation)"
+        )
+    rss = ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(result["peak_rss_mb"].items()))
+    lines.append(f"  peak RSS (largest process of each kind): {rss}")
+    cpu = ", ".join(
+        f"{k} {v:.0f} s" for k, v in sorted(result["cpu"].items(), key=lambda kv: -kv[1])
+    )
+    lines.append(f"  CPU: {cpu}")
+    orchestration = sum(result["orchestration"].values())
+    lines.append(
+        f"  orchestration {orchestration:.0f} s = {orchestration / wall:.1%} of the wall"
+        f" ({orchestration / (wall * result['workers']):.1%} of wall × workers):"
+    )
+    for part, seconds in result["orchestration"].items():
+        lines.append(f"    {part:<46} {seconds:7.1f} s  {seconds / wall:6.1%}")
+    lines.append(
+        f"  flow runs Running {result['running']:.0f} s in all, queued (Scheduled/Resuming →"
+        f" Pending) {result['queued']:.0f} s; mean runs Running at once"
+        f" {result['mean_running']:.2f}, ≥ 2 at once {result['two_or_more']:.1%} of the wall"
+    )
+    lines.append("  task runs by kind:")
+    for part, seconds in sorted(result["tasks"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {part:<46} {seconds:7.1f} s  {seconds / wall:6.1%}")
+    for part, seconds in result["top_tasks"].items():
+        lines.append(f"      task {part:<41} {seconds:7.1f} s")
+    lines.append("  the simulation's serial loop:")
+    for part, seconds in sorted(result["simulation_parts"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {part:<46} {seconds:7.1f} s  {seconds / wall:6.1%}")
+    return "\n".join(lines)
+
+
+def _run_child(organisations: int, workers: int, serial: bool, scratch: Path) -> dict[str, Any]:
+    """One worker count in a fresh process, data directory and set of ports."""
+    data = scratch / f"n{organisations}-w{workers}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NASTAVNIK_"))}
+    web_port = _free_port()
+    env |= {
+        "NASTAVNIK_DATA_DIR": str(data),
+        "NASTAVNIK_PREFECT_PORT": str(_free_port()),
+        "NASTAVNIK_WEB_PORT": str(web_port),
+        "NASTAVNIK_WEB_BASE_URL": f"http://127.0.0.1:{web_port}",
+        "NASTAVNIK_SMTP_URL": f"smtp://127.0.0.1:{_free_port()}",
+    }
+    out = scratch / f"n{organisations}-w{workers}.json"
+    command = [sys.executable, __file__, "--child", str(out)]
+    command += ["--organisations", str(organisations), "--workers", str(workers)]
+    command += ["--serial"] if serial else []
+    subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True)
+    return dict(json.loads(out.read_text()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--organisations", type=int, default=2)
+    parser.add_argument("--workers", default="1,2", help="worker counts, one year each")
+    parser.add_argument("--keep", type=Path, help="keep data, logs and results in this directory")
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="organisations one after another each day (as on SQLite), not settled together",
+    )
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        result = run_department(args.organisations, int(args.workers), args.serial)
+        args.child.write_text(json.dumps(result, default=str))
+        print(report(result), flush=True)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="department-bench-") as tmp:
+        scratch = args.keep.resolve() if args.keep else Path(tmp)
+        scratch.mkdir(parents=True, exist_ok=True)
+        results = {}
+        for workers in (int(w) for w in args.workers.split(",")):
+            results[workers] = _run_child(args.organisations, workers, args.serial, scratch)
+    print()
+    for result in results.values():
+        print(report(result))
+    if 1 in results and len(results) > 1:
+        for workers, result in results.items():
+            if workers != 1:
+                ratio = results[1]["wall"] / result["wall"]
+                print(f"wall 1 worker / {workers} workers: {ratio:.2f}×")
+
+
+if __name__ == "__main__":
+    main()
