@@ -125,8 +125,11 @@ def upgrade() -> None:
             ["department_id"],
             ["id"],
         )
-    else:
+    elif "department_id" not in {
+        column["name"] for column in sa.inspect(op.get_bind()).get_columns("organization")
+    }:
         # SQLite cannot ALTER constraints; a new nullable column may carry its REFERENCES clause.
+        # (A downgraded SQLite database keeps the column: see downgrade.)
         op.execute(
             "ALTER TABLE organization ADD COLUMN department_id CHAR(32) "
             "CONSTRAINT fk_organization_department_id REFERENCES organization (id)"
@@ -144,18 +147,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("planitem", schema=None) as batch_op:
-        batch_op.drop_column("completion_report")
-
-    op.drop_index("ix_organization_department_id", table_name="organization")
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_constraint("fk_organization_department_id", "organization", type_="foreignkey")
-        op.drop_column("organization", "department_id")
-    else:
-        with op.batch_alter_table("organization", schema=None) as batch_op:
-            batch_op.drop_column("department_id")
-    op.drop_column("organization", "kind")
-
     with op.batch_alter_table("reportsubmission", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reportsubmission_request_id"))
         batch_op.drop_index(batch_op.f("ix_reportsubmission_organization_id"))
@@ -168,5 +159,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_reportrequest_cycle_id"))
 
     op.drop_table("reportrequest")
+    with op.batch_alter_table("planitem", schema=None) as batch_op:
+        batch_op.drop_column("completion_report")
+
+    op.drop_index("ix_organization_department_id", table_name="organization")
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint("fk_organization_department_id", "organization", type_="foreignkey")
+        op.drop_column("organization", "department_id")
+    else:
+        # SQLite can drop a column with a foreign key only by rebuilding the table, which every
+        # other table references: the column stays, emptied (an upgrade finds it and keeps it).
+        op.execute("UPDATE organization SET department_id = NULL")
+    op.drop_column("organization", "kind")
     sa.Enum(name="reporttransport").drop(op.get_bind(), checkfirst=True)
     sa.Enum(name="reportkind").drop(op.get_bind(), checkfirst=True)
