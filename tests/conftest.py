@@ -39,14 +39,40 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _worker_database(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker truncates tables between tests: each gets a database of its
+    own, created beside the configured one (and dropped at the end)."""
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    database = f"{name}_{worker}"
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{database}"')
+    return f"{base}/{database}"
+
+
+def _drop_database(url: str) -> None:
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
-def _postgres_engine() -> Iterator[Engine]:
+def _postgres_engine(worker_id: str) -> Iterator[Engine]:
     if not POSTGRES_URL:
         pytest.skip("NASTAVNIK_TEST_POSTGRES_URL is not set")
-    engine = make_engine(POSTGRES_URL)
+    url = POSTGRES_URL if worker_id == "master" else _worker_database(POSTGRES_URL, worker_id)
+    engine = make_engine(url)
     migrate(engine)
     yield engine
     engine.dispose()
+    if url != POSTGRES_URL:
+        _drop_database(url)
 
 
 def _truncate(engine: Engine) -> None:
