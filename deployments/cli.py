@@ -95,17 +95,39 @@ def demo(
             help="A municipal department with three organisations of different kinds instead",
         ),
     ] = False,
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            help="With --department: run on the production layout on this PostgreSQL server "
+            "(URL without a database, e.g. postgresql://postgres@127.0.0.1:5432), with a worker "
+            "lost and the SMTP relay down during the year",
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="With --postgres: process workers")] = 2,
+    databases: Annotated[
+        str,
+        typer.Option(
+            help="With --postgres: the demo's databases, NAME and NAME_prefect (made anew)"
+        ),
+    ] = "nastavnik_demo",
 ) -> None:
     """Run the demo school's school year on a simulated clock (same as `year --simulate`)."""
     from deployments.demo import run_demo
 
     _warn_if_slow_pdf()
+    if postgres and not department:
+        raise typer.BadParameter("--postgres runs the department demo: add --department")
     if department:
         from deployments.demo_department import run_department_demo
 
         raise typer.Exit(
             run_department_demo(
-                settings=get_settings(), console=console, exit_when_done=exit_when_done
+                settings=get_settings(),
+                console=console,
+                exit_when_done=exit_when_done,
+                postgres=postgres,
+                workers=workers,
+                databases=(f"{databases}_prefect", databases),
             )
         )
     raise typer.Exit(
@@ -1196,8 +1218,8 @@ def retry_run(
 ) -> None:
     """Continue a crashed or failed stage run as the same run (no new documents or e-mails)."""
     _use_embedded_prefect()
-    from deployments.prefect_api import NotRetryable
     from deployments.prefect_api import retry_run as retry
+    from flows.recovery import NotRetryable
 
     try:
         flow_run_id = uuid.UUID(run_id)

@@ -302,11 +302,14 @@ def start_demo_cycle(org_code: str = DEMO_ORG["code"], roadmap: Path = DEMO_ROAD
         return cycle.id
 
 
-def link_decider(settings: Settings) -> Decide:
-    """The director (or curator) decides through the newest link in their e-mail."""
+def link_decider(settings: Settings, *, mail_timeout: float = 60) -> Decide:
+    """The director (or curator) decides through the newest link in their e-mail, waiting up
+    to ``mail_timeout`` seconds for it to arrive."""
 
     def decide(request: ApprovalRequest, scripted: ScriptedDecision) -> None:
-        link, _ = approval_link_from_mail(settings.mail_dir, request.approver_email, request.id)
+        link, _ = approval_link_from_mail(
+            settings.mail_dir, request.approver_email, request.id, timeout=mail_timeout
+        )
         decide_by_link(
             link,
             approver_name=request.approver_name,

@@ -219,9 +219,20 @@ def with_report_decisions(script: YearScript, **kwargs: Any) -> YearScript:
     return script
 
 
-def run_department_demo(*, settings: Settings, console: Console, exit_when_done: bool) -> int:
-    """The department's year with its three organisations on the embedded stack; returns the
-    exit code."""
+def run_department_demo(
+    *,
+    settings: Settings,
+    console: Console,
+    exit_when_done: bool,
+    postgres: str | None = None,
+    workers: int = 2,
+    databases: tuple[str, str] = ("nastavnik_demo_prefect", "nastavnik_demo"),
+) -> int:
+    """The department's year with its three organisations; returns the exit code.
+
+    On the embedded stack by default; with ``postgres`` (a server URL without a database) on the
+    production layout there, with ``workers`` process workers and the scripted faults
+    (deployments/demo_production.py)."""
     from deployments.demo import (
         DEMO_ORG,
         DEMO_ROADMAP,
@@ -233,20 +244,38 @@ def run_department_demo(*, settings: Settings, console: Console, exit_when_done:
         start_demo_cycle,
         use_simulated_clock,
     )
+    from deployments.demo_production import Faults, print_faults, start_layout, wait_for_outbox
     from deployments.stack import EmbeddedStack, wait_for_interrupt
+    from nastavnik.settings import get_settings
 
     started = time.monotonic()
+    where = f"PostgreSQL, исполнителей: {workers}" if postgres else "встроенный стек"
+    console.rule(
+        f"Наставник — демо отдела образования: {SCHOOL_YEAR}, три организации, "
+        f"время смоделировано ({where})"
+    )
+    faults: Faults | None = None
+    stop: Any
+    if postgres:
+        console.print("Starting the production layout (PostgreSQL, Prefect server, workers, web)…")
+        layout = start_layout(
+            settings=settings, postgres=postgres, workers=workers, databases=databases
+        )
+        settings = get_settings()  # the layout's: its databases, its secret
+        stop = layout.stop
+        faults = Faults(layout, say=lambda line: console.print(f"[bold yellow]{line}[/]"))
+    else:
+        stack = EmbeddedStack(settings, environment={"NASTAVNIK_CLOCK": "simulated"})
+        stop = stack.stop
     use_simulated_clock()
     members = [DEMO_ORG, COLLEGE.organization, CENTRE.organization]
     kinds = {DEMO_ORG["code"]: "school", COLLEGE.code: COLLEGE.kind, CENTRE.code: CENTRE.kind}
     upsert_department(members=members, kinds=kinds)
-    console.rule(
-        f"Наставник — демо отдела образования: {SCHOOL_YEAR}, три организации, время смоделировано"
-    )
-    stack = EmbeddedStack(settings, environment={"NASTAVNIK_CLOCK": "simulated"})
-    console.print("Starting the embedded stack (Prefect server, runner, SMTP sink, web)…")
-    stack.start()
-    decide = link_decider(settings)
+    if not postgres:
+        console.print("Starting the embedded stack (Prefect server, runner, SMTP sink, web)…")
+        stack.start()
+    # A decision waits for its e-mail; with the relay down it comes with the retry schedule.
+    decide = link_decider(settings, mail_timeout=300 if postgres else 60)
     demo_dir = settings.data_dir.resolve() / "demo"
     try:
         simulations: list[YearSimulation] = []
@@ -261,11 +290,17 @@ def run_department_demo(*, settings: Settings, console: Console, exit_when_done:
                     on_line=lambda day, line: console.print(
                         f"[dim]{day:%d.%m.%Y}[/] {code}: {line}"
                     ),
+                    # A run orphaned by a lost worker waits for the crash detection first.
+                    run_timeout=900,
                 )
             )
 
         department_cycle = start_demo_cycle(DEPARTMENT_ORG["code"], DEPARTMENT_ROADMAP)
-        simulate(DEPARTMENT_ORG["code"], department_cycle, department_script(settings))
+        script = department_script(settings)
+        if faults is not None:
+            for day, actions in faults.actions().items():
+                script.actions.setdefault(day, []).extend(actions)
+        simulate(DEPARTMENT_ORG["code"], department_cycle, script)
         school = Member(
             organization=DEMO_ORG, kind="school", roadmap=DEMO_ROADMAP, seed=2026, keep_every=4
         )
@@ -283,24 +318,30 @@ def run_department_demo(*, settings: Settings, console: Console, exit_when_done:
                 ),
             )
         run_together(simulations, start=YEAR_START, end=YEAR_END)
+        if faults is not None:
+            faults.join()
+            left = wait_for_outbox()
+            if left:
+                raise RuntimeError(f"{left} e-mails still wait for the relay after the year")
+            print_faults(console, faults)
         _print_department(console, settings, department_cycle, time.monotonic() - started)
     except (DemoError, TimeoutError, RuntimeError) as error:
-        console.print(f"[red]{error}[/]  Logs: {stack.logs_dir.resolve()}")
-        stack.stop()
+        console.print(f"[red]{error}[/]  Logs: {settings.data_dir.resolve() / 'logs'}")
+        stop()
         return 1
     except BaseException:  # Ctrl-C: the stack's processes must not outlive us
-        stack.stop()
+        stop()
         raise
     finally:
         if exit_when_done:
-            stack.stop()
+            stop()
     if exit_when_done:
         return 0
     console.print("The stack stays up for browsing; Ctrl-C stops it.")
     try:
         wait_for_interrupt()
     finally:
-        stack.stop()
+        stop()
     return 0
 
 

@@ -14,15 +14,8 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymen
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.exceptions import FlowPauseTimeout, NotPausedError
-from prefect.states import Scheduled
 
-# Runs a retry may set going again: their process died (Crashed) or the flow raised (Failed).
-RETRYABLE = (StateType.CRASHED, StateType.FAILED)
-
-
-class NotRetryable(RuntimeError):
-    """The run is not crashed or failed, so there is nothing to retry."""
-
+from flows.recovery import continue_run
 
 # Seconds before sending a request again after the server's first, second, … 503.
 BUSY_RETRY_DELAYS = (0.1, 0.3, 0.9, 2.7, 8.1)
@@ -124,31 +117,8 @@ async def latest_run(name: str, parameters: dict[str, Any]) -> FlowRun | None:
     return max(same, key=lambda run: str(run.created), default=None)
 
 
-async def retry_run(flow_run_id: uuid.UUID) -> FlowRun:
-    """Set a crashed or failed run Scheduled again; the runner starts it as the same run.
-
-    Being the same run, its tasks cached before the crash come back Cached and the documents
-    and e-mails keyed on the run id are found, not made again; the e-mails its dead process
-    had claimed are released first, so the retried run sends them. Returns the run as it was.
-    """
-    from nastavnik import mail
-    from nastavnik.db import get_engine
-    from nastavnik.settings import get_settings
-
-    async with get_client() as client:
-        run = await client.read_flow_run(flow_run_id)
-        if run.state is None or run.state.type not in RETRYABLE:
-            state = run.state.name if run.state else "no state"
-            raise NotRetryable(f"flow run {flow_run_id} is {state}, not crashed or failed")
-        mail.release_claims_of_ended_run(
-            engine=get_engine(),
-            settings=get_settings(),
-            flow_run_id=flow_run_id,
-            ended_at=run.state.timestamp,
-        )
-        # Forced: the orchestration rules refuse leaving a terminal state otherwise.
-        await client.set_flow_run_state(flow_run_id, Scheduled(name="AwaitingRetry"), force=True)
-        return run
+# Crashed and failed runs are continued by one function, the daily tick's too.
+retry_run = continue_run
 
 
 async def start_or_retry(

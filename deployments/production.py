@@ -45,6 +45,10 @@ MARKER_ENV = "NASTAVNIK_PRODUCTION_ID"
 # run (state Resuming, a Scheduled state) waited for it. One indexed query per worker per half
 # second is nothing for PostgreSQL.
 WORKER_QUERY_SECONDS = 0.5
+# Seconds between a flow run's heartbeat events (Prefect's minimum; its default is 180 s). A run
+# whose process died with its machine stops sending them; the automation below marks it Crashed.
+HEARTBEAT_SECONDS = 30
+CRASH_DETECTION = "nastavnik: crash runs that stopped sending heartbeats"
 # Flow modules import Prefect, SQLModel, Jinja… once; compiled bytecode makes each run's process
 # start faster (these machines set PYTHONDONTWRITEBYTECODE, so nothing else compiles it).
 SOURCE_PACKAGES = ("nastavnik", "models", "tasks", "flows", "deployments")
@@ -111,6 +115,7 @@ def environment(config: ProductionConfig) -> dict[str, str]:
         "PREFECT_SERVER_API_PORT": str(config.prefect_port),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_WORKER_QUERY_SECONDS": str(config.query_seconds),
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_LOGGING_LEVEL": "INFO",
         "NASTAVNIK_CODE_DIR": str(PROJECT_ROOT),  # prefect.yaml's pull step goes there
         "NASTAVNIK_DATA_DIR": str(data_dir),
@@ -203,6 +208,52 @@ def work_pool_template(
     return template
 
 
+def crash_detection_automation(within_seconds: int = 3 * HEARTBEAT_SECONDS) -> dict[str, Any]:
+    """Prefect's documented detection of "zombie" runs (docs: detect-zombie-flows), for a run
+    whose process died without a word — its worker's machine lost, the kernel's OOM killer: after a
+    heartbeat, expect another one or the run's end within ``within_seconds``, else mark it
+    Crashed. A crashed run is continued as the same run (``nastavnik runs retry``, the simulated
+    year). Suspended and Paused count as an end: a run waiting for a decision has no process."""
+    ends = ("Completed", "Failed", "Cancelled", "Crashed", "Suspended", "Paused")
+    return {
+        "name": CRASH_DETECTION,
+        "description": "A flow run that stopped sending heartbeats is marked Crashed.",
+        "enabled": True,
+        "trigger": {
+            "type": "event",
+            "posture": "Proactive",
+            "after": ["prefect.flow-run.heartbeat"],
+            "expect": ["prefect.flow-run.heartbeat", *(f"prefect.flow-run.{e}" for e in ends)],
+            "match": {"prefect.resource.id": ["prefect.flow-run.*"]},
+            "for_each": ["prefect.resource.id"],
+            "threshold": 1,
+            "within": within_seconds,
+        },
+        "actions": [
+            {
+                "type": "change-flow-run-state",
+                "state": "CRASHED",
+                "message": f"No heartbeat for {within_seconds} s: the run's process is gone.",
+            }
+        ],
+    }
+
+
+def ensure_crash_detection(api_url: str) -> bool:
+    """Create the crash-detection automation unless the server has it; True when created."""
+    found = httpx.post(
+        f"{api_url}/automations/filter",
+        json={"automations": {"name": {"any_": [CRASH_DETECTION]}}},
+        timeout=30,
+    )
+    found.raise_for_status()
+    if any(a["name"] == CRASH_DETECTION for a in found.json()):
+        return False
+    created = httpx.post(f"{api_url}/automations/", json=crash_detection_automation(), timeout=30)
+    created.raise_for_status()
+    return True
+
+
 def health(config: ProductionConfig, timeout: float = 3) -> dict[str, bool]:
     """Whether Prefect's ``/api/health`` and the web app's ``/healthz`` answer 200."""
     checks = {"prefect": f"{config.prefect_api_url}/health", "web": f"{config.web_url}/healthz"}
@@ -235,6 +286,16 @@ def _signal_group(group: int, number: int) -> bool:
     except PermissionError:  # only zombies left
         return True
     return True
+
+
+def _parent(pid: int) -> int:
+    """The parent's pid, 0 when the process is gone (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    # The command name in parentheses may hold spaces: the fields after its last ")" are fixed.
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def marked_processes(marker: str) -> list[int]:
@@ -359,6 +420,7 @@ class ProductionStack:
             self._prefect(*pool)
         which = [f"--name={name}" for name in names] or ["--all"]
         self._prefect("deploy", *which, timeout=600)
+        ensure_crash_detection(self.config.prefect_api_url)
 
     def start_worker(self, number: int) -> None:
         """One process worker on the pool, limited to ``worker_limit`` concurrent runs."""
@@ -379,6 +441,54 @@ class ProductionStack:
             )
             extra[SOCKET_ENV] = str(path)
         self._spawn(f"worker-{number}", command, extra)
+
+    def worker_processes(self, number: int) -> list[int]:
+        """Worker ``number``'s processes: the worker, its warm launcher, and the runs it started
+        (forked by the launcher, each leading a session of its own)."""
+        roots = {
+            process.pid
+            for name, process in self.processes.items()
+            if name in (f"worker-{number}", f"warm-engine-{number}") and process.poll() is None
+        }
+        found = set(roots)
+        for pid in marked_processes(self.marker):
+            chain: list[int] = []
+            current = pid
+            while current > 1 and current not in found and len(chain) < 16:
+                chain.append(current)
+                current = _parent(current)
+            if current in found:
+                found.update(chain)
+        return sorted(found)
+
+    def running_flow_runs(self, number: int) -> list[int]:
+        """Processes of worker ``number`` that run a flow (not the worker or its launcher)."""
+        roots = {
+            self.processes[name].pid
+            for name in (f"worker-{number}", f"warm-engine-{number}")
+            if name in self.processes
+        }
+        return [
+            pid
+            for pid in self.worker_processes(number)
+            if pid not in roots and _parent(pid) not in roots
+        ]
+
+    def lose_worker(self, number: int) -> list[int]:
+        """Kill worker ``number`` with everything it runs at once (SIGKILL: its machine is
+        lost); returns the pids killed. Its runs are left Running until the crash detection
+        marks them Crashed."""
+        killed = self.worker_processes(number)
+        for pid in killed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for name in (f"worker-{number}", f"warm-engine-{number}"):
+            process = self.processes.pop(name, None)
+            if process is not None:
+                process.wait(timeout=10)
+        return killed
 
     def start_web(self) -> None:
         """The web app under uvicorn with ``web_workers`` processes."""

@@ -99,6 +99,8 @@ class YearScript:
 
 
 Decide = Callable[[ApprovalRequest, ScriptedDecision], None]
+# How often one run may crash and be continued before the simulation gives up on it.
+MAX_CRASH_RETRIES = 3
 
 
 @dataclass
@@ -109,6 +111,7 @@ class YearLog:
     runs: dict[str, uuid.UUID] = field(default_factory=dict)
     decisions: int = 0
     messages: int = 0
+    crashes_continued: int = 0
     lines: list[tuple[date, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -269,6 +272,7 @@ class YearSimulation:
         self.publisher: ArtifactPublisher | None = None  # run_together's, shared by its cycles
         self.waiting: list[_Pending] = []
         self.active_runs: set[uuid.UUID] = set()
+        self.crash_retries: dict[uuid.UUID, int] = {}
 
     @staticmethod
     def _organisation_rules(cycle_id: uuid.UUID) -> OrganisationPolicy:
@@ -536,6 +540,9 @@ class YearSimulation:
             self.log.timed("waiting for runs", began)
             answered_now = False
             for run_id, state_name, pause_key in settled:
+                if state_name == "Crashed" and self._continue_crashed(day, run_id):
+                    answered_now = True  # settle again: the same run goes on
+                    continue
                 if state_name != "Suspended":
                     self.active_runs.discard(run_id)
                     if state_name != "Completed":
@@ -557,6 +564,20 @@ class YearSimulation:
                     self._say(day, f"«{request.title}» ждёт решения до {pending.due:%d.%m.%Y}")
             if not answered_now:
                 return
+
+    def _continue_crashed(self, day: date, run_id: uuid.UUID) -> bool:
+        """A run whose process died (its worker's machine lost, say) goes on as the same run, as
+        `nastavnik runs retry` does: its finished tasks come back cached and its documents and
+        e-mails are found by their keys, not made again. False once it crashed too often."""
+        from deployments.prefect_api import retry_run
+
+        self.crash_retries[run_id] = self.crash_retries.get(run_id, 0) + 1
+        if self.crash_retries[run_id] > MAX_CRASH_RETRIES:
+            return False
+        asyncio.run(retry_run(run_id))
+        self.log.crashes_continued += 1
+        self._say(day, f"запуск {str(run_id)[:8]} прерван (Crashed): продолжен тот же запуск")
+        return True
 
     async def _wait_all_settled(self) -> list[tuple[uuid.UUID, str, str | None]]:
         from prefect.client.orchestration import get_client

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
+from prefect.utilities.asyncutils import run_coro_as_sync
 
+from flows.recovery import continue_crashed_runs
 from nastavnik.clock import process_clock
 from tasks.completion import completion_reminders_day
 from tasks.cycle import (
@@ -14,6 +17,7 @@ from tasks.cycle import (
     cycles_to_tick,
     record_stage_started,
     stage_parameters,
+    stage_runs_open,
     tick_cycle,
 )
 from tasks.dashboard import render_department_dashboard
@@ -38,6 +42,12 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
     day = day or process_clock().today()
     summaries = []
     for cycle_id in cycles_to_tick(day, organization_code):
+        # A stage run whose worker was lost is marked Crashed by the crash detection; the
+        # tick continues it as the same run (a few times at most, then the operator decides).
+        open_runs = [uuid.UUID(i) for i in stage_runs_open(cycle_id)]
+        continued: list[uuid.UUID] = run_coro_as_sync(continue_crashed_runs(open_runs)) or []
+        for run_id in continued:
+            logger.warning("Запуск %s прерван (Crashed): продолжен тот же запуск", run_id)
         summary = tick_cycle(cycle_id, day)
         for start in summary.starts:
             # The key makes the server hand back the same run if this tick runs again.

@@ -549,6 +549,21 @@ def record_stage_started(
     return item
 
 
+def stage_runs_open(*, session: Session, cycle_id: uuid.UUID) -> list[uuid.UUID]:
+    """The flow runs of the cycle's stage items not yet closed: those a crash may have stopped."""
+    return [
+        run_id
+        for run_id in session.exec(
+            select(PlanItem.flow_run_id).where(
+                PlanItem.cycle_id == cycle_id,
+                col(PlanItem.flow_run_id).is_not(None),
+                col(PlanItem.status).not_in(list(CLOSED_STATUSES)),
+            )
+        )
+        if run_id is not None
+    ]
+
+
 def cycles_to_tick(
     *, session: Session, today: date, organization_id: uuid.UUID | None = None
 ) -> list[uuid.UUID]:

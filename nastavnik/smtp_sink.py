@@ -133,7 +133,11 @@ class MailSink:
         self.directory = Path(directory)
         self.handler = _SaveHandler(self.directory)
         self._requested_port = port
-        self._controller = _Controller(
+        self._controller = self._new_controller(hostname, port)
+        self._stopped = False
+
+    def _new_controller(self, hostname: str, port: int) -> _Controller:
+        return _Controller(
             self.handler,
             hostname=hostname,
             port=port,
@@ -162,14 +166,23 @@ class MailSink:
 
     def start(self) -> MailSink:
         """Start serving in a background thread."""
-        self._controller.port = self._requested_port or self._controller.port
+        port = self._requested_port or self._controller.port
+        if self._stopped:
+            # A stopped controller's event loop is closed: a relay that comes back (the demo's
+            # outage) serves from a new one, on the same port, saving to the same directory.
+            self._controller = self._new_controller(self.hostname, port)
+            self._stopped = False
+        self._controller.port = port
         self._controller.start()
         logger.info("mail sink on %s, saving to %s", self.url, self.directory)
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving and release the port (again: nothing)."""
+        if self._stopped:
+            return
         self._controller.stop()
+        self._stopped = True
 
     def __enter__(self) -> MailSink:
         return self.start()

@@ -42,6 +42,14 @@ def cycles_to_tick(day: date, organization_code: str | None = None) -> list[str]
     return [str(i) for i in ids]
 
 
+@task(name="stage-runs-open", retries=2, retry_delay_seconds=[1, 5])
+def stage_runs_open(cycle_id: str) -> list[str]:
+    """Ids of the flow runs of the cycle's stage items not yet closed."""
+    with session_scope() as session:
+        ids = plan.stage_runs_open(session=session, cycle_id=uuid.UUID(cycle_id))
+    return [str(i) for i in ids]
+
+
 @task(name="tick-cycle", retries=2, retry_delay_seconds=[1, 5])
 def tick_cycle(cycle_id: str, day: date) -> TickSummary:
     """Bring the cycle's plan up to date and queue what is due today (idempotent per day)."""

@@ -8,20 +8,26 @@ import email
 import email.policy
 import io
 import json
-import sqlite3
+import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
+from sqlalchemy import create_engine, text
 
 from tests.test_demo import PROJECT_ROOT, _free_port, _port_is_free, _processes_with, _stack_env
 
 DEPARTMENT = "kedrovy-department"
 DEPARTMENT_ADDRESSES = ("head@edu-kedrovy.example.ru", "nastavnik@edu-kedrovy.example.ru")
+POSTGRES_URL = os.environ.get("NASTAVNIK_TEST_POSTGRES_URL")
 MEMBERS = {"demo-school": "school", "kedrovy-college": "college", "kedrovy-centre": "centre"}
 
 
@@ -45,7 +51,12 @@ def _mail_text(path: Path) -> tuple[list[str], str]:
     return addresses, "\n".join(parts)
 
 
-def department_visible(data: Path) -> dict[str, str]:
+def _json(value: object) -> object:
+    """A JSON column as Python: SQLite gives its text, PostgreSQL the decoded value."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def department_visible(data: Path, databases: Databases) -> dict[str, str]:
     """Everything the department sees, by where it is: its documents, the reports it received
     (payload and PDF), its dashboard page, its e-mails, and the Prefect artifacts and logs of its
     own runs and of the organisations' report runs."""
@@ -59,7 +70,7 @@ def department_visible(data: Path) -> dict[str, str]:
 
     seen: dict[str, str] = {}
     settings = Settings(data_dir=data)
-    engine = make_engine(f"sqlite:///{data / 'nastavnik.db'}")
+    engine = make_engine(databases.app)
     with Session(engine) as session:
         department = session.exec(select(Organization).where(Organization.code == DEPARTMENT)).one()
         for document in session.exec(
@@ -91,59 +102,101 @@ def department_visible(data: Path) -> dict[str, str]:
             or "аналитическ" in str(headers.get("Subject", "")).lower()
         ):
             seen[f"mail {path.name}"] = _mail_text(path)[1]
-    with sqlite3.connect(data / "prefect" / "prefect.db") as prefect:
-        runs = [
-            run_id
-            for run_id, tags in prefect.execute("SELECT id, tags FROM flow_run")
-            if DEPARTMENT in json.loads(tags) or "organisation-report" in json.loads(tags)
-        ]
-        marks = ",".join("?" for _ in runs)
-        for number, (key, description, data_) in enumerate(
-            prefect.execute(
-                f"SELECT key, description, data FROM artifact WHERE flow_run_id IN ({marks}) "
-                "OR key LIKE ?",
-                [*runs, "department-%"],
-            )
-        ):
-            # Table artifacts are JSON with Cyrillic escaped: decode before searching.
-            try:
-                text = json.dumps(json.loads(data_), ensure_ascii=False)
-            except (TypeError, ValueError):
-                text = str(data_)
-            seen[f"artifact {key} {number}"] = f"{description}\n{text}"
-        seen["logs"] = "\n".join(
-            message
-            for (message,) in prefect.execute(
-                f"SELECT message FROM log WHERE flow_run_id IN ({marks})", runs
-            )
-        )
+    prefect = create_engine(databases.prefect)
+    with prefect.connect() as connection:
+        runs = {
+            str(run_id)
+            for run_id, tags in connection.execute(text("SELECT id, tags FROM flow_run"))
+            if DEPARTMENT in _json(tags) or "organisation-report" in _json(tags)  # type: ignore[operator]
+        }
+        artifacts = connection.execute(
+            text("SELECT flow_run_id, key, description, data FROM artifact")
+        ).all()
+        logs = connection.execute(text("SELECT flow_run_id, message FROM log")).all()
+    prefect.dispose()
+    for number, (run_id, key, description, data_) in enumerate(artifacts):
+        if str(run_id) not in runs and not str(key or "").startswith("department-"):
+            continue
+        # Table artifacts are JSON with Cyrillic escaped: decode before searching.
+        try:
+            decoded = json.dumps(_json(data_), ensure_ascii=False)
+        except (TypeError, ValueError):
+            decoded = str(data_)
+        seen[f"artifact {key} {number}"] = f"{description}\n{decoded}"
+    seen["logs"] = "\n".join(message for run_id, message in logs if str(run_id) in runs)
     return seen
 
 
-def mentee_identifiers(data: Path) -> set[str]:
+def mentee_identifiers(databases: Databases) -> set[str]:
     """Every mentee's «Фамилия Имя», e-mail and birth date (both spellings) in all organisations."""
     found: set[str] = set()
-    with sqlite3.connect(data / "nastavnik.db") as db:
-        for last, first, email_, born in db.execute(
-            "SELECT p.last_name, p.first_name, p.email, p.birth_date FROM person p "
-            "JOIN participant x ON x.person_id = p.id WHERE x.role = 'mentee'"
-        ):
-            found.add(f"{last} {first}")
-            if email_:
-                found.add(email_)
-            if born:
-                day = date.fromisoformat(born)
-                found |= {day.isoformat(), f"{day:%d.%m.%Y}"}
+    for last, first, email_, born in _rows(
+        databases.app,
+        "SELECT p.last_name, p.first_name, p.email, p.birth_date FROM person p "
+        "JOIN participant x ON x.person_id = p.id WHERE x.role = 'mentee'",
+    ):
+        found.add(f"{last} {first}")
+        if email_:
+            found.add(email_)
+        if born:
+            day = born if isinstance(born, date) else date.fromisoformat(born)
+            found |= {day.isoformat(), f"{day:%d.%m.%Y}"}
     return found
+
+
+@dataclass(frozen=True)
+class Databases:
+    """Where the demo left the application's and Prefect's data (SQLAlchemy URLs)."""
+
+    app: str
+    prefect: str
+
+
+def _rows(url: str, query: str, **parameters: object) -> list[tuple[Any, ...]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query), parameters)]
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def demo_run(tmp_path: Path) -> Iterator[tuple[list[str], Databases | None]]:
+    """The demo's extra arguments and, on PostgreSQL, its databases (dropped afterwards)."""
+    if not POSTGRES_URL:
+        yield [], None
+        return
+    server = POSTGRES_URL.rsplit("/", 1)[0]
+    name = f"demo_department_{uuid.uuid4().hex[:8]}"
+    yield (
+        [
+            "--postgres",
+            server.replace("postgresql+psycopg://", "postgresql://"),
+            "--databases",
+            name,
+        ],
+        Databases(app=f"{server}/{name}", prefect=f"{server}/{name}_prefect"),
+    )
+    import psycopg
+
+    admin = server.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        for database in (name, f"{name}_prefect"):
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.mark.flows
 def test_the_department_demo_runs_its_year_and_shows_the_department_no_child(
-    tmp_path: Path,
+    tmp_path: Path, demo_run: tuple[list[str], Databases | None]
 ) -> None:
+    """On PostgreSQL (CI) the year runs on the production layout with two workers, one of them
+    lost with its run in October and the SMTP relay down in November (issue 11 §2, §5)."""
+    extra, on_postgres = demo_run
     ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
     result = subprocess.run(
-        [sys.executable, "-m", "deployments.cli", "demo", "--department", "--exit-when-done"],
+        [sys.executable, "-m", "deployments.cli", "demo", "--department", "--exit-when-done"]
+        + extra,
         cwd=PROJECT_ROOT,
         env=_stack_env(tmp_path, ports),
         capture_output=True,
@@ -153,41 +206,68 @@ def test_the_department_demo_runs_its_year_and_shows_the_department_no_child(
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     assert "Demo complete" in result.stdout
     data = tmp_path / "data"
-    with sqlite3.connect(data / "nastavnik.db") as db:
-        kinds = dict(db.execute("SELECT code, kind FROM organization"))
-        requests = list(
-            db.execute(
-                "SELECT o.code, r.kind, r.due_on, min(s.submitted_on), count(s.id), "
-                "group_concat(s.transport) FROM reportrequest r "
-                "JOIN organization o ON o.id = r.organization_id "
-                "LEFT JOIN reportsubmission s ON s.request_id = r.id GROUP BY r.id"
-            )
+    databases = on_postgres or Databases(
+        app=f"sqlite:///{data / 'nastavnik.db'}",
+        prefect=f"sqlite:///{data / 'prefect' / 'prefect.db'}",
+    )
+    app = databases.app
+    kinds = dict(_rows(app, "SELECT code, kind FROM organization"))
+    submissions: dict[Any, list[tuple[Any, str]]] = {}
+    for request_id, submitted_on, transport in _rows(
+        app, "SELECT request_id, submitted_on, transport FROM reportsubmission"
+    ):
+        submissions.setdefault(request_id, []).append((submitted_on, transport))
+    requests = [
+        (code, kind, due, [s for s, _ in found], [t for _, t in found])
+        for request_id, code, kind, due in _rows(
+            app,
+            "SELECT r.id, o.code, r.kind, r.due_on FROM reportrequest r "
+            "JOIN organization o ON o.id = r.organization_id",
         )
-        department_docs = dict(
-            db.execute(
-                "SELECT d.doc_type, d.status FROM document d JOIN organization o "
-                "ON o.id = d.organization_id WHERE o.code = ?",
-                (DEPARTMENT,),
-            )
+        for found in [submissions.get(request_id, [])]
+    ]
+    department_docs = dict(
+        _rows(
+            app,
+            "SELECT d.doc_type, d.status FROM document d JOIN organization o "
+            "ON o.id = d.organization_id WHERE o.code = :code",
+            code=DEPARTMENT,
         )
-        plan = dict(
-            db.execute(
-                "SELECT p.number, p.status FROM planitem p JOIN cycle c ON c.id = p.cycle_id "
-                "JOIN organization o ON o.id = c.organization_id WHERE o.code = ?",
-                (DEPARTMENT,),
-            )
+    )
+    plan = dict(
+        _rows(
+            app,
+            "SELECT p.number, p.status FROM planitem p JOIN cycle c ON c.id = p.cycle_id "
+            "JOIN organization o ON o.id = c.organization_id WHERE o.code = :code",
+            code=DEPARTMENT,
         )
-        outbox = dict(db.execute("SELECT status, count(*) FROM outboxmessage GROUP BY 1"))
-        retries = db.execute(
-            "SELECT count(*) FROM auditevent WHERE action = 'delivery.retry'"
-        ).fetchone()[0]
+    )
+    outbox = dict(_rows(app, "SELECT status, count(*) FROM outboxmessage GROUP BY status"))
+    retries = _rows(app, "SELECT count(*) FROM auditevent WHERE action = 'delivery.retry'")[0][0]
+    if on_postgres:
+        # October: a worker's machine lost with the run it was running; the layout started the
+        # worker again, Prefect's crash detection marked the run Crashed, and the year continued
+        # it as the same run.
+        assert "потерян вместе с запуском" in result.stdout, result.stdout[-3000:]
+        assert "продолжен тот же запуск" in result.stdout
+        crashed = _rows(
+            databases.prefect,
+            "SELECT count(DISTINCT flow_run_id) FROM flow_run_state WHERE type = 'CRASHED'",
+        )[0][0]
+        assert crashed >= 1
+        # November: the relay down; what it refused waited and went out later, each once (below).
+        assert "SMTP-релей снова доступен" in result.stdout
+        assert _rows(app, "SELECT count(*) FROM outboxmessage WHERE attempts > 1")[0][0] >= 1
+    # No document made twice: each (organisation, type, title, content) once.
+    documents = _rows(app, "SELECT organization_id, doc_type, title, content_hash FROM document")
+    assert len(documents) == len(set(documents))
     # A department with three organisations of different kinds.
     assert kinds[DEPARTMENT] == "department"
     assert {code: kinds[code] for code in MEMBERS} == MEMBERS
     # Three requests to each organisation, each answered once, through the database.
     assert len(requests) == 9
-    assert all(count == 1 and transports == "database" for *_, count, transports in requests)
-    late = [(code, kind) for code, kind, due, submitted, *_ in requests if submitted > due]
+    assert all(transports == ["database"] for *_, transports in requests)
+    late = [(code, kind) for code, kind, due, submitted, _ in requests if submitted[0] > due]
     assert late == [("kedrovy-centre", "final")]
     # The informational-analytic report and the order on the year's results, approved.
     assert department_docs == {"report": "approved", "order": "approved"}
@@ -203,10 +283,10 @@ def test_the_department_demo_runs_its_year_and_shows_the_department_no_child(
     assert len(eml_ids) == len(set(eml_ids)) == outbox["sent"]
 
     # Nothing the department sees names a mentee, gives their e-mail or birth date.
-    visible = department_visible(data)
+    visible = department_visible(data, databases)
     assert any(k.startswith("artifact department-") for k in visible)
     assert any(k.startswith("report pdf") for k in visible)
-    identifiers = mentee_identifiers(data)
+    identifiers = mentee_identifiers(databases)
     assert len(identifiers) > 200
     leaks = {
         where: sorted(i for i in identifiers if i in text)

@@ -1177,3 +1177,42 @@ def test_parse_smtp_url(url: str, expected: mail.SmtpTarget) -> None:
 def test_parse_smtp_url_rejects_unknown_scheme() -> None:
     with pytest.raises(ValueError, match="scheme"):
         mail.parse_smtp_url(url="http://example.org")
+
+
+def test_a_relay_down_for_ten_minutes_delays_mail_and_loses_none(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 11 §5: the relay refuses connections from 09:00 to 09:10; what was tried then waits
+    (1 min, then 5 min after the second refusal) and goes out once when it is back at 09:10."""
+    sink = MailSink(directory=tmp_path / "mail").start()
+    relay = with_url(settings, sink.url)
+    ids = [enqueue(engine, key=f"outage-{n}") for n in range(3)]
+    sink.stop()  # the relay goes down
+    t0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+    def attempt(minutes: float) -> mail.SendSummary:
+        return asyncio.run(
+            mail.send_pending(
+                engine=engine, settings=relay, clock=lambda: t0 + timedelta(minutes=minutes)
+            )
+        )
+
+    first = asyncio.run(
+        mail.deliver_messages(engine=engine, settings=relay, message_ids=ids, clock=lambda: t0)
+    )
+    assert (first.sent, first.retrying, first.failed) == (0, 3, 0)
+    assert attempt(0.5).retrying == 0  # not due before its minute is up
+    assert attempt(1).retrying == 3  # 09:01: refused again, next at 09:06
+    assert attempt(5).retrying == 0
+    assert attempt(6).retrying == 3  # 09:06: refused a third time, next at 09:21
+    sink.start()  # 09:10: the relay is back, on the same port
+    assert attempt(10).sent == 0  # nothing is due before 09:21
+    assert attempt(21).sent == 3
+    assert attempt(30) == mail.SendSummary()
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(ids))).all()
+    assert {row.status for row in rows} == {OutboxStatus.sent}
+    assert [row.attempts for row in rows] == [4, 4, 4]
+    assert len(sink.messages) == 3
+    assert len({m.data.split(b"Message-ID:")[1][:80] for m in sink.messages}) == 3
+    sink.stop()

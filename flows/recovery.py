@@ -1,0 +1,70 @@
+"""Runs whose process died, continued as the same run: by the daily tick, `nastavnik runs retry`
+and the simulated year alike."""
+
+from __future__ import annotations
+
+import uuid
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.states import Scheduled
+
+from nastavnik import mail
+from nastavnik.db import get_engine
+from nastavnik.settings import get_settings
+
+# Runs a retry may set going again: their process died (Crashed) or the flow raised (Failed).
+RETRYABLE = (StateType.CRASHED, StateType.FAILED)
+# The tick continues a crashed run this many times; after that it waits for the operator.
+MAX_AUTOMATIC_CONTINUATIONS = 3
+
+
+class NotRetryable(RuntimeError):
+    """The run is not crashed or failed, so there is nothing to retry."""
+
+
+async def continue_run(flow_run_id: uuid.UUID) -> FlowRun:
+    """Set a crashed or failed run Scheduled again; a worker or the runner starts it as the same
+    run.
+
+    Being the same run, its tasks cached before the crash come back Cached and the documents
+    and e-mails keyed on the run id are found, not made again; the e-mails its dead process
+    had claimed are released first, so the continued run sends them. Returns the run as it was.
+    """
+    async with get_client() as client:
+        run = await client.read_flow_run(flow_run_id)
+        if run.state is None or run.state.type not in RETRYABLE:
+            state = run.state.name if run.state else "no state"
+            raise NotRetryable(f"flow run {flow_run_id} is {state}, not crashed or failed")
+        mail.release_claims_of_ended_run(
+            engine=get_engine(),
+            settings=get_settings(),
+            flow_run_id=flow_run_id,
+            ended_at=run.state.timestamp,
+        )
+        # Forced: the orchestration rules refuse leaving a terminal state otherwise.
+        await client.set_flow_run_state(flow_run_id, Scheduled(name="AwaitingRetry"), force=True)
+        return run
+
+
+async def continue_crashed_runs(flow_run_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Continue those of the runs that crashed (a lost worker, a killed process), each at most
+    ``MAX_AUTOMATIC_CONTINUATIONS`` times; returns the ids continued now."""
+    if not flow_run_ids:
+        return []
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
+        )
+        crashed = []
+        for run in runs:
+            if run.state is None or run.state.type != StateType.CRASHED:
+                continue
+            history = await client.read_flow_run_states(run.id)
+            if sum(s.type == StateType.CRASHED for s in history) <= MAX_AUTOMATIC_CONTINUATIONS:
+                crashed.append(run.id)
+    for run_id in crashed:
+        await continue_run(run_id)
+    return crashed

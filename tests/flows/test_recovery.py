@@ -1,0 +1,64 @@
+"""Crashed runs continued as the same run, by the tick and `nastavnik runs retry` (issue 11 §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.states import Completed, Crashed, Running
+
+from flows.recovery import (
+    MAX_AUTOMATIC_CONTINUATIONS,
+    NotRetryable,
+    continue_crashed_runs,
+    continue_run,
+)
+
+pytestmark = pytest.mark.flows
+
+
+@flow(name="recovery-probe")
+def probe() -> None:
+    """A flow nobody runs: its runs only change state here."""
+
+
+async def _run_in(states: list) -> uuid.UUID:
+    async with get_client() as client:
+        run = await client.create_flow_run(probe)
+        for state in states:
+            await client.set_flow_run_state(run.id, state, force=True)
+        return run.id
+
+
+async def _state(run_id: uuid.UUID) -> tuple[StateType, str]:
+    async with get_client() as client:
+        state = (await client.read_flow_run(run_id)).state
+        assert state is not None
+        return state.type, state.name
+
+
+def test_only_crashed_runs_are_continued_and_a_few_times_at_most(flow_stack) -> None:
+    crashed = asyncio.run(_run_in([Running(), Crashed()]))
+    running = asyncio.run(_run_in([Running()]))
+    completed = asyncio.run(_run_in([Running(), Completed()]))
+    again_and_again = asyncio.run(
+        _run_in([s for _ in range(MAX_AUTOMATIC_CONTINUATIONS + 1) for s in (Running(), Crashed())])
+    )
+
+    continued = asyncio.run(continue_crashed_runs([crashed, running, completed, again_and_again]))
+
+    assert continued == [crashed]
+    assert asyncio.run(_state(crashed)) == (StateType.SCHEDULED, "AwaitingRetry")
+    assert asyncio.run(_state(running))[0] == StateType.RUNNING
+    assert asyncio.run(_state(completed))[0] == StateType.COMPLETED
+    # Crashed more often than the tick tries: left for the operator, who may still retry it.
+    assert asyncio.run(_state(again_and_again))[0] == StateType.CRASHED
+    asyncio.run(continue_run(again_and_again))
+    assert asyncio.run(_state(again_and_again))[0] == StateType.SCHEDULED
+    with pytest.raises(NotRetryable):
+        asyncio.run(continue_run(running))
+    assert asyncio.run(continue_crashed_runs([])) == []
