@@ -331,6 +331,15 @@ def test_base_formation_waits_for_questionnaires_then_starts_once(
         session.commit()
     assert _row(engine, planned, "7").status == ItemStatus.in_progress
     assert _tick(engine, settings, planned, date(2026, 8, 4)).starts == []
+    # Its run is one the tick watches for a crash until the item closes.
+    with Session(engine) as session:
+        run_id = _row(engine, planned, "7").flow_run_id
+        assert plan.stage_runs_open(session=session, cycle_id=planned) == [run_id]
+        plan.skip_item(
+            session=session, item_id=item.id, today=date(2026, 8, 5), actor="curator", reason="тест"
+        )
+        session.commit()
+        assert plan.stage_runs_open(session=session, cycle_id=planned) == []
 
 
 def test_pairing_never_starts_before_the_training_order_is_approved(
