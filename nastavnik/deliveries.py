@@ -145,17 +145,14 @@ def _refusal(message: OutboxMessage | None, message_id: UUID) -> DeliveryRefused
     return DeliveryRefused("письмо отправляется прямо сейчас: попробуйте через минуту")
 
 
-def request_retry(
-    *, session: Session, message_id: UUID, actor: str, channel: str, now: datetime
+def _move_open_message(
+    *, session: Session, message_id: UUID, now: datetime, to_status: OutboxStatus
 ) -> OutboxStatus:
-    """Make one failing or waiting message due now (a failed one back in the queue, with the
-    outbox's automatic retries); returns the status it had. The caller sends it (the outbox's
-    claim decides who does) and commits. Refused for a sent, cancelled or claimed message."""
-    now = _utc(now)
+    """Set a pending, retrying or failed message that no sender holds to ``to_status``; returns
+    the status it had. One conditional UPDATE: whatever a sender did since the read, a sent,
+    cancelled or claimed message is not touched (refused, saying why)."""
     message = session.get(OutboxMessage, message_id)
     before = message.status if message is not None else None
-    # One conditional UPDATE: whatever a sender did since the read, a sent, cancelled or
-    # claimed message is not touched.
     result: CursorResult[Any] = session.exec(  # type: ignore[call-overload]
         update(OutboxMessage)
         .where(
@@ -165,13 +162,26 @@ def request_retry(
                 _not_claimed(now),
             )
         )
-        .values(status=OutboxStatus.pending, next_attempt_at=None)
+        .values(status=to_status, next_attempt_at=None)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1 or before is None:
         if message is not None:
             session.refresh(message)
         raise _refusal(message, message_id)
+    return before
+
+
+def request_retry(
+    *, session: Session, message_id: UUID, actor: str, channel: str, now: datetime
+) -> OutboxStatus:
+    """Make one failing or waiting message due now (a failed one back in the queue, with the
+    outbox's automatic retries); returns the status it had. The caller sends it (the outbox's
+    claim decides who does) and commits. Refused for a sent, cancelled or claimed message."""
+    now = _utc(now)
+    before = _move_open_message(
+        session=session, message_id=message_id, now=now, to_status=OutboxStatus.pending
+    )
     repository.record_audit(
         session=session,
         actor=actor,
@@ -214,24 +224,9 @@ def cancel(
     if not reason:
         raise DeliveryRefused("укажите причину отмены")
     now = _utc(now)
-    message = session.get(OutboxMessage, message_id)
-    before = message.status if message is not None else None
-    result: CursorResult[Any] = session.exec(  # type: ignore[call-overload]
-        update(OutboxMessage)
-        .where(
-            and_(
-                col(OutboxMessage.id) == message_id,
-                col(OutboxMessage.status).in_(list(_OPEN)),
-                _not_claimed(now),
-            )
-        )
-        .values(status=OutboxStatus.cancelled, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
+    before = _move_open_message(
+        session=session, message_id=message_id, now=now, to_status=OutboxStatus.cancelled
     )
-    if result.rowcount != 1 or before is None:
-        if message is not None:
-            session.refresh(message)
-        raise _refusal(message, message_id)
     repository.record_audit(
         session=session,
         actor=actor,
