@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from deployments.production import (
+    CRASH_DETECTION,
     DEFAULT_POSTGRES,
     ProductionConfig,
     ProductionStack,
@@ -66,6 +67,21 @@ def _tables(config: ProductionConfig, database: str) -> set[str]:
     return {row[0] for row in rows}
 
 
+def _scheduled_runs(config: ProductionConfig, deployment: str, timeout: float = 150) -> int:
+    """How many Scheduled runs the server's scheduler made for the deployment (waits for one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with psycopg.connect(config.database_url(config.prefect_database)) as connection:
+            (count,) = connection.execute(
+                "SELECT count(*) FROM flow_run f JOIN deployment d ON d.id = f.deployment_id "
+                "WHERE d.name = %s AND f.auto_scheduled",
+                (deployment,),
+            ).fetchone()
+        if count or time.monotonic() > deadline:
+            return int(count)
+        time.sleep(2)
+
+
 def test_layout_runs_a_deployed_flow_on_a_worker_and_stops_clean(tmp_path: Path) -> None:
     suffix = uuid.uuid4().hex[:8]
     web_port = _free_port()
@@ -107,6 +123,13 @@ def test_layout_runs_a_deployed_flow_on_a_worker_and_stops_clean(tmp_path: Path)
         launcher.wait(timeout=30)
         run = _run_deployment(config.prefect_api_url, DEPLOYMENT)
         assert run["state"]["type"] == "COMPLETED", run["state"]
+
+        # The server's scheduler creates the scheduled deployments' runs: retry-deliveries
+        # every minute (SQLAlchemy 2.1 broke that in Prefect 3.8.8's scheduler: pinned < 2.1).
+        assert _scheduled_runs(config, DEPLOYMENT) >= 1
+        # The crash detection is installed (issue 11 §5).
+        found = httpx.post(f"{config.prefect_api_url}/automations/filter", json={}, timeout=10)
+        assert CRASH_DETECTION in {a["name"] for a in found.json()}
 
         # Two databases, each with its own schema: the application's and Prefect's.
         app_tables = _tables(config, config.app_database)
