@@ -87,18 +87,23 @@ def main() -> None:
     from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner
 
+    from nastavnik.settings import get_settings
+
     mode = os.environ.get(START_METHOD_ENV, "forkserver")
     # Half a second between polls for runs to start (Prefect's setting takes whole seconds):
     # a resumed run waits half as long for the runner, for one cheap query more per second.
     poll = float(os.environ.get(POLL_SECONDS_ENV, "0.5"))
     runner = Runner(pause_on_shutdown=True, limit=4, query_seconds=poll)
+    settings = get_settings()
+    scheduled = settings.schedules and settings.clock != "simulated"
     for spec in DEPLOYMENTS:
         flow = spec.load_flow()
+        schedules = spec.schedules() if scheduled else []
         if mode == "engine":
             # A deployment without the flow object: each run is `python -m prefect.engine`,
             # which loads the deployment and imports the flow module again.
             deployment = flow.to_deployment(
-                name=spec.name, description=spec.description, schedules=spec.schedules()
+                name=spec.name, description=spec.description, schedules=schedules
             )
             runner.add_deployment(deployment)
         else:
@@ -107,7 +112,7 @@ def main() -> None:
                 _with_resolved_annotations(flow),
                 name=spec.name,
                 description=spec.description,
-                schedules=spec.schedules(),
+                schedules=schedules,
             )
     if mode == "forkserver":
         start_runs_from_forkserver(

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
     # "simulated": every process reads the day from the database (a simulated school year).
     clock: Literal["system", "simulated"] = "system"
+    # The embedded runner's schedules (retry-deliveries every minute, the daily tick): off under
+    # a simulated clock, where the simulation ticks and retries, and in tests that count e-mails.
+    schedules: bool = True
     timezone: str = "Europe/Moscow"
     # The department this organisation reports to, when it runs in another installation
     # (issue 10 §2): the token the department gave (`nastavnik department token ORG_CODE`
