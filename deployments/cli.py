@@ -2649,14 +2649,11 @@ AppDbOption = Annotated[str, typer.Option(help="База данных прило
 def _prod_config(postgres: str, prefect_db: str, app_db: str, **options: Any) -> Any:
     from deployments.production import ProductionConfig
 
-    settings = get_settings()
-    return ProductionConfig(
-        settings=settings,
+    return ProductionConfig.on_ports_of(
+        get_settings(),
         postgres=postgres,
         prefect_database=prefect_db,
         app_database=app_db,
-        prefect_port=settings.prefect_port,
-        web_port=settings.web_port,
         **options,
     )
 

@@ -74,13 +74,11 @@ def start_layout(
     from nastavnik.clock import process_clock
 
     prefect_database, app_database = databases
-    config = ProductionConfig(
-        settings=settings,
+    config = ProductionConfig.on_ports_of(
+        settings,
         postgres=postgres,
         prefect_database=prefect_database,
         app_database=app_database,
-        prefect_port=settings.prefect_port,
-        web_port=settings.web_port,
         workers=workers,
         worker_limit=1,
         web_workers=1,
