@@ -7,11 +7,12 @@ one flow at a time, the web app under uvicorn; the local SMTP sink stands in for
 Two faults are part of the script:
 
 - **a worker's machine is lost** in the middle of a run: the worker, its warm launcher and the
-  run's process are killed at once (SIGKILL). The layout starts the worker again, as a
-  supervisor (compose's ``restart``, systemd) would. The orphaned run stays Running until its
-  heartbeats stop and Prefect's crash detection (the automation the layout installs) marks it
-  Crashed; the year then continues it as the same run, so its finished tasks come back cached
-  and its documents and e-mails, found by their keys, are not made again.
+  run's process are killed at once (SIGKILL). The layout's supervisor starts the worker
+  again, as compose's ``restart: unless-stopped`` or systemd would. The orphaned run stays
+  Running until its heartbeats stop and Prefect's crash detection (the automation the layout
+  installs) marks it Crashed; the year then continues it as the same run, so its finished
+  tasks come back cached and its documents and e-mails, found by their keys, are not made
+  again.
 - **the SMTP relay is down** for a while: every e-mail tried then fails transiently and waits
   in the outbox (next attempt in 1 min, 5 min, 15 min …); stages go on; the
   ``retry-deliveries`` schedule (every minute) sends them once the relay is back. The demo
@@ -135,10 +136,9 @@ class Faults:
                     if time.monotonic() - first < RUN_WORKING_SECONDS:
                         continue
                     killed = stack.lose_worker(number)
-                    stack.start_worker(number)
                     self._tell(
                         f"исполнитель {number} потерян вместе с запуском (процесс {pid}; "
-                        f"убито процессов: {len(killed)}); исполнитель запущен заново"
+                        f"убито процессов: {len(killed)}); супервизор запускает его заново"
                     )
                     return
             time.sleep(0.2)
@@ -190,3 +190,5 @@ def print_faults(console: Console, faults: Faults) -> None:
     console.rule("Сбои")
     for line in faults.happened:
         console.print(line)
+    for name in faults.layout.stack.restarts:
+        console.print(f"супервизор запустил заново: {name}")

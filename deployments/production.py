@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -345,6 +346,10 @@ class ProductionStack:
     extra_environment: dict[str, str] = field(default_factory=dict)
     marker: str = field(default_factory=lambda: uuid.uuid4().hex)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Workers started again after they exited on their own (what the supervisor did).
+    restarts: list[str] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _supervising: threading.Event = field(default_factory=threading.Event)
 
     @property
     def logs_dir(self) -> Path:
@@ -373,9 +378,44 @@ class ProductionStack:
                 self.start_worker(number)
             self.start_web()
             self.wait_healthy()
+            self.supervise()
         except BaseException:
             self.stop()
             raise
+
+    def supervise(self, every: float = 1.0) -> None:
+        """Start again, in a background thread, any worker (or its launcher) that exits on its
+        own — as compose's ``restart: unless-stopped`` does: a worker lost with its machine,
+        or one that stopped on an error of its own (Prefect 3.8.8's process worker can stop on
+        a resumed run it still counts against its limit)."""
+        self._supervising.set()
+
+        def watch() -> None:
+            while self._supervising.is_set():
+                for number in range(1, self.config.workers + 1):
+                    with self._lock:
+                        if not self._supervising.is_set():
+                            return
+                        names = [f"worker-{number}"]
+                        if self.config.warm_engine:
+                            names.append(f"warm-engine-{number}")
+                        gone = [
+                            n
+                            for n in names
+                            if n not in self.processes or self.processes[n].poll() is not None
+                        ]
+                        if gone:
+                            for name in names:  # the pair is started together
+                                process = self.processes.pop(name, None)
+                                if process is not None and process.poll() is None:
+                                    _signal_group(process.pid, signal.SIGKILL)
+                                    process.wait(timeout=10)
+                            logger.warning("worker %s exited (%s): started again", number, gone)
+                            self.restarts.append(f"worker-{number}")
+                            self.start_worker(number)
+                time.sleep(every)
+
+        threading.Thread(target=watch, name="supervisor", daemon=True).start()
 
     def _spawn(
         self, name: str, command: list[str], extra: dict[str, str] | None = None
@@ -499,16 +539,17 @@ class ProductionStack:
         """Kill worker ``number`` with everything it runs at once (SIGKILL: its machine is
         lost); returns the pids killed. Its runs are left Running until the crash detection
         marks them Crashed."""
-        killed = self.worker_processes(number)
-        for pid in killed:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for name in (f"worker-{number}", f"warm-engine-{number}"):
-            process = self.processes.pop(name, None)
-            if process is not None:
-                process.wait(timeout=10)
+        with self._lock:  # the supervisor starts it again afterwards, not half-way
+            killed = self.worker_processes(number)
+            for pid in killed:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for name in (f"worker-{number}", f"warm-engine-{number}"):
+                process = self.processes.get(name)
+                if process is not None:
+                    process.wait(timeout=10)
         return killed
 
     def start_web(self) -> None:
@@ -543,6 +584,8 @@ class ProductionStack:
 
     def stop(self, timeout: float = 20) -> None:
         """Stop web, workers, then the server; then whatever they started and left behind."""
+        with self._lock:
+            self._supervising.clear()  # nothing is started again from now on
         # One after another, so that workers still reach the server while they stop.
         for process in reversed(self.processes.values()):
             _signal_group(process.pid, signal.SIGTERM)
