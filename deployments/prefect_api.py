@@ -54,11 +54,32 @@ async def resume_run(flow_run_id: uuid.UUID, run_input: dict[str, Any]) -> None:
         if run.state is None or not run.state.is_paused():
             raise NotPausedError("Cannot resume a run that isn't paused!")
         result = await client.resume_flow_run(flow_run_id, run_input=run_input)
+        refusal = str(getattr(result.details, "reason", "") or "")
+        if result.status == SetStateStatus.REJECT and "schema not found" in refusal:
+            # Prefect sets the run Suspended, then saves its input's schema: a process killed
+            # in between (its worker lost) leaves a run nobody can resume. Finish its
+            # suspension as it would have, then resume it.
+            await _save_input_schema(run, run_input)
+            result = await client.resume_flow_run(flow_run_id, run_input=run_input)
     if result.status == SetStateStatus.REJECT:
         if result.state is not None and result.state.type == StateType.FAILED:
             raise FlowPauseTimeout("Flow run can no longer be resumed.")
         reason = getattr(result.details, "reason", None)
         raise RuntimeError(f"Cannot resume this run: {reason}")
+
+
+async def _save_input_schema(run: FlowRun, run_input: dict[str, Any]) -> None:
+    """Save the schema of the decision the suspended run waits for, under its state's keys."""
+    from flows.approvals import ApprovalInput, ProgrammesApprovalInput
+
+    assert run.state is not None
+    keyset = run.state.state_details.run_input_keyset
+    if not keyset:
+        return
+    # The programmes' approval is the one decision that may carry exceptions.
+    input_type = ProgrammesApprovalInput if "exceptions" in run_input else ApprovalInput
+    # RunInput.save is Prefect's synchronous call: in a thread, away from this event loop.
+    await asyncio.to_thread(input_type.save, keyset, run.id)  # type: ignore[arg-type]
 
 
 async def read_run(flow_run_id: uuid.UUID) -> FlowRun:

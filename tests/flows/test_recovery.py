@@ -62,3 +62,37 @@ def test_only_crashed_runs_are_continued_and_a_few_times_at_most(flow_stack) -> 
     with pytest.raises(NotRetryable):
         asyncio.run(continue_run(running))
     assert asyncio.run(continue_crashed_runs([])) == []
+
+
+def test_a_run_killed_between_its_suspension_and_its_inputs_schema_is_resumed(
+    flow_stack,
+) -> None:
+    """Prefect sets a run Suspended, then saves the schema of the input it waits for: a process
+    killed in between (its worker's machine lost) left a run that refused every decision
+    («Run input schema not found»). The decision now completes the suspension and goes through."""
+    from nastavnik import repository
+    from nastavnik.db import session_scope
+    from tests.conftest import FIXTURES
+    from tests.flows import support
+    from tests.flows.test_preparation_flow import PREP_ORG
+
+    org = PREP_ORG | {"code": "school-2-recovery", "director_email": "director@recovery.example.ru"}
+    with session_scope() as session:
+        repository.upsert_organization(session=session, **org)
+    run_id = support.start(
+        "preparation/preparation",
+        organization_code=org["code"],
+        roadmap_file=str(FIXTURES / "roadmaps" / "school2_small.yaml"),
+        reference_date="2026-08-28",
+    )
+    assert support.wait(run_id, "preparation-orders-1") == "Suspended"
+
+    async def forget_schema() -> None:
+        async with get_client() as client:
+            run = await client.read_flow_run(run_id)
+            keyset = run.state.state_details.run_input_keyset  # type: ignore[union-attr]
+            await client.delete_flow_run_input(run_id, keyset["schema"])
+
+    asyncio.run(forget_schema())
+    support.answer(run_id, "preparation-orders")
+    assert support.wait(run_id) == "Completed"
