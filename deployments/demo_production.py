@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from rich.console import Console
 
@@ -38,13 +38,13 @@ from nastavnik.settings import Settings, get_settings
 from nastavnik.smtp_sink import MailSink
 
 DEFAULT_DATABASES = ("nastavnik_demo_prefect", "nastavnik_demo")
-# In the autumn's training stage: a worker's machine is lost during the next run after this.
-WORKER_LOST = date(2026, 10, 1)
+# In November's pairing stage: a worker's machine is lost while it renders the programmes.
+WORKER_LOST, TARGET_STAGE = date(2026, 11, 1), "pairing"
 # The department's November requests and the organisations' reports go out with the relay down.
 RELAY_DOWN = date(2026, 11, 2)
 RELAY_OUTAGE_SECONDS = 30.0
-# A run counts as working once its process has lived this long (not one about to exit).
-RUN_WORKING_SECONDS = 2.0
+# A run counts as working once it has been Running this long (not one about to suspend).
+RUN_WORKING_SECONDS = 3.0
 
 
 @dataclass
@@ -121,28 +121,53 @@ class Faults:
         self._threads.append(thread)
 
     def lose_a_worker_mid_run(self) -> str:
-        """From now on, the first worker seen running a flow loses its machine."""
+        """From now on, the worker of the first pairing run seen working loses its machine."""
         self._background(self._watch_and_lose)
-        return "сбой: машина одного из исполнителей будет потеряна посреди ближайшего запуска"
+        return (
+            "сбой: машина исполнителя будет потеряна посреди ближайшего запуска этапа "
+            f"«{TARGET_STAGE}»"
+        )
+
+    def _working_run(self) -> tuple[int, str] | None:
+        """(worker number, run name) of a run of the target stage that has been Running for
+        a while (a long one: the personal programmes are rendered then), if any."""
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+
+        running = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=running))
+        for run in runs:
+            if f"· {TARGET_STAGE}" not in (run.name or "") or not run.infrastructure_pid:
+                continue
+            assert run.state is not None
+            if (datetime.now(UTC) - run.state.timestamp).total_seconds() < RUN_WORKING_SECONDS:
+                continue
+            pid = int(str(run.infrastructure_pid).rsplit(":", 1)[-1])
+            number = self.layout.stack.worker_of(pid)
+            if number is not None:
+                return number, run.name
+        return None
 
     def _watch_and_lose(self, timeout: float = 1800) -> None:
-        stack = self.layout.stack
-        seen: dict[int, float] = {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for number in range(1, self.layout.config.workers + 1):
-                for pid in stack.running_flow_runs(number):
-                    first = seen.setdefault(pid, time.monotonic())
-                    if time.monotonic() - first < RUN_WORKING_SECONDS:
-                        continue
-                    killed = stack.lose_worker(number)
-                    self._tell(
-                        f"исполнитель {number} потерян вместе с запуском (процесс {pid}; "
-                        f"убито процессов: {len(killed)}); супервизор запускает его заново"
-                    )
-                    return
-            time.sleep(0.2)
-        self._tell("сбой исполнителя не случился: за полчаса ни одного запуска")
+            found = self._working_run()
+            if found is not None:
+                number, name = found
+                killed = self.layout.stack.lose_worker(number)
+                self._tell(
+                    f"исполнитель {number} потерян вместе с запуском «{name}» (убито процессов: "
+                    f"{len(killed)}); супервизор запускает его заново"
+                )
+                return
+            time.sleep(0.5)
+        self._tell("сбой исполнителя не случился: за полчаса ни одного подходящего запуска")
 
     def relay_down(self) -> str:
         """Stop the relay; it comes back after ``relay_outage_seconds``."""

@@ -522,18 +522,12 @@ class ProductionStack:
                 found.update(chain)
         return sorted(found)
 
-    def running_flow_runs(self, number: int) -> list[int]:
-        """Processes of worker ``number`` that run a flow (not the worker or its launcher)."""
-        roots = {
-            self.processes[name].pid
-            for name in (f"worker-{number}", f"warm-engine-{number}")
-            if name in self.processes
-        }
-        return [
-            pid
-            for pid in self.worker_processes(number)
-            if pid not in roots and _parent(pid) not in roots
-        ]
+    def worker_of(self, pid: int) -> int | None:
+        """The number of the worker this process belongs to, if any."""
+        for number in range(1, self.config.workers + 1):
+            if pid in self.worker_processes(number):
+                return number
+        return None
 
     def lose_worker(self, number: int) -> list[int]:
         """Kill worker ``number`` with everything it runs at once (SIGKILL: its machine is

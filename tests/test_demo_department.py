@@ -191,7 +191,7 @@ def test_the_department_demo_runs_its_year_and_shows_the_department_no_child(
     tmp_path: Path, demo_run: tuple[list[str], Databases | None]
 ) -> None:
     """On PostgreSQL (CI) the year runs on the production layout with two workers, one of them
-    lost with its run in October and the SMTP relay down in November (issue 11 §2, §5)."""
+    lost with its pairing run and the SMTP relay down, both in November (issue 11 §2, §5)."""
     extra, on_postgres = demo_run
     ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
     result = subprocess.run(
@@ -245,8 +245,8 @@ def test_the_department_demo_runs_its_year_and_shows_the_department_no_child(
     outbox = dict(_rows(app, "SELECT status, count(*) FROM outboxmessage GROUP BY status"))
     retries = _rows(app, "SELECT count(*) FROM auditevent WHERE action = 'delivery.retry'")[0][0]
     if on_postgres:
-        # October: a worker's machine lost with the run it was running; the layout started the
-        # worker again, Prefect's crash detection marked the run Crashed, and the year continued
+        # November: a worker's machine lost with the pairing run it was running; the layout's
+        # supervisor started the worker again, Prefect's crash detection marked the run Crashed, and the year continued
         # it as the same run.
         assert "потерян вместе с запуском" in result.stdout, result.stdout[-3000:]
         assert "продолжен тот же запуск" in result.stdout
