@@ -246,8 +246,8 @@ def test_the_department_demo_runs_its_year_and_shows_the_department_no_child(
     retries = _rows(app, "SELECT count(*) FROM auditevent WHERE action = 'delivery.retry'")[0][0]
     if on_postgres:
         # November: a worker's machine lost with the pairing run it was running; the layout's
-        # supervisor started the worker again, Prefect's crash detection marked the run Crashed, and the year continued
-        # it as the same run.
+        # supervisor started the worker again, Prefect's crash detection marked the run
+        # Crashed, and the year continued it as the same run.
         assert "потерян вместе с запуском" in result.stdout, result.stdout[-3000:]
         assert "продолжен тот же запуск" in result.stdout
         crashed = _rows(
