@@ -658,11 +658,13 @@ def _print_where(console: Console, settings: Settings, demo: Demo, seconds: floa
             if doc.doc_type in {"consent", "programme"} and by_type[doc.doc_type] > 2:
                 continue
             path = document_file(settings=settings, document=doc).resolve()
-            table.add_row(doc.title, doc.label, doc.status.value, str(doc.pages), str(path))
+            pages = str(doc.pages) if doc.pages else "—"  # a personal one: made on opening
+            table.add_row(doc.title, doc.label, doc.status.value, pages, str(path))
     console.print(table)
     console.print(
-        f"{len(docs)} PDFs in {(settings.documents_dir).resolve()} "
-        f"(consent forms: {by_type.get('consent', 0)}, programmes: {by_type.get('programme', 0)})"
+        f"{len(docs)} documents in {(settings.documents_dir).resolve()} "
+        f"(consent forms: {by_type.get('consent', 0)}, programmes: {by_type.get('programme', 0)};"
+        " a personal document becomes a PDF when first opened)"
     )
     mails = sorted(settings.mail_dir.resolve().glob("*.eml"))
     console.print(f"E-mails (.eml): {settings.mail_dir.resolve()} ({len(mails)} files)")

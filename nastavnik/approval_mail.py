@@ -10,7 +10,7 @@ from sqlmodel import Session
 from models import ApprovalRequest, Cycle, Document, Organization, OutboxMessage
 from nastavnik import access, approvals, mail, policy
 from nastavnik.settings import Settings
-from nastavnik.stages import document_links
+from nastavnik.stages import document_links, mail_attachments
 
 
 def approval_url(*, base_url: str, request_id: uuid.UUID, code: str) -> str:
@@ -89,8 +89,9 @@ def enqueue_request_mail(
             "expires_at": request.expires_at,
             "reissued": request.code_generation > 0 and reminder is None,
             "waiting_days": reminder[1] if reminder else 0,
+            "linked_only": len(documents) - len(mail_attachments(documents)),
         },
-        document_ids=document_ids,
+        document_ids=mail_attachments(documents),
         flow_run_id=request.flow_run_id,
     )
 

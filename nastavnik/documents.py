@@ -293,6 +293,14 @@ def render_pdf(template: str, context: dict[str, Any], *, base_url: Path | None 
 # letter of thanks or certificate of honour too: a pupil mentor is a child).
 PERSONAL_DOCUMENT_TYPES = frozenset({"consent", "programme", "certificate"})
 
+# Personal documents run to hundreds a school (consent forms, programmes, letters of thanks) and
+# each is opened by one or two people, if at all: they are kept as their HTML source, fixed when
+# issued (number, date, content; content_hash is the source's), and rendered to PDF on first
+# opening by document_file(). Rendering them all at once took a third of a simulated year
+# (bench/year.py). The first of each template in a batch is rendered at once, so a template that
+# WeasyPrint rejects fails the stage that issues it, not a download months later.
+ON_DEMAND_DOCUMENT_TYPES = PERSONAL_DOCUMENT_TYPES
+
 
 def names_people(document: Document) -> bool:
     """Whether the document is made for a person or pair (its title names them)."""
@@ -315,22 +323,36 @@ def _store(settings: Settings, pdf: bytes) -> tuple[str, str]:
     """Write the PDF once under its hash; returns (sha256, path relative to documents_dir)."""
     digest = hashlib.sha256(pdf).hexdigest()
     relative = f"{digest[:2]}/{digest}.pdf"
-    target = settings.documents_dir / relative
+    _write_once(settings.documents_dir / relative, pdf)
+    return digest, relative
+
+
+def _store_source(settings: Settings, html: str) -> tuple[str, str]:
+    """Write an on-demand document's HTML once under its hash; returns (sha256, the path
+    relative to documents_dir where its PDF will be, beside the source)."""
+    source = html.encode("utf-8")
+    digest = hashlib.sha256(source).hexdigest()
+    relative = f"{digest[:2]}/{digest}.pdf"
+    _write_once((settings.documents_dir / relative).with_suffix(".html"), source)
+    return digest, relative
+
+
+def _write_once(target: Path, data: bytes) -> None:
     if target.exists():
-        return digest, relative
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Temp file + rename: a reader (or a crash) never sees a half-written PDF under the final name.
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")
+    # Temp file + rename: a reader (or a crash) never sees a half-written file under the final
+    # name, and two processes rendering the same document at once both leave a whole one.
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(pdf)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
-    return digest, relative
 
 
 def _organization_context(organization: Organization) -> dict[str, str]:
@@ -443,18 +465,30 @@ def _reserve(session: Session, request: DocumentRequest) -> tuple[Document, str 
 def issue_documents(
     *, session: Session, settings: Settings, requests: Sequence[DocumentRequest]
 ) -> list[Document]:
-    """Each requested document: the existing one, or a newly numbered, rendered draft.
+    """Each requested document: the existing one, or a newly numbered draft, rendered (or, for
+    a personal document, kept to render on first opening).
 
     New ones are numbered in the order given and rendered together (in parallel processes for
     a large batch); a failed render fails the batch, and the caller's transaction undoes it."""
+    eager = sum(1 for request in requests if request.doc_type not in ON_DEMAND_DOCUMENT_TYPES)
+    checked_templates: set[str] = set()
     # One savepoint for the batch: a failed render undoes its numbers, not the caller's work.
-    with session.begin_nested(), renderer(len(requests)) as start:
+    with session.begin_nested(), renderer(eager) as start:
         issued: list[Document] = []
         rendering: deque[tuple[Document, Any]] = deque()
         for request in requests:
             document, html = _reserve(session, request)
             issued.append(document)
-            if html is not None:
+            if html is None:
+                pass
+            elif request.doc_type in ON_DEMAND_DOCUMENT_TYPES:
+                document.content_hash, document.path = _store_source(settings, html)
+                document.pages = 0  # not rendered yet
+                session.add(document)
+                if request.template not in checked_templates:
+                    checked_templates.add(request.template)
+                    document_file(settings=settings, document=document)
+            else:
                 # Rendering starts at once: the next documents are numbered meanwhile.
                 rendering.append((document, start(html)))
             # Store what is rendered already: a batch of hundreds then never holds every PDF
@@ -516,5 +550,17 @@ def set_document_status(*, session: Session, document_id: UUID, status: Document
 
 
 def document_file(*, settings: Settings, document: Document) -> Path:
-    """Where the document's PDF lives on disk."""
-    return settings.documents_dir / document.path
+    """Where the document's PDF lives on disk; a personal document not opened before is
+    rendered there from its source first."""
+    path = settings.documents_dir / document.path
+    if not path.exists():
+        source = path.with_suffix(".html")
+        if source.exists():
+            pdf, _pages = render_html(source.read_text(encoding="utf-8"))
+            _write_once(path, pdf)
+    return path
+
+
+def is_rendered(*, settings: Settings, document: Document) -> bool:
+    """Whether the document's PDF exists yet (a personal one is made on first opening)."""
+    return (settings.documents_dir / document.path).exists()

@@ -25,6 +25,7 @@ from models import (
 )
 from nastavnik import mail
 from nastavnik.approvals import DECISION_LABEL_RU
+from nastavnik.documents import names_people
 from nastavnik.repository import school_year_start
 
 # Approval keys the stage flows use for the decisions later stages depend on.
@@ -155,6 +156,12 @@ def document_links(*, base_url: str, documents: list[Document]) -> list[dict[str
     ]
 
 
+def mail_attachments(documents: list[Document]) -> list[uuid.UUID]:
+    """The documents an e-mail carries as files. A personal one (a pair's programme, a consent
+    form: a hundred and more a school) goes by its link only and becomes a PDF when opened."""
+    return [d.id for d in documents if not names_people(d)]
+
+
 # Documents a decision leaves as they are: «request changes» keeps the draft for the rework.
 DOCUMENT_STATUS_AFTER = {
     Decision.approve: DocumentStatus.approved,
@@ -228,8 +235,9 @@ def conclude_decision(
                 "approver_name": decision.approver_name,
                 "decided_at": decision.decided_at,
                 "documents": document_links(base_url=base_url, documents=documents),
+                "linked_only": len(documents) - len(mail_attachments(documents)),
             },
-            document_ids=[d.id for d in documents],
+            document_ids=mail_attachments(documents),
             flow_run_id=request.flow_run_id,
         )
         message_ids.append(message.id)

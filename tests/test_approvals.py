@@ -389,3 +389,58 @@ def test_cli_reissue_queue_only_leaves_the_mail_in_the_outbox(cli, sqlite_engine
     assert queued.idempotency_key == f"approval-request:{request_id}:reissue-1"
     assert queued.status.value == "pending"
     assert "retry-deliveries" in result.output
+
+
+def test_the_approvers_mail_attaches_orders_and_links_personal_documents(
+    engine, settings, cycle_ids
+):
+    """Approving a school's programmes is one decision over a hundred and more documents: the
+    e-mail attaches the order, and each pair's programme goes by its signed link only."""
+    from nastavnik.documents import DocumentRequest, issue_documents
+
+    org_id, cycle_id = cycle_ids
+    base = {
+        "organization_id": org_id,
+        "cycle_id": cycle_id,
+        "template": "register_mentees.html",
+        "context": {"cycle": {"school_year": "2026/2027"}, "rows": []},
+        "doc_date": T0.date(),
+    }
+    with Session(engine) as session:
+        order, *programmes = issue_documents(
+            session=session,
+            settings=settings,
+            requests=[
+                DocumentRequest(unique_key="order", doc_type="order", title="Приказ", **base),
+                *(
+                    DocumentRequest(
+                        unique_key=f"programme-{n}",
+                        doc_type="programme",
+                        title=f"Индивидуальная программа: пара № {n}",
+                        **base,
+                    )
+                    for n in (1, 2)
+                ),
+            ],
+        )
+        request, message = approval_mail.open_request_with_mail(
+            session=session,
+            settings=settings,
+            cycle_id=cycle_id,
+            stage="pairing",
+            approval_key="programmes",
+            flow_run_id=uuid.uuid4(),
+            title="Индивидуальные программы",
+            summary="",
+            document_ids=[order.id, *(p.id for p in programmes)],
+            now=T0,
+        )
+        session.commit()
+        assert message.document_ids == [str(order.id)]
+        assert "Личные документы (2) во вложение не включены" in message.body_text
+        for document in (order, *programmes):
+            assert f"/documents/{document.id}.pdf?" in message.body_text  # a signed link each
+        attachments = mail.load_attachments(
+            session=session, settings=settings, document_ids=message.document_ids
+        )
+    assert [name for name, _ in attachments] == ["Приказ.pdf"]

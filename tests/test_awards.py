@@ -93,7 +93,10 @@ def test_orders_and_letters_read_back_and_are_issued_once(engine, cycle_ids, set
         pupil = texts[str(school.pupil.participant_id)]
         assert "Уважаемый Глеб Артёмович!" in pupil and "2026/2027 учебном году" in pupil
         for paper in papers:
-            assert paper.pages == 1 and paper.doc_type == "certificate"
+            # Personal papers are rendered on first opening (above): each is one page.
+            assert paper.doc_type == "certificate" and paper.pages == 0
+            pdf = document_file(settings=settings, document=paper)
+            assert len(PdfReader(pdf).pages) == 1
         # The labels are numbered in one series, in the ranking's order.
         assert sorted(p.number for p in papers) == list(range(1, 5))
 

@@ -391,6 +391,53 @@ def test_a_large_batch_renders_in_processes_numbered_in_order(
         assert len(session.exec(select(Document)).all()) == MIN_PARALLEL_BATCH + 3
 
 
+def test_personal_documents_are_rendered_on_first_opening(
+    engine: Engine, cycle_ids: tuple, settings: Settings
+) -> None:
+    """A school's consent forms and programmes run to hundreds: each is kept as its source,
+    fixed when issued (number, date, content hash), and becomes a PDF when first opened; the
+    first of a batch is rendered at once, so a template WeasyPrint rejects fails the issuing."""
+    import hashlib
+
+    from nastavnik.documents import DocumentRequest, is_rendered, issue_documents
+
+    org_id, cycle_id = cycle_ids
+    requests = [
+        DocumentRequest(
+            unique_key=f"consent-{n}",
+            organization_id=org_id,
+            cycle_id=cycle_id,
+            doc_type="consent",
+            title=f"Согласие {n}",
+            template="register_mentees.html",
+            context={"cycle": {"school_year": "2026/2027"}, "rows": []},
+            doc_date=JUNE_14,
+        )
+        for n in range(3)
+    ]
+    with Session(engine) as session:
+        first, second, third = issue_documents(
+            session=session, settings=settings, requests=requests
+        )
+        session.commit()
+        assert [d.label for d in (first, second, third)] == ["№ Сг-1", "№ Сг-2", "№ Сг-3"]
+        assert is_rendered(settings=settings, document=first)
+        assert not is_rendered(settings=settings, document=second)
+        assert not is_rendered(settings=settings, document=third)
+        source = (settings.documents_dir / second.path).with_suffix(".html")
+        assert hashlib.sha256(source.read_bytes()).hexdigest() == second.content_hash
+        assert second.pages == 0
+
+        pdf = document_file(settings=settings, document=second)
+        assert "Согласие 1 № Сг-2 от 14 июня 2026 г." in pdf_text(pdf.read_bytes())
+        made = pdf.stat().st_mtime_ns
+        assert document_file(settings=settings, document=second).stat().st_mtime_ns == made
+        again = issue_documents(session=session, settings=settings, requests=requests)
+        assert [d.id for d in again] == [first.id, second.id, third.id]
+    assert not is_rendered(settings=settings, document=third)
+    assert not list(settings.documents_dir.rglob(".tmp-*"))
+
+
 def test_a_failed_batch_gives_its_numbers_back(
     engine: Engine, cycle_ids: tuple, settings: Settings
 ) -> None:
