@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -76,3 +78,32 @@ def test_0006_downgrades_and_upgrades_again(engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_the_head_revision_is_the_newest_files_name() -> None:
+    """engine_for() compares the database with head_revision() without loading any script: that
+    holds while the newest migration's revision is its file's name."""
+    from alembic.script import ScriptDirectory
+
+    from nastavnik.db import head_revision
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    scripts = ScriptDirectory.from_config(config)
+    (head,) = scripts.get_heads()
+    script = scripts.get_revision(head)
+    assert script is not None and script.path is not None
+    assert head == Path(script.path).stem == head_revision()
+
+
+def test_a_database_behind_the_head_is_migrated_and_one_at_the_head_is_left(tmp_path) -> None:
+    from nastavnik.db import current_revision, engine_for, head_revision, make_engine
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    assert current_revision(make_engine(url)) is None
+    engine = engine_for.__wrapped__(url)  # not the process's cached engine
+    assert current_revision(engine) == head_revision()
+    _alembic(engine, "downgrade", "0013_department")
+    assert not inspect(engine).has_table("useraccount")
+    again = engine_for.__wrapped__(url)
+    assert current_revision(again) == head_revision() and inspect(again).has_table("useraccount")
