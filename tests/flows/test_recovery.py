@@ -76,7 +76,11 @@ def test_a_run_killed_between_its_suspension_and_its_inputs_schema_is_resumed(
     from tests.flows import support
     from tests.flows.test_preparation_flow import PREP_ORG
 
-    org = PREP_ORG | {"code": "school-2-recovery", "director_email": "director@recovery.example.ru"}
+    org = PREP_ORG | {
+        "code": "school-2-recovery",
+        "director_email": "director@recovery.example.ru",
+        "curator_email": "curator@recovery.example.ru",  # not the preparation test's inbox
+    }
     with session_scope() as session:
         repository.upsert_organization(session=session, **org)
     run_id = support.start(
