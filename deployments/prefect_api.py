@@ -13,12 +13,20 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.responses import SetStateStatus
-from prefect.exceptions import FlowPauseTimeout, NotPausedError
+from prefect.exceptions import (
+    FlowPauseTimeout,
+    NotPausedError,
+    ObjectNotFound,
+    PrefectHTTPStatusError,
+)
 
 from flows.recovery import continue_run
 
 # Seconds before sending a request again after the server's first, second, … 503.
 BUSY_RETRY_DELAYS = (0.1, 0.3, 0.9, 2.7, 8.1)
+# How long a run just suspended gets to save its input's schema itself (Prefect does it right
+# after the state) before a decision saves it for a process that was killed in between.
+SCHEMA_GRACE_SECONDS = 5.0
 
 
 class RetrySoonWhenBusy:
@@ -56,16 +64,38 @@ async def resume_run(flow_run_id: uuid.UUID, run_input: dict[str, Any]) -> None:
         result = await client.resume_flow_run(flow_run_id, run_input=run_input)
         refusal = str(getattr(result.details, "reason", "") or "")
         if result.status == SetStateStatus.REJECT and "schema not found" in refusal:
-            # Prefect sets the run Suspended, then saves its input's schema: a process killed
-            # in between (its worker lost) leaves a run nobody can resume. Finish its
-            # suspension as it would have, then resume it.
-            await _save_input_schema(run, run_input)
+            # Prefect sets the run Suspended, then saves its input's schema: a decision taken in
+            # that instant waits for it, and a process killed in between (its worker lost)
+            # leaves a run nobody could resume: finish its suspension as it would have.
+            if not await _schema_saved(client, run, timeout=SCHEMA_GRACE_SECONDS):
+                await _save_input_schema(run, run_input)
             result = await client.resume_flow_run(flow_run_id, run_input=run_input)
     if result.status == SetStateStatus.REJECT:
         if result.state is not None and result.state.type == StateType.FAILED:
             raise FlowPauseTimeout("Flow run can no longer be resumed.")
         reason = getattr(result.details, "reason", None)
         raise RuntimeError(f"Cannot resume this run: {reason}")
+
+
+async def _schema_saved(client: Any, run: FlowRun, *, timeout: float) -> bool:
+    """Whether the suspended run's input schema is saved, waiting up to `timeout` for it."""
+    assert run.state is not None
+    keyset = run.state.state_details.run_input_keyset
+    if not keyset:
+        return True
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await client.read_flow_run_input(run.id, keyset["schema"])
+            return True
+        except ObjectNotFound:
+            pass
+        except PrefectHTTPStatusError as error:
+            if error.response.status_code != 404:
+                raise
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
 
 
 async def _save_input_schema(run: FlowRun, run_input: dict[str, Any]) -> None:
@@ -78,8 +108,12 @@ async def _save_input_schema(run: FlowRun, run_input: dict[str, Any]) -> None:
         return
     # The programmes' approval is the one decision that may carry exceptions.
     input_type = ProgrammesApprovalInput if "exceptions" in run_input else ApprovalInput
-    # RunInput.save is Prefect's synchronous call: in a thread, away from this event loop.
-    await asyncio.to_thread(input_type.save, keyset, run.id)  # type: ignore[arg-type]
+    try:
+        # RunInput.save is Prefect's synchronous call: in a thread, away from this event loop.
+        await asyncio.to_thread(input_type.save, keyset, run.id)  # type: ignore[arg-type]
+    except PrefectHTTPStatusError as error:
+        if error.response.status_code != 409:  # 409: the run's process saved it after all
+            raise
 
 
 async def read_run(flow_run_id: uuid.UUID) -> FlowRun:

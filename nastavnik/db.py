@@ -55,7 +55,8 @@ def migrate(engine: Engine) -> None:
 def head_revision() -> str:
     """The newest migration's revision: its file's name (tests/test_migrations.py holds the
     files to that), so that no migration script need be loaded to know it."""
-    return max(path.stem for path in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    versions = (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    return max(path.stem for path in versions)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -97,6 +97,14 @@ def test_a_run_killed_between_its_suspension_and_its_inputs_schema_is_resumed(
             keyset = run.state.state_details.run_input_keyset  # type: ignore[union-attr]
             await client.delete_flow_run_input(run_id, keyset["schema"])
 
+    async def save_schema_again() -> None:
+        # What a decision does when the run saved its schema in the same instant: no error.
+        from deployments.prefect_api import _save_input_schema
+
+        async with get_client() as client:
+            await _save_input_schema(await client.read_flow_run(run_id), {"decision": "approve"})
+
+    asyncio.run(save_schema_again())
     asyncio.run(forget_schema())
     support.answer(run_id, "preparation-orders")
     assert support.wait(run_id) == "Completed"
