@@ -51,6 +51,15 @@ the time; N = 1 and 2 did:
   CPU: flow runs / simulation /    169 / 205 /      336 / 302 /      309 / 328 /
        Prefect server              173 s            207 s            183 s
 
+Measured again 2026-11-30 evening, quiet machine (only the bench), after personal documents
+became rendered on first opening and approvers' e-mails stopped attaching them (no Alembic load
+per run, one TLS context): N=2 → 375 s with 2 workers, 489 s with 1 (1.30×); CPU for the two
+schools and the department: flow runs 146 s, the simulation 187 s, the Prefect server 120 s
+(≈ 225 CPU-s per organisation, against ≈ 440 before); PDF tasks 60 s (were 419 s); the
+simulation's serial loop is now the largest part (tick rules 133 s, its mail 43 s: PostgreSQL
+round trips of the rules run per school and day). 50 organisations ≈ 11 000 CPU-s ≈ 95 min on
+2 cores: the 15 min target is still out of reach.
+
 Ratio at N = 2: 901 s / 741 s = 1.22× for the second worker. The same 19 runs spent 668 s
 Running with two workers against 446 s with one: on two cores shared with the simulation, the
 Prefect server, PostgreSQL (and here other sessions) two runs at once mostly split the CPU.
