@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 import uuid
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 import httpx
-from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.responses import SetStateStatus
@@ -53,34 +51,13 @@ class RetrySoonWhenBusy:
                 response.headers["Retry-After"] = str(delay)
 
 
-@lru_cache(maxsize=1)
-def tls_context() -> ssl.SSLContext:
-    """The TLS context Prefect's client makes anew for every client, made once per process
-    with the same settings: loading certifi's bundle costs ~35 ms a client, 6 s of a simulated
-    year's calls (bench/year.py), even to a server on plain http."""
-    import certifi
-    from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
-
-    if PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value():
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cafile=PREFECT_API_SSL_CERT_FILE.value() or certifi.where())
-
-
-def prefect_client(**httpx_settings: Any) -> PrefectClient:
-    """Prefect's client with the process's TLS context (`get_client`'s own makes one each time)."""
-    return get_client(httpx_settings={"verify": tls_context(), **httpx_settings})
-
-
 async def resume_run(flow_run_id: uuid.UUID, run_input: dict[str, Any]) -> None:
     """Resume a suspended run with the decision as its input.
 
     Prefect's ``aresume_flow_run``, with a client that retries the server's 503 soon.
     """
     hooks = {"response": [RetrySoonWhenBusy()]}
-    async with prefect_client(event_hooks=hooks) as client:
+    async with get_client(httpx_settings={"event_hooks": hooks}) as client:
         run = await client.read_flow_run(flow_run_id)
         if run.state is None or not run.state.is_paused():
             raise NotPausedError("Cannot resume a run that isn't paused!")
@@ -141,7 +118,7 @@ async def _save_input_schema(run: FlowRun, run_input: dict[str, Any]) -> None:
 
 async def read_run(flow_run_id: uuid.UUID) -> FlowRun:
     """The flow run as the server sees it now."""
-    async with prefect_client() as client:
+    async with get_client() as client:
         return await client.read_flow_run(flow_run_id)
 
 
@@ -170,7 +147,7 @@ async def start_deployment(
 ) -> uuid.UUID:
     """Create a run of the deployment and return its id without waiting (the same run again
     for the same idempotency key)."""
-    async with prefect_client() as client:
+    async with get_client() as client:
         deployment = await client.read_deployment_by_name(name)
         run = await client.create_flow_run_from_deployment(
             deployment.id,
@@ -184,7 +161,7 @@ async def start_deployment(
 
 async def latest_run(name: str, parameters: dict[str, Any]) -> FlowRun | None:
     """The deployment's most recent run with exactly these parameters, if there is one."""
-    async with prefect_client() as client:
+    async with get_client() as client:
         deployment = await client.read_deployment_by_name(name)
         runs = await client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
@@ -225,7 +202,7 @@ async def read_table_artifacts(flow_run_id: uuid.UUID) -> dict[str, list[dict[st
         ArtifactFilterType,
     )
 
-    async with prefect_client() as client:
+    async with get_client() as client:
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(
                 flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),

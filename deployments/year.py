@@ -212,13 +212,13 @@ class ArtifactPublisher:
         self._order: asyncio.Lock | None = None
 
     async def _create(self, artifact: ArtifactCreate) -> None:
-        from deployments.prefect_api import prefect_client
+        from prefect.client.orchestration import get_client
 
         if self._order is None:
             self._order = asyncio.Lock()  # FIFO: artifacts with one key keep their order
         async with self._order:
             if self._client is None:
-                self._client = await prefect_client().__aenter__()
+                self._client = await get_client().__aenter__()
             await self._client.create_artifact(artifact=artifact)
 
     def publish(self, artifact: ArtifactCreate) -> None:
@@ -580,12 +580,12 @@ class YearSimulation:
         return True
 
     async def _wait_all_settled(self) -> list[tuple[uuid.UUID, str, str | None]]:
-        from deployments.prefect_api import prefect_client
+        from prefect.client.orchestration import get_client
 
         deadline = time.monotonic() + self.run_timeout
         waiting_keys = {p.run_id for p in self.waiting}
         # One client and one query a poll for all the active runs.
-        async with prefect_client() as client:
+        async with get_client() as client:
             while True:
                 states = await self._run_states(client)
                 settled = all(

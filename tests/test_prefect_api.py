@@ -72,19 +72,3 @@ def test_after_the_short_delays_the_clients_own_back_off_applies() -> None:
     # The second 503 waits for Prefect's own back-off (seconds), then the run comes.
     run, seen = _read_run(server, RetrySoonWhenBusy(delays=(0.01,)))
     assert run.id == server.run.id and seen == ["0.01", None]
-
-
-def test_one_tls_context_serves_every_client_of_the_process() -> None:
-    """Prefect's client loads certifi's bundle for each client (~35 ms): ours share one
-    context, made with the same settings (verifying, as Prefect's default)."""
-    import ssl
-
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    from deployments.prefect_api import prefect_client, tls_context
-
-    assert tls_context() is tls_context()
-    assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname
-    with temporary_settings({PREFECT_API_URL: "https://prefect.example/api"}):
-        client = prefect_client()
-    assert client._client._transport._pool._ssl_context is tls_context()  # type: ignore[attr-defined]
