@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.states import Scheduled
 
 from nastavnik import mail
@@ -36,6 +36,16 @@ async def continue_run(flow_run_id: uuid.UUID) -> FlowRun:
         if run.state is None or run.state.type not in RETRYABLE:
             state = run.state.name if run.state else "no state"
             raise NotRetryable(f"flow run {flow_run_id} is {state}, not crashed or failed")
+        history = sorted(await client.read_flow_run_states(flow_run_id), key=lambda s: s.timestamp)
+        before = history[-2] if len(history) >= 2 else None
+        if run.state.type == StateType.CRASHED and before is not None and before.is_paused():
+            # The crash detection can mark a run that only waits for its decision (a run that
+            # suspends seconds after it starts sends no more heartbeats, and the trigger may see
+            # its heartbeat after its suspension): its process ended cleanly, so it goes back
+            # to waiting, with the same pause and input keys, instead of running again.
+            waiting = State(type=before.type, name=before.name, state_details=before.state_details)
+            await client.set_flow_run_state(flow_run_id, waiting, force=True)
+            return run
         mail.release_claims_of_ended_run(
             engine=get_engine(),
             settings=get_settings(),

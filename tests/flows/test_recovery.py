@@ -108,3 +108,39 @@ def test_a_run_killed_between_its_suspension_and_its_inputs_schema_is_resumed(
     asyncio.run(forget_schema())
     support.answer(run_id, "preparation-orders")
     assert support.wait(run_id) == "Completed"
+
+
+def test_a_waiting_run_marked_crashed_goes_back_to_waiting_for_its_decision(flow_stack) -> None:
+    """Prefect's crash detection once marked a run Crashed that had suspended cleanly seconds
+    after it started (the department demo): continuing it must not run it again (its input
+    would be read as empty) but put it back to waiting, and the decision then completes it."""
+    from nastavnik import repository
+    from nastavnik.db import session_scope
+    from tests.conftest import FIXTURES
+    from tests.flows import support
+    from tests.flows.test_preparation_flow import PREP_ORG
+
+    org = PREP_ORG | {
+        "code": "school-2-waiting",
+        "director_email": "director@waiting.example.ru",
+        "curator_email": "curator@waiting.example.ru",
+    }
+    with session_scope() as session:
+        repository.upsert_organization(session=session, **org)
+    run_id = support.start(
+        "preparation/preparation",
+        organization_code=org["code"],
+        roadmap_file=str(FIXTURES / "roadmaps" / "school2_small.yaml"),
+        reference_date="2026-08-28",
+    )
+    assert support.wait(run_id, "preparation-orders-1") == "Suspended"
+
+    async def mark_crashed_then_continue() -> tuple[StateType, str]:
+        async with get_client() as client:
+            await client.set_flow_run_state(run_id, Crashed(), force=True)
+        await continue_run(run_id)
+        return await _state(run_id)
+
+    assert asyncio.run(mark_crashed_then_continue()) == (StateType.PAUSED, "Suspended")
+    support.answer(run_id, "preparation-orders")
+    assert support.wait(run_id) == "Completed"
