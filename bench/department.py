@@ -53,7 +53,8 @@ the time; N = 1 and 2 did:
 
 Measured again 2026-11-30 evening, quiet machine (only the bench), after personal documents
 became rendered on first opening and approvers' e-mails stopped attaching them (no Alembic load
-per run, one TLS context): N=2 → 375 s with 2 workers, 489 s with 1 (1.30×); CPU for the two
+per run, and a TLS context per process, since taken back): N=2 → 375 s with 2 workers,
+489 s with 1 (1.30×); CPU for the two
 schools and the department: flow runs 146 s, the simulation 187 s, the Prefect server 120 s
 (≈ 225 CPU-s per organisation, against ≈ 440 before); PDF tasks 60 s (were 419 s); the
 simulation's serial loop is now the largest part (tick rules 133 s, its mail 43 s: PostgreSQL

@@ -24,14 +24,17 @@ Measured 2026-11-30 on this 2-core machine, quiet (load < 1), one run each, in o
                                                                  at delivery
   … and linked, not attached, in approvers' e-mails     131.7 s  PDF 23.1 s, process starts 24.1 s
   … and no Alembic load in each run's process           121.4 s  process starts 24.1 s
-  … and one TLS context per process for our clients     112.5 s  (0.60 of the start)
+  … and one TLS context per process for our clients     112.5 s  (reverted: see below)
 
-Where the 112.5 s go: waiting for the runs 77.9 s (Running 54.9 s: tasks 47.6 s, of which PDF
-19.7 s, the completion documents 8.0 s of it; process starts and the runner's polls 20.6 s for
-9 runs and 14 resumptions), the simulation's own serial loop 31 s (tick rules 7.9 s, the
-scripted people's actions 6.8 s, starting runs 12.7 s). The target (≤ 60 s) is not met: what is
-left is spread thin (no part above 20 %); the next steps would be fewer process starts per
-decision and the tick's rules for a day in one query per table.
+What is on main is the 121.4 s row (0.65 of the start). The TLS change (Prefect's client loads
+certifi's bundle for each client: 174 clients, 6 s of the simulation's own time by cProfile) was
+taken back the same day: the CI run after it had the school demo hang after its year, cause not
+found. Where the 121.4 s go: waiting for the runs 87.1 s (Running 57.9 s: PDF tasks 20.4 s, the
+completion documents 9.5 s of it; process starts and the runner's polls 24.1 s for 9 runs and
+14 resumptions), the simulation's own serial loop 30 s (tick rules 8.9 s, the scripted people's
+actions 7.1 s, starting runs 7.8 s). The target (≤ 60 s) is not met: what is left is spread thin
+(no part above a fifth); the next steps would be fewer process starts per decision and the
+tick's rules for a day in fewer queries.
 """
 
 from __future__ import annotations
