@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import socket
 import sys
@@ -116,8 +117,9 @@ async def _inside_runs(run_ids: list[Any]) -> dict[str, float]:
     return dict(parts)
 
 
-def run_year() -> None:
-    """In this process: the stack, the cycle, then the timed year."""
+def run_year(profile: Path | None = None) -> None:
+    """In this process: the stack, the cycle, then the timed year (its own code profiled into
+    `profile` when given: the runs' processes are not in it)."""
     from sqlmodel import select
 
     from deployments.demo import (
@@ -155,9 +157,15 @@ def run_year() -> None:
             decide=link_decider(settings),
             on_line=lambda day, line: _log(f"{day:%d.%m.%Y}  {line}"),
         )
+        profiler = cProfile.Profile() if profile else None
         began = time.perf_counter()
+        if profiler:
+            profiler.enable()
         log = simulation.run(start=YEAR_START, end=YEAR_END)
         wall = time.perf_counter() - began
+        if profiler and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
         inside = asyncio.run(_inside_runs(list(log.runs.values())))
         with session_scope() as session:
             participants = len(
@@ -173,6 +181,9 @@ def run_year() -> None:
     print("by part (simulation):")
     for part, seconds in sorted(log.seconds.items(), key=lambda kv: -kv[1]):
         print(f"  {part:<32} {seconds:6.1f} s  {seconds / wall:6.1%}")
+    print("slowest steps of the simulation:")
+    for seconds, part, day in log.slowest:
+        print(f"  {day:%d.%m.%Y} {part:<21} {seconds:6.1f} s")
     print("inside the stage runs (Prefect server's records):")
     for part, seconds in sorted(
         inside.items(), key=lambda kv: (kv[0].startswith("  task"), -kv[1])
@@ -183,10 +194,13 @@ def run_year() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="keep data and logs in this directory")
+    parser.add_argument(
+        "--profile", type=Path, help="write a cProfile of the simulation's own process here"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run_year()
+        run_year(args.profile)
         return
     import subprocess
 
@@ -201,7 +215,10 @@ def main() -> None:
             "NASTAVNIK_WEB_BASE_URL": f"http://127.0.0.1:{web_port}",
             "NASTAVNIK_SMTP_URL": f"smtp://127.0.0.1:{_free_port()}",
         }
-        subprocess.run([sys.executable, __file__, "--child"], cwd=PROJECT_ROOT, env=env, check=True)
+        child = [sys.executable, __file__, "--child"]
+        if args.profile:
+            child += ["--profile", str(args.profile.resolve())]
+        subprocess.run(child, cwd=PROJECT_ROOT, env=env, check=True)
 
 
 if __name__ == "__main__":

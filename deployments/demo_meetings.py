@@ -101,33 +101,46 @@ def going_on(
 ) -> list[DemoPair]:
     """The cycle's pairs in these statuses (going on, unless told), in the order of their
     mentor's and first mentee's names."""
-    found = []
-    for pair in session.exec(
-        select(MentorshipPair).where(
-            MentorshipPair.cycle_id == cycle_id, col(MentorshipPair.status).in_(statuses)
+    # Four queries for all the pairs, not four a pair: the year's script asks this every month.
+    found_pairs = list(
+        session.exec(
+            select(MentorshipPair).where(
+                MentorshipPair.cycle_id == cycle_id, col(MentorshipPair.status).in_(statuses)
+            )
         )
+    )
+    pair_ids = [pair.id for pair in found_pairs]
+    mentor_names = {
+        participant_id: person.full_name
+        for participant_id, person in session.exec(
+            select(Participant.id, Person)
+            .join(Person, col(Participant.person_id) == col(Person.id))
+            .where(col(Participant.id).in_([pair.mentor_id for pair in found_pairs]))
+        )
+    }
+    mentee_names: dict[uuid.UUID, list[str]] = {pair_id: [] for pair_id in pair_ids}
+    for pair_id, person in session.exec(
+        select(PairMember.pair_id, Person)
+        .join(Participant, col(PairMember.mentee_id) == col(Participant.id))
+        .join(Person, col(Participant.person_id) == col(Person.id))
+        .where(col(PairMember.pair_id).in_(pair_ids))
     ):
-        mentor = session.exec(
-            select(Person)
-            .join(Participant, col(Participant.person_id) == col(Person.id))
-            .where(Participant.id == pair.mentor_id)
-        ).one()
-        mentees = session.exec(
-            select(Person)
-            .join(Participant, col(Participant.person_id) == col(Person.id))
-            .join(PairMember, col(PairMember.mentee_id) == col(Participant.id))
-            .where(PairMember.pair_id == pair.id)
-        ).all()
-        programme = session.exec(
-            select(PersonalProgramme)
-            .where(PersonalProgramme.pair_id == pair.id)
-            .order_by(col(PersonalProgramme.version).desc())
-        ).first()
+        mentee_names[pair_id].append(person.full_name)
+    newest_programme: dict[uuid.UUID, PersonalProgramme] = {}
+    for newer in session.exec(
+        select(PersonalProgramme)
+        .where(col(PersonalProgramme.pair_id).in_(pair_ids))
+        .order_by(col(PersonalProgramme.version).desc())
+    ):
+        newest_programme.setdefault(newer.pair_id, newer)
+    found = []
+    for pair in found_pairs:
+        programme = newest_programme.get(pair.id)
         found.append(
             DemoPair(
                 pair=pair,
-                mentor_name=mentor.full_name,
-                mentee_names=sorted(m.full_name for m in mentees),
+                mentor_name=mentor_names[pair.mentor_id],
+                mentee_names=sorted(mentee_names[pair.id]),
                 programme=ProgrammeContent.from_dict(programme.content)
                 if programme and programme.content
                 else None,
@@ -441,12 +454,18 @@ def confirm_monthly_reports(
     the lagging pair's mentor; returns how many were confirmed now."""
     confirmed = 0
     ended = (*pairs.ONGOING, PairStatus.ended, PairStatus.terminated, PairStatus.replaced)
-    for index, demo in enumerate(going_on(session=session, cycle_id=cycle_id, statuses=ended)):
-        report = session.exec(
+    demo_pairs = going_on(session=session, cycle_id=cycle_id, statuses=ended)
+    reports = {
+        report.pair_id: report
+        for report in session.exec(
             select(MonthlyReport).where(
-                MonthlyReport.pair_id == demo.pair.id, MonthlyReport.month == month
+                MonthlyReport.month == month,
+                col(MonthlyReport.pair_id).in_([demo.pair.id for demo in demo_pairs]),
             )
-        ).first()
+        )
+    }
+    for index, demo in enumerate(demo_pairs):
+        report = reports.get(demo.pair.id)
         if index == 0 or report is None or report.status == MonthlyReportStatus.confirmed:
             continue
         monthly.confirm_report(

@@ -15,10 +15,10 @@ import concurrent.futures
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import col, select
 
@@ -53,7 +53,9 @@ if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.actions import ArtifactCreate
     from prefect.client.schemas.objects import State
+    from prefect.context import AsyncClientContext
 
+T = TypeVar("T")
 Action = Callable[[], str]  # does something a person does; returns a line for the log
 
 
@@ -114,12 +116,18 @@ class YearLog:
     crashes_continued: int = 0
     lines: list[tuple[date, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    # The slowest single steps (seconds, part, day): one stuck call hides in a part's total.
+    slowest: list[tuple[float, str, date]] = field(default_factory=list)
+    day: date | None = None
 
     def add(self, day: date, line: str) -> None:
         self.lines.append((day, line))
 
     def timed(self, what: str, started: float) -> None:
-        self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - started
+        took = time.perf_counter() - started
+        self.seconds[what] = self.seconds.get(what, 0.0) + took
+        if self.day is not None:
+            self.slowest = sorted([*self.slowest, (took, what, self.day)], reverse=True)[:5]
 
 
 @dataclass
@@ -247,6 +255,49 @@ class ArtifactPublisher:
         self.close()
 
 
+class PrefectCalls:
+    """One event loop and one Prefect client for the simulation's calls to the server.
+
+    `asyncio.run()` per call made a loop and, through `get_client()`, a client each time: a new
+    connection and a TLS context loaded from certifi's bundle (≈30 ms; a year makes a hundred
+    of them). Here `get_client()` inside a call returns the one client, kept open until
+    `close()`."""
+
+    def __init__(self) -> None:
+        self._runner = asyncio.Runner()
+        self._client_context: AsyncClientContext | None = None
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run the coroutine on the simulation's loop and return its result."""
+        if self._client_context is None:
+            self._runner.run(self._open())
+        return self._runner.run(coroutine)
+
+    async def _open(self) -> None:
+        from prefect.context import AsyncClientContext
+
+        # Entered in the runner's context, which every later call runs in: get_client() there
+        # finds this client.
+        context = AsyncClientContext()
+        await context.__aenter__()
+        self._client_context = context
+
+    def close(self) -> None:
+        """Close the client and the loop."""
+        try:
+            if self._client_context is not None:
+                self._runner.run(self._client_context.__aexit__(None, None, None))
+        finally:
+            self._client_context = None
+            self._runner.close()
+
+    def __enter__(self) -> PrefectCalls:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class YearSimulation:
     """Runs one cycle's year on the stored clock with a script of human actions."""
 
@@ -270,6 +321,7 @@ class YearSimulation:
         self.run_timeout = run_timeout
         self.log = YearLog()
         self.publisher: ArtifactPublisher | None = None  # run_together's, shared by its cycles
+        self.prefect: PrefectCalls | None = None  # run_together's too
         self.waiting: list[_Pending] = []
         self.active_runs: set[uuid.UUID] = set()
         self.crash_retries: dict[uuid.UUID, int] = {}
@@ -285,6 +337,12 @@ class YearSimulation:
                 raise LookupError(f"цикл {cycle_id} не найден")
             return get_policy(session=session, organization_id=cycle.organization_id)
 
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine calling the Prefect server (on run_together's loop and client)."""
+        if self.prefect is not None:
+            return self.prefect.run(coroutine)
+        return asyncio.run(coroutine)
+
     def _say(self, day: date, line: str) -> None:
         self.log.add(day, line)
         self.on_line(day, line)
@@ -295,6 +353,7 @@ class YearSimulation:
         return self.log
 
     def _do_scripted(self, day: date) -> None:
+        self.log.day = day  # each day starts here
         for action in self.script.actions.get(day, []):
             began = time.perf_counter()
             self._say(day, action())
@@ -387,7 +446,7 @@ class YearSimulation:
         message_ids = [*outcome.message_ids, *meetings.message_ids, *completion_mail]
         if message_ids:
             began = time.perf_counter()
-            asyncio.run(
+            self._call(
                 mail.deliver_messages(
                     engine=get_engine(), settings=self.settings, message_ids=message_ids
                 )
@@ -506,7 +565,7 @@ class YearSimulation:
 
         deployment = f"{start.stage}/{start.stage}"
         run_name, tags = run_label(deployment, dict(parameters["params"]))
-        return asyncio.run(
+        return self._call(
             start_deployment(
                 deployment,
                 parameters,
@@ -521,7 +580,7 @@ class YearSimulation:
 
         params = request.parameters.get("params")
         _, tags = run_label(request.deployment, params if isinstance(params, dict) else {})
-        return asyncio.run(
+        return self._call(
             start_deployment(
                 request.deployment,
                 dict(request.parameters),
@@ -536,7 +595,7 @@ class YearSimulation:
         """Wait for every active run to pause or finish; answer pauses due today."""
         while self.active_runs:
             began = time.perf_counter()
-            settled = asyncio.run(self._wait_all_settled())
+            settled = self._call(self._wait_all_settled())
             self.log.timed("waiting for runs", began)
             answered_now = False
             for run_id, state_name, pause_key in settled:
@@ -574,7 +633,7 @@ class YearSimulation:
         self.crash_retries[run_id] = self.crash_retries.get(run_id, 0) + 1
         if self.crash_retries[run_id] > MAX_CRASH_RETRIES:
             return False
-        asyncio.run(retry_run(run_id))
+        self._call(retry_run(run_id))
         self.log.crashes_continued += 1
         self._say(day, f"запуск {str(run_id)[:8]} прерван (Crashed): продолжен тот же запуск")
         return True
@@ -600,7 +659,7 @@ class YearSimulation:
                     return [(run_id, name, key) for run_id, name, key, _ in states]
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"runs did not settle: {[(s[0], s[1]) for s in states]}")
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.1)
 
     async def _run_states(
         self, client: PrefectClient
@@ -707,14 +766,14 @@ def run_together(
         return
     if concurrent is None:
         concurrent = get_engine().dialect.name == "postgresql"
-    with ArtifactPublisher() as publisher:
+    with ArtifactPublisher() as publisher, PrefectCalls() as prefect:
         for simulation in simulations:
-            simulation.publisher = publisher
+            simulation.publisher, simulation.prefect = publisher, prefect
         try:
             _run_days(simulations, start=start, end=end, concurrent=concurrent)
         finally:
             for simulation in simulations:
-                simulation.publisher = None
+                simulation.publisher, simulation.prefect = None, None
 
 
 def _run_days(

@@ -1,0 +1,32 @@
+"""Work every flow run's process would otherwise repeat, done once in the runner's fork server.
+
+Imported by the fork server (deployments/serve.py) after the flow modules: every run's process
+is forked from it and inherits the result. Measured in bench/year.py's runs: configuring the
+SQLAlchemy mappers took the first query of each process ≈0.2 s (23 processes a school year),
+and each process compiled the Jinja templates it used again.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import configure_mappers
+
+import models  # noqa: F401  (every table mapped before the mappers are configured)
+from nastavnik.documents import document_env
+
+
+def warm_up() -> int:
+    """Configure the mappers, compile every template, import matplotlib's SVG backend; returns
+    how many templates were compiled."""
+    configure_mappers()
+    env = document_env()
+    names = env.list_templates(extensions=["html", "txt"])
+    for name in names:
+        env.get_template(name)
+    # The completion memo's charts and the roadmap's Gantt chart (≈0.5 s to import).
+    import matplotlib.backends.backend_svg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+    return len(names)
+
+
+warm_up()
