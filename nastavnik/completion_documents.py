@@ -209,12 +209,20 @@ def memo_key(*, cycle_id: uuid.UUID, on: date) -> str:
     return f"evaluation-memo:{cycle_id}:{on.isoformat()}"
 
 
-def memo_context(*, session: Session, cycle_id: uuid.UUID, today: date) -> dict[str, Any]:
-    """What templates/documents/evaluation_memo.html reads."""
+def memo_context(
+    *,
+    session: Session,
+    cycle_id: uuid.UUID,
+    today: date,
+    result: CycleIndicators | None = None,
+) -> dict[str, Any]:
+    """What templates/documents/evaluation_memo.html reads (`result`: the cycle's indicators on
+    `today` when the caller has them already)."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise LookupError(f"цикл {cycle_id} не найден")
-    result = indicators.cycle_indicators(session=session, cycle_id=cycle_id, today=today)
+    if result is None:
+        result = indicators.cycle_indicators(session=session, cycle_id=cycle_id, today=today)
     expected = completion.expected_reports(session=session, cycle_id=cycle_id, today=today)
     counts = completion.status_counts(expected, today)
     return {
@@ -272,8 +280,9 @@ def issue_memo(
     cycle_id: uuid.UUID,
     on: date,
     flow_run_id: uuid.UUID | None = None,
+    result: CycleIndicators | None = None,
 ) -> Document:
-    """The memo as of `on` (the existing one if it was made before)."""
+    """The memo as of `on` (the existing one if it was made before); `result` as memo_context's."""
     return _issue(
         session=session,
         settings=settings,
@@ -282,7 +291,7 @@ def issue_memo(
         doc_type="memo",
         title=MEMO_TITLE,
         template=MEMO_TEMPLATE,
-        context=memo_context(session=session, cycle_id=cycle_id, today=on),
+        context=memo_context(session=session, cycle_id=cycle_id, today=on, result=result),
         on=on,
         flow_run_id=flow_run_id,
     )
@@ -488,14 +497,20 @@ def self_diagnostics_key(*, cycle_id: uuid.UUID, on: date) -> str:
 
 
 def self_diagnostics_context(
-    *, session: Session, cycle_id: uuid.UUID, today: date
+    *,
+    session: Session,
+    cycle_id: uuid.UUID,
+    today: date,
+    result: CycleIndicators | None = None,
 ) -> dict[str, Any]:
     """What templates/documents/self_diagnostics.html reads: the roadmap's execution (as the
-    tick keeps it, nastavnik.roadmap_report) and the programmes' effectiveness (the indicators)."""
+    tick keeps it, nastavnik.roadmap_report) and the programmes' effectiveness (the indicators;
+    `result` when the caller has them already)."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise LookupError(f"цикл {cycle_id} не найден")
-    result = indicators.cycle_indicators(session=session, cycle_id=cycle_id, today=today)
+    if result is None:
+        result = indicators.cycle_indicators(session=session, cycle_id=cycle_id, today=today)
     try:
         report: roadmap_report.StatusReport | None = roadmap_report.status_report(
             session=session, cycle_id=cycle_id, today=today
@@ -543,6 +558,7 @@ def issue_self_diagnostics(
     cycle_id: uuid.UUID,
     on: date,
     flow_run_id: uuid.UUID | None = None,
+    result: CycleIndicators | None = None,
 ) -> Document:
     """«Справка по результатам самодиагностики» as of `on` (seed school №7, item 6: «Июнь
     Ежегодно»): the roadmap's execution and the programmes' effectiveness; no names."""
@@ -554,7 +570,52 @@ def issue_self_diagnostics(
         doc_type="memo",
         title=SELF_DIAGNOSTICS_TITLE,
         template=SELF_DIAGNOSTICS_TEMPLATE,
-        context=self_diagnostics_context(session=session, cycle_id=cycle_id, today=on),
+        context=self_diagnostics_context(
+            session=session, cycle_id=cycle_id, today=on, result=result
+        ),
         on=on,
         flow_run_id=flow_run_id,
     )
+
+
+def issue_completion_documents(
+    *,
+    session: Session,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    on: date,
+    flow_run_id: uuid.UUID | None = None,
+) -> list[Document]:
+    """The reports put to the director, the evaluation memo, the self-diagnostics memo and the
+    order on the results, in that order (each the existing one if it was made before). The two
+    memos read one computation of the indicators (≈0.5 s for a school)."""
+    reports = issue_reports_document(
+        session=session, settings=settings, cycle_id=cycle_id, on=on, flow_run_id=flow_run_id
+    )
+    result = indicators.cycle_indicators(session=session, cycle_id=cycle_id, today=on)
+    memo = issue_memo(
+        session=session,
+        settings=settings,
+        cycle_id=cycle_id,
+        on=on,
+        flow_run_id=flow_run_id,
+        result=result,
+    )
+    diagnostics = issue_self_diagnostics(
+        session=session,
+        settings=settings,
+        cycle_id=cycle_id,
+        on=on,
+        flow_run_id=flow_run_id,
+        result=result,
+    )
+    order = issue_order(
+        session=session,
+        settings=settings,
+        cycle_id=cycle_id,
+        on=on,
+        reports=reports,
+        memo=memo,
+        flow_run_id=flow_run_id,
+    )
+    return [reports, memo, diagnostics, order]

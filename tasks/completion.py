@@ -75,25 +75,10 @@ def render_completion_documents(*, cycle_id: str, on: date, flow_run_id: str) ->
     """The reports, the evaluation and self-diagnostics memos, the order: their ids, in order."""
     settings, run_id, cycle = get_settings(), uuid.UUID(flow_run_id), uuid.UUID(cycle_id)
     with session_scope() as session:
-        reports = completion_documents.issue_reports_document(
+        issued = completion_documents.issue_completion_documents(
             session=session, settings=settings, cycle_id=cycle, on=on, flow_run_id=run_id
         )
-        memo = completion_documents.issue_memo(
-            session=session, settings=settings, cycle_id=cycle, on=on, flow_run_id=run_id
-        )
-        diagnostics = completion_documents.issue_self_diagnostics(
-            session=session, settings=settings, cycle_id=cycle, on=on, flow_run_id=run_id
-        )
-        order = completion_documents.issue_order(
-            session=session,
-            settings=settings,
-            cycle_id=cycle,
-            on=on,
-            reports=reports,
-            memo=memo,
-            flow_run_id=run_id,
-        )
-        return [str(reports.id), str(memo.id), str(diagnostics.id), str(order.id)]
+        return [str(document.id) for document in issued]
 
 
 @task(name="approve-completion-reports", retries=2, retry_delay_seconds=[1, 5])

@@ -157,3 +157,39 @@ def test_the_self_diagnostics_memo_reads_back(engine, settings, school) -> None:
     assert "Требуют внимания" in flat and "Отчёты сданы в срок: 66,7 % (4 из 6)" in flat
     for name in [MENTOR_1, MENTOR_2, *MENTEES.values()]:
         assert name not in flat
+
+
+def test_the_stage_issues_its_four_documents_reading_the_indicators_once(
+    engine,
+    settings,
+    school,  # noqa: F811
+    monkeypatch,
+) -> None:
+    """The memo and the self-diagnostics read one computation of the indicators; issuing again
+    finds the same four documents."""
+    _year_end(engine, school)
+    computed = []
+    real = indicators.cycle_indicators
+
+    def counted(**kwargs):
+        computed.append(kwargs["today"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(indicators, "cycle_indicators", counted)
+    with Session(engine) as session:
+        issued = completion_documents.issue_completion_documents(
+            session=session, settings=settings, cycle_id=school.cycle_id, on=JUNE_12
+        )
+        session.commit()
+        again = completion_documents.issue_completion_documents(
+            session=session, settings=settings, cycle_id=school.cycle_id, on=JUNE_12
+        )
+        titles = [_pdf_text(settings, document)[0] for document in issued]
+    assert computed == [JUNE_12, JUNE_12]  # once a call, not once a memo
+    assert [d.id for d in again] == [d.id for d in issued]
+    assert [d.doc_type for d in issued] == ["report", "memo", "memo", "order"]
+    flat = [" ".join(text.split()) for text in titles]
+    assert "Отчёты по завершении наставничества" in flat[0]
+    assert "Справка по результатам оценки" in flat[1]
+    assert "Справка по результатам самодиагностики" in flat[2]
+    assert "Об итогах реализации программы наставничества" in flat[3]
