@@ -117,6 +117,30 @@ async def _inside_runs(run_ids: list[Any]) -> dict[str, float]:
     return dict(parts)
 
 
+def _baseline_seconds() -> float:
+    """A fixed piece of the work the year is made of, timed on this machine now: a 120-row
+    register rendered to PDF (best of three). The year's wall time divided by it compares runs
+    on machines (or moments) of different speed."""
+    from nastavnik.documents import render_html
+
+    rows = "".join(
+        f"<tr><td class='num'>{n}</td><td>Фамилия{n} Имя Отчество</td><td>8 «Б»</td>"
+        f"<td class='text'>Адаптация в коллективе, подготовка к олимпиаде по математике</td></tr>"
+        for n in range(1, 121)
+    )
+    html = (
+        "<html lang='ru'><body><h1>Реестр</h1><table class='register'><thead><tr><th>№</th>"
+        f"<th>ФИО</th><th>Класс</th><th>Запрос</th></tr></thead><tbody>{rows}</tbody></table>"
+        "</body></html>"
+    )
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        render_html(html)
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
 def run_year(profile: Path | None = None) -> None:
     """In this process: the stack, the cycle, then the timed year (its own code profiled into
     `profile` when given: the runs' processes are not in it)."""
@@ -157,6 +181,7 @@ def run_year(profile: Path | None = None) -> None:
             decide=link_decider(settings),
             on_line=lambda day, line: _log(f"{day:%d.%m.%Y}  {line}"),
         )
+        baseline = _baseline_seconds()
         profiler = cProfile.Profile() if profile else None
         began = time.perf_counter()
         if profiler:
@@ -177,6 +202,10 @@ def run_year(profile: Path | None = None) -> None:
         f"wall {wall:.1f} s for the year: {participants} participants, {log.days_ticked} days "
         f"with events, {len(log.runs)} stage runs, {log.decisions} decisions, "
         f"{log.messages} tick e-mails"
+    )
+    print(
+        f"baseline {baseline:.3f} s (a 120-row register rendered to PDF, best of 3): "
+        f"the year is {wall / baseline:.0f} baselines"
     )
     print("by part (simulation):")
     for part, seconds in sorted(log.seconds.items(), key=lambda kv: -kv[1]):

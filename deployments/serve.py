@@ -92,7 +92,7 @@ def main() -> None:
     mode = os.environ.get(START_METHOD_ENV, "forkserver")
     # Half a second between polls for runs to start (Prefect's setting takes whole seconds):
     # a resumed run waits half as long for the runner, for one cheap query more per second.
-    poll = float(os.environ.get(POLL_SECONDS_ENV, "0.2"))
+    poll = float(os.environ.get(POLL_SECONDS_ENV, "0.5"))
     runner = Runner(pause_on_shutdown=True, limit=4, query_seconds=poll)
     settings = get_settings()
     scheduled = settings.schedules and settings.clock != "simulated"

@@ -25,8 +25,9 @@ import sys
 from typing import Any
 
 SOCKET_ENV = "NASTAVNIK_WARM_ENGINE_SOCKET"
-# What the launcher imports before forking (WeasyPrint, openpyxl… stay lazy: few runs need them).
-PRELOAD = ("prefect.flow_engine", "prefect.deployments.steps", "models")
+# What the launcher imports before forking (WeasyPrint, openpyxl… stay lazy: few runs need them);
+# deployments.warm configures the mappers and compiles the templates, as the embedded runner does.
+PRELOAD = ("prefect.flow_engine", "prefect.deployments.steps", "models", "deployments.warm")
 
 
 def _engine() -> None:
