@@ -48,7 +48,7 @@ memos read one computation of the indicators. End of session: 91.5 s (153 baseli
 alternation with the start commit 208.8 s and 112.7 s (180 baselines). The 208.8 s run had
 the final-event run wait 67 s between its creation and Running (the Prefect server's SQLite
 answers writers "database is locked" and waits up to its 60 s busy timeout); cause not found
-and not seen in eight other runs. A 0.2 s runner poll saved ≈3 s of process starts but doubled
+and not seen in seven other runs. A 0.2 s runner poll saved ≈3 s of process starts but doubled
 those lock errors in the server's log, so it was left at 0.5 s. What is left is as above: no
 part above a fifth, ≈1 s of orchestration per process (23 a year) and the documents' layout.
 """
