@@ -589,33 +589,16 @@ def issue_completion_documents(
     """The reports put to the director, the evaluation memo, the self-diagnostics memo and the
     order on the results, in that order (each the existing one if it was made before). The two
     memos read one computation of the indicators (≈0.5 s for a school)."""
-    reports = issue_reports_document(
-        session=session, settings=settings, cycle_id=cycle_id, on=on, flow_run_id=flow_run_id
-    )
+    same: dict[str, Any] = {
+        "session": session,
+        "settings": settings,
+        "cycle_id": cycle_id,
+        "on": on,
+        "flow_run_id": flow_run_id,
+    }
+    reports = issue_reports_document(**same)
     result = indicators.cycle_indicators(session=session, cycle_id=cycle_id, today=on)
-    memo = issue_memo(
-        session=session,
-        settings=settings,
-        cycle_id=cycle_id,
-        on=on,
-        flow_run_id=flow_run_id,
-        result=result,
-    )
-    diagnostics = issue_self_diagnostics(
-        session=session,
-        settings=settings,
-        cycle_id=cycle_id,
-        on=on,
-        flow_run_id=flow_run_id,
-        result=result,
-    )
-    order = issue_order(
-        session=session,
-        settings=settings,
-        cycle_id=cycle_id,
-        on=on,
-        reports=reports,
-        memo=memo,
-        flow_run_id=flow_run_id,
-    )
+    memo = issue_memo(**same, result=result)
+    diagnostics = issue_self_diagnostics(**same, result=result)
+    order = issue_order(**same, reports=reports, memo=memo)
     return [reports, memo, diagnostics, order]
