@@ -49,7 +49,10 @@ alternation with the start commit 208.8 s and 112.7 s (180 baselines). The 208.8
 the final-event run wait 67 s between its creation and Running (the Prefect server's SQLite
 answers writers "database is locked" and waits up to its 60 s busy timeout); cause not found
 and not seen in seven other runs. A 0.2 s runner poll saved ≈3 s of process starts but doubled
-those lock errors in the server's log, so it was left at 0.5 s. What is left is as above: no
+those lock errors in the server's log, so it was left at 0.5 s. Once the machine was quiet again
+(00:20–00:30): this code 85.4 s (144 baselines) and 81.0 s (136), then in alternation the start
+commit 79.1 s (136 baselines) and this code 77.5 s (135 baselines): the parts above shrank, the
+year as a whole by ≈2 %, inside the run-to-run noise. What is left is as above: no
 part above a fifth, ≈1 s of orchestration per process (23 a year) and the documents' layout.
 """
 
