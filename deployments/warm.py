@@ -3,7 +3,8 @@
 Imported by the fork server (deployments/serve.py) after the flow modules: every run's process
 is forked from it and inherits the result. Measured in bench/year.py's runs: configuring the
 SQLAlchemy mappers took the first query of each process ≈0.2 s (23 processes a school year),
-and each process compiled the Jinja templates it used again.
+and each process compiled the Jinja templates it used again. Importing it also lets each run's
+process end without waiting for its heartbeat thread (deployments/heartbeats.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy.orm import configure_mappers
 
 import models  # noqa: F401  (every table mapped before the mappers are configured)
+from deployments.heartbeats import heartbeats_without_join
 from nastavnik.documents import document_env
 
 
@@ -22,6 +24,11 @@ def warm_up() -> int:
     names = env.list_templates(extensions=["html", "txt"])
     for name in names:
         env.get_template(name)
+    # Hyphenation patterns (print.css hyphenates Russian text), which pyphen would otherwise
+    # load at each process's first hyphenated document.
+    import pyphen
+
+    pyphen.Pyphen(lang="ru")
     # The completion memo's charts and the roadmap's Gantt chart (≈0.5 s to import).
     import matplotlib.backends.backend_svg  # noqa: F401
     import matplotlib.figure  # noqa: F401
@@ -30,3 +37,4 @@ def warm_up() -> int:
 
 
 warm_up()
+heartbeats_without_join()
