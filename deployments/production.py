@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from deployments.loopback_tls import client_tls_environment
 from nastavnik.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def environment(config: ProductionConfig) -> dict[str, str]:
     settings = config.settings
     data_dir = settings.data_dir.resolve()
     secret = settings.approval_secret().decode()
-    return {
+    return client_tls_environment(config.prefect_api_url, data_dir / "prefect") | {
         "PREFECT_HOME": str(data_dir / "prefect"),
         "PREFECT_API_URL": config.prefect_api_url,
         "PREFECT_UI_API_URL": config.prefect_api_url,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from deployments.loopback_tls import client_tls_environment
 from nastavnik.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
     """Environment for every process of the stack: Prefect on SQLite under the data directory."""
     data_dir = settings.data_dir.resolve()
     api_url = f"http://127.0.0.1:{settings.prefect_port}/api"
-    return {
+    return client_tls_environment(api_url, data_dir / "prefect") | {
         "PREFECT_HOME": str(data_dir / "prefect"),
         "PREFECT_API_URL": api_url,
         "PREFECT_UI_API_URL": api_url,
