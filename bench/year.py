@@ -54,6 +54,25 @@ those lock errors in the server's log, so it was left at 0.5 s. Once the machine
 commit 79.1 s (136 baselines) and this code 77.5 s (135 baselines): the parts above shrank, the
 year as a whole by ≈2 %, inside the run-to-run noise. What is left is as above: no
 part above a fifth, ≈1 s of orchestration per process (23 a year) and the documents' layout.
+
+2026-12-01, with py-spy (`py-spy record --subprocesses --idle` on the runner's fork server)
+showing where the run processes' main threads wait: 13.9 s a year joining the heartbeat thread
+at each process's end (Prefect sleeps it in one-second steps; `deployments/heartbeats.py` no
+longer joins it: off the simulation's path, since the run's final state is already reported,
+but a worker limited to one run waits for it), ≈9 s of CPU creating TLS contexts for Prefect's
+clients of a plain-HTTP API (`deployments/loopback_tls.py`), 5.6 s proposing Suspended (the
+server's answer, 0.4 s each), 5.6 s of the suspension observer's start. The machine ran ≈2×
+slower than the night before (baseline 1.05–1.49 s, varying ±20 % between runs, so the
+"baselines" figure varied as much); three pairs, alternated, start commit (3920b2d) vs this:
+
+                              start commit              this
+  wall                        167.4 / 172.8 / 163.5 s   174.5 / 152.2 / 158.8 s
+  process start (Submitting   0.756 / 0.748 / 0.765 s   0.597 / 0.560 / 0.560 s
+    → Running, mean of 23)
+  process starts and polls    26.3 / 29.6 / 29.9 s      23.6 / 21.6 / 21.1 s
+
+Process starts are a quarter shorter (≈4.3 s a year); the year as a whole ≈4 % (means 167.9 s
+vs 161.8 s), within the noise. The target (≤ 60 s) is not met.
 """
 
 from __future__ import annotations
