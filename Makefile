@@ -14,7 +14,7 @@ demo: setup
 # Two processes, whole files each: the two demo years (subprocess stacks, mostly waiting on runs)
 # overlap with the rest; each process has its own Prefect test server and PostgreSQL database.
 test: setup
-	$(UV) run pytest -q -n 3 --dist loadfile --no-loadscope-reorder --durations=12 $(PYTEST_ARGS)
+	$(UV) run pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=12 $(PYTEST_ARGS)
 
 lint: setup
 	$(UV) run ruff check . && $(UV) run ruff format --check . && $(UV) run mypy nastavnik models deployments

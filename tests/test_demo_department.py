@@ -201,7 +201,7 @@ def test_the_department_demo_runs_its_year_and_shows_the_department_no_child(
         env=_stack_env(tmp_path, ports),
         capture_output=True,
         text=True,
-        timeout=2400,  # a safety net: 1 039 s in CI on a slow day with two test processes
+        timeout=1500,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     assert "Demo complete" in result.stdout
