@@ -80,6 +80,50 @@ def start_runs_from_forkserver(modules: list[str]) -> bool:
     return True
 
 
+async def serve_with_wake(runner: Any, api_url: str) -> None:
+    """Run the runner; a datagram on its wake socket (deployments/runner_wake.py) makes it
+    look for runs to start at once rather than at its next poll.
+
+    The poll is Prefect 3.8.8's own (its scheduled-run poller's, which the periodic loop calls
+    too; a run already being submitted is skipped), so it is used on that version only."""
+    import asyncio
+
+    from deployments.runner_wake import drain, listening_socket
+
+    sock = listening_socket(api_url) if prefect.__version__ == "3.8.8" else None
+    if sock is None:
+        await runner.start()
+        return
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+
+    async def poll_when_woken() -> None:
+        while True:
+            await woken.wait()
+            # A wake during this poll may be for a run its query no longer sees: poll again.
+            woken.clear()
+            poller = getattr(runner, "_scheduled_run_poller", None)
+            if poller is None or not runner.started:
+                continue
+            try:
+                await poller._get_and_submit_flow_runs()
+            except Exception:  # the periodic poll finds the run anyway
+                logger.warning("poll on wake failed", exc_info=True)
+
+    def on_wake() -> None:
+        drain(sock)
+        woken.set()
+
+    loop.add_reader(sock.fileno(), on_wake)
+    polls = loop.create_task(poll_when_woken())
+    try:
+        await runner.start()
+    finally:
+        polls.cancel()
+        loop.remove_reader(sock.fileno())
+        sock.close()
+
+
 def main() -> None:
     """Serve until interrupted."""
     import asyncio
@@ -124,8 +168,10 @@ def main() -> None:
                 "deployments.warm",
             ]
         )
+    from deployments.runner_wake import current_api_url
+
     try:
-        asyncio.run(runner.start())
+        asyncio.run(serve_with_wake(runner, current_api_url()))
     except (KeyboardInterrupt, TerminationSignal):
         logger.info("runner stopped")
 

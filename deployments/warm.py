@@ -3,7 +3,8 @@
 Imported by the fork server (deployments/serve.py) after the flow modules: every run's process
 is forked from it and inherits the result. Measured in bench/year.py's runs: configuring the
 SQLAlchemy mappers took the first query of each process ≈0.2 s (23 processes a school year),
-and each process compiled the Jinja templates it used again. Importing it also lets each run's
+each process compiled the Jinja templates it used again, and its first PDF cost ≈0.6 s more
+than the next ones (15 processes of a school year render). Importing it also lets each run's
 process end without waiting for its heartbeat thread (deployments/heartbeats.py).
 """
 
@@ -13,12 +14,12 @@ from sqlalchemy.orm import configure_mappers
 
 import models  # noqa: F401  (every table mapped before the mappers are configured)
 from deployments.heartbeats import heartbeats_without_join
-from nastavnik.documents import document_env
+from nastavnik.documents import document_env, warm_renderer
 
 
 def warm_up() -> int:
-    """Configure the mappers, compile every template, import matplotlib's SVG backend; returns
-    how many templates were compiled."""
+    """Configure the mappers, compile every template, render a first document, import
+    matplotlib's SVG backend; returns how many templates were compiled."""
     configure_mappers()
     env = document_env()
     names = env.list_templates(extensions=["html", "txt"])
@@ -29,6 +30,8 @@ def warm_up() -> int:
     import pyphen
 
     pyphen.Pyphen(lang="ru")
+    # A process's first PDF costs ≈0.6 s more than the next (fonts, print.css, C bindings).
+    warm_renderer()
     # The completion memo's charts and the roadmap's Gantt chart (≈0.5 s to import).
     import matplotlib.backends.backend_svg  # noqa: F401
     import matplotlib.figure  # noqa: F401

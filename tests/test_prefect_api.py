@@ -72,3 +72,38 @@ def test_after_the_short_delays_the_clients_own_back_off_applies() -> None:
     # The second 503 waits for Prefect's own back-off (seconds), then the run comes.
     run, seen = _read_run(server, RetrySoonWhenBusy(delays=(0.01,)))
     assert run.id == server.run.id and seen == ["0.01", None]
+
+
+class EveryOtherBusy(BusyServer):
+    """Answers 503 to every request's first attempt."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.requests % 2 == 0:
+            self.requests += 1
+            return httpx.Response(503, json={"exception_message": "Service Unavailable"})
+        self.requests += 1
+        return httpx.Response(200, json=self.run.model_dump(mode="json"))
+
+
+def test_one_hook_gives_each_request_its_own_short_delays() -> None:
+    """The simulation's and the endpoint's long-lived clients share one hook (BUSY_SERVER_
+    SETTINGS): a request's busy answers must not use up the next request's short delays."""
+    server = EveryOtherBusy(busy_answers=0)
+    hook = RetrySoonWhenBusy(delays=(0.01,))
+    seen: list[str | None] = []
+
+    async def record(response: httpx.Response) -> None:
+        if response.status_code == 503:
+            seen.append(response.headers.get("Retry-After"))
+
+    async def read_three_times() -> None:
+        settings = {
+            "transport": httpx.MockTransport(server),
+            "event_hooks": {"response": [hook, record]},
+        }
+        async with PrefectClient(API, httpx_settings=settings) as client:
+            for _ in range(3):
+                assert (await client.read_flow_run(server.run.id)).id == server.run.id
+
+    asyncio.run(read_three_times())
+    assert seen == ["0.01", "0.01", "0.01"] and server.requests == 6
