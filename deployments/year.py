@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from deployments.catalog import run_label
@@ -172,13 +173,15 @@ def interesting_days(
 
 
 def meeting_days(
-    *, pairs: list[MentorshipPair], policy: tick.ReminderPolicy, report_deadline_days: int
+    *,
+    terms: list[tuple[date, date]],
+    policy: tick.ReminderPolicy,
+    report_deadline_days: int,
 ) -> set[date]:
-    """Days on which the meetings stage has something to do: each month of the pairs' terms
-    ends (reminders before, on and after its last day, the escalation) and its reports are
-    assembled on the first of the next month."""
+    """Days on which the meetings stage has something to do, from the pairs' terms (start, end):
+    each month of the terms ends (reminders before, on and after its last day, the escalation)
+    and its reports are assembled on the first of the next month."""
     days: set[date] = set()
-    terms = [(p.starts_on, p.ends_on) for p in pairs if p.starts_on and p.ends_on]
     if not terms:
         return days
     month = progress.month_start(min(start for start, _ in terms))
@@ -718,14 +721,17 @@ class YearSimulation:
     def _next_day(self, day: date, end: date, *, busy: bool) -> date:
         with session_scope() as session:
             rows = plan.plan_items(session=session, cycle_id=self.cycle_id)
-            pairs = list(
-                session.exec(
-                    select(MentorshipPair).where(
-                        MentorshipPair.cycle_id == self.cycle_id,
+            # Only the terms: a whole pair row carries its JSON columns, decoded for each day.
+            terms = [
+                (start, end)
+                for start, end in session.execute(
+                    sa_select(col(MentorshipPair.starts_on), col(MentorshipPair.ends_on)).where(
+                        col(MentorshipPair.cycle_id) == self.cycle_id,
                         col(MentorshipPair.status).not_in(["draft", "proposed", "dropped"]),
                     )
                 )
-            )
+                if start and end
+            ]
             pending = list(
                 session.exec(
                     select(ApprovalRequest).where(
@@ -736,7 +742,7 @@ class YearSimulation:
             )
         days = interesting_days(rows=rows, pending=pending, policy=self.policy)
         days |= meeting_days(
-            pairs=pairs, policy=self.policy, report_deadline_days=self.report_deadline_days
+            terms=terms, policy=self.policy, report_deadline_days=self.report_deadline_days
         )
         days |= set(self.script.actions) | set(self.script.runs) | {p.due for p in self.waiting}
         if busy:

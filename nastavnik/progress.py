@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import or_
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from models import (
@@ -316,6 +317,9 @@ def pairs_of_month(*, session: Session, cycle_id: uuid.UUID, month: date) -> lis
                 or_(col(MentorshipPair.ends_on).is_(None), col(MentorshipPair.ends_on) >= month),
             )
             .order_by(col(MentorshipPair.created_at), col(MentorshipPair.id))
+            # The matching's reasons (JSON, ≈0.5 KB a pair) only matter at pairing; read on
+            # demand, they are not decoded for every pair on every reminder day.
+            .options(defer(MentorshipPair.reasons))  # type: ignore[arg-type]
         )
     )
 
