@@ -73,6 +73,28 @@ slower than the night before (baseline 1.05–1.49 s, varying ±20 % between run
 
 Process starts are a quarter shorter (≈4.3 s a year); the year as a whole ≈4 % (means 167.9 s
 vs 161.8 s), within the noise. The target (≤ 60 s) is not met.
+
+2026-12-01 (next session), the machine quiet (baseline 0.44-0.49 s). The start commit measured
+65.7 s. Where its runs' waits went, from the server's state records: the runner's polls 7.5 s
+(Scheduled/Resuming → Pending: a run waited ≈0.25 s for the half-second poll, 23 a year), and one
+stage start in three took 1.8 s (the SQLite server's 503 "database is locked", retried by
+Prefect's client after ≈2 s). Changes: whoever starts, resumes or continues a run wakes the
+embedded runner, which polls at once (deployments/runner_wake.py: polls 7.5 → 1.8 s a year);
+stage starts retry a 503 after 0.1 s, as the approval endpoint did; the fork server renders a
+first document (a process's first PDF cost ≈0.6 s more: a small gain, since most processes that
+render are resumed ones whose rendering tasks come back cached); the simulation's next-day
+query reads only the pairs' terms, and the month's pairs come without their JSON reasons.
+Alternated, start commit (worktree at d4962f7) vs this code:
+
+  start commit   67.5 / 64.7 s   (143 / 136 baselines)
+  this code      59.5 / 57.0 s   (128 / 130 baselines)
+
+and six more runs of this code the same hour: 59.0, 57.0, 57.3, 59.4, 59.2, 56.1 s; all eight
+56.1-59.5 s, mean 58.1 s (121-131 baselines): the target (≤ 60 s) is met on this machine when
+quiet, narrowly; at the previous night's speed (baseline 0.58 s) the same 130 baselines would be
+≈75 s. Where a year goes now: the runs Running ≈34 s (tasks 29-30 s: PDF ≈12 s, the completion
+documents 5 s of it), process starts ≈5 s (0.22 s each), the simulation's own work ≈12.5 s
+(tick rules 5 s, the scripted people's actions 3 s).
 """
 
 from __future__ import annotations
