@@ -34,8 +34,11 @@ class BusyServer:
         return httpx.Response(200, json=self.run.model_dump(mode="json"))
 
 
-def _read_run(server: BusyServer, hook: RetrySoonWhenBusy) -> tuple[FlowRun, list[str | None]]:
-    """Read the run through Prefect's client; also the Retry-After each 503 ended up with."""
+def _read_run(
+    server: BusyServer, hook: RetrySoonWhenBusy, *, reads: int = 1
+) -> tuple[FlowRun, list[str | None]]:
+    """Read the run `reads` times through one Prefect client; also the Retry-After each 503
+    ended up with."""
     seen: list[str | None] = []
 
     async def record(response: httpx.Response) -> None:
@@ -48,6 +51,8 @@ def _read_run(server: BusyServer, hook: RetrySoonWhenBusy) -> tuple[FlowRun, lis
             "event_hooks": {"response": [hook, record]},
         }
         async with PrefectClient(API, httpx_settings=settings) as client:
+            for _ in range(reads - 1):
+                await client.read_flow_run(server.run.id)
             return await client.read_flow_run(server.run.id)
 
     return asyncio.run(read()), seen
@@ -89,21 +94,6 @@ def test_one_hook_gives_each_request_its_own_short_delays() -> None:
     """The simulation's and the endpoint's long-lived clients share one hook (BUSY_SERVER_
     SETTINGS): a request's busy answers must not use up the next request's short delays."""
     server = EveryOtherBusy(busy_answers=0)
-    hook = RetrySoonWhenBusy(delays=(0.01,))
-    seen: list[str | None] = []
-
-    async def record(response: httpx.Response) -> None:
-        if response.status_code == 503:
-            seen.append(response.headers.get("Retry-After"))
-
-    async def read_three_times() -> None:
-        settings = {
-            "transport": httpx.MockTransport(server),
-            "event_hooks": {"response": [hook, record]},
-        }
-        async with PrefectClient(API, httpx_settings=settings) as client:
-            for _ in range(3):
-                assert (await client.read_flow_run(server.run.id)).id == server.run.id
-
-    asyncio.run(read_three_times())
+    run, seen = _read_run(server, RetrySoonWhenBusy(delays=(0.01,)), reads=3)
+    assert run.id == server.run.id
     assert seen == ["0.01", "0.01", "0.01"] and server.requests == 6
