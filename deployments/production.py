@@ -571,8 +571,18 @@ class ProductionStack:
         raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
     def wait_healthy(self, timeout: float = 120) -> None:
-        """Until both health checks answer and every worker is still running."""
+        """Until both health checks answer, every warm launcher listens and every worker is
+        still running (a run that comes before its worker's launcher listens starts cold)."""
         self._wait_for(f"{self.config.web_url}/healthz", self.processes["web"], timeout)
+        deadline = time.monotonic() + timeout
+        for name, process in list(self.processes.items()):
+            if not name.startswith("warm-engine-"):
+                continue
+            log = self.logs_dir / f"{name}.log"
+            while "launcher ready on" not in (log.read_text() if log.exists() else ""):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} is not listening; see {log}")
+                time.sleep(0.1)
         for name, process in self.processes.items():
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited; see {self.logs_dir / (name + '.log')}")

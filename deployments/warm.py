@@ -10,6 +10,8 @@ process end without waiting for its heartbeat thread (deployments/heartbeats.py)
 
 from __future__ import annotations
 
+import sys
+
 from sqlalchemy.orm import configure_mappers
 
 import models  # noqa: F401  (every table mapped before the mappers are configured)
@@ -30,8 +32,11 @@ def warm_up() -> int:
     import pyphen
 
     pyphen.Pyphen(lang="ru")
-    # A process's first PDF costs ≈0.6 s more than the next (fonts, print.css, C bindings).
-    warm_renderer()
+    # A process's first PDF costs ≈0.6 s more than the next (fonts, print.css, C bindings):
+    # where WeasyPrint is preloaded (the embedded runner's fork server). The production warm
+    # launcher keeps it lazy (few runs render; the launcher must be up before the first run).
+    if "weasyprint" in sys.modules:
+        warm_renderer()
     # The completion memo's charts and the roadmap's Gantt chart (≈0.5 s to import).
     import matplotlib.backends.backend_svg  # noqa: F401
     import matplotlib.figure  # noqa: F401
