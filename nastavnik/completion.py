@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import or_
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from models import (
@@ -130,6 +131,8 @@ def finished_pairs(*, session: Session, cycle_id: uuid.UUID, today: date) -> lis
             ),
         )
         .order_by(col(MentorshipPair.ends_on), col(MentorshipPair.created_at))
+        # Not the matching's reasons (JSON): the daily reminders read the finished pairs.
+        .options(defer(MentorshipPair.reasons))  # type: ignore[arg-type]
     ).all()
     return [p for p in candidates if is_finished(p, today)]
 
