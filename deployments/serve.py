@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import os
 import typing
+from collections.abc import Callable
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -80,6 +81,22 @@ def start_runs_from_forkserver(modules: list[str]) -> bool:
     return True
 
 
+class _PollWhenReleased(set[Any]):
+    """The poller's set of runs being submitted, which asks for a poll when a run leaves it.
+
+    A run resumed while its previous process is still exiting is skipped by the poll its wake
+    caused (its id is still in the set until that process ends); it would then wait for the
+    next periodic poll. Released, it is looked for at once."""
+
+    def __init__(self, ids: set[Any], *, on_release: Callable[[], None]) -> None:
+        super().__init__(ids)
+        self._on_release = on_release
+
+    def discard(self, item: Any) -> None:
+        super().discard(item)
+        self._on_release()
+
+
 async def serve_with_wake(runner: Any, api_url: str) -> None:
     """Run the runner; a datagram on its wake socket (deployments/runner_wake.py) makes it
     look for runs to start at once rather than at its next poll.
@@ -105,6 +122,10 @@ async def serve_with_wake(runner: Any, api_url: str) -> None:
             poller = getattr(runner, "_scheduled_run_poller", None)
             if poller is None or not runner.started:
                 continue
+            if not isinstance(poller._submitting_flow_run_ids, _PollWhenReleased):
+                poller._submitting_flow_run_ids = _PollWhenReleased(
+                    poller._submitting_flow_run_ids, on_release=woken.set
+                )
             try:
                 await poller._get_and_submit_flow_runs()
             except Exception:  # the periodic poll finds the run anyway

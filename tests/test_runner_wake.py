@@ -46,6 +46,7 @@ class FakePoller:
     def __init__(self) -> None:
         self.polls = 0
         self.polled = asyncio.Event()
+        self._submitting_flow_run_ids: set[uuid.UUID] = set()
 
     async def _get_and_submit_flow_runs(self) -> None:
         self.polls += 1
@@ -84,3 +85,30 @@ def test_the_served_runner_polls_at_once_when_woken_and_not_otherwise() -> None:
         return poller.polls
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_a_run_whose_process_ended_is_looked_for_at_once() -> None:
+    """Resumed while its previous process was still exiting, a run is skipped by the poll its
+    wake caused (Prefect's poller still lists it as being submitted): when that process ends
+    and the poller lets the run go, the served runner polls again at once."""
+    url = _api_url()
+
+    async def scenario() -> int:
+        runner = FakeRunner()
+        serving = asyncio.create_task(serve_with_wake(runner, url))
+        while not runner.started:
+            await asyncio.sleep(0.01)
+        poller = runner._scheduled_run_poller
+        run_id = uuid.uuid4()
+        poller._submitting_flow_run_ids.add(run_id)  # its previous process still exiting
+        assert wake_runner(url)
+        await asyncio.wait_for(poller.polled.wait(), timeout=5)
+        poller.polled.clear()
+        assert run_id in poller._submitting_flow_run_ids  # kept through the wrapping
+        poller._submitting_flow_run_ids.discard(run_id)  # the process ended
+        await asyncio.wait_for(poller.polled.wait(), timeout=5)
+        runner.stop.set()
+        await serving
+        return poller.polls
+
+    assert asyncio.run(scenario()) == 2
