@@ -94,9 +94,9 @@ and six more runs of this code the same hour: 59.0, 57.0, 57.3, 59.4, 59.2, 56.1
 reminders' pairs read without their reasons: 60.7, 64.8, 57.5 s; then with the runner also
 polling when a run's previous process ends (a run resumed while that process was still exiting
 had waited for the next periodic poll: Resuming → Pending 0.7-2.1 s → 0.7-0.8 s a year): 60.6,
-58.6 s (111-145 baselines; the baseline itself 0.45-0.53 s). So the target (≤ 60 s) is met in most runs on
-this machine when quiet, not in all, and at the speed of the night before (baseline 0.58 s) the
-same ≈130 baselines would be ≈75 s: not met as a dependable figure.
+58.6 s (111-145 baselines; the baseline itself 0.45-0.53 s). So the target (≤ 60 s) is met
+in most runs on this machine when quiet, not in all, and at the speed of the night before
+(baseline 0.58 s) the same ≈130 baselines would be ≈75 s: not met as a dependable figure.
 Where a year goes now: the runs Running ≈34 s (tasks 29-30 s: PDF ≈12 s, the completion
 documents 5 s of it), process starts ≈5 s (0.22 s each), the simulation's own work ≈12.5 s
 (tick rules 5 s, the scripted people's actions 3 s).
