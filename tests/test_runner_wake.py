@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -66,25 +67,29 @@ class FakeRunner:
         await self.stop.wait()
 
 
+async def _served(url: str, steps: Callable[[FakePoller], Awaitable[None]]) -> int:
+    """Serve a fake runner with its wake socket, take the steps, stop it; returns its polls."""
+    runner = FakeRunner()
+    serving = asyncio.create_task(serve_with_wake(runner, url))
+    while not runner.started:
+        await asyncio.sleep(0.01)
+    await steps(runner._scheduled_run_poller)
+    runner.stop.set()
+    await serving
+    assert wake_runner(url) is False  # the socket is closed with the runner
+    return runner._scheduled_run_poller.polls
+
+
 def test_the_served_runner_polls_at_once_when_woken_and_not_otherwise() -> None:
     url = _api_url()
 
-    async def scenario() -> int:
-        runner = FakeRunner()
-        serving = asyncio.create_task(serve_with_wake(runner, url))
-        while not runner.started:
-            await asyncio.sleep(0.01)
-        poller = runner._scheduled_run_poller
+    async def steps(poller: FakePoller) -> None:
         await asyncio.sleep(0.2)
         assert poller.polls == 0  # no wake, no extra poll (the runner's own loop polls)
         assert wake_runner(url)
         await asyncio.wait_for(poller.polled.wait(), timeout=5)
-        runner.stop.set()
-        await serving
-        assert wake_runner(url) is False  # the socket is closed with the runner
-        return poller.polls
 
-    assert asyncio.run(scenario()) == 1
+    assert asyncio.run(_served(url, steps)) == 1
 
 
 def test_a_run_whose_process_ended_is_looked_for_at_once() -> None:
@@ -93,12 +98,7 @@ def test_a_run_whose_process_ended_is_looked_for_at_once() -> None:
     and the poller lets the run go, the served runner polls again at once."""
     url = _api_url()
 
-    async def scenario() -> int:
-        runner = FakeRunner()
-        serving = asyncio.create_task(serve_with_wake(runner, url))
-        while not runner.started:
-            await asyncio.sleep(0.01)
-        poller = runner._scheduled_run_poller
+    async def steps(poller: FakePoller) -> None:
         run_id = uuid.uuid4()
         poller._submitting_flow_run_ids.add(run_id)  # its previous process still exiting
         assert wake_runner(url)
@@ -107,8 +107,5 @@ def test_a_run_whose_process_ended_is_looked_for_at_once() -> None:
         assert run_id in poller._submitting_flow_run_ids  # kept through the wrapping
         poller._submitting_flow_run_ids.discard(run_id)  # the process ended
         await asyncio.wait_for(poller.polled.wait(), timeout=5)
-        runner.stop.set()
-        await serving
-        return poller.polls
 
-    assert asyncio.run(scenario()) == 2
+    assert asyncio.run(_served(url, steps)) == 2
