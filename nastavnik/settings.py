@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changethis", "secret", "changeme", "password"}
@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     smtp_url: str = "smtp://127.0.0.1:8025"
     mail_from: str = "Наставник <nastavnik@localhost>"
-    web_base_url: str = "http://127.0.0.1:8470"
+    # Where links in e-mails point; by default the local web endpoint on `web_port`.
+    web_base_url: str = ""
     web_port: int = 8470
     prefect_port: int = 4200
     secret_key: SecretStr | None = None
@@ -53,6 +54,14 @@ class Settings(BaseSettings):
                     "NASTAVNIK_SECRET_KEY is a placeholder or shorter than 16 characters"
                 )
         return value
+
+    @model_validator(mode="after")
+    def link_to_the_local_web_port(self) -> Settings:
+        # A port chosen without an address must not leave the links on the default port, where
+        # another installation (or nobody) listens.
+        if not self.web_base_url:
+            self.web_base_url = f"http://127.0.0.1:{self.web_port}"
+        return self
 
     @property
     def resolved_database_url(self) -> str:
