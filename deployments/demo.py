@@ -30,7 +30,7 @@ from deployments.year import (
     YearScript,
     YearSimulation,
 )
-from models import ApprovalRequest, Document, Role
+from models import CLOSED_STATUSES, ApprovalRequest, Document, Role
 from nastavnik import pairing, plan, progress, questionnaires, repository, roadmap_report, training
 from nastavnik.clock import StoredClock, process_clock
 from nastavnik.db import get_engine, session_scope
@@ -232,7 +232,7 @@ def run_demo(
     started = time.monotonic()
     use_simulated_clock()
     files = write_demo_questionnaires(settings.data_dir.resolve() / "demo")
-    organization = DEMO_ORG if roadmap is None else {**DEMO_ORG, "code": simulated_org(roadmap)}
+    organization = DEMO_ORG if roadmap is None else simulated_organization(roadmap)
     with session_scope() as session:
         repository.upsert_organization(session=session, **organization)
     console.rule(
@@ -294,6 +294,23 @@ def simulated_org(roadmap: Path) -> str:
     """The code of the organisation a roadmap's simulated year runs under."""
     slug = re.sub(r"[^a-z0-9]+", "-", roadmap.stem.lower()).strip("-") or "roadmap"
     return f"sim-{slug}"[:64]
+
+
+def simulated_organization(roadmap: Path) -> dict[str, str]:
+    """The organisation a roadmap's simulated year runs as: the roadmap's name and kind (a
+    school, a college or a centre), the demo school's people and staff addresses."""
+    from nastavnik.roadmap import OrganisationKind, load_roadmap
+
+    written = load_roadmap(roadmap)
+    organization = {
+        **DEMO_ORG,
+        "code": simulated_org(roadmap),
+        "name": written.organisation,
+        "short_name": written.organisation[:60],
+    }
+    if written.kind is not OrganisationKind.department:
+        organization["kind"] = written.kind.value
+    return organization
 
 
 def start_demo_cycle(org_code: str = DEMO_ORG["code"], roadmap: Path = DEMO_ROADMAP) -> uuid.UUID:
@@ -534,6 +551,38 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
     def import_meetings(month: date) -> Action:
         return lambda: _import_meetings(settings, cycle_id, month, clock.today())
 
+    def settle_occurrence(number: str, evidence: str, *, skip: bool = False) -> Action:
+        """The curator closes (or skips, saying why) the occurrence of a recurring item of the
+        meetings stage whose window holds today, if it is still open."""
+
+        def action() -> str:
+            today = clock.today()
+            with session_scope() as session:
+                row = plan.item_on(session=session, cycle_id=cycle_id, number=number, day=today)
+                if row is None or row.status in CLOSED_STATUSES:
+                    return ""
+                if skip:
+                    row = plan.skip_item(
+                        session=session,
+                        item_id=row.id,
+                        today=today,
+                        actor="куратор",
+                        reason=evidence,
+                    )
+                else:
+                    row = plan.close_item(
+                        session=session,
+                        item_id=row.id,
+                        today=today,
+                        actor="куратор",
+                        evidence_kind="note",
+                        evidence=evidence,
+                    )
+                status = plan.STATUS_RU[row.status]
+                return f"куратор: пункт {number} ({row.occurrence}) — {status}: {evidence}"
+
+        return action
+
     def year_end(step: str) -> Action:
         return lambda: _year_end(settings, cycle_id, clock, step)
 
@@ -543,9 +592,22 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
         month.replace(day=demo_meetings.EXPORT_DAY): [import_meetings(month)]
         for month in meeting_months
     }
-    # Mentors confirm the month's report through their link within days of its assembly.
+    # Item 9 (the pairs' meetings, once a month): the month's export is its evidence.
+    for month in meeting_months[1:]:
+        exports[month.replace(day=demo_meetings.EXPORT_DAY)].append(
+            settle_occurrence(
+                "9", f"Журналы встреч за {month_label(month).lower()} (выгрузка формы)"
+            )
+        )
+    # Mentors confirm the month's report through their link within days of its assembly; the
+    # curator then closes item 10 (the mentors' reports, by the 20th) with the month's summary.
     confirmations = {
-        progress.next_month(month).replace(day=3): [year_end(f"confirm:{month.isoformat()}")]
+        progress.next_month(month).replace(day=3): [
+            year_end(f"confirm:{month.isoformat()}"),
+            settle_occurrence(
+                "10", f"Сводка о ходе наставничества за {month_label(month).lower()}"
+            ),
+        ]
         for month in meeting_months[1:]
     }
     return YearScript(
@@ -560,6 +622,19 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
             **exports,
             **confirmations,
             date(2026, 9, 7): [import_questionnaires],
+            # The pairs were fixed from 1 November: nobody had a month to report on yet.
+            date(2026, 11, 3): [
+                settle_occurrence(
+                    "10",
+                    "Доклады за октябрь не составлялись: пары закреплены с 01.11.2026",
+                    skip=True,
+                )
+            ],
+            # Item 11, the curator's monitoring once a quarter, from the monthly summaries.
+            **{
+                day: [settle_occurrence("11", "Справка по итогам мониторинга за четверть")]
+                for day in (date(2026, 12, 20), date(2027, 3, 20), date(2027, 5, 20))
+            },
             # Late: the site section was due by 01.10.2026.
             date(2026, 10, 6): [
                 close(

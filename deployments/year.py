@@ -359,7 +359,9 @@ class YearSimulation:
         self.log.day = day  # each day starts here
         for action in self.script.actions.get(day, []):
             began = time.perf_counter()
-            self._say(day, action())
+            line = action()
+            if line:  # an action with nothing left to do says nothing
+                self._say(day, line)
             self.log.timed("scripted actions", began)
         for run_action in self.script.runs.get(day, []):
             began = time.perf_counter()

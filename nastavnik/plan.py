@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models import (
@@ -67,6 +68,8 @@ BUILT_STAGES: frozenset[str] = frozenset(
         Stage.base_formation,
         Stage.training,
         Stage.pairing,
+        # The pairs' year: tracked by the pairs' terms (see `_meetings_state`) and by evidence.
+        Stage.meetings,
         Stage.completion,
         Stage.final_event,
         # The department's own items: its reports items follow the members' submissions; its
@@ -86,6 +89,18 @@ STATUS_RU = {
 
 NOT_BUILT_NOTE = "этап ещё не поддерживается системой"
 OTHER_YEAR_NOTE = "пункт другого года многолетней дорожной карты"
+NO_PAIRS_NOTE = "в эти сроки наставнические пары не работали"
+
+# Pairs fixed by order: their terms are the meetings stage's year (a draft or dropped pair never
+# worked; a replaced pair worked until its replacement).
+WORKING_PAIRS = (
+    PairStatus.active,
+    PairStatus.extended,
+    PairStatus.ended,
+    PairStatus.replaced,
+    PairStatus.terminated,
+)
+FINISHED_PAIRS = (PairStatus.ended, PairStatus.replaced, PairStatus.terminated)
 
 
 class PlanExists(RuntimeError):
@@ -331,6 +346,8 @@ def _document_state(
 ) -> tuple[ItemStatus | None, dict[str, Any]]:
     """Done when a document of the type is approved in the cycle (issued, for a recurring row
     within its window); in progress while one waits as a draft."""
+    if item.window_kind == WindowKind.after_event and item.planned_start is None:
+        return None, {}  # its event has not happened: no document can be the one it asks for
     doc_type, title = ROADMAP_DOCUMENTS.get(item.completion_document or "", ("", ""))
     query = select(Document).where(
         Document.cycle_id == cycle.id,
@@ -338,23 +355,39 @@ def _document_state(
     )
     if title:
         query = query.where(Document.title == title)
-    if item.occurrence and item.planned_start and item.planned_end:
-        query = query.where(
-            col(Document.doc_date) >= item.planned_start,
-            col(Document.doc_date) <= item.planned_end,
-        )
+    if item.planned_start is not None:
+        # A document made before the item's window opened was made for something else (the
+        # pairs' consent memo in October is not the satisfaction survey's memo due in May).
+        query = query.where(col(Document.doc_date) >= item.planned_start)
+    if item.occurrence and item.planned_end:
+        query = query.where(col(Document.doc_date) <= item.planned_end)
     documents = list(session.exec(query.order_by(col(Document.doc_date))))
     approved = [d for d in documents if d.status == DocumentStatus.approved]
     if approved:
         document = approved[0]
-        item.actual_finish = document.doc_date
+        finished = _approved_on(session, cycle.id, document) or document.doc_date
+        item.actual_finish = finished
         item.actual_start = item.actual_start or document.doc_date
         item.document_ids = sorted({*item.document_ids, str(document.id)})
-        return _finished(item, document.doc_date), {"document": str(document.id)}
+        return _finished(item, finished), {"document": str(document.id)}
     if documents:
         item.actual_start = item.actual_start or documents[0].doc_date
         return ItemStatus.in_progress, {}
     return None, {}
+
+
+def _approved_on(session: Session, cycle_id: uuid.UUID, document: Document) -> date | None:
+    """The day the director approved the document, when a decision of the cycle did (an order
+    dated on its drafting is done when it is signed)."""
+    for request in session.exec(
+        select(ApprovalRequest).where(
+            ApprovalRequest.cycle_id == cycle_id,
+            ApprovalRequest.status == ApprovalStatus.approved,
+        )
+    ):
+        if str(document.id) in request.document_ids and request.decided_at is not None:
+            return request.decided_at.date()
+    return None
 
 
 def _reports_state(
@@ -396,6 +429,10 @@ def event_day(*, session: Session, cycle_id: uuid.UUID, event: str) -> date | No
             if p.ends_on is not None
         ]
         return max(ends) if ends else None
+    if event == "pairs-fixed":  # the pairs' order: its pairs start on the day it fixes
+        starts = [t.starts_on for t in pair_terms(session=session, cycle_id=cycle_id)]
+        known = [start for start in starts if start is not None]
+        return min(known) if known else None
     return None
 
 
@@ -407,9 +444,18 @@ def refresh(
     if cycle is None:
         raise LookupError(f"цикл {cycle_id} не найден")
     changes: list[StatusChange] = []
+    terms: list[PairTerm] | None = None  # read once, for the first row of the meetings stage
     for item in plan_items(session=session, cycle_id=cycle_id):
         if item.status in CLOSED_STATUSES or item.stage not in BUILT_STAGES:
             continue
+        if item.stage == Stage.meetings:
+            if terms is None:
+                terms = pair_terms(session=session, cycle_id=cycle_id)
+            change = _refresh_meetings_item(session, item, terms, today=today, actor=actor)
+            if change is not None:
+                changes.append(change)
+                session.add(item)
+                continue
         if item.window_kind == WindowKind.after_event and item.planned_end is None:
             happened = event_day(session=session, cycle_id=cycle_id, event=item.event or "")
             if happened is not None:
@@ -418,7 +464,9 @@ def refresh(
                 session.add(item)
         status: ItemStatus | None = None
         details: dict[str, Any] = {}
-        if item.completion_kind == CompletionKind.stage:
+        if item.completion_kind == CompletionKind.stage and item.stage == Stage.meetings:
+            status, details = _meetings_state(item, terms or [], today)
+        elif item.completion_kind == CompletionKind.stage:
             status, details = _stage_state(session, item)
         elif item.completion_kind == CompletionKind.document or (
             item.completion_kind == CompletionKind.recurring and item.completion_document
@@ -434,6 +482,85 @@ def refresh(
         session.add(item)
     session.flush()
     return changes
+
+
+@dataclass(frozen=True)
+class PairTerm:
+    """A pair's term as the plan needs it: from, to (None: not fixed yet), whether it is over."""
+
+    starts_on: date | None
+    ends_on: date | None
+    finished: bool
+
+
+def pair_terms(*, session: Session, cycle_id: uuid.UUID) -> list[PairTerm]:
+    """The terms of the cycle's pairs fixed by order (one query, no JSON columns)."""
+    rows = session.execute(
+        sa_select(
+            col(MentorshipPair.starts_on), col(MentorshipPair.ends_on), col(MentorshipPair.status)
+        ).where(
+            col(MentorshipPair.cycle_id) == cycle_id, col(MentorshipPair.status).in_(WORKING_PAIRS)
+        )
+    )
+    return [PairTerm(start, end, status in FINISHED_PAIRS) for start, end, status in rows]
+
+
+def pairs_at_work(terms: Sequence[PairTerm], start: date, end: date) -> bool:
+    """Whether any pair worked (or works) on some day from `start` to `end`."""
+    return any(
+        (t.starts_on is None or t.starts_on <= end) and (t.ends_on is None or t.ends_on >= start)
+        for t in terms
+    )
+
+
+def _meetings_state(
+    item: PlanItem, terms: Sequence[PairTerm], today: date
+) -> tuple[ItemStatus | None, dict[str, Any]]:
+    """The meetings stage (`completes: stage`) runs from the first pair's start and is done
+    when every pair's term is over, on the last one's end."""
+    if not terms:
+        return None, {}
+    starts = [t.starts_on for t in terms if t.starts_on is not None]
+    if starts:
+        item.actual_start = item.actual_start or min(starts)
+    ends = [t.ends_on for t in terms if t.ends_on is not None]
+    if all(t.finished for t in terms) and ends and max(ends) <= today:
+        item.actual_finish = max(ends)
+        return _finished(item, item.actual_finish), {"pairs": len(terms)}
+    return ItemStatus.in_progress, {}
+
+
+def _refresh_meetings_item(
+    session: Session, item: PlanItem, terms: Sequence[PairTerm], *, today: date, actor: str
+) -> StatusChange | None:
+    """A row of the meetings stage whose window has passed with no pair at work (before the
+    pairs were fixed, after they ended) is skipped: there was nothing to meet or report on."""
+    if item.completion_kind == CompletionKind.stage:
+        return None
+    if item.planned_start is None or item.planned_end is None or today <= item.planned_end:
+        return None
+    if pairs_at_work(terms, item.planned_start, item.planned_end):
+        return None
+    item.note = NO_PAIRS_NOTE
+    return _set_status(
+        session,
+        item,
+        ItemStatus.skipped,
+        actor=actor,
+        today=today,
+        details={"reason": NO_PAIRS_NOTE},
+    )
+
+
+def waits_for_pairs(item: PlanItem, terms: Sequence[PairTerm], today: date) -> bool:
+    """Whether a row of the meetings stage has had no pair at work in its window so far: its
+    responsible are not reminded of it (the pairs are not fixed yet, or have all ended)."""
+    if item.stage != Stage.meetings or item.completion_kind == CompletionKind.stage:
+        return False
+    if item.planned_start is None or item.planned_end is None:
+        return False
+    start = item.planned_start
+    return not pairs_at_work(terms, start, max(start, min(item.planned_end, today)))
 
 
 def _waiting_status(item: PlanItem, today: date) -> ItemStatus:
@@ -468,6 +595,16 @@ def find_item(
         open_rows = [r for r in rows if r.status not in CLOSED_STATUSES]
         return open_rows[0] if open_rows else rows[-1]
     return rows[0]
+
+
+def item_on(*, session: Session, cycle_id: uuid.UUID, number: str, day: date) -> PlanItem | None:
+    """The row of roadmap item `number` whose planned window holds `day` (a recurring item's
+    occurrence of that month or quarter), if there is one."""
+    for row in plan_items(session=session, cycle_id=cycle_id):
+        start, end = row.planned_start, row.planned_end
+        if row.number == number and start is not None and end is not None and start <= day <= end:
+            return row
+    return None
 
 
 def close_item(

@@ -428,6 +428,7 @@ def run_tick(
     outcome.changes = plan.refresh(session=session, cycle_id=cycle_id, today=today)
     base = _context(org, cycle, settings)
     planned_starts: set[str] = set()
+    terms: list[plan.PairTerm] | None = None  # the pairs' terms, read for the meetings stage
     for item in plan.plan_items(session=session, cycle_id=cycle_id):
         if item.stage not in plan.BUILT_STAGES:
             if item.status == ItemStatus.not_started and item.number not in outcome.not_built:
@@ -478,6 +479,10 @@ def run_tick(
             else:
                 planned_starts.add(stage)
                 outcome.starts.append(StageStart(item.id, item.number, stage))
+        if item.stage == Stage.meetings and item.status not in CLOSED_STATUSES:
+            terms = plan.pair_terms(session=session, cycle_id=cycle_id) if terms is None else terms
+            if plan.waits_for_pairs(item, terms, today):
+                continue
         _item_reminders(session, outcome, org=org, base=base, item=item, today=today, policy=policy)
     _approval_reminders(
         session,

@@ -20,7 +20,9 @@ from models import (
     AuditEvent,
     Decision,
     ItemStatus,
+    MentorshipPair,
     OutboxMessage,
+    PairStatus,
     Participant,
     Person,
     PlanItem,
@@ -468,17 +470,130 @@ def test_a_waiting_approval_is_reminded_with_the_same_link_then_escalated_then_r
     assert _tick(engine, settings, planned, date(2026, 11, 17)).reissued == []
 
 
-def test_items_of_stages_not_built_yet_are_reported(
+def test_an_item_waiting_for_the_programmes_end_has_no_date_and_no_mail(
     engine: Engine, settings: Settings, planned
 ) -> None:
-    outcome = _tick(engine, settings, planned, date(2026, 9, 1))
-    assert outcome.not_built == ["5"]
-    # It waits for the programme's end; its stage is not built: no date, no status, no mail.
+    _tick(engine, settings, planned, date(2026, 9, 1))
+    # It waits for the programme's end; no pair has an end yet: no date, no status, no mail.
     row = _row(engine, planned, "5")
     assert row.planned_end is None and row.status == ItemStatus.not_started
     _tick(engine, settings, planned, date(2027, 7, 1))
     assert _row(engine, planned, "5").status == ItemStatus.not_started
     assert not [k for k in _keys(engine) if k.startswith(f"roadmap:{row.id}:")]
+
+
+# The demo school's meetings items (roadmaps/demo_school3_kedrovy.yaml, section V): the pairs'
+# monthly meetings, and the stage itself for a roadmap that names it.
+MEETINGS_MONTHLY = _item(
+    "9",
+    Stage.meetings,
+    Completion(kind=CompletionKind.recurring),
+    "В течение года (1 раз в месяц)",
+    responsible=("Куратор",),
+)
+MEETINGS_STAGE = _item(
+    "10",
+    Stage.meetings,
+    Completion(kind=CompletionKind.stage, stage=Stage.meetings),
+    "с сентября по май",
+)
+MONTHS = (date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1))
+
+
+@pytest.fixture
+def meetings_plan(engine: Engine, cycle_ids: tuple) -> uuid.UUID:
+    _, cycle_id = cycle_ids
+    windows = tuple(
+        Window(m, (m + timedelta(days=31)).replace(day=1) - timedelta(days=1)) for m in MONTHS
+    )
+    with Session(engine) as session:
+        plan.create_plan(
+            session=session,
+            cycle_id=cycle_id,
+            roadmap=ROADMAP.model_copy(update={"items": (MEETINGS_MONTHLY, MEETINGS_STAGE)}),
+            schedules=[
+                (MEETINGS_MONTHLY, Schedule(WindowKind.dated, windows, recurring=True)),
+                (
+                    MEETINGS_STAGE,
+                    Schedule(WindowKind.dated, (Window(date(2026, 9, 1), date(2027, 5, 31)),)),
+                ),
+            ],
+            first_cycle="2026/2027",
+        )
+        session.commit()
+    return cycle_id
+
+
+def _pair(
+    engine: Engine, cycle_id: uuid.UUID, status: PairStatus, starts: date, ends: date
+) -> None:
+    _participant(engine, cycle_id, Role.mentor, f"m-{uuid.uuid4().hex[:6]}")
+    with Session(engine) as session:
+        mentor = session.exec(
+            select(Participant).where(
+                Participant.cycle_id == cycle_id, Participant.role == Role.mentor
+            )
+        ).all()[-1]
+        session.add(
+            MentorshipPair(
+                cycle_id=cycle_id,
+                mentor_id=mentor.id,
+                form=MentoringForm.teacher_teacher,
+                status=status,
+                starts_on=starts,
+                ends_on=ends,
+            )
+        )
+        session.commit()
+
+
+def test_meetings_months_without_pairs_are_skipped_without_reminders(
+    engine: Engine, settings: Settings, meetings_plan
+) -> None:
+    """Pairs fixed from 1 November: September and October had nothing to meet about."""
+    for day in (date(2026, 9, 27), date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 30)):
+        _tick(engine, settings, meetings_plan, day)
+    assert [k for k in _keys(engine) if k.startswith("roadmap:")] == []
+    september = _row(engine, meetings_plan, "9", 1)
+    assert september.status == ItemStatus.skipped and september.note == plan.NO_PAIRS_NOTE
+    assert _row(engine, meetings_plan, "9", 2).status == ItemStatus.not_started
+    _pair(engine, meetings_plan, PairStatus.active, date(2026, 11, 1), date(2027, 5, 31))
+    _tick(engine, settings, meetings_plan, date(2026, 11, 1))
+    assert _row(engine, meetings_plan, "9", 2).status == ItemStatus.skipped
+    # November has pairs at work: its occurrence is reminded, then overdue like any other row.
+    for day in (date(2026, 11, 27), date(2026, 11, 30), date(2026, 12, 1)):
+        _tick(engine, settings, meetings_plan, day)
+    november = _row(engine, meetings_plan, "9", 3)
+    assert november.status == ItemStatus.overdue
+    kinds = {k.split(":")[2] for k in _keys(engine) if k.startswith(f"roadmap:{november.id}:")}
+    assert {"before", "due", "overdue"} <= kinds
+    with Session(engine) as session:
+        audited = session.exec(
+            select(AuditEvent).where(AuditEvent.entity == f"planitem:{september.id}")
+        ).all()
+    assert [e.details["reason"] for e in audited] == [plan.NO_PAIRS_NOTE]
+
+
+def test_the_meetings_stage_is_done_when_every_pairs_term_is_over(
+    engine: Engine, settings: Settings, meetings_plan
+) -> None:
+    _tick(engine, settings, meetings_plan, date(2026, 10, 15))
+    assert _row(engine, meetings_plan, "10").status == ItemStatus.not_started  # no pair yet
+    _pair(engine, meetings_plan, PairStatus.active, date(2026, 11, 1), date(2027, 5, 31))
+    _pair(engine, meetings_plan, PairStatus.terminated, date(2026, 11, 1), date(2027, 1, 20))
+    _tick(engine, settings, meetings_plan, date(2027, 2, 1))
+    stage = _row(engine, meetings_plan, "10")
+    assert stage.status == ItemStatus.in_progress and stage.actual_start == date(2026, 11, 1)
+    with Session(engine) as session:
+        for pair in session.exec(select(MentorshipPair)).all():
+            pair.status = (
+                PairStatus.terminated if pair.status == PairStatus.terminated else PairStatus.ended
+            )
+            session.add(pair)
+        session.commit()
+    _tick(engine, settings, meetings_plan, date(2027, 6, 1))
+    stage = _row(engine, meetings_plan, "10")
+    assert (stage.status, stage.actual_finish) == (ItemStatus.done, date(2027, 5, 31))
 
 
 @pytest.mark.parametrize(
