@@ -1333,6 +1333,8 @@ def roadmap_check(
             style=None if schedule.applies else "dim",
         )
     console.print(table)
+    for warning in roadmaps.stage_warnings(schedules):
+        console.print(f"{path}: предупреждение: {warning}", style="yellow", markup=False)
     applying = sum(1 for _item, schedule in schedules if schedule.applies)
     console.print(
         f"{path}: пунктов {len(schedules)}, в {cycle} учебном году — {applying}; ошибок нет"
@@ -1378,6 +1380,20 @@ def _existing_cycle_id(org: str, year: str) -> uuid.UUID:
         return cycle.id
 
 
+def _reporting_day() -> tuple[date, str]:
+    """The day a report is made on, and a note when it is a simulated one: the installation's
+    clock, or the simulated day its database still holds (a data directory a simulated year
+    ran in, read with the default clock): its statuses were made on that day, not today."""
+    from nastavnik.clock import StoredClock, SystemClock, process_clock
+
+    clock = process_clock()
+    if isinstance(clock, SystemClock):
+        stored = StoredClock(get_engine(), clock.zone)
+        if stored.stored() is not None:
+            return stored.today(), " (день моделирования)"
+    return clock.today(), ""
+
+
 @roadmap_app.command("status")
 def roadmap_status(
     org: Annotated[str, typer.Option(help="Код организации")],
@@ -1386,14 +1402,12 @@ def roadmap_status(
 ) -> None:
     """Show the plan's items with their windows, actual dates and statuses (--pdf: the report)."""
     from nastavnik import roadmap_report
-    from nastavnik.clock import process_clock
 
     cycle_id = _existing_cycle_id(org, year)
+    today, simulated = _reporting_day()
     with session_scope() as session:
         try:
-            report = roadmap_report.status_report(
-                session=session, cycle_id=cycle_id, today=process_clock().today()
-            )
+            report = roadmap_report.status_report(session=session, cycle_id=cycle_id, today=today)
         except LookupError as error:
             console.print(f"[red]{error}[/]")
             raise typer.Exit(1) from None
@@ -1406,7 +1420,7 @@ def roadmap_status(
         "Факт",
         "Статус",
         "Подтверждение",
-        title=f"{report.roadmap_title} — на {report.today:%d.%m.%Y}",
+        title=f"{report.roadmap_title} — на {report.today:%d.%m.%Y}{simulated}",
     )
     for row in report.rows:
         style = _STATUS_STYLE[row.status.value]

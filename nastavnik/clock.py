@@ -88,10 +88,14 @@ class StoredClock:
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
 
     def now(self) -> datetime:
+        return self.stored() or datetime.now(UTC)
+
+    def stored(self) -> datetime | None:
+        """The simulated moment, if one is set."""
         with Session(self.engine) as session:
             row = session.get(SimulatedClock, 1)
         if row is None:
-            return datetime.now(UTC)
+            return None
         moment = row.now
         # SQLite hands timezone-aware columns back naive; they were stored in UTC.
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -76,8 +76,10 @@ class DuePhraseError(ValueError):
         super().__init__(f"не удалось прочитать срок «{phrase}»: {reason}")
 
 
-# The event an after-event rule waits for: the end of the pair's mentoring programme.
+# The events an after-event rule waits for: the end of the pairs' mentoring programme, and the
+# pairs fixed by order (the first pair's start).
 PROGRAMME_END = "programme-end"
+PAIRS_FIXED = "pairs-fixed"
 
 # The school year proper inside the planning span: continuous items and recurrences live here.
 SCHOOL_START = (9, 1)
@@ -235,15 +237,24 @@ _END = r"(?![а-я0-9])"
 _OBJECT = r"(?:\s+(?:программы|программ|наставничества|реализации|работы|пары))*"
 
 
-def _after_programme(match: re.Match[str], part: _Part) -> None:
-    """«по завершении программы» (no delay given) or «в течение 10 дней после завершения»."""
-    days: int | None = None
-    count_text, unit = _group(match, "count"), _group(match, "unit") or _group(match, "unit_alone")
-    if unit is not None:
-        count = 1 if count_text is None else _NUMBER_WORDS.get(count_text) or int(count_text)
-        per_unit = 30 if unit.startswith("месяц") else 7 if unit.startswith("недел") else 1
-        days = count * per_unit
-    part.event = (PROGRAMME_END, days)
+def _after(event: str) -> _Handler:
+    """«по завершении программы» (no delay given) or «в течение 10 дней после завершения»; the
+    same for the pairs fixed («в течение 2 недель после закрепления пар»)."""
+
+    def handle(match: re.Match[str], part: _Part) -> None:
+        days: int | None = None
+        count_text = _group(match, "count")
+        unit = _group(match, "unit") or _group(match, "unit_alone")
+        if unit is not None:
+            count = 1 if count_text is None else _NUMBER_WORDS.get(count_text) or int(count_text)
+            per_unit = 30 if unit.startswith("месяц") else 7 if unit.startswith("недел") else 1
+            days = count * per_unit
+        part.event = (event, days)
+
+    return handle
+
+
+_after_programme = _after(PROGRAMME_END)
 
 
 def _set(**values: object) -> Callable[[re.Match[str], _Part], None]:
@@ -355,13 +366,29 @@ def _single_month(match: re.Match[str], part: _Part) -> None:
 
 
 _ONE = r"(?:1|один|одного)"
+_WITHIN = (
+    r"(?:в течение|в течении|не позднее|не позже)\s+(?:(?P<count>\d+|одного|двух|трех|пяти|"
+    r"десяти)\s+(?:рабочих\s+|календарных\s+)?(?P<unit>дн(?:я|ей)|недел[ьи]|месяц(?:а|ев)?)|"
+    r"(?P<unit_alone>месяца|недели))\s+(?:после|с момента|со дня|с даты)\s+"
+)
+# «закрепления (наставнических) пар (и групп)», «издания приказа о закреплении пар»
+_PAIRS_FIXED = (
+    r"(?:(?:издания\s+)?приказа\s+о\s+)?(?:закреплени[яеи]|формировани[яеи]|утверждени[яеи])"
+    r"\s+(?:наставнических\s+)?(?:пар|групп)(?:\s*(?:и|/)\s*групп)?"
+)
+# «по плану работы техникума», «согласно плану работы школы / методического объединения»
+_WORK_PLAN = (
+    r"(?:\s+работы(?:\s+(?:школы|техникума|колледжа|лицея|гимназии|училища|учреждения|"
+    r"организации|оо|доу|детского сада|центра|куратора|методического объединения|мо|"
+    r"педагогического совета))?)?"
+)
 _RULES: list[tuple[str, _Handler]] = [
+    # relative to the pairs fixed by order
+    (rf"{_WITHIN}{_PAIRS_FIXED}{_END}", _after(PAIRS_FIXED)),
+    (rf"(?:после|по)\s+{_PAIRS_FIXED}{_END}", _after(PAIRS_FIXED)),
     # relative to the end of the programme
     (
-        rf"(?:в течение|в течении|не позднее|не позже)\s+(?:(?P<count>\d+|одного|двух|трех|пяти|"
-        rf"десяти)\s+(?:рабочих\s+|календарных\s+)?(?P<unit>дн(?:я|ей)|недел[ьи]|месяц(?:а|ев)?)|"
-        rf"(?P<unit_alone>месяца|недели))\s+(?:после|с момента|со дня|с даты)\s+"
-        rf"(?:завершени[яе]|окончани[яе]){_END}{_OBJECT}",
+        rf"{_WITHIN}(?:завершени[яе]|окончани[яе]){_END}{_OBJECT}",
         _after_programme,
     ),
     # the end of the school year (before the programme's end: «по окончании учебного года»)
@@ -392,8 +419,8 @@ _RULES: list[tuple[str, _Handler]] = [
     # no date at all
     (
         rf"(?:по мере необходимости|по необходимости|по мере обновления|по запросу|по запросам|"
-        rf"корректировка по запросам|по (?:отдельному )?(?:графику|плану)|"
-        rf"согласно (?:графику|плану)|"
+        rf"корректировка по запросам|по (?:отдельному )?(?:графику|плану){_WORK_PLAN}|"
+        rf"согласно (?:графику|плану){_WORK_PLAN}|"
         rf"в соответствии со сроками,?\s+(?:устанавливаемыми|установленными)\s+[а-я ]+){_END}",
         _set(on_demand=True),
     ),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -364,6 +365,46 @@ def _describe(label: str, data: dict[str, Any], problem: Any) -> str:
     return f"{where}: {message}"
 
 
+# The stage whose approval a stage waits for (nastavnik.stages.PREREQUISITES, by stage).
+STAGE_NEEDS = {
+    Stage.training: Stage.base_formation,
+    Stage.pairing: Stage.training,
+    Stage.completion: Stage.pairing,
+    Stage.final_event: Stage.pairing,
+}
+
+
+def _starts_stage(item: RoadmapItem, schedule: Schedule) -> Stage | None:
+    """The stage a dated `kind: stage` item starts when its window opens, if it does."""
+    dated = schedule.kind in (WindowKind.dated, WindowKind.continuous, WindowKind.after_event)
+    if item.completes.kind is not CompletionKind.stage or not (schedule.applies and dated):
+        return None
+    return item.completes.stage
+
+
+def stage_warnings(schedules: Sequence[tuple[RoadmapItem, Schedule]]) -> list[str]:
+    """What `roadmap check` warns of: a stage the tick would start whose prerequisite stage no
+    dated item starts (it waits until the curator starts that one by hand)."""
+    started = {stage for item, schedule in schedules if (stage := _starts_stage(item, schedule))}
+    named = {item.completes.stage: item.key for item, _ in schedules if item.completes.stage}
+    warnings = []
+    for item, schedule in schedules:
+        stage = _starts_stage(item, schedule)
+        needed = STAGE_NEEDS.get(stage) if stage else None
+        if needed is None or needed in started:
+            continue
+        where = (
+            f"пункт {named[needed]} этапа {needed.value} не датирован"
+            if needed in named
+            else f"в карте нет пункта этапа {needed.value}"
+        )
+        warnings.append(
+            f"пункт {item.key} (этап {stage.value if stage else ''}) ждёт этап {needed.value}: "
+            f"{where}, тик его не запустит — куратор запускает его вручную"
+        )
+    return warnings
+
+
 def describe_completion(completes: Completion) -> str:
     """«stage: pairing», «document: order», «reports: final», «manual»."""
     named = completes.stage.value if completes.stage is not None else completes.document
@@ -379,10 +420,10 @@ def describe_schedule(schedule: Schedule) -> str:
     if schedule.kind is WindowKind.on_demand:
         return "по мере необходимости, без даты"
     if schedule.kind is WindowKind.after_event:
-        event = EVENT_NAMES.get(schedule.event or "", schedule.event or "")
+        ending, after = EVENT_NAMES.get(schedule.event or "", ("", schedule.event or ""))
         if schedule.days_after is None:
-            return f"по завершении {event}"
-        return f"в течение {schedule.days_after} дн. после завершения {event}"
+            return f"по завершении {ending}" if ending else f"после {after}"
+        return f"в течение {schedule.days_after} дн. после {after}"
     windows = [_window_text(window) for window in schedule.windows]
     if schedule.recurring:
         listed = ", ".join(windows) if len(windows) <= 4 else f"{windows[0]} … {windows[-1]}"
@@ -395,8 +436,12 @@ def describe_schedule(schedule: Schedule) -> str:
     return text
 
 
-# What ends at an after-event rule's event, in the genitive: «по завершении программы …».
-EVENT_NAMES = {"programme-end": "программы наставничества"}
+# An after-event rule's event in words: what ends («по завершении программы …», or "" when
+# nothing ends) and what happens, in the genitive («в течение 10 дн. после …»).
+EVENT_NAMES = {
+    "programme-end": ("программы наставничества", "завершения программы наставничества"),
+    "pairs-fixed": ("", "закрепления наставнических пар"),
+}
 
 
 def _window_text(window: Window) -> str:

@@ -176,6 +176,28 @@ EXAMPLES: list[tuple[str, str, Schedule]] = [
         Schedule(kind=WindowKind.after_event, event="programme-end", days_after=14),
     ),
     ("по отдельному графику", "2021/2022", Schedule(kind=WindowKind.on_demand)),
+    # Phrases met when a roadmap was written blind from docs/roadmaps.md (a college's plan).
+    ("по плану работы техникума", "2026/2027", Schedule(kind=WindowKind.on_demand)),
+    (
+        "согласно плану работы методического объединения",
+        "2026/2027",
+        Schedule(kind=WindowKind.on_demand),
+    ),
+    (
+        "в течение 2 недель после закрепления пар",
+        "2026/2027",
+        Schedule(kind=WindowKind.after_event, event="pairs-fixed", days_after=14),
+    ),
+    (
+        "в течение месяца после издания приказа о закреплении наставнических пар",
+        "2026/2027",
+        Schedule(kind=WindowKind.after_event, event="pairs-fixed", days_after=30),
+    ),
+    (
+        "После формирования пар и групп",
+        "2026/2027",
+        Schedule(kind=WindowKind.after_event, event="pairs-fixed"),
+    ),
     (
         "ежеквартально",
         "2021/2022",

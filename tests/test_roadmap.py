@@ -25,6 +25,7 @@ from nastavnik.roadmap import (
     load_roadmap,
     roadmap_json_schema,
     roadmap_schedule,
+    stage_warnings,
 )
 
 ROOT = Path(__file__).parent.parent
@@ -351,6 +352,49 @@ def test_cli_check_prints_the_items_with_their_windows(cli: Cli) -> None:
     assert "01.06.2027–30.06.2027" in output  # «Июнь Ежегодно»
     assert "по завершении программы наставничества" in output  # «По завершению программы»
     assert "пунктов 15, в 2026/2027 учебном году — 15; ошибок нет" in output
+
+
+@pytest.mark.parametrize(
+    ("name", "warned"),
+    [
+        # school №7's roadmap has no training item; Ustyuzhna trains «по отдельному графику»
+        (
+            "school7_mineralnye_vody.yaml",
+            ["пункт 9. (этап pairing) ждёт этап training: в карте нет"],
+        ),
+        ("school2_ustyuzhna.yaml", ["пункт 3.5 (этап pairing) ждёт этап training: пункт 3.4"]),
+        ("demo_school3_kedrovy.yaml", []),
+        ("lyceum_blagoveshchensk.yaml", []),
+    ],
+)
+def test_a_stage_waiting_for_an_undated_one_is_warned_of(name: str, warned: list[str]) -> None:
+    schedules = roadmap_schedule(_load(name), cycle="2026/2027")
+    warnings = stage_warnings(schedules)
+    assert len(warnings) == len(warned)
+    for warning, start in zip(warnings, warned, strict=True):
+        assert warning.startswith(start) and "куратор запускает его вручную" in warning
+
+
+def test_the_documentations_complete_example_loads_without_a_warning(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "roadmaps.md").read_text(encoding="utf-8")
+    block = text.split("<!-- complete example -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.yaml"
+    path.write_text(block, encoding="utf-8")
+    roadmap = load_roadmap(path)
+    kinds = {item.completes.kind for item in roadmap.items}
+    assert kinds == {
+        CompletionKind.stage,
+        CompletionKind.manual,
+        CompletionKind.recurring,
+        CompletionKind.document,
+    }
+    assert stage_warnings(roadmap_schedule(roadmap, cycle="2026/2027")) == []
+
+
+def test_cli_check_warns_and_still_passes(cli: Cli) -> None:
+    code, output = cli("roadmap", "check", str(ROADMAPS / "school2_ustyuzhna.yaml"))
+    assert code == 0, output
+    assert "предупреждение: пункт 3.5 (этап pairing) ждёт этап training" in output
 
 
 def test_cli_check_the_demo_departments_roadmap(cli: Cli) -> None:

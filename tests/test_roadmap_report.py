@@ -342,6 +342,21 @@ def test_cli_status_shows_the_table_and_writes_the_pdf(cli, tmp_path) -> None:
     assert "Отчёт о выполнении дорожной карты" in PdfReader(written).pages[0].extract_text()
 
 
+def test_cli_status_of_a_simulated_year_is_on_its_simulated_day(cli, monkeypatch) -> None:
+    """A data directory a simulated year ran in, read with the default (system) clock: the
+    statuses were made on the simulated day, so is the report (no «просрочен на -175 дн.»)."""
+    from nastavnik.clock import process_clock
+    from nastavnik.settings import get_settings
+
+    monkeypatch.setenv("NASTAVNIK_CLOCK", "system")
+    get_settings.cache_clear()
+    process_clock.cache_clear()
+    result = cli("roadmap", "status", *YEAR)
+    assert result.exit_code == 0, result.output
+    assert "на 30.11.2026 (день моделирования)" in result.output
+    assert "просрочен на 10 дн." in result.output
+
+
 def test_cli_closes_and_skips_items_on_the_clock_day(cli, engine: Engine, cycle_ids) -> None:
     result = cli(
         "roadmap", "close", "3", *YEAR, "--evidence-kind", "file", "--evidence", "приказ.pdf"
