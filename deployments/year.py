@@ -327,6 +327,7 @@ class YearSimulation:
         self.prefect: PrefectCalls | None = None  # run_together's too
         self.waiting: list[_Pending] = []
         self.active_runs: set[uuid.UUID] = set()
+        self.told_waits: set[str] = set()  # items whose stage waits, said once each
         self.crash_retries: dict[uuid.UUID, int] = {}
 
     @staticmethod
@@ -420,6 +421,11 @@ class YearSimulation:
         self._publish_dashboard(day)
         self.log.timed("status artifact", began)
         self._say_changes(day, outcome.changes)
+        for reason in outcome.waiting:  # «2.3: приказ о назначении наставников не утверждён»
+            number, _, why = reason.partition(": ")
+            if number not in self.told_waits:
+                self.told_waits.add(number)
+                self._say(day, f"пункт {number}: этап ждёт — {why}")
         for start, parameters in starts:
             began = time.perf_counter()
             run_id = self._start_stage(start, parameters)
