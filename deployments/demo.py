@@ -708,8 +708,6 @@ def _print_year(console: Console, settings: Settings, cycle_id: uuid.UUID, log: 
         )
         actual = f"{row.actual_finish:%d.%m.%Y}" if row.actual_finish else "—"
         status = plan.STATUS_RU[row.status]
-        if row.stage not in plan.BUILT_STAGES:
-            status += " (этап ещё не поддерживается)"
         title = row.title if len(row.title) <= 60 else row.title[:59] + "…"
         table.add_row(number, title, row.due_rule, planned, actual, status)
     console.print(table)

@@ -145,7 +145,7 @@ def interesting_days(
     """Days on which the tick has something to do for these rows and waiting decisions."""
     days: set[date] = set()
     for row in rows:
-        if row.status in plan.CLOSED_STATUSES or row.stage not in plan.BUILT_STAGES:
+        if row.status in plan.CLOSED_STATUSES:
             continue
         if row.planned_start:
             days.add(row.planned_start)
@@ -837,16 +837,3 @@ def status_counts(*, cycle_id: uuid.UUID) -> dict[ItemStatus, int]:
     for status in rows:
         counts[ItemStatus(status)] += 1
     return counts
-
-
-def open_stage_rows(*, cycle_id: uuid.UUID) -> list[PlanItem]:
-    """Rows of stages not built yet, reported as such."""
-    with session_scope() as session:
-        return list(
-            session.exec(
-                select(PlanItem).where(
-                    PlanItem.cycle_id == cycle_id,
-                    col(PlanItem.stage).not_in(list(plan.BUILT_STAGES)),
-                )
-            )
-        )

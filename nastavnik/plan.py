@@ -61,23 +61,6 @@ STAGE_APPROVALS: dict[str, str] = {
     Stage.department: "analytic-report",
 }
 
-# Stages the product runs today; rows of the others stay «не начат» and get no reminders.
-BUILT_STAGES: frozenset[str] = frozenset(
-    {
-        Stage.preparation,
-        Stage.base_formation,
-        Stage.training,
-        Stage.pairing,
-        # The pairs' year: tracked by the pairs' terms (see `_meetings_state`) and by evidence.
-        Stage.meetings,
-        Stage.completion,
-        Stage.final_event,
-        # The department's own items: its reports items follow the members' submissions; its
-        # other items are tracked by their windows; its analytic report is the department stage.
-        Stage.department,
-    }
-)
-
 STATUS_RU = {
     ItemStatus.not_started: "не начат",
     ItemStatus.in_progress: "выполняется",
@@ -87,7 +70,6 @@ STATUS_RU = {
     ItemStatus.skipped: "пропущен",
 }
 
-NOT_BUILT_NOTE = "этап ещё не поддерживается системой"
 OTHER_YEAR_NOTE = "пункт другого года многолетней дорожной карты"
 NO_PAIRS_NOTE = "в эти сроки наставнические пары не работали"
 
@@ -446,7 +428,7 @@ def refresh(
     changes: list[StatusChange] = []
     terms: list[PairTerm] | None = None  # read once, for the first row of the meetings stage
     for item in plan_items(session=session, cycle_id=cycle_id):
-        if item.status in CLOSED_STATUSES or item.stage not in BUILT_STAGES:
+        if item.status in CLOSED_STATUSES:
             continue
         if item.stage == Stage.meetings:
             if terms is None:

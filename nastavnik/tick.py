@@ -118,7 +118,6 @@ class TickOutcome:
     changes: list[StatusChange] = field(default_factory=list)
     starts: list[StageStart] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)  # why a due stage did not start
-    not_built: list[str] = field(default_factory=list)  # item numbers of stages not built yet
     message_ids: list[uuid.UUID] = field(default_factory=list)
     reissued: list[uuid.UUID] = field(default_factory=list)
     ended_pairs: list[uuid.UUID] = field(default_factory=list)
@@ -430,10 +429,6 @@ def run_tick(
     planned_starts: set[str] = set()
     terms: list[plan.PairTerm] | None = None  # the pairs' terms, read for the meetings stage
     for item in plan.plan_items(session=session, cycle_id=cycle_id):
-        if item.stage not in plan.BUILT_STAGES:
-            if item.status == ItemStatus.not_started and item.number not in outcome.not_built:
-                outcome.not_built.append(item.number)
-            continue
         if item.completion_kind == CompletionKind.reports:
             # the members are chased, not the department that asks them
             _report_mail(session, outcome, item=item, today=today, policy=policy)

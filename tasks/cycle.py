@@ -22,7 +22,6 @@ class TickSummary:
     day: date
     starts: list[dict[str, str]]
     waiting: list[str]
-    not_built: list[str]
     changes: list[dict[str, str]]
     message_ids: list[str]
     reissued: list[str]
@@ -69,7 +68,6 @@ def tick_cycle(cycle_id: str, day: date) -> TickSummary:
             for s in outcome.starts
         ],
         waiting=outcome.waiting,
-        not_built=outcome.not_built,
         changes=[
             {"number": c.number, "occurrence": str(c.occurrence), "from": c.old, "to": c.new}
             for c in outcome.changes
