@@ -700,7 +700,7 @@ def _print_year(console: Console, settings: Settings, cycle_id: uuid.UUID, log: 
         rows = plan.plan_items(session=session, cycle_id=cycle_id)
     table = Table("№", "Пункт", "Срок", "План", "Факт", "Статус", title="Выполнение дорожной карты")
     for row in rows:
-        number = f"{row.number}.{row.occurrence}" if row.occurrence else row.number
+        number = f"{row.number} ({row.occurrence})" if row.occurrence else row.number
         planned = (
             f"{row.planned_start:%d.%m}–{row.planned_end:%d.%m.%Y}"
             if row.planned_start and row.planned_end

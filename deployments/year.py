@@ -566,7 +566,9 @@ class YearSimulation:
 
     def _say_changes(self, day: date, changes: list[plan.StatusChange]) -> None:
         for change in changes:
-            number = f"{change.number}.{change.occurrence}" if change.occurrence else change.number
+            number = (
+                f"{change.number} ({change.occurrence})" if change.occurrence else change.number
+            )
             self._say(day, f"пункт {number}: {plan.STATUS_RU[change.new]}")
 
     def _start_stage(

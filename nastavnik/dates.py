@@ -80,6 +80,7 @@ class DuePhraseError(ValueError):
 # pairs fixed by order (the first pair's start).
 PROGRAMME_END = "programme-end"
 PAIRS_FIXED = "pairs-fixed"
+BASES_FORMED = "bases-formed"  # the registers of mentees and mentors approved
 
 # The school year proper inside the planning span: continuous items and recurrences live here.
 SCHOOL_START = (9, 1)
@@ -347,7 +348,20 @@ def _school_year_window(match: re.Match[str], part: _Part) -> None:
     first, second = int(match["first"]), int(match["second"])
     if second != first + 1:
         raise _Refusal(f"учебный год «{match[0].strip()}»: годы должны идти подряд")
-    part.windows.append(_Written(SCHOOL_START, SCHOOL_END, second, first))
+    yearless = [w for w in part.windows if w.year is None and w.start_year is None]
+    if not yearless:
+        part.windows.append(_Written(SCHOOL_START, SCHOOL_END, second, first))
+        return
+    # «II полугодие 2027-2028 уч. года», «май 2027/2028 учебного года»: the school year says
+    # which year the windows written before it fall in; it adds no window of its own.
+    for written in yearless:
+        end_year = first if written.end[0] >= 8 else second
+        start_year = None
+        if written.start is not None:
+            start_year = first if written.start[0] >= 8 else second
+        part.windows[part.windows.index(written)] = replace(
+            written, year=end_year, start_year=start_year
+        )
 
 
 # «в начале / середине / конце месяца»: its first, middle and last ten days
@@ -382,10 +396,17 @@ _WORK_PLAN = (
     r"организации|оо|доу|детского сада|центра|куратора|методического объединения|мо|"
     r"педагогического совета))?)?"
 )
+# «формирования баз (наставников и наставляемых)», «утверждения реестров»
+_BASES_FORMED = (
+    r"(?:формировани[яеи]|создани[яеи]|утверждени[яеи])\s+(?:баз[ыа]?|реестров)"
+    r"(?:\s+(?:и\s+)?(?:наставников|наставляемых))*"
+)
 _RULES: list[tuple[str, _Handler]] = [
-    # relative to the pairs fixed by order
+    # relative to the pairs fixed by order, or to the bases formed
     (rf"{_WITHIN}{_PAIRS_FIXED}{_END}", _after(PAIRS_FIXED)),
     (rf"(?:после|по)\s+{_PAIRS_FIXED}{_END}", _after(PAIRS_FIXED)),
+    (rf"{_WITHIN}{_BASES_FORMED}{_END}", _after(BASES_FORMED)),
+    (rf"(?:после|по)\s+{_BASES_FORMED}{_END}", _after(BASES_FORMED)),
     # relative to the end of the programme
     (
         rf"{_WITHIN}(?:завершени[яе]|окончани[яе]){_END}{_OBJECT}",
@@ -403,7 +424,8 @@ _RULES: list[tuple[str, _Handler]] = [
     ),
     (
         rf"(?:по завершени[июи]|по окончани[июи]|после завершения|после окончания|"
-        rf"до завершения|до окончания){_END}{_OBJECT}|"
+        rf"до завершения|до окончания){_END}(?!\s+(?:кажд|четверт|полугоди|месяц))"
+        rf"{_OBJECT}|"
         rf"по итогам\s+(?:реализации\s+)?программ(?:ы)?(?:\s+наставничества)?{_END}",
         _after_programme,
     ),
@@ -430,12 +452,14 @@ _RULES: list[tuple[str, _Handler]] = [
         _monthly_until,
     ),
     (
-        rf"(?:ежемесячно|каждый месяц|(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+месяц){_END}",
+        rf"(?:ежемесячно|каждый месяц|(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+месяц|"
+        rf"в конце каждого месяца|(?:по итогам|по окончании)\s+каждого месяца){_END}",
         _set(recurrence=_Recurrence.monthly),
     ),
     (
         rf"(?:(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+четверть|каждую четверть|по четвертям|"
-        rf"ежечетвертно){_END}",
+        rf"ежечетвертно|(?:по окончании|по окончанию|по итогам|в конце)\s+(?:каждой\s+)?"
+        rf"четверти){_END}",
         _set(recurrence=_Recurrence.school_quarterly),
     ),
     (
@@ -443,7 +467,8 @@ _RULES: list[tuple[str, _Handler]] = [
         _set(recurrence=_Recurrence.quarterly),
     ),
     (
-        rf"(?:(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+полугодие|2 раза в год|два раза в год){_END}",
+        rf"(?:(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+полугодие|2 раза в год|два раза в год|"
+        rf"(?:по окончании|по окончанию|по итогам|в конце)\s+(?:каждого\s+)?полугодия){_END}",
         _set(recurrence=_Recurrence.half_yearly),
     ),
     (
@@ -452,8 +477,8 @@ _RULES: list[tuple[str, _Handler]] = [
     ),
     # named parts of the school year
     (
-        rf"(?:в\s+)?(?P<n>1|2|i|ii|первое|второе|первом|втором|первого|второго)(?:-?е|-?м)?\s+"
-        rf"полугоди[еяи]{_END}",
+        rf"(?:в\s+|(?:по итогам|по окончании)\s+)?(?P<n>1|2|i|ii|первое|второе|первом|втором|"
+        rf"первого|второго)(?:-?е|-?м|-?го)?\s+полугоди[еяи]{_END}",
         _half_year,
     ),
     (
@@ -494,7 +519,7 @@ _COMPILED: list[tuple[re.Pattern[str], _Handler]] = [
     (re.compile(pattern), handler) for pattern, handler in _RULES
 ]
 _SKIP = re.compile(
-    r"(?:[\s,.;:()\-«»\"]+|(?:и|или|а также|также|а|обновление|срок|сроки)(?![а-я0-9]))+"
+    r"(?:[\s,.;:()\-«»\"/]+|(?:и|или|а также|также|а|обновление|срок|сроки)(?![а-я0-9]))+"
 )
 _THEN = re.compile(r"далее(?![а-я])")
 _CITED_DOCUMENT = re.compile(r"(?:приказ|протокол|распоряжени|решени)[а-я]*\b.*?\bот\s+\d")
@@ -559,6 +584,20 @@ def _only_repeats(part: _Part) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
+def _past_a_note(text: str, position: int) -> int:
+    """Where to read on when no rule reads `text` at `position`: past a note in brackets
+    («15.06.2027 (сайт)», «ежемесячно (последняя неделя месяца)»), or past a name that stands
+    before a bracketed date («Неделя молодого педагога (февраль)»); else a refusal."""
+    opened, closed = text.rfind("(", 0, position), text.rfind(")", 0, position)
+    ends = text.find(")", position)
+    if opened > closed and ends != -1:
+        return ends + 1
+    name = re.compile(r"[а-я ]+(?=\()").match(text, position)
+    if name is not None and name.end() > position:
+        return name.end()
+    raise _Refusal(f"не понимаю «{text[position:].rstrip(')').strip()}»")
+
+
 def parse_rule(phrase: str) -> DueRule:
     """Read a due rule once (cached: a rule is never changed after parsing); DuePhraseError."""
     text = _normalise(phrase)
@@ -587,7 +626,7 @@ def parse_rule(phrase: str) -> DueRule:
                     position = match.end()
                     break
             else:
-                raise _Refusal(f"не понимаю «{text[position:]}»")
+                position = _past_a_note(text, position)
         if len(parts) == 2 and parts[1].is_empty():
             raise _Refusal("после «далее» нет срока")
         if parts[0].is_empty():

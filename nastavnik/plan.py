@@ -124,12 +124,16 @@ def _rows(
     }
     if not schedule.applies:
         return [PlanItem(**base, status=ItemStatus.skipped, note=OTHER_YEAR_NOTE)]
-    if schedule.recurring and len(schedule.windows) > 1:
+    windows = schedule.windows
+    if len(windows) > 1 and (schedule.recurring or item.completes.kind != CompletionKind.stage):
+        # «Январь, май»: each window is done on its own, like a recurring item's occurrence
         return [
             PlanItem(**base, occurrence=n, planned_start=w.start, planned_end=w.end)
-            for n, w in enumerate(schedule.windows, start=1)
+            for n, w in enumerate(windows, start=1)
         ]
-    window = schedule.windows[0] if schedule.windows else None
+    if len(windows) > 1:  # a stage runs once: from its first window's start to the last's end
+        return [PlanItem(**base, planned_start=windows[0].start, planned_end=windows[-1].end)]
+    window = windows[0] if windows else None
     return [
         PlanItem(
             **base,
@@ -411,11 +415,25 @@ def event_day(*, session: Session, cycle_id: uuid.UUID, event: str) -> date | No
             if p.ends_on is not None
         ]
         return max(ends) if ends else None
-    if event == "pairs-fixed":  # the pairs' order: its pairs start on the day it fixes
-        starts = [t.starts_on for t in pair_terms(session=session, cycle_id=cycle_id)]
-        known = [start for start in starts if start is not None]
-        return min(known) if known else None
+    if event == "pairs-fixed":  # the day the director approved the first order fixing pairs
+        return _first_approval_day(session, cycle_id, "pairing-order-%")
+    if event == "bases-formed":  # the day the director approved the registers
+        return _first_approval_day(session, cycle_id, REGISTERS_APPROVAL)
     return None
+
+
+def _first_approval_day(session: Session, cycle_id: uuid.UUID, key: str) -> date | None:
+    """The day the first request under `key` (a LIKE pattern) was approved, if one was."""
+    approved = session.exec(
+        select(ApprovalRequest)
+        .where(
+            ApprovalRequest.cycle_id == cycle_id,
+            col(ApprovalRequest.approval_key).like(key),
+            ApprovalRequest.status == ApprovalStatus.approved,
+        )
+        .order_by(col(ApprovalRequest.decided_at))
+    ).first()
+    return _day(approved.decided_at) if approved is not None else None
 
 
 def refresh(

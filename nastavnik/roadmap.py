@@ -386,18 +386,20 @@ def stage_warnings(schedules: Sequence[tuple[RoadmapItem, Schedule]]) -> list[st
     """What `roadmap check` warns of: a stage the tick would start whose prerequisite stage no
     dated item starts (it waits until the curator starts that one by hand)."""
     started = {stage for item, schedule in schedules if (stage := _starts_stage(item, schedule))}
-    named = {item.completes.stage: item.key for item, _ in schedules if item.completes.stage}
     warnings = []
     for item, schedule in schedules:
         stage = _starts_stage(item, schedule)
         needed = STAGE_NEEDS.get(stage) if stage else None
         if needed is None or needed in started:
             continue
-        where = (
-            f"пункт {named[needed]} этапа {needed.value} не датирован"
-            if needed in named
-            else f"в карте нет пункта этапа {needed.value}"
-        )
+        naming = [(i, s) for i, s in schedules if i.completes.stage == needed]
+        this_year = [i for i, s in naming if s.applies]
+        if this_year:
+            where = f"пункт {this_year[0].key} этапа {needed.value} не датирован"
+        elif naming:
+            where = f"пункт {naming[0][0].key} этапа {needed.value} — другого года карты"
+        else:
+            where = f"в карте нет пункта этапа {needed.value}"
         warnings.append(
             f"пункт {item.key} (этап {stage.value if stage else ''}) ждёт этап {needed.value}: "
             f"{where}, тик его не запустит — куратор запускает его вручную"
@@ -427,7 +429,7 @@ def describe_schedule(schedule: Schedule) -> str:
     windows = [_window_text(window) for window in schedule.windows]
     if schedule.recurring:
         listed = ", ".join(windows) if len(windows) <= 4 else f"{windows[0]} … {windows[-1]}"
-        return f"{len(windows)} раз: {listed}"
+        return f"{_times(len(windows))}: {listed}"
     text = ", ".join(windows)
     if schedule.undated:
         return f"срок не указан: весь учебный год {text}"
@@ -436,11 +438,18 @@ def describe_schedule(schedule: Schedule) -> str:
     return text
 
 
+def _times(count: int) -> str:
+    """«2 раза», «5 раз», «22 раза»: the Russian plural of «раз» after a number."""
+    few = count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14)
+    return f"{count} раза" if few else f"{count} раз"
+
+
 # An after-event rule's event in words: what ends («по завершении программы …», or "" when
 # nothing ends) and what happens, in the genitive («в течение 10 дн. после …»).
 EVENT_NAMES = {
     "programme-end": ("программы наставничества", "завершения программы наставничества"),
     "pairs-fixed": ("", "закрепления наставнических пар"),
+    "bases-formed": ("", "формирования баз наставников и наставляемых"),
 }
 
 

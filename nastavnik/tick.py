@@ -184,9 +184,34 @@ def stage_waits_for(*, session: Session, cycle_id: uuid.UUID, stage: str, today:
     once every pair's §2.13–§2.14 reports are in or their deadline (counted from that pair's
     end) has passed, so a pair extended past the roadmap's June is in the year's order too.
     Meanwhile the reports come in and are reminded of pair by pair (completion_reminders)."""
+    if stage == Stage.final_event:
+        return _final_event_waits(session, cycle_id, today)
     if stage != Stage.completion:
         return ""
     return completion.report_window(session=session, cycle_id=cycle_id, today=today).reason_ru
+
+
+# The final event sums up the pairs' year: not before the last month of their programmes.
+FINAL_EVENT_LEAD_DAYS = 30
+
+
+def _final_event_waits(session: Session, cycle_id: uuid.UUID, today: date) -> str:
+    """Why the final event waits: its ranking reads the year's meetings, so a roadmap window
+    opening in August («к 25 мая») does not hold it in November, while the pairs still work."""
+    ends = [
+        term.ends_on
+        for term in plan.pair_terms(session=session, cycle_id=cycle_id)
+        if term.ends_on is not None and not term.finished
+    ]
+    if not ends:
+        return ""
+    opens = min(ends) - timedelta(days=FINAL_EVENT_LEAD_DAYS)
+    if today >= opens:
+        return ""
+    return (
+        f"итоги года подводятся в конце программ: пары работают до {min(ends):%d.%m.%Y}, "
+        f"этап — не раньше {opens:%d.%m.%Y}"
+    )
 
 
 def _stage_started(session: Session, cycle_id: uuid.UUID, stage: str) -> bool:

@@ -198,6 +198,40 @@ EXAMPLES: list[tuple[str, str, Schedule]] = [
         "2026/2027",
         Schedule(kind=WindowKind.after_event, event="pairs-fixed"),
     ),
+    # … and in a lyceum's two-year plan, written the same way.
+    (
+        "в течение двух недель после формирования баз",
+        "2026/2027",
+        Schedule(kind=WindowKind.after_event, event="bases-formed", days_after=14),
+    ),
+    ("по итогам I полугодия", "2026/2027", dated(_w("2026-09-01", "2026-12-31"))),
+    (
+        "Неделя молодого педагога (февраль), ежегодно",
+        "2026/2027",
+        dated(_w("2027-02-01", "2027-02-28")),
+    ),
+    ("15.06.2027 (сайт)", "2026/2027", dated(_w("2027-06-15", "2027-06-15"))),
+    (
+        "15.06.2027 (сайт) / 30.06.2027 (сборник)",
+        "2026/2027",
+        dated(_w("2027-06-15", "2027-06-15"), _w("2027-06-30", "2027-06-30")),
+    ),
+    (
+        "по окончании каждой четверти",
+        "2026/2027",
+        dated(
+            _w("2026-09-01", "2026-10-31"),
+            _w("2026-11-01", "2026-12-31"),
+            _w("2027-01-01", "2027-03-31"),
+            _w("2027-04-01", "2027-05-31"),
+            recurring=True,
+        ),
+    ),
+    (
+        "по итогам полугодия",
+        "2026/2027",
+        dated(_w("2026-09-01", "2026-12-31"), _w("2027-01-01", "2027-05-31"), recurring=True),
+    ),
     (
         "ежеквартально",
         "2021/2022",
@@ -333,6 +367,15 @@ def test_first_cycle_defaults_to_the_cycle() -> None:
     )
 
 
+def test_a_school_year_written_after_a_half_year_says_which_year_it_is() -> None:
+    """«II полугодие 2027-2028 уч. года» of a two-year roadmap: one window, in its second year."""
+    phrase = "II полугодие 2027-2028 уч. года"
+    first = parse_due(phrase, written_for="2026/2027", cycle="2026/2027")
+    second = parse_due(phrase, written_for="2026/2027", cycle="2027/2028", first_cycle="2026/2027")
+    assert not first.applies
+    assert second.windows == (Window(date(2028, 1, 1), date(2028, 5, 31)),)
+
+
 def test_windows_across_new_year() -> None:
     assert parse_due("декабрь-январь", written_for="2030/2031", cycle="2030/2031") == dated(
         _w("2030-12-01", "2031-01-31")
@@ -394,6 +437,9 @@ def test_seed_phrases_that_need_a_reading() -> None:
         ("сентябрь 2021, май 2023", "даты в разных учебных годах (2021/2022, 2022/2023)"),
         ("до 35 числа каждого месяца", "число месяца 35: ожидается от 1 до 31"),
         ("V четверть", "не понимаю «v четверть»"),
+        # a note in brackets is read past; words outside brackets still have to be read
+        ("(сентябрь) завтра", "не понимаю «завтра»"),
+        ("сентябрь, завтра", "не понимаю «завтра»"),
     ],
 )
 def test_unreadable_phrases_say_why(phrase: str, reason: str) -> None:

@@ -391,6 +391,18 @@ def test_the_documentations_complete_example_loads_without_a_warning(tmp_path: P
     assert stage_warnings(roadmap_schedule(roadmap, cycle="2026/2027")) == []
 
 
+@pytest.mark.parametrize(
+    ("due", "shown"),
+    [("1 раз в четверть", "4 раза:"), ("ежемесячно", "9 раз:"), ("1 раз в полугодие", "2 раза:")],
+)
+def test_occurrences_are_counted_in_russian(due: str, shown: str) -> None:
+    from nastavnik.dates import parse_due
+    from nastavnik.roadmap import describe_schedule
+
+    schedule = parse_due(due, written_for="2026/2027", cycle="2026/2027")
+    assert describe_schedule(schedule).startswith(shown)
+
+
 def test_cli_check_warns_and_still_passes(cli: Cli) -> None:
     code, output = cli("roadmap", "check", str(ROADMAPS / "school2_ustyuzhna.yaml"))
     assert code == 0, output

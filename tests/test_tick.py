@@ -482,6 +482,107 @@ def test_an_item_waiting_for_the_programmes_end_has_no_date_and_no_mail(
     assert not [k for k in _keys(engine) if k.startswith(f"roadmap:{row.id}:")]
 
 
+def test_items_waiting_for_the_bases_or_the_pairs_are_dated_by_the_directors_approval(
+    engine: Engine, settings: Settings, cycle_ids: tuple
+) -> None:
+    """«в течение двух недель после формирования баз», «после закрепления пар» (roadmaps written
+    blind from docs/roadmaps.md): dated once the registers, then the pairs' order, are approved."""
+    _, cycle_id = cycle_ids
+    after_bases = _item("1", Stage.base_formation, Completion(kind=CompletionKind.manual), "—")
+    after_pairs = _item("2", Stage.meetings, Completion(kind=CompletionKind.manual), "—")
+    with Session(engine) as session:
+        plan.create_plan(
+            session=session,
+            cycle_id=cycle_id,
+            roadmap=ROADMAP.model_copy(update={"items": (after_bases, after_pairs)}),
+            schedules=[
+                (
+                    after_bases,
+                    Schedule(WindowKind.after_event, event="bases-formed", days_after=14),
+                ),
+                (after_pairs, Schedule(WindowKind.after_event, event="pairs-fixed")),
+            ],
+            first_cycle="2026/2027",
+        )
+        session.commit()
+    _tick(engine, settings, cycle_id, date(2026, 9, 1))
+    assert _row(engine, cycle_id, "1").planned_end is None
+    _decide(
+        engine,
+        settings,
+        cycle_id,
+        stages.REGISTERS_APPROVAL,
+        "base-formation",
+        Decision.approve,
+        on=date(2026, 9, 20),
+    )
+    _decide(
+        engine,
+        settings,
+        cycle_id,
+        "pairing-order-1",
+        "pairing",
+        Decision.approve,
+        on=date(2026, 11, 5),
+    )
+    _tick(engine, settings, cycle_id, date(2026, 11, 6))
+    bases = _row(engine, cycle_id, "1")
+    assert (bases.planned_start, bases.planned_end) == (date(2026, 9, 20), date(2026, 10, 4))
+    pairs = _row(engine, cycle_id, "2")
+    assert (pairs.planned_start, pairs.planned_end) == (date(2026, 11, 5), date(2026, 11, 5))
+
+
+def test_a_manual_item_with_two_dates_is_tracked_in_each(engine: Engine, cycle_ids: tuple) -> None:
+    """«декабрь 2026 г., май 2027 г.»: two windows, each closed on its own (a stage item keeps
+    one row from the first window's start to the last one's end)."""
+    _, cycle_id = cycle_ids
+    twice = _item("1", Stage.meetings, Completion(kind=CompletionKind.manual), "декабрь, май")
+    stage = _item(
+        "2", Stage.pairing, Completion(kind=CompletionKind.stage, stage=Stage.pairing), "—"
+    )
+    windows = (
+        Window(date(2026, 12, 1), date(2026, 12, 31)),
+        Window(date(2027, 5, 1), date(2027, 5, 31)),
+    )
+    with Session(engine) as session:
+        plan.create_plan(
+            session=session,
+            cycle_id=cycle_id,
+            roadmap=ROADMAP.model_copy(update={"items": (twice, stage)}),
+            schedules=[
+                (twice, Schedule(WindowKind.dated, windows)),
+                (stage, Schedule(WindowKind.dated, windows)),
+            ],
+            first_cycle="2026/2027",
+        )
+        session.commit()
+        rows = plan.plan_items(session=session, cycle_id=cycle_id)
+    assert [(r.number, r.occurrence, r.planned_start, r.planned_end) for r in rows] == [
+        ("1", 1, date(2026, 12, 1), date(2026, 12, 31)),
+        ("1", 2, date(2027, 5, 1), date(2027, 5, 31)),
+        ("2", 0, date(2026, 12, 1), date(2027, 5, 31)),
+    ]
+
+
+def test_the_final_event_waits_for_the_last_month_of_the_programmes(
+    engine: Engine, settings: Settings, meetings_plan
+) -> None:
+    """A window opening in August («к 25 мая») must not hold the ceremony in November."""
+    _pair(engine, meetings_plan, PairStatus.active, date(2026, 11, 1), date(2027, 5, 31))
+    _pair(engine, meetings_plan, PairStatus.terminated, date(2026, 11, 1), date(2027, 1, 20))
+    with Session(engine) as session:
+
+        def waits(day: date) -> str:
+            return tick.stage_waits_for(
+                session=session, cycle_id=meetings_plan, stage="final-event", today=day
+            )
+
+        assert "пары работают до 31.05.2027, этап — не раньше 01.05.2027" in waits(
+            date(2026, 11, 10)
+        )
+        assert waits(date(2027, 5, 1)) == ""
+
+
 # The demo school's meetings items (roadmaps/demo_school3_kedrovy.yaml, section V): the pairs'
 # monthly meetings, and the stage itself for a roadmap that names it.
 MEETINGS_MONTHLY = _item(
