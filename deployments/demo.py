@@ -551,9 +551,9 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
     def import_meetings(month: date) -> Action:
         return lambda: _import_meetings(settings, cycle_id, month, clock.today())
 
-    def settle_occurrence(number: str, evidence: str, *, skip: bool = False) -> Action:
-        """The curator closes (or skips, saying why) the occurrence of a recurring item of the
-        meetings stage whose window holds today, if it is still open."""
+    def settle_occurrence(number: str, evidence: str) -> Action:
+        """The curator closes the occurrence of a recurring item of the meetings stage whose
+        window holds today with its evidence, if it is still open."""
 
         def action() -> str:
             today = clock.today()
@@ -561,23 +561,14 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
                 row = plan.item_on(session=session, cycle_id=cycle_id, number=number, day=today)
                 if row is None or row.status in CLOSED_STATUSES:
                     return ""
-                if skip:
-                    row = plan.skip_item(
-                        session=session,
-                        item_id=row.id,
-                        today=today,
-                        actor="куратор",
-                        reason=evidence,
-                    )
-                else:
-                    row = plan.close_item(
-                        session=session,
-                        item_id=row.id,
-                        today=today,
-                        actor="куратор",
-                        evidence_kind="note",
-                        evidence=evidence,
-                    )
+                row = plan.close_item(
+                    session=session,
+                    item_id=row.id,
+                    today=today,
+                    actor="куратор",
+                    evidence_kind="note",
+                    evidence=evidence,
+                )
                 status = plan.STATUS_RU[row.status]
                 return f"куратор: пункт {number} ({row.occurrence}) — {status}: {evidence}"
 
@@ -599,15 +590,10 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
                 "9", f"Журналы встреч за {month_label(month).lower()} (выгрузка формы)"
             )
         )
-    # Mentors confirm the month's report through their link within days of its assembly; the
-    # curator then closes item 10 (the mentors' reports, by the 20th) with the month's summary.
+    # Mentors confirm the month's report through their link within days of its assembly (item
+    # 10, the reports by the 20th, is done by the curator's summary the tick makes on the 1st).
     confirmations = {
-        progress.next_month(month).replace(day=3): [
-            year_end(f"confirm:{month.isoformat()}"),
-            settle_occurrence(
-                "10", f"Сводка о ходе наставничества за {month_label(month).lower()}"
-            ),
-        ]
+        progress.next_month(month).replace(day=3): [year_end(f"confirm:{month.isoformat()}")]
         for month in meeting_months[1:]
     }
     return YearScript(
@@ -622,14 +608,6 @@ def year_script(*, settings: Settings, files: Any, cycle_id: uuid.UUID) -> YearS
             **exports,
             **confirmations,
             date(2026, 9, 7): [import_questionnaires],
-            # The pairs were fixed from 1 November: nobody had a month to report on yet.
-            date(2026, 11, 3): [
-                settle_occurrence(
-                    "10",
-                    "Доклады за октябрь не составлялись: пары закреплены с 01.11.2026",
-                    skip=True,
-                )
-            ],
             # Item 11, the curator's monitoring once a quarter, from the monthly summaries.
             **{
                 day: [settle_occurrence("11", "Справка по итогам мониторинга за четверть")]

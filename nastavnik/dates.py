@@ -165,6 +165,7 @@ class _Written:
 
 class _Recurrence(StrEnum):
     monthly = "monthly"
+    bimonthly = "bimonthly"  # «1 раз в 2 месяца»: September–October, …, May
     school_quarterly = "school-quarterly"
     quarterly = "quarterly"
     half_yearly = "half-yearly"
@@ -283,7 +284,9 @@ def _numbered_window(
         if number is None or number > len(windows):
             raise _Refusal(f"нет такого периода «{match[0].strip()}»")
         start, end = windows[number - 1]
-        part.windows.append(_Written(start, end))
+        year = _read_year(match, "by")  # «IV квартал 2026 г.»: the calendar year of its end
+        start_year = None if year is None or start[0] <= end[0] else year - 1
+        part.windows.append(_Written(start, end, year, start_year))
 
     return handle
 
@@ -401,6 +404,7 @@ _BASES_FORMED = (
     r"(?:формировани[яеи]|создани[яеи]|утверждени[яеи])\s+(?:баз[ыа]?|реестров)"
     r"(?:\s+(?:и\s+)?(?:наставников|наставляемых))*"
 )
+_SCHEDULE = r"(?:графику|плану-графику|плану)"
 _RULES: list[tuple[str, _Handler]] = [
     # relative to the pairs fixed by order, or to the bases formed
     (rf"{_WITHIN}{_PAIRS_FIXED}{_END}", _after(PAIRS_FIXED)),
@@ -441,8 +445,8 @@ _RULES: list[tuple[str, _Handler]] = [
     # no date at all
     (
         rf"(?:по мере необходимости|по необходимости|по мере обновления|по запросу|по запросам|"
-        rf"корректировка по запросам|по (?:отдельному )?(?:графику|плану){_WORK_PLAN}|"
-        rf"согласно (?:графику|плану){_WORK_PLAN}|"
+        rf"корректировка по запросам|по (?:отдельному )?{_SCHEDULE}{_WORK_PLAN}|"
+        rf"согласно {_SCHEDULE}{_WORK_PLAN}|"
         rf"в соответствии со сроками,?\s+(?:устанавливаемыми|установленными)\s+[а-я ]+){_END}",
         _set(on_demand=True),
     ),
@@ -455,6 +459,10 @@ _RULES: list[tuple[str, _Handler]] = [
         rf"(?:ежемесячно|каждый месяц|(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+месяц|"
         rf"в конце каждого месяца|(?:по итогам|по окончании)\s+каждого месяца){_END}",
         _set(recurrence=_Recurrence.monthly),
+    ),
+    (
+        rf"(?:(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+(?:2|два)\s+месяца|раз в два месяца){_END}",
+        _set(recurrence=_Recurrence.bimonthly),
     ),
     (
         rf"(?:(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+четверть|каждую четверть|по четвертям|"
@@ -482,11 +490,13 @@ _RULES: list[tuple[str, _Handler]] = [
         _half_year,
     ),
     (
-        rf"(?:в\s+)?(?P<n>iv|iii|ii|i|[1-4])(?:-?[йяем])?\s+четверт(?:ь|и|ью){_END}",
+        rf"(?:в\s+)?(?P<n>iv|iii|ii|i|[1-4])(?:-?[йяем])?\s+четверт(?:ь|и|ью){_END}"
+        rf"(?:\s+{_year('by')})?",
         _numbered_window(SCHOOL_QUARTERS),
     ),
     (
-        rf"(?:в\s+)?(?P<n>iv|iii|ii|i|[1-4])(?:-?[йгм]о?)?\s+квартал(?:а|е)?{_END}",
+        rf"(?:в\s+)?(?P<n>iv|iii|ii|i|[1-4])(?:-?[йгм]о?)?\s+квартал(?:а|е)?{_END}"
+        rf"(?:\s+{_year('by')})?",
         _numbered_window(CALENDAR_QUARTERS),
     ),
     # a school year written out: «2023-2024 учебный год», «в течение 2023/2024 уч. года»
@@ -742,7 +752,7 @@ def _continuous(span_year: int) -> Schedule:
     )
 
 
-def _window(span_year: int, start: tuple[int, int], end: tuple[int, int]) -> Window:
+def _window(span_year: int, start: tuple[int, int], end: tuple[int, int | None]) -> Window:
     return _place(_Written(start, end), span_year, 0)
 
 
@@ -754,6 +764,9 @@ def _recurrence_windows(part: _Part, span_year: int) -> tuple[Window, ...]:
             last = min(part.monthly_day or 31, _last_day(year, month))
             windows.append(Window(date(year, month, 1), date(year, month, last)))
         return tuple(windows)
+    if part.recurrence is _Recurrence.bimonthly:
+        pairs = [MONTHS_OF_SCHOOL_YEAR[i : i + 2] for i in range(0, len(MONTHS_OF_SCHOOL_YEAR), 2)]
+        return tuple(_window(span_year, (months[0], 1), (months[-1], None)) for months in pairs)
     if part.recurrence is _Recurrence.school_quarterly:
         return tuple(_window(span_year, start, end) for start, end in SCHOOL_QUARTERS)
     if part.recurrence is _Recurrence.half_yearly:

@@ -182,6 +182,7 @@ def create_plan(
         entity=f"cycleplan:{cycle_id}",
         details={"roadmap": roadmap.title, "items": len(schedules), "rows": len(rows)},
         event_key=f"plan-created:{cycle_id}",
+        at=process_clock().now(),
     )
     return rows
 
@@ -326,6 +327,14 @@ ROADMAP_DOCUMENTS: dict[str, tuple[str, str]] = {
 item when it is approved (the roadmap says «evaluation-memo», the completion stage makes a memo
 with that title)."""
 
+EARLY_DOCUMENT_DAYS = 31
+"""How long before an item's window a document of a broad type (`memo`, `order`) still counts."""
+
+MONTHLY_SUMMARY = "monthly-summary"
+"""The curator's monthly summary (nastavnik.monthly), made by the tick on the 1st for the month
+before: it completes an occurrence of a recurring meetings row once issued (nobody approves it)."""
+MONTHLY_SUMMARY_KEY = "monthly-summary:{cycle}:%"
+
 
 def _document_state(
     session: Session, item: PlanItem, cycle: Cycle
@@ -334,6 +343,8 @@ def _document_state(
     within its window); in progress while one waits as a draft."""
     if item.window_kind == WindowKind.after_event and item.planned_start is None:
         return None, {}  # its event has not happened: no document can be the one it asks for
+    if item.completion_document == MONTHLY_SUMMARY:
+        return _summary_state(session, item, cycle)
     doc_type, title = ROADMAP_DOCUMENTS.get(item.completion_document or "", ("", ""))
     query = select(Document).where(
         Document.cycle_id == cycle.id,
@@ -341,10 +352,12 @@ def _document_state(
     )
     if title:
         query = query.where(Document.title == title)
-    if item.planned_start is not None:
-        # A document made before the item's window opened was made for something else (the
-        # pairs' consent memo in October is not the satisfaction survey's memo due in May).
-        query = query.where(col(Document.doc_date) >= item.planned_start)
+    if item.planned_start is not None and not title:
+        # A document of a broad type made long before the item's window opened was made for
+        # something else (the pairs' consent memo in October is not the satisfaction survey's
+        # memo due in May); one made within the month before is the item done early.
+        earliest = item.planned_start - timedelta(days=EARLY_DOCUMENT_DAYS)
+        query = query.where(col(Document.doc_date) >= earliest)
     if item.occurrence and item.planned_end:
         query = query.where(col(Document.doc_date) <= item.planned_end)
     documents = list(session.exec(query.order_by(col(Document.doc_date))))
@@ -360,6 +373,27 @@ def _document_state(
         item.actual_start = item.actual_start or documents[0].doc_date
         return ItemStatus.in_progress, {}
     return None, {}
+
+
+def _summary_state(
+    session: Session, item: PlanItem, cycle: Cycle
+) -> tuple[ItemStatus | None, dict[str, Any]]:
+    """Done when a monthly summary was made within the row's window (on the 1st, for the month
+    before: «до 20 числа каждого месяца» is met by the summary made on the 1st)."""
+    query = select(Document).where(
+        col(Document.unique_key).like(MONTHLY_SUMMARY_KEY.format(cycle=cycle.id))
+    )
+    if item.planned_start is not None:
+        query = query.where(col(Document.doc_date) >= item.planned_start)
+    if item.planned_end is not None:
+        query = query.where(col(Document.doc_date) <= item.planned_end)
+    summary = session.exec(query.order_by(col(Document.doc_date))).first()
+    if summary is None:
+        return None, {}
+    item.actual_start = item.actual_start or summary.doc_date
+    item.actual_finish = summary.doc_date
+    item.document_ids = sorted({*item.document_ids, str(summary.id)})
+    return _finished(item, summary.doc_date), {"document": str(summary.id)}
 
 
 def _approved_on(session: Session, cycle_id: uuid.UUID, document: Document) -> date | None:
@@ -539,7 +573,8 @@ def _refresh_meetings_item(
         return None
     if item.planned_start is None or item.planned_end is None or today <= item.planned_end:
         return None
-    if pairs_at_work(terms, item.planned_start, item.planned_end):
+    start, end = _worked_in(item)
+    if pairs_at_work(terms, start, end):
         return None
     item.note = NO_PAIRS_NOTE
     return _set_status(
@@ -559,8 +594,18 @@ def waits_for_pairs(item: PlanItem, terms: Sequence[PairTerm], today: date) -> b
         return False
     if item.planned_start is None or item.planned_end is None:
         return False
-    start = item.planned_start
-    return not pairs_at_work(terms, start, max(start, min(item.planned_end, today)))
+    start, end = _worked_in(item)
+    return not pairs_at_work(terms, start, max(start, min(end, today)))
+
+
+def _worked_in(item: PlanItem) -> tuple[date, date]:
+    """The days whose work a meetings row is about: its window, or for a monthly summary's row
+    the month before the window opens (the summary made on the 1st reports on it)."""
+    assert item.planned_start is not None and item.planned_end is not None
+    if item.completion_document == MONTHLY_SUMMARY:
+        last = item.planned_start.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    return item.planned_start, item.planned_end
 
 
 def _waiting_status(item: PlanItem, today: date) -> ItemStatus:

@@ -234,6 +234,16 @@ def roadmap_json_schema_text() -> str:
     return json.dumps(roadmap_json_schema(), ensure_ascii=False, indent=2) + "\n"
 
 
+# What the YAML library's English says, in words a roadmap's author can act on.
+_YAML_HINTS = {
+    "mapping values are not allowed": (
+        " (в значении есть двоеточие с пробелом: возьмите текст в кавычки или запишите его "
+        'через >-, например title: "Наставничество: от идеи к практике")'
+    ),
+    "found character '\\t'": " (табуляция: отступы в YAML — только пробелы)",
+}
+
+
 def load_roadmap(path: Path | str) -> Roadmap:
     """Read and check a roadmap file; RoadmapError lists every problem, one line each."""
     label = str(path)
@@ -249,7 +259,8 @@ def load_roadmap(path: Path | str) -> Roadmap:
         mark = getattr(error, "problem_mark", None)
         where = f"строка {mark.line + 1}: " if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise RoadmapError([f"{label}: {where}ошибка YAML: {problem}"]) from None
+        hint = next((text for known, text in _YAML_HINTS.items() if known in problem), "")
+        raise RoadmapError([f"{label}: {where}ошибка YAML: {problem}{hint}"]) from None
     if not isinstance(data, dict):
         raise RoadmapError(
             [f"{label}: ожидается словарь полей (title, organisation, kind, school_year, items)"]

@@ -218,9 +218,9 @@ def test_the_demo_runs_the_school_year_on_the_simulated_clock_and_leaves_nothing
     # The pairs worked until 31 May and the clock ended them (§2.5 counts active pairs only).
     assert pair_statuses.get("ended", 0) > 0 and "active" not in pair_statuses
     # The meetings stage's items (section V): the months before the pairs were fixed (1 November)
-    # are skipped, with no reminder; every later month closed by the curator with its evidence
-    # (the meetings export, the month's summary, the quarter's monitoring), November's report
-    # skipped by the curator with the reason.
+    # are skipped, with no reminder (the reports by the 20th: until the first month with pairs
+    # was over); later months are done by the curator's evidence (the meetings export, the
+    # quarter's monitoring) or by the monthly summary the tick made on the 1st.
     meetings_rows = {k: v[0] for k, v in plan.items() if k[0] in ("9", "10", "11")}
     assert [meetings_rows[("9", n)] for n in range(1, 10)] == ["skipped"] * 2 + ["done"] * 7
     assert [meetings_rows[("10", n)] for n in range(1, 10)] == ["skipped"] * 3 + ["done"] * 6

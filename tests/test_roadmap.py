@@ -325,6 +325,13 @@ def test_yaml_syntax_errors_name_the_line(tmp_path: Path) -> None:
     assert "ошибка YAML" in error
 
 
+def test_a_colon_in_a_title_gets_a_hint_in_russian(tmp_path: Path) -> None:
+    """Met writing a college's roadmap blind: «Наставничество: от идеи к практике» unquoted."""
+    path = _file(tmp_path, GOOD_ITEM.replace("title: ", "title: Наставничество: от идеи; ", 1))
+    (error,) = _errors(path)
+    assert "mapping values are not allowed" in error and "возьмите текст в кавычки" in error
+
+
 Cli = Callable[..., tuple[int, str]]
 
 

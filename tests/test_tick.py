@@ -19,6 +19,7 @@ from models import (
     ApprovalRequest,
     AuditEvent,
     Decision,
+    Document,
     ItemStatus,
     MentorshipPair,
     OutboxMessage,
@@ -562,6 +563,59 @@ def test_a_manual_item_with_two_dates_is_tracked_in_each(engine: Engine, cycle_i
         ("1", 2, date(2027, 5, 1), date(2027, 5, 31)),
         ("2", 0, date(2026, 12, 1), date(2027, 5, 31)),
     ]
+
+
+def test_the_monthly_summary_completes_the_mentors_reports_row(
+    engine: Engine, settings: Settings, cycle_ids: tuple
+) -> None:
+    """The demo school's item 10, «до 20 числа каждого месяца» with `document: monthly-summary`:
+    the summary the tick makes on the 1st (for the month before) completes the month's row; the
+    row of a month whose previous month had no pair is skipped, with no reminder."""
+    _, cycle_id = cycle_ids
+    reports = _item(
+        "10",
+        Stage.meetings,
+        Completion(kind=CompletionKind.recurring, document="monthly-summary"),
+        "до 20 числа каждого месяца",
+    )
+    months = (date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1))
+    windows = tuple(Window(m, m.replace(day=20)) for m in months)
+    with Session(engine) as session:
+        plan.create_plan(
+            session=session,
+            cycle_id=cycle_id,
+            roadmap=ROADMAP.model_copy(update={"items": (reports,)}),
+            schedules=[(reports, Schedule(WindowKind.dated, windows, recurring=True))],
+            first_cycle="2026/2027",
+        )
+        session.commit()
+    _pair(engine, cycle_id, PairStatus.active, date(2026, 11, 1), date(2027, 5, 31))
+    _tick(engine, settings, cycle_id, date(2026, 11, 17))  # November reports on October: none
+    with Session(engine) as session:
+        cycle = session.get(plan.Cycle, cycle_id)
+        assert cycle is not None
+        session.add(
+            Document(
+                unique_key=f"monthly-summary:{cycle_id}:2026-11",
+                organization_id=cycle.organization_id,
+                cycle_id=cycle_id,
+                doc_type="report",
+                series="",
+                year=2026,
+                number=1,
+                doc_date=date(2026, 12, 1),
+                title="Сводка о ходе наставничества за ноябрь 2026",
+                content_hash="0" * 64,
+                path="x.pdf",
+            )
+        )
+        session.commit()
+    _tick(engine, settings, cycle_id, date(2026, 12, 2))
+    november, december = _row(engine, cycle_id, "10", 1), _row(engine, cycle_id, "10", 2)
+    assert (november.status, november.note) == (ItemStatus.skipped, plan.NO_PAIRS_NOTE)
+    assert not [k for k in _keys(engine) if k.startswith(f"roadmap:{november.id}:")]
+    assert (december.status, december.actual_finish) == (ItemStatus.done, date(2026, 12, 1))
+    assert _row(engine, cycle_id, "10", 3).status == ItemStatus.not_started
 
 
 def test_the_final_event_waits_for_the_last_month_of_the_programmes(
