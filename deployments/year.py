@@ -15,13 +15,12 @@ import concurrent.futures
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select as sa_select
-from sqlmodel import col, select
+from sqlmodel import select
 
 from deployments.catalog import run_label
 from models import (
@@ -29,7 +28,6 @@ from models import (
     ApprovalStatus,
     Cycle,
     ItemStatus,
-    MentorshipPair,
     Organization,
     PlanItem,
 )
@@ -140,12 +138,19 @@ class _Pending:
 
 
 def interesting_days(
-    *, rows: list[PlanItem], pending: list[ApprovalRequest], policy: tick.ReminderPolicy
+    *,
+    rows: list[PlanItem],
+    pending: list[ApprovalRequest],
+    policy: tick.ReminderPolicy,
+    terms: Sequence[plan.PairTerm] = (),
 ) -> set[date]:
-    """Days on which the tick has something to do for these rows and waiting decisions."""
+    """Days on which the tick has something to do for these rows and waiting decisions (a
+    meetings row with no pair at work in its window has none: it is skipped on a later tick)."""
     days: set[date] = set()
     for row in rows:
         if row.status in plan.CLOSED_STATUSES:
+            continue
+        if row.planned_end and plan.waits_for_pairs(row, terms, row.planned_end):
             continue
         if row.planned_start:
             days.add(row.planned_start)
@@ -732,16 +737,9 @@ class YearSimulation:
         with session_scope() as session:
             rows = plan.plan_items(session=session, cycle_id=self.cycle_id)
             # Only the terms: a whole pair row carries its JSON columns, decoded for each day.
-            terms = [
-                (start, end)
-                for start, end in session.execute(
-                    sa_select(col(MentorshipPair.starts_on), col(MentorshipPair.ends_on)).where(
-                        col(MentorshipPair.cycle_id) == self.cycle_id,
-                        col(MentorshipPair.status).not_in(["draft", "proposed", "dropped"]),
-                    )
-                )
-                if start and end
-            ]
+            # Only the terms: a whole pair row carries its JSON columns, decoded for each day.
+            pair_terms = plan.pair_terms(session=session, cycle_id=self.cycle_id)
+            terms = [(t.starts_on, t.ends_on) for t in pair_terms if t.starts_on and t.ends_on]
             pending = list(
                 session.exec(
                     select(ApprovalRequest).where(
@@ -750,7 +748,7 @@ class YearSimulation:
                     )
                 )
             )
-        days = interesting_days(rows=rows, pending=pending, policy=self.policy)
+        days = interesting_days(rows=rows, pending=pending, policy=self.policy, terms=pair_terms)
         days |= meeting_days(
             terms=terms, policy=self.policy, report_deadline_days=self.report_deadline_days
         )

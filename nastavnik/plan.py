@@ -337,15 +337,20 @@ MONTHLY_SUMMARY_KEY = "monthly-summary:{cycle}:%"
 
 
 def _document_state(
-    session: Session, item: PlanItem, cycle: Cycle
+    session: Session, item: PlanItem, cycle: Cycle, today: date
 ) -> tuple[ItemStatus | None, dict[str, Any]]:
     """Done when a document of the type is approved in the cycle (issued, for a recurring row
     within its window); in progress while one waits as a draft."""
     if item.window_kind == WindowKind.after_event and item.planned_start is None:
         return None, {}  # its event has not happened: no document can be the one it asks for
     if item.completion_document == MONTHLY_SUMMARY:
+        if item.planned_start is not None and today < item.planned_start:
+            return None, {}  # the summary that completes it is made in its window
         return _summary_state(session, item, cycle)
     doc_type, title = ROADMAP_DOCUMENTS.get(item.completion_document or "", ("", ""))
+    if not title and item.planned_start is not None:
+        if today < item.planned_start - timedelta(days=EARLY_DOCUMENT_DAYS):
+            return None, {}  # no document made today can count for it (below)
     query = select(Document).where(
         Document.cycle_id == cycle.id,
         Document.doc_type == (doc_type or item.completion_document),
@@ -471,15 +476,21 @@ def _first_approval_day(session: Session, cycle_id: uuid.UUID, key: str) -> date
 
 
 def refresh(
-    *, session: Session, cycle_id: uuid.UUID, today: date, actor: str = "tick"
+    *,
+    session: Session,
+    cycle_id: uuid.UUID,
+    today: date,
+    actor: str = "tick",
+    rows: list[PlanItem] | None = None,
 ) -> list[StatusChange]:
-    """Bring every open row's status up to date with the database and the day (idempotent)."""
+    """Bring every open row's status up to date with the database and the day (idempotent);
+    `rows`: the cycle's plan rows when the caller has read them already."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise LookupError(f"цикл {cycle_id} не найден")
     changes: list[StatusChange] = []
     terms: list[PairTerm] | None = None  # read once, for the first row of the meetings stage
-    for item in plan_items(session=session, cycle_id=cycle_id):
+    for item in plan_items(session=session, cycle_id=cycle_id) if rows is None else rows:
         if item.status in CLOSED_STATUSES:
             continue
         if item.stage == Stage.meetings:
@@ -505,7 +516,7 @@ def refresh(
         elif item.completion_kind == CompletionKind.document or (
             item.completion_kind == CompletionKind.recurring and item.completion_document
         ):
-            status, details = _document_state(session, item, cycle)
+            status, details = _document_state(session, item, cycle, today)
         elif item.completion_kind == CompletionKind.reports:
             status, details = _reports_state(session, item, today)
         if status is None:

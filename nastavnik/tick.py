@@ -446,14 +446,15 @@ def run_tick(
         session=session, today=today, organization_id=org.id, actor="tick"
     )
     # A department's reports items open their requests first, so the plan sees them today.
-    for item in plan.plan_items(session=session, cycle_id=cycle_id):
+    rows = plan.plan_items(session=session, cycle_id=cycle_id)
+    for item in rows:
         opened = report_requests.open_requests(session=session, item=item, today=today)
         outcome.opened_requests.extend(request.id for request in opened)
-    outcome.changes = plan.refresh(session=session, cycle_id=cycle_id, today=today)
+    outcome.changes = plan.refresh(session=session, cycle_id=cycle_id, today=today, rows=rows)
     base = _context(org, cycle, settings)
     planned_starts: set[str] = set()
     terms: list[plan.PairTerm] | None = None  # the pairs' terms, read for the meetings stage
-    for item in plan.plan_items(session=session, cycle_id=cycle_id):
+    for item in rows:
         if item.completion_kind == CompletionKind.reports:
             # the members are chased, not the department that asks them
             _report_mail(session, outcome, item=item, today=today, policy=policy)
