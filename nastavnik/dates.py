@@ -377,6 +377,26 @@ def _part_of_month(match: re.Match[str], part: _Part) -> None:
     part.windows.append(_Written((month, first), (month, last), _read_year(match, "by")))
 
 
+# «3-я неделя сентября»: the month's weeks as seven-day stretches, the last one to its end
+_WEEKS = {"1": 1, "первая": 1, "2": 2, "вторая": 2, "3": 3, "третья": 3, "4": 4, "четвертая": 4}
+
+
+def _week_of_month(match: re.Match[str], part: _Part) -> None:
+    month = _read_month(match, "bm")
+    week = _WEEKS.get(match["w"])
+    first, last = (22, None) if week is None else ((week - 1) * 7 + 1, week * 7)
+    part.windows.append(_Written((month, first), (month, last), _read_year(match, "by")))
+
+
+def _days_of_month(match: re.Match[str], part: _Part) -> None:
+    """«1–15 октября»: days of one month."""
+    month = _read_month(match, "bm")
+    first, last = int(match["d1"]), int(match["d2"])
+    if not (1 <= first <= last <= 31):
+        raise _Refusal(f"дни «{match[0].strip()}»: ожидается от 1 до 31, начало не позже конца")
+    part.windows.append(_Written((month, first), (month, last), _read_year(match, "by")))
+
+
 def _single_month(match: re.Match[str], part: _Part) -> None:
     month = _read_month(match, "bm")
     part.windows.append(_Written((month, 1), (month, None), _read_year(match, "by")))
@@ -395,9 +415,10 @@ _PAIRS_FIXED = (
 )
 # «по плану работы техникума», «согласно плану работы школы / методического объединения»
 _WORK_PLAN = (
-    r"(?:\s+работы(?:\s+(?:школы|техникума|колледжа|лицея|гимназии|училища|учреждения|"
+    r"(?:\s+работы)?(?:\s+(?:школы|техникума|колледжа|лицея|гимназии|училища|учреждения|"
     r"организации|оо|доу|детского сада|центра|куратора|методического объединения|мо|"
-    r"педагогического совета))?)?"
+    r"педагогического совета|управления образования|отдела образования|"
+    r"(?:муниципальной\s+)?методической службы|ммс))?"
 )
 # «формирования баз (наставников и наставляемых)», «утверждения реестров»
 _BASES_FORMED = (
@@ -436,6 +457,8 @@ _RULES: list[tuple[str, _Handler]] = [
     # all year
     (
         rf"(?:постоянно|регулярно|систематически|регулярное обновление|"
+        rf"еженедельно(?:\s+по\s+(?:понедельникам|вторникам|средам|четвергам|пятницам|субботам))?|"
+        rf"каждую неделю|(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+неделю|"
         rf"(?:в течение|в течении|на протяжении)\s+(?:всего\s+)?(?:учебного\s+)?года|"
         rf"(?:в течение|в течении|на протяжении)\s+всего\s+периода(?:\s+(?:реализации|внедрения))?"
         rf"(?:\s+(?:цмн|программы|программ|проекта|наставничества))*|"
@@ -509,6 +532,18 @@ _RULES: list[tuple[str, _Handler]] = [
     (
         rf"(?:в\s+)?(?P<part>начале|середине|конце)\s+{_month('bm')}(?:\s+{_year('by')})?",
         _part_of_month,
+    ),
+    # a week of a month: «3-я неделя сентября», «последняя неделя мая»
+    (
+        rf"(?:на\s+|в\s+)?(?P<w>[1-4]|первая|вторая|третья|четвертая|последняя)(?:-?я)?\s+"
+        rf"недел[яеюи]\s+{_month('bm')}(?:\s+{_year('by')})?",
+        _week_of_month,
+    ),
+    # days of one month: «1–15 октября», «с 1 по 15 октября»
+    (
+        rf"(?:с\s+)?(?P<d1>\d{{1,2}})\s*(?:-|по)\s*(?P<d2>\d{{1,2}})\s+{_month('bm')}"
+        rf"(?:\s+{_year('by')})?",
+        _days_of_month,
     ),
     # dated windows
     (rf"(?:с|со)\s+{_date('a')}\s*(?:по|до|-)\s*{_date('b')}", _from_to),

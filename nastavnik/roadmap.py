@@ -401,7 +401,12 @@ def stage_warnings(schedules: Sequence[tuple[RoadmapItem, Schedule]]) -> list[st
     for item, schedule in schedules:
         stage = _starts_stage(item, schedule)
         needed = STAGE_NEEDS.get(stage) if stage else None
-        if needed is None or needed in started:
+        if needed is not None and needed in started:
+            before = _opens_before(item, schedule, needed, schedules)
+            if before is not None:
+                warnings.append(before)
+            continue
+        if needed is None:
             continue
         naming = [(i, s) for i, s in schedules if i.completes.stage == needed]
         this_year = [i for i, s in naming if s.applies]
@@ -416,6 +421,26 @@ def stage_warnings(schedules: Sequence[tuple[RoadmapItem, Schedule]]) -> list[st
             f"{where}, тик его не запустит — куратор запускает его вручную"
         )
     return warnings
+
+
+def _opens_before(
+    item: RoadmapItem,
+    schedule: Schedule,
+    needed: Stage,
+    schedules: Sequence[tuple[RoadmapItem, Schedule]],
+) -> str | None:
+    """A warning when the item's stage opens before the stage it waits for: it will start late."""
+    starts = [
+        s.windows[0].start for i, s in schedules if _starts_stage(i, s) == needed and s.windows
+    ]
+    if not schedule.windows or not starts or schedule.windows[0].start >= min(starts):
+        return None
+    return (
+        f"пункт {item.key} (этап {item.completes.stage.value if item.completes.stage else ''}, "
+        f"с {schedule.windows[0].start:%d.%m.%Y}) начнётся не раньше этапа {needed.value} "
+        f"(с {min(starts):%d.%m.%Y}) и его утверждения директором: срок пункта может быть "
+        "пропущен"
+    )
 
 
 def describe_completion(completes: Completion) -> str:

@@ -214,6 +214,11 @@ EXAMPLES: list[tuple[str, str, Schedule]] = [
             recurring=True,
         ),
     ),
+    # … and in a school's, a fourth time.
+    ("3-я неделя сентября", "2026/2027", dated(_w("2026-09-15", "2026-09-21"))),
+    ("1–15 октября", "2026/2027", dated(_w("2026-10-01", "2026-10-15"))),
+    ("еженедельно, в течение учебного года", "2026/2027", SCHOOL_YEAR_2026),
+    ("по плану управления образования", "2026/2027", Schedule(kind=WindowKind.on_demand)),
     # … and in a lyceum's two-year plan, written the same way.
     (
         "в течение двух недель после формирования баз",
@@ -517,7 +522,9 @@ def test_every_phrase_the_documentation_shows_is_read() -> None:
         parse_rule("" if phrase == '""' else phrase)
 
 
-@pytest.mark.parametrize("phrase", ["еженедельно", "в 2023 году", "за неделю до начала"])
+@pytest.mark.parametrize(
+    "phrase", ["по завершении каждого этапа", "в 2023 году", "за неделю до начала"]
+)
 def test_the_phrases_the_documentation_calls_unknown_are_refused(phrase: str) -> None:
     with pytest.raises(DuePhraseError, match="не понимаю"):
         parse_rule(phrase)

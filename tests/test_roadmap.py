@@ -382,6 +382,21 @@ def test_a_stage_waiting_for_an_undated_one_is_warned_of(name: str, warned: list
         assert warning.startswith(start) and "куратор запускает его вручную" in warning
 
 
+def test_a_stage_opening_before_the_one_it_waits_for_is_warned_of(tmp_path: Path) -> None:
+    """A school's roadmap forming pairs in October and training mentors in November (written
+    blind): pairing waits for the mentors' order, so its October date will be missed."""
+    items = (
+        GOOD_ITEM + '  - number: "5.1"\n    title: Обучение наставников\n    stage: training\n'
+        "    completes: {kind: stage, stage: training}\n    due: ноябрь\n"
+        + '  - number: "6.1"\n    title: Формирование пар\n    stage: pairing\n'
+        "    completes: {kind: stage, stage: pairing}\n    due: октябрь\n"
+    )
+    roadmap = load_roadmap(_file(tmp_path, items))
+    (warning,) = stage_warnings(roadmap_schedule(roadmap, cycle="2026/2027"))
+    assert warning.startswith("пункт 6.1 (этап pairing, с 01.10.2026) начнётся не раньше этапа")
+    assert "training (с 01.11.2026)" in warning
+
+
 def test_the_documentations_complete_example_loads_without_a_warning(tmp_path: Path) -> None:
     text = (ROOT / "docs" / "roadmaps.md").read_text(encoding="utf-8")
     block = text.split("<!-- complete example -->\n```yaml\n", 1)[1].split("```", 1)[0]
