@@ -20,6 +20,7 @@ from tasks.final_event import (
     rank_mentors,
 )
 from tasks.publishing import publish_documents, publish_table
+from tasks.stages import conclude_decision
 
 STAGE = "final-event"
 MAX_ROUNDS = 10
@@ -91,6 +92,9 @@ def _final_event_steps(params: FinalEventParams) -> str:
             ),
             document_ids=[ranking.memo_id],
         )
+        # The memo takes the curator's decision (approved, or back for changes); no notice: the
+        # curator decided it herself.
+        conclude_decision(request_id=review.request_id, notify=())
         if review.decision == Decision.request_changes:
             continue
         if review.decision == Decision.reject:
