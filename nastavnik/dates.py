@@ -406,7 +406,7 @@ _ONE = r"(?:1|один|одного)"
 _WITHIN = (
     r"(?:в течение|в течении|не позднее|не позже)\s+(?:(?P<count>\d+|одного|двух|трех|пяти|"
     r"десяти)\s+(?:рабочих\s+|календарных\s+)?(?P<unit>дн(?:я|ей)|недел[ьи]|месяц(?:а|ев)?)|"
-    r"(?P<unit_alone>месяца|недели))\s+(?:после|с момента|со дня|с даты)\s+"
+    r"(?P<unit_alone>месяца|недели))\s+(?:после|по|с момента|со дня|с даты)\s+"
 )
 # «закрепления (наставнических) пар (и групп)», «издания приказа о закреплении пар»
 _PAIRS_FIXED = (
@@ -434,9 +434,21 @@ _RULES: list[tuple[str, _Handler]] = [
     (rf"(?:после|по)\s+{_BASES_FORMED}{_END}", _after(BASES_FORMED)),
     # relative to the end of the programme
     (
-        rf"{_WITHIN}(?:завершени[яе]|окончани[яе]){_END}{_OBJECT}",
+        rf"{_WITHIN}(?:завершени[яеи]|окончани[яеи]){_END}{_OBJECT}",
         _after_programme,
     ),
+    # the summer that ends the school year; holidays (no one date); the start of the school year
+    (
+        rf"(?:в\s+)?(?:летний период|летние каникулы|летнее время|"
+        rf"(?:в\s+)?период летн(?:ей|их) (?:оздоровительной кампании|каникул)|"
+        rf"летн(?:яя|юю) оздоровительн(?:ая|ую) кампани[яю]){_END}",
+        _fixed_window((6, 1), (8, 31)),
+    ),
+    (
+        rf"(?:в\s+)?(?:каникулярное время|период каникул|каникулы|дни каникул){_END}",
+        _set(on_demand=True),
+    ),
+    (rf"(?:к|до) началу? учебного года{_END}", _fixed_window((8, 1), (9, 1))),
     # the end of the school year (before the programme's end: «по окончании учебного года»)
     (
         rf"в конце (?:учебного )?года{_END}",
@@ -499,7 +511,8 @@ _RULES: list[tuple[str, _Handler]] = [
     ),
     (
         rf"(?:(?:не реже\s+)?{_ONE}\s+раза?\s+в\s+полугодие|2 раза в год|два раза в год|"
-        rf"(?:по окончании|по окончанию|по итогам|в конце)\s+(?:каждого\s+)?полугодия){_END}",
+        rf"(?:по окончании|по окончанию|по итогам|в конце)\s+(?:каждого\s+)?полугодия|"
+        rf"по полугодиям){_END}",
         _set(recurrence=_Recurrence.half_yearly),
     ),
     (
@@ -733,7 +746,8 @@ def _written_school_year(part: _Part) -> int | None:
     for written in part.windows:
         if written.year is not None:
             end = _end_date(written, written.year)
-            years.add(end.year if end.month >= 8 else end.year - 1)
+            summer = _through_summer(written) and written.start_year in (None, written.year)
+            years.add(end.year if end.month >= 8 and not summer else end.year - 1)
     if len(years) > 1:
         listed = ", ".join(f"{year}/{year + 1}" for year in sorted(years))
         raise _Refusal(f"даты в разных учебных годах ({listed}): разделите пункт")
@@ -754,11 +768,20 @@ def _end_date(written: _Written, year: int) -> date:
     return date(year, month, min(day or 31, _last_day(year, month)))
 
 
+def _through_summer(written: _Written) -> bool:
+    """A window from a month of January–July to August: the summer that ends the school year,
+    not the one before it («июнь – август», «в летний период»; a calendar quarter «III квартал»,
+    July–September, is the one the span starts in)."""
+    return written.start is not None and written.start[0] < 8 and written.end[0] == 8
+
+
 def _place(written: _Written, span_year: int, shift: int) -> Window:
     """A written window as dates: in the span of `span_year` if it has no year, else shifted."""
     end_month = written.end[0]
     if written.year is not None:
         end_year = written.year + shift
+    elif _through_summer(written):  # «июнь – август»: the summer after the school year
+        end_year = span_year + 1
     else:
         end_year = span_year if end_month >= 8 else span_year + 1
     end = _end_date(written, end_year)
