@@ -425,6 +425,9 @@ def generic_script(*, files: Any, cycle_id: uuid.UUID) -> YearScript:
                     "pairing-order",
                     "programmes-acknowledged",
                     "programmes-approval",
+                    "completion-reports",
+                    "final-event-nominations",
+                    "final-event-orders",
                 )
             },
         },
