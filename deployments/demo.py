@@ -20,6 +20,7 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from deployments import demo_meetings
+from deployments.catalog import run_label
 from deployments.demo_data import write_demo_attendance, write_demo_questionnaires
 from deployments.year import (
     Action,
@@ -30,12 +31,23 @@ from deployments.year import (
     YearScript,
     YearSimulation,
 )
-from models import CLOSED_STATUSES, ApprovalRequest, Document, Role
-from nastavnik import pairing, plan, progress, questionnaires, repository, roadmap_report, training
+from models import CLOSED_STATUSES, ApprovalRequest, Document, PlanItem, Role
+from nastavnik import (
+    pairing,
+    plan,
+    progress,
+    questionnaires,
+    repository,
+    roadmap_report,
+    tick,
+    training,
+)
 from nastavnik.clock import StoredClock, process_clock
 from nastavnik.db import get_engine, session_scope
 from nastavnik.programmes import month_label
+from nastavnik.roadmap import STAGE_NEEDS, Stage
 from nastavnik.settings import Settings, get_settings
+from nastavnik.stages import missing_prerequisites
 
 DEMO_ORG = {
     "code": "demo-school",
@@ -393,7 +405,9 @@ def _record_consents(cycle_id: uuid.UUID, clock: StoredClock, leave_out: int) ->
 
 def generic_script(*, files: Any, cycle_id: uuid.UUID) -> YearScript:
     """For any roadmap: the questionnaires arrive a week after the base-formation window opens,
-    every decision comes two days after it is asked, with the inputs it needs, and nothing else
+    every decision comes two days after it is asked, with the inputs it needs; a stage the
+    roadmap does not date that a dated one waits for (training, in a roadmap that only pairs) is
+    started by the curator by hand, from the day the waiting one's window opens; nothing else
     happens: manual items stay open and show as overdue, as they would if nobody closed them."""
     clock = StoredClock(get_engine())
     directory = files.directory
@@ -408,6 +422,7 @@ def generic_script(*, files: Any, cycle_id: uuid.UUID) -> YearScript:
     if opens:
         actions[opens[0] + timedelta(days=7)] = [lambda: _import_questionnaires(files, cycle_id)]
     return YearScript(
+        runs=_stages_by_hand(rows, cycle_id, clock),
         actions=actions,
         decisions={
             "training-attendance": ScriptedDecision(
@@ -432,6 +447,53 @@ def generic_script(*, files: Any, cycle_id: uuid.UUID) -> YearScript:
             },
         },
     )
+
+
+def _stages_by_hand(
+    rows: list[PlanItem], cycle_id: uuid.UUID, clock: StoredClock
+) -> dict[date, list[RunAction]]:
+    """The curator starts by hand a stage that a dated stage waits for and that no dated row
+    starts: checked weekly from the waiting stage's first day, once its own prerequisites are
+    met (as the warning of `roadmap check` says she would)."""
+    dated = {
+        r.completion_stage: r.planned_start
+        for r in sorted(rows, key=lambda r: r.planned_start or date.max, reverse=True)
+        if r.completion_kind == "stage" and r.completion_stage and r.planned_start is not None
+    }
+    runs: dict[date, list[RunAction]] = {}
+    for stage, opens in dated.items():
+        needed = STAGE_NEEDS.get(Stage(stage))
+        if needed is None or needed.value in dated:
+            continue
+        for week in range(0, 52):
+            day = opens + timedelta(weeks=week)
+            if day > YEAR_END:
+                break
+            runs.setdefault(day, []).append(_start_by_hand(needed.value, cycle_id, clock))
+    return runs
+
+
+def _start_by_hand(stage: str, cycle_id: uuid.UUID, clock: StoredClock) -> RunAction:
+    def action() -> RunRequest | None:
+        with session_scope() as session:
+            if tick.stage_started(session, cycle_id, stage):
+                return None
+            if missing_prerequisites(session=session, cycle_id=cycle_id, stage=stage):
+                return None
+            parameters = tick.stage_parameters(
+                session=session, cycle_id=cycle_id, stage=stage, day=clock.today()
+            )
+        deployment = f"{stage}/{stage}"
+        run_name, _ = run_label(deployment, dict(parameters["params"]))
+        return RunRequest(
+            deployment=deployment,
+            parameters=dict(parameters),
+            run_name=run_name or f"{stage} (вручную)",
+            line=f"куратор запустил этап «{stage}» вручную: в дорожной карте он не датирован",
+            idempotency_key=f"by-hand:{cycle_id}:{stage}",
+        )
+
+    return action
 
 
 def _import_meetings(settings: Settings, cycle_id: uuid.UUID, month: date, today: date) -> str:

@@ -214,6 +214,11 @@ def _final_event_waits(session: Session, cycle_id: uuid.UUID, today: date) -> st
     )
 
 
+def stage_started(session: Session, cycle_id: uuid.UUID, stage: str) -> bool:
+    """Whether the stage has run in the cycle (it asked a decision, or the tick started it)."""
+    return _stage_started(session, cycle_id, stage)
+
+
 def _stage_started(session: Session, cycle_id: uuid.UUID, stage: str) -> bool:
     asked = session.exec(
         select(ApprovalRequest.id).where(

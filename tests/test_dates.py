@@ -214,6 +214,17 @@ EXAMPLES: list[tuple[str, str, Schedule]] = [
             recurring=True,
         ),
     ),
+    # … and in a gymnasium's, a sixth time.
+    ("до конца I полугодия", "2026/2027", dated(_w("2026-08-01", "2026-12-31"))),
+    ("в конце каждого учебного года", "2026/2027", dated(_w("2027-05-16", "2027-05-31"))),
+    ("в течение первого года работы молодого специалиста", "2026/2027", SCHOOL_YEAR_2026),
+    ("по мере поступления молодых специалистов", "2026/2027", Schedule(kind=WindowKind.on_demand)),
+    ("по итогам мониторинга", "2026/2027", Schedule(kind=WindowKind.on_demand)),
+    (
+        "в течение трёх месяцев с момента закрепления наставника",
+        "2026/2027",
+        Schedule(kind=WindowKind.after_event, event="pairs-fixed", days_after=90),
+    ),
     # … and in a centre's, a fifth time.
     ("к началу учебного года", "2026/2027", dated(_w("2026-08-01", "2026-09-01"))),
     ("в каникулярное время", "2026/2027", Schedule(kind=WindowKind.on_demand)),

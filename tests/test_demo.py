@@ -247,6 +247,53 @@ def test_the_demo_runs_the_school_year_on_the_simulated_clock_and_leaves_nothing
     assert _processes_with(str(tmp_path / "data")) == []
 
 
+@pytest.mark.flows
+def test_a_roadmap_written_from_the_docs_runs_its_year_with_the_curator_starting_training(
+    tmp_path: Path,
+) -> None:
+    """`nastavnik year --simulate --roadmap FILE` on the complete example of docs/roadmaps.md
+    without its training row (roadmaps written blind often have none): the year runs, the
+    curator starts training by hand, the pairs' rows follow their terms, the stages end."""
+    text = (PROJECT_ROOT / "docs" / "roadmaps.md").read_text(encoding="utf-8")
+    example = text.split("<!-- complete example -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    training_row = example.index('  - number: "2.2"')
+    example = example[:training_row] + example[example.index('  - number: "2.3"') :]
+    roadmap = tmp_path / "college.yaml"
+    roadmap.write_text(example, encoding="utf-8")
+    ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
+    result = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "deployments.cli", "year", "--simulate", "--exit-when-done"),
+            *("--roadmap", str(roadmap)),
+        ],
+        cwd=PROJECT_ROOT,
+        env=_stack_env(tmp_path, ports),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "Demo complete" in out
+    assert "куратор запустил этап «training» вручную" in out
+    with sqlite3.connect(tmp_path / "data" / "nastavnik.db") as db:
+        (name,) = db.execute("SELECT name FROM organization WHERE code = 'sim-college'").fetchone()
+        rows = {
+            (number, occurrence): status
+            for number, occurrence, status in db.execute(
+                "SELECT number, occurrence, status FROM planitem"
+            )
+        }
+    assert name == "ГАПОУ «Пример колледж»"
+    for stage_row in ("1.1", "2.1", "2.3", "3.3", "4.1", "4.3"):
+        assert rows[(stage_row, 0)] in ("done", "done_late"), stage_row
+    # The pairs' year: months before the pairs are skipped, the summaries close the reports.
+    assert rows[("3.1", 1)] == rows[("3.2", 1)] == "skipped"
+    assert "done" in {rows[("3.2", n)] for n in range(2, 10)}
+    assert _processes_with(str(tmp_path / "data")) == []
+
+
 def _processes_with(marker: str) -> list[int]:
     """Pids whose environment mentions the marker (every process of the stack inherits it)."""
     pids = []
