@@ -81,6 +81,7 @@ class DuePhraseError(ValueError):
 PROGRAMME_END = "programme-end"
 PAIRS_FIXED = "pairs-fixed"
 BASES_FORMED = "bases-formed"  # the registers of mentees and mentors approved
+TRAINING_DONE = "training-done"  # the order appointing the trained mentors approved
 
 # The school year proper inside the planning span: continuous items and recurrences live here.
 SCHOOL_START = (9, 1)
@@ -431,7 +432,15 @@ _BASES_FORMED = (
     r"(?:\s+(?:и\s+)?(?:наставников|наставляемых))*"
 )
 _SCHEDULE = r"(?:графику|плану-графику|плану)"
+# «завершения обучения наставников», «назначения наставников», «приказа о назначении наставников»
+_TRAINING_DONE = (
+    r"(?:(?:завершени[яеи]|окончани[яеи])\s+)?(?:(?:издания\s+)?приказа\s+о\s+)?"
+    r"(?:обучени[яеи]|назначени[яеи])\s+наставник(?:ов|а)"
+)
 _RULES: list[tuple[str, _Handler]] = [
+    # relative to the mentors trained and appointed
+    (rf"{_WITHIN}{_TRAINING_DONE}{_END}", _after(TRAINING_DONE)),
+    (rf"(?:после|по)\s+{_TRAINING_DONE}{_END}", _after(TRAINING_DONE)),
     # relative to the pairs fixed by order, or to the bases formed
     (rf"{_WITHIN}{_PAIRS_FIXED}{_END}", _after(PAIRS_FIXED)),
     (rf"(?:после|по)\s+{_PAIRS_FIXED}{_END}", _after(PAIRS_FIXED)),

@@ -214,6 +214,11 @@ EXAMPLES: list[tuple[str, str, Schedule]] = [
             recurring=True,
         ),
     ),
+    (
+        "в течение 2 недель после завершения обучения наставников",
+        "2026/2027",
+        Schedule(kind=WindowKind.after_event, event="training-done", days_after=14),
+    ),
     # … and in a gymnasium's, a sixth time.
     ("до конца I полугодия", "2026/2027", dated(_w("2026-08-01", "2026-12-31"))),
     ("в конце каждого учебного года", "2026/2027", dated(_w("2027-05-16", "2027-05-31"))),

@@ -298,6 +298,16 @@ def test_reports_are_a_departments_and_need_a_date(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("due", ["еженедельно по средам", "по полугодиям (декабрь, май)"])
+def test_a_weekly_duty_or_several_dates_may_be_recurring(tmp_path: Path, due: str) -> None:
+    """Both were written `kind: recurring` by people who had read only docs/roadmaps.md."""
+    item = (
+        '  - number: "3.2"\n    title: Встречи пар\n    stage: meetings\n'
+        f"    completes: {{kind: recurring}}\n    due: {due}\n"
+    )
+    assert load_roadmap(_file(tmp_path, item)).items[0].due == due
+
+
 def test_repeated_numbers_need_ids(tmp_path: Path) -> None:
     errors = _errors(_file(tmp_path, GOOD_ITEM + GOOD_ITEM))
     assert errors == [
