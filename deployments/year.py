@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from deployments.catalog import run_label
@@ -100,6 +101,8 @@ class YearScript:
 
 
 Decide = Callable[[ApprovalRequest, ScriptedDecision], None]
+# How often the day's tick is tried when SQLite stays locked (it is idempotent per day).
+TICK_ATTEMPTS = 3
 # How often one run may crash and be continued before the simulation gives up on it.
 MAX_CRASH_RETRIES = 3
 
@@ -383,6 +386,19 @@ class YearSimulation:
             self._answer(day, pending)
 
     def _tick(self, day: date) -> None:
+        # A run resumed this morning may hold SQLite's write lock past its 30 s busy timeout on
+        # a loaded machine (a long document batch): the tick is idempotent per day, so it runs
+        # again from the start rather than failing the year.
+        for attempt in range(1, TICK_ATTEMPTS + 1):
+            try:
+                self._tick_once(day)
+                return
+            except OperationalError as error:
+                if "locked" not in str(error) or attempt == TICK_ATTEMPTS:
+                    raise
+                time.sleep(1.0)
+
+    def _tick_once(self, day: date) -> None:
         began = time.perf_counter()
         with session_scope() as session:
             outcome = tick.run_tick(

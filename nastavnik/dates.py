@@ -82,6 +82,7 @@ PROGRAMME_END = "programme-end"
 PAIRS_FIXED = "pairs-fixed"
 BASES_FORMED = "bases-formed"  # the registers of mentees and mentors approved
 TRAINING_DONE = "training-done"  # the order appointing the trained mentors approved
+PREPARATION_DONE = "preparation-done"  # the orders introducing the model approved
 
 # The school year proper inside the planning span: continuous items and recurrences live here.
 SCHOOL_START = (9, 1)
@@ -424,6 +425,7 @@ _WORK_PLAN = (
     r"(?:\s+работы)?(?:\s+(?:школы|техникума|колледжа|лицея|гимназии|училища|учреждения|"
     r"организации|оо|доу|детского сада|центра|куратора|методического объединения|мо|"
     r"педагогического совета|управления образования|отдела образования|"
+    r"(?:регионального\s+)?(?:методического\s+)?центра|"
     r"(?:муниципальной\s+)?методической службы|ммс))?"
 )
 # «формирования баз (наставников и наставляемых)», «утверждения реестров»
@@ -437,7 +439,15 @@ _TRAINING_DONE = (
     r"(?:(?:завершени[яеи]|окончани[яеи])\s+)?(?:(?:издания\s+)?приказа\s+о\s+)?"
     r"(?:обучени[яеи]|назначени[яеи])\s+наставник(?:ов|а)"
 )
+# «издания приказа о внедрении (целевой модели наставничества)», «утверждения положения»
+_PREPARATION_DONE = (
+    r"(?:(?:издания\s+)?приказа\s+о\s+внедрении|утверждени[яеи]\s+(?:положения|дорожной карты))"
+    r"(?:\s+(?:целевой|модели|наставничества|о|системе|в|оо))*"
+)
 _RULES: list[tuple[str, _Handler]] = [
+    # relative to the preparation orders approved
+    (rf"{_WITHIN}{_PREPARATION_DONE}{_END}", _after(PREPARATION_DONE)),
+    (rf"(?:после|по)\s+{_PREPARATION_DONE}{_END}", _after(PREPARATION_DONE)),
     # relative to the mentors trained and appointed
     (rf"{_WITHIN}{_TRAINING_DONE}{_END}", _after(TRAINING_DONE)),
     (rf"(?:после|по)\s+{_TRAINING_DONE}{_END}", _after(TRAINING_DONE)),

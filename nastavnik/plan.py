@@ -458,6 +458,8 @@ def event_day(*, session: Session, cycle_id: uuid.UUID, event: str) -> date | No
         return _first_approval_day(session, cycle_id, "pairing-order-%")
     if event == "bases-formed":  # the day the director approved the registers
         return _first_approval_day(session, cycle_id, REGISTERS_APPROVAL)
+    if event == "preparation-done":  # the day the director approved the preparation orders
+        return _first_approval_day(session, cycle_id, PREPARATION_APPROVAL)
     if event == "training-done":  # the day the director approved the mentors' order
         return _first_approval_day(session, cycle_id, MENTORS_ORDER_APPROVAL)
     return None

@@ -22,7 +22,6 @@ from models import (
     ApprovalRequest,
     ApprovalStatus,
     Cycle,
-    ItemStatus,
     Organization,
     OutboxMessage,
     Participant,
@@ -34,7 +33,7 @@ from nastavnik.plan import STAGE_APPROVALS, StatusChange
 from nastavnik.policy import OrganisationPolicy, get_policy
 from nastavnik.roadmap import CompletionKind, Stage, WindowKind
 from nastavnik.settings import Settings
-from nastavnik.stages import missing_prerequisites
+from nastavnik.stages import missing_prerequisites, pair_term
 
 # Stages the tick can start as deployed flows; items of other stages are reported as not built.
 RUNNABLE_STAGES: tuple[str, ...] = (
@@ -186,9 +185,22 @@ def stage_waits_for(*, session: Session, cycle_id: uuid.UUID, stage: str, today:
     Meanwhile the reports come in and are reminded of pair by pair (completion_reminders)."""
     if stage == Stage.final_event:
         return _final_event_waits(session, cycle_id, today)
+    if stage == Stage.pairing:
+        return _pairing_waits(session, cycle_id, today)
     if stage != Stage.completion:
         return ""
     return completion.report_window(session=session, cycle_id=cycle_id, today=today).reason_ru
+
+
+def _pairing_waits(session: Session, cycle_id: uuid.UUID, today: date) -> str:
+    """Pairs are not fixed once the school year's pair term is over (their programme would end
+    before it starts): the roadmap's pairing waits for the next year."""
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None
+    _, last = pair_term(school_year=cycle.school_year)
+    if today < last:
+        return ""
+    return f"срок работы пар в {cycle.school_year} учебном году истёк ({last:%d.%m.%Y})"
 
 
 # The final event sums up the pairs' year: not before the last month of their programmes.
@@ -469,7 +481,8 @@ def run_tick(
             item.completion_kind == CompletionKind.stage
             and stage in RUNNABLE_STAGES
             and stage in STAGE_APPROVALS
-            and item.status in (ItemStatus.not_started, ItemStatus.overdue)
+            # «в течение учебного года» shows in progress from its window's start: still not run
+            and item.status not in CLOSED_STATUSES
             and item.flow_run_id is None
             and item.planned_start is not None
             and item.planned_start <= today

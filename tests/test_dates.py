@@ -219,6 +219,13 @@ EXAMPLES: list[tuple[str, str, Schedule]] = [
         "2026/2027",
         Schedule(kind=WindowKind.after_event, event="training-done", days_after=14),
     ),
+    # … and in a college's, a seventh time.
+    (
+        "в течение 5 рабочих дней после издания приказа о внедрении",
+        "2026/2027",
+        Schedule(kind=WindowKind.after_event, event="preparation-done", days_after=5),
+    ),
+    ("согласно графику регионального центра", "2026/2027", Schedule(kind=WindowKind.on_demand)),
     # … and in a gymnasium's, a sixth time.
     ("до конца I полугодия", "2026/2027", dated(_w("2026-08-01", "2026-12-31"))),
     ("в конце каждого учебного года", "2026/2027", dated(_w("2027-05-16", "2027-05-31"))),

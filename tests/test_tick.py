@@ -618,6 +618,66 @@ def test_the_monthly_summary_completes_the_mentors_reports_row(
     assert _row(engine, cycle_id, "10", 3).status == ItemStatus.not_started
 
 
+def test_a_stage_row_dated_all_year_starts_its_stage_on_its_first_day(
+    engine: Engine, settings: Settings, cycle_ids: tuple
+) -> None:
+    """«в течение учебного года»: the row shows in progress from 1 September by its window,
+    yet its stage has not run — the tick starts it then, not when the row goes overdue in June."""
+    _, cycle_id = cycle_ids
+    base = _item("7", Stage.base_formation, BASE.completes, "Август-сентябрь Ежегодно")
+    training = _item(
+        "9",
+        Stage.training,
+        Completion(kind=CompletionKind.stage, stage=Stage.training),
+        "в течение учебного года",
+    )
+    with Session(engine) as session:
+        plan.create_plan(
+            session=session,
+            cycle_id=cycle_id,
+            roadmap=ROADMAP.model_copy(update={"items": (base, training)}),
+            schedules=[
+                (base, Schedule(WindowKind.dated, (Window(date(2026, 8, 1), date(2026, 9, 30)),))),
+                (
+                    training,
+                    Schedule(WindowKind.continuous, (Window(date(2026, 9, 1), date(2027, 5, 31)),)),
+                ),
+            ],
+            first_cycle="2026/2027",
+        )
+        session.commit()
+    _decide(
+        engine,
+        settings,
+        cycle_id,
+        stages.REGISTERS_APPROVAL,
+        "base-formation",
+        Decision.approve,
+        on=date(2026, 8, 20),
+    )
+    outcome = _tick(engine, settings, cycle_id, date(2026, 9, 2))
+    assert [(s.number, s.stage) for s in outcome.starts] == [("9", "training")]
+
+
+def test_pairing_does_not_start_once_the_pairs_term_is_over(
+    engine: Engine, cycle_ids: tuple
+) -> None:
+    """A pairing run started in June crashed («pairs cannot end (31.05.2027) before they
+    start»): past the school year's pair term the roadmap's pairing waits for the next year."""
+    _, cycle_id = cycle_ids
+    with Session(engine) as session:
+
+        def waits(day: date) -> str:
+            return tick.stage_waits_for(
+                session=session, cycle_id=cycle_id, stage="pairing", today=day
+            )
+
+        assert waits(date(2027, 5, 30)) == ""
+        assert (
+            waits(date(2027, 6, 6)) == "срок работы пар в 2026/2027 учебном году истёк (31.05.2027)"
+        )
+
+
 def test_the_final_event_waits_for_the_last_month_of_the_programmes(
     engine: Engine, settings: Settings, meetings_plan
 ) -> None:
