@@ -56,6 +56,20 @@ def _stack_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
     return env
 
 
+def _run_to_the_end(tmp_path: Path, ports: dict[str, int], *args: str) -> str:
+    """`nastavnik ARGS` on its own stack; its output once it exited 0."""
+    result = subprocess.run(
+        [sys.executable, "-m", "deployments.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=_stack_env(tmp_path, ports),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
 def _up(tmp_path: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "deployments.cli", "up"],
@@ -119,17 +133,7 @@ def test_the_demo_runs_the_school_year_on_the_simulated_clock_and_leaves_nothing
     tmp_path: Path,
 ) -> None:
     ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
-    env = _stack_env(tmp_path, ports)
-    result = subprocess.run(
-        [sys.executable, "-m", "deployments.cli", "demo", "--exit-when-done"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = result.stdout
+    out = _run_to_the_end(tmp_path, ports, "demo", "--exit-when-done")
     assert "Demo complete" in out
     assert "куратор загрузил анкеты" in out and "срок кода истёк: новый код" in out
     # Six stages and three changes to pairs (§2.8–§2.10), each a deployed run.
@@ -261,20 +265,9 @@ def test_a_roadmap_written_from_the_docs_runs_its_year_with_the_curator_starting
     roadmap = tmp_path / "college.yaml"
     roadmap.write_text(example, encoding="utf-8")
     ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
-    result = subprocess.run(
-        [
-            sys.executable,
-            *("-m", "deployments.cli", "year", "--simulate", "--exit-when-done"),
-            *("--roadmap", str(roadmap)),
-        ],
-        cwd=PROJECT_ROOT,
-        env=_stack_env(tmp_path, ports),
-        capture_output=True,
-        text=True,
-        timeout=900,
+    out = _run_to_the_end(
+        tmp_path, ports, "year", "--simulate", "--exit-when-done", "--roadmap", str(roadmap)
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = result.stdout
     assert "Demo complete" in out
     assert "куратор запустил этап «training» вручную" in out
     with sqlite3.connect(tmp_path / "data" / "nastavnik.db") as db:

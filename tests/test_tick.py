@@ -137,6 +137,21 @@ def planned(engine: Engine, cycle_ids: tuple) -> uuid.UUID:
     return cycle_id
 
 
+def _make_plan(
+    engine: Engine, cycle_id: uuid.UUID, rows: list[tuple[RoadmapItem, Schedule]]
+) -> None:
+    """A plan of just these roadmap rows with their schedules (a small roadmap of a test's own)."""
+    with Session(engine) as session:
+        plan.create_plan(
+            session=session,
+            cycle_id=cycle_id,
+            roadmap=ROADMAP.model_copy(update={"items": tuple(item for item, _ in rows)}),
+            schedules=rows,
+            first_cycle="2026/2027",
+        )
+        session.commit()
+
+
 def _tick(engine: Engine, settings: Settings, cycle_id: uuid.UUID, day: date) -> tick.TickOutcome:
     with Session(engine) as session:
         outcome = tick.run_tick(
@@ -491,21 +506,17 @@ def test_items_waiting_for_the_bases_or_the_pairs_are_dated_by_the_directors_app
     _, cycle_id = cycle_ids
     after_bases = _item("1", Stage.base_formation, Completion(kind=CompletionKind.manual), "—")
     after_pairs = _item("2", Stage.meetings, Completion(kind=CompletionKind.manual), "—")
-    with Session(engine) as session:
-        plan.create_plan(
-            session=session,
-            cycle_id=cycle_id,
-            roadmap=ROADMAP.model_copy(update={"items": (after_bases, after_pairs)}),
-            schedules=[
-                (
-                    after_bases,
-                    Schedule(WindowKind.after_event, event="bases-formed", days_after=14),
-                ),
-                (after_pairs, Schedule(WindowKind.after_event, event="pairs-fixed")),
-            ],
-            first_cycle="2026/2027",
-        )
-        session.commit()
+    _make_plan(
+        engine,
+        cycle_id,
+        [
+            (
+                after_bases,
+                Schedule(WindowKind.after_event, event="bases-formed", days_after=14),
+            ),
+            (after_pairs, Schedule(WindowKind.after_event, event="pairs-fixed")),
+        ],
+    )
     _tick(engine, settings, cycle_id, date(2026, 9, 1))
     assert _row(engine, cycle_id, "1").planned_end is None
     _decide(
@@ -545,18 +556,15 @@ def test_a_manual_item_with_two_dates_is_tracked_in_each(engine: Engine, cycle_i
         Window(date(2026, 12, 1), date(2026, 12, 31)),
         Window(date(2027, 5, 1), date(2027, 5, 31)),
     )
+    _make_plan(
+        engine,
+        cycle_id,
+        [
+            (twice, Schedule(WindowKind.dated, windows)),
+            (stage, Schedule(WindowKind.dated, windows)),
+        ],
+    )
     with Session(engine) as session:
-        plan.create_plan(
-            session=session,
-            cycle_id=cycle_id,
-            roadmap=ROADMAP.model_copy(update={"items": (twice, stage)}),
-            schedules=[
-                (twice, Schedule(WindowKind.dated, windows)),
-                (stage, Schedule(WindowKind.dated, windows)),
-            ],
-            first_cycle="2026/2027",
-        )
-        session.commit()
         rows = plan.plan_items(session=session, cycle_id=cycle_id)
     assert [(r.number, r.occurrence, r.planned_start, r.planned_end) for r in rows] == [
         ("1", 1, date(2026, 12, 1), date(2026, 12, 31)),
@@ -580,15 +588,7 @@ def test_the_monthly_summary_completes_the_mentors_reports_row(
     )
     months = (date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1))
     windows = tuple(Window(m, m.replace(day=20)) for m in months)
-    with Session(engine) as session:
-        plan.create_plan(
-            session=session,
-            cycle_id=cycle_id,
-            roadmap=ROADMAP.model_copy(update={"items": (reports,)}),
-            schedules=[(reports, Schedule(WindowKind.dated, windows, recurring=True))],
-            first_cycle="2026/2027",
-        )
-        session.commit()
+    _make_plan(engine, cycle_id, [(reports, Schedule(WindowKind.dated, windows, recurring=True))])
     _pair(engine, cycle_id, PairStatus.active, date(2026, 11, 1), date(2027, 5, 31))
     _tick(engine, settings, cycle_id, date(2026, 11, 17))  # November reports on October: none
     with Session(engine) as session:
@@ -631,21 +631,17 @@ def test_a_stage_row_dated_all_year_starts_its_stage_on_its_first_day(
         Completion(kind=CompletionKind.stage, stage=Stage.training),
         "в течение учебного года",
     )
-    with Session(engine) as session:
-        plan.create_plan(
-            session=session,
-            cycle_id=cycle_id,
-            roadmap=ROADMAP.model_copy(update={"items": (base, training)}),
-            schedules=[
-                (base, Schedule(WindowKind.dated, (Window(date(2026, 8, 1), date(2026, 9, 30)),))),
-                (
-                    training,
-                    Schedule(WindowKind.continuous, (Window(date(2026, 9, 1), date(2027, 5, 31)),)),
-                ),
-            ],
-            first_cycle="2026/2027",
-        )
-        session.commit()
+    _make_plan(
+        engine,
+        cycle_id,
+        [
+            (base, Schedule(WindowKind.dated, (Window(date(2026, 8, 1), date(2026, 9, 30)),))),
+            (
+                training,
+                Schedule(WindowKind.continuous, (Window(date(2026, 9, 1), date(2027, 5, 31)),)),
+            ),
+        ],
+    )
     _decide(
         engine,
         settings,
@@ -721,21 +717,17 @@ def meetings_plan(engine: Engine, cycle_ids: tuple) -> uuid.UUID:
     windows = tuple(
         Window(m, (m + timedelta(days=31)).replace(day=1) - timedelta(days=1)) for m in MONTHS
     )
-    with Session(engine) as session:
-        plan.create_plan(
-            session=session,
-            cycle_id=cycle_id,
-            roadmap=ROADMAP.model_copy(update={"items": (MEETINGS_MONTHLY, MEETINGS_STAGE)}),
-            schedules=[
-                (MEETINGS_MONTHLY, Schedule(WindowKind.dated, windows, recurring=True)),
-                (
-                    MEETINGS_STAGE,
-                    Schedule(WindowKind.dated, (Window(date(2026, 9, 1), date(2027, 5, 31)),)),
-                ),
-            ],
-            first_cycle="2026/2027",
-        )
-        session.commit()
+    _make_plan(
+        engine,
+        cycle_id,
+        [
+            (MEETINGS_MONTHLY, Schedule(WindowKind.dated, windows, recurring=True)),
+            (
+                MEETINGS_STAGE,
+                Schedule(WindowKind.dated, (Window(date(2026, 9, 1), date(2027, 5, 31)),)),
+            ),
+        ],
+    )
     return cycle_id
 
 
