@@ -228,10 +228,6 @@ def _final_event_waits(session: Session, cycle_id: uuid.UUID, today: date) -> st
 
 def stage_started(session: Session, cycle_id: uuid.UUID, stage: str) -> bool:
     """Whether the stage has run in the cycle (it asked a decision, or the tick started it)."""
-    return _stage_started(session, cycle_id, stage)
-
-
-def _stage_started(session: Session, cycle_id: uuid.UUID, stage: str) -> bool:
     asked = session.exec(
         select(ApprovalRequest.id).where(
             ApprovalRequest.cycle_id == cycle_id, ApprovalRequest.stage == stage
@@ -487,7 +483,7 @@ def run_tick(
             and item.planned_start is not None
             and item.planned_start <= today
             and stage not in planned_starts
-            and not _stage_started(session, cycle_id, stage)
+            and not stage_started(session, cycle_id, stage)
         ):
             missing = missing_prerequisites(session=session, cycle_id=cycle_id, stage=stage)
             lacking = stage_inputs_missing(session=session, cycle_id=cycle_id, stage=stage)
