@@ -97,6 +97,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import resource
@@ -328,7 +329,9 @@ def _database_sizes(config: Any) -> dict[str, int]:
 # --- one year ----------------------------------------------------------------------------------
 
 
-def run_department(organisations: int, workers: int, serial: bool) -> dict[str, Any]:
+def run_department(
+    organisations: int, workers: int, serial: bool, profile: Path | None = None
+) -> dict[str, Any]:
     """In this process: the layout, the department and its members, then the timed year."""
     from deployments.production import (
         ProductionConfig,
@@ -362,14 +365,16 @@ def run_department(organisations: int, workers: int, serial: bool) -> dict[str, 
     try:
         stack.start()
         _log(f"layout up in {time.monotonic() - began:.1f} s ({workers} worker(s), limit 1)")
-        return _year(stack, organisations, workers, serial)
+        return _year(stack, organisations, workers, serial, profile)
     finally:
         stack.stop()
         sink.stop()
         drop_databases(config)
 
 
-def _year(stack: Any, organisations: int, workers: int, serial: bool) -> dict[str, Any]:
+def _year(
+    stack: Any, organisations: int, workers: int, serial: bool, profile: Path | None
+) -> dict[str, Any]:
     from sqlmodel import func, select
 
     from deployments.demo import (
@@ -388,7 +393,7 @@ def _year(stack: Any, organisations: int, workers: int, serial: bool) -> dict[st
     )
     from deployments.year import ScriptedDecision, YearScript, YearSimulation, run_together
     from models import Participant
-    from nastavnik.db import session_scope
+    from nastavnik.db import get_engine, session_scope
     from nastavnik.settings import get_settings
 
     use_simulated_clock()
@@ -435,7 +440,14 @@ def _year(stack: Any, organisations: int, workers: int, serial: bool) -> dict[st
     sampler.start()
     cpu_self_before = time.process_time()
     started = time.time()
+    statements = _count_statements(get_engine())
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
     run_together(simulations, start=YEAR_START, end=YEAR_END, concurrent=not serial)
+    if profiler and profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
     ended = time.time()
     wall = ended - started
     sampler.stop()
@@ -482,6 +494,7 @@ def _year(stack: Any, organisations: int, workers: int, serial: bool) -> dict[st
         "task_runs": len(task_runs),
         "process_starts": starts,
         "decisions": sum(s.log.decisions for s in simulations),
+        "simulation_statements": statements[0],
         "days": max(s.log.days_ticked for s in simulations),
         "sizes_before": sizes_before,
         "sizes_after": sizes_after,
@@ -504,6 +517,19 @@ def _year(stack: Any, organisations: int, workers: int, serial: bool) -> dict[st
     }
 
 
+def _count_statements(engine: Any) -> list[int]:
+    """A counter of the SQL statements this process sends to the application database."""
+    from sqlalchemy import event
+
+    counter = [0]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_: Any) -> None:
+        counter[0] += 1
+
+    return counter
+
+
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -522,7 +548,8 @@ def report(result: dict[str, Any]) -> str:
         f" {result['decisions']} decisions",
         f"  runs: {result['flow_runs']} flow runs, {result['task_runs']} task runs,"
         f" {result['process_starts']} process starts ({result['flow_run_processes']} run"
-        f" processes seen)",
+        f" processes seen); the simulation sent"
+        f" {result.get('simulation_statements', 0)} SQL statements",
     ]
     for name in result["sizes_before"]:
         before, after = result["sizes_before"][name], result["sizes_after"][name]
@@ -559,7 +586,9 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _run_child(organisations: int, workers: int, serial: bool, scratch: Path) -> dict[str, Any]:
+def _run_child(
+    organisations: int, workers: int, serial: bool, scratch: Path, profile: bool
+) -> dict[str, Any]:
     """One worker count in a fresh process, data directory and set of ports."""
     data = scratch / f"n{organisations}-w{workers}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NASTAVNIK_"))}
@@ -575,6 +604,7 @@ def _run_child(organisations: int, workers: int, serial: bool, scratch: Path) ->
     command = [sys.executable, __file__, "--child", str(out)]
     command += ["--organisations", str(organisations), "--workers", str(workers)]
     command += ["--serial"] if serial else []
+    command += ["--profile", str(scratch / f"n{organisations}-w{workers}.prof")] if profile else []
     subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True)
     return dict(json.loads(out.read_text()))
 
@@ -589,10 +619,17 @@ def main() -> None:
         action="store_true",
         help="organisations one after another each day (as on SQLite), not settled together",
     )
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const=Path("-"),
+        type=Path,
+        help="cProfile the simulation's own process (nWwK.prof beside the results)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = run_department(args.organisations, int(args.workers), args.serial)
+        result = run_department(args.organisations, int(args.workers), args.serial, args.profile)
         args.child.write_text(json.dumps(result, default=str))
         print(report(result), flush=True)
         return
@@ -602,7 +639,9 @@ def main() -> None:
         scratch.mkdir(parents=True, exist_ok=True)
         results = {}
         for workers in (int(w) for w in args.workers.split(",")):
-            results[workers] = _run_child(args.organisations, workers, args.serial, scratch)
+            results[workers] = _run_child(
+                args.organisations, workers, args.serial, scratch, args.profile is not None
+            )
     print()
     for result in results.values():
         print(report(result))

@@ -86,20 +86,34 @@ def queue_reminders(
         kinds = tick.reminder_kinds(due=due, today=today, policy=policy, ladder=["curator"])
         if not kinds:
             continue
+        personal = [k for k in kinds if not k.startswith("escalate-")]
+        keys = {
+            (item.pair_id, item.participant_id, kind): reminder_key(
+                pair_id=item.pair_id, participant_id=item.participant_id, due=due, kind=kind
+            )
+            for item in items
+            for kind in personal
+        }
+        sent = tick.queued_keys(session, list(keys.values()))
         for item in items:
             person = people.get(item.participant_id)
             if person is None or not person.email:
                 continue
+            unsent = [
+                kind
+                for kind in personal
+                if keys[(item.pair_id, item.participant_id, kind)] not in sent
+            ]
+            if not unsent:
+                continue
             url = _report_url(
                 session, settings, participant_id=item.participant_id, pair_id=item.pair_id, now=now
             )
-            for kind in (k for k in kinds if not k.startswith("escalate-")):
+            for kind in unsent:
                 tick.queue_once_into(
                     session,
                     queued,
-                    key=reminder_key(
-                        pair_id=item.pair_id, participant_id=item.participant_id, due=due, kind=kind
-                    ),
+                    key=keys[(item.pair_id, item.participant_id, kind)],
                     to=tick.Recipient(item.role.value, person.full_name, person.email),
                     template="completion_report_reminder",
                     context={

@@ -152,18 +152,26 @@ def queue_reminders(
         silent = [p for p in going_on if p.id not in with_logs]
         people = _people(session, (p.mentor_id for p in silent))
         context = {**base, "month_label": month_label(month), "due": due}
+        personal = [k for k in kinds if not k.startswith("escalate-")]
+        log_keys = {
+            (pair.id, kind): f"meetings-logs:{pair.id}:{due.isoformat()}:{kind}:mentor"
+            for pair in silent
+            for kind in personal
+        }
+        sent = tick.queued_keys(session, list(log_keys.values()))
         for pair in silent:
             mentor = people.get(pair.mentor_id)
-            if mentor is None or not mentor.email:
+            unsent = [kind for kind in personal if log_keys[(pair.id, kind)] not in sent]
+            if mentor is None or not mentor.email or not unsent:
                 continue
             url = _personal_url(
                 session, settings, participant_id=pair.mentor_id, pair_id=pair.id, now=now
             )
-            for kind in (k for k in kinds if not k.startswith("escalate-")):
+            for kind in unsent:
                 tick.queue_once_into(
                     session,
                     queued,
-                    key=f"meetings-logs:{pair.id}:{due.isoformat()}:{kind}:mentor",
+                    key=log_keys[(pair.id, kind)],
                     to=tick.Recipient("mentor", mentor.name, mentor.email),
                     template="meeting_logs_reminder",
                     context={**context, "kind": kind, "link": url},
@@ -211,18 +219,28 @@ def queue_reminders(
     people = _people(session, (m for items in owed.values() for _, _, m in items))
     for due, items in sorted(owed.items()):
         kinds = tick.reminder_kinds(due=due, today=today, policy=policy, ladder=["curator"])
+        personal = [k for k in kinds if not k.startswith("escalate-")]
+        feedback_keys = {
+            (log.id, mentee_id, kind): (
+                f"meeting-feedback:{log.id}:{mentee_id}:{due.isoformat()}:{kind}:mentee"
+            )
+            for log, _, mentee_id in items
+            for kind in personal
+        }
+        sent = tick.queued_keys(session, list(feedback_keys.values()))
         for log, pair, mentee_id in items:
             mentee = people.get(mentee_id)
-            if mentee is None or not mentee.email:
+            unsent = [k for k in personal if feedback_keys[(log.id, mentee_id, k)] not in sent]
+            if mentee is None or not mentee.email or not unsent:
                 continue
             url = _personal_url(
                 session, settings, participant_id=mentee_id, pair_id=pair.id, now=now
             )
-            for kind in (k for k in kinds if not k.startswith("escalate-")):
+            for kind in unsent:
                 tick.queue_once_into(
                     session,
                     queued,
-                    key=f"meeting-feedback:{log.id}:{mentee_id}:{due.isoformat()}:{kind}:mentee",
+                    key=feedback_keys[(log.id, mentee_id, kind)],
                     to=tick.Recipient("mentee", mentee.name, mentee.email),
                     template="meeting_feedback_reminder",
                     context={

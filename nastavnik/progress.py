@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_
 from sqlalchemy.orm import defer
@@ -37,6 +37,8 @@ from nastavnik import pairs
 from nastavnik.meetings import FEEDBACK_REQUIRED, sequence_problems
 from nastavnik.policy import OrganisationPolicy, get_policy
 from nastavnik.programmes import ProgrammeContent, month_label
+
+_Id = TypeVar("_Id")  # a row id or key, for chunks()
 
 # ---------------------------------------------------------------------------------------------
 # Months
@@ -356,10 +358,10 @@ class PairsData:
     feedback: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
 
 
-def chunks(ids: list[uuid.UUID], size: int = 500) -> Iterable[list[uuid.UUID]]:
+def chunks(ids: Sequence[_Id], size: int = 500) -> Iterable[list[_Id]]:
     """The ids in slices small enough for one IN (...): SQLite caps a statement's parameters."""
     for start in range(0, len(ids), size):
-        yield ids[start : start + size]
+        yield list(ids[start : start + size])
 
 
 def load_pairs(*, session: Session, pair_ids: list[uuid.UUID], as_of: date) -> PairsData:

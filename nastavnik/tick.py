@@ -31,6 +31,7 @@ from models import (
 from nastavnik import approval_mail, approvals, completion, mail, pairs, plan, report_requests
 from nastavnik.plan import STAGE_APPROVALS, StatusChange
 from nastavnik.policy import OrganisationPolicy, get_policy
+from nastavnik.progress import chunks
 from nastavnik.roadmap import CompletionKind, Stage, WindowKind
 from nastavnik.settings import Settings
 from nastavnik.stages import missing_prerequisites, pair_term
@@ -255,6 +256,22 @@ def _sent(session: Session, key: str) -> bool:
     """Whether the message was queued before (on an earlier tick, or earlier today)."""
     found = session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
     return found.first() is not None
+
+
+def queued_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of these outbox keys were queued before, in one query per 500 keys: a day's
+    reminders go over hundreds of pairs that were mostly reminded already, and a personal link
+    is issued only for a message that goes out."""
+    found: set[str] = set()
+    for part in chunks(list(dict.fromkeys(keys))):
+        found.update(
+            session.exec(
+                select(OutboxMessage.idempotency_key).where(
+                    col(OutboxMessage.idempotency_key).in_(part)
+                )
+            ).all()
+        )
+    return found
 
 
 def queue_once(
