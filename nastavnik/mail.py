@@ -308,9 +308,10 @@ def outgoing_email(
     message: OutboxMessage,
     settings: Settings,
     attachments: Sequence[tuple[str, bytes] | _Part],
+    now: datetime | None = None,
 ) -> Outgoing:
     """The message rendered for sending, with its envelope from the sender and the To line."""
-    data = render_email(message=message, settings=settings, attachments=attachments)
+    data = render_email(message=message, settings=settings, attachments=attachments, now=now)
     sender = email.utils.parseaddr(settings.mail_from)[1]
     recipients = [addr for _, addr in email.utils.getaddresses([message.to_addr]) if addr]
     return Outgoing(data, sender, recipients)
@@ -684,6 +685,9 @@ class _Job:
     statuses: tuple[OutboxStatus, ...]
     clock: Clock
     retry: RetryPolicy
+    # The messages' Date: the installation's time (simulated in a simulated year), read once a
+    # batch rather than from the database for each message.
+    dated: datetime | None
     parts: OrderedDict[str, _Part] = field(default_factory=OrderedDict)
 
     def now(self) -> datetime:
@@ -713,7 +717,9 @@ async def _attempt(
     attempt = row.attempts
     try:
         attachments = job.attachments(row.document_ids or [])
-        outgoing = outgoing_email(message=row, settings=job.settings, attachments=attachments)
+        outgoing = outgoing_email(
+            message=row, settings=job.settings, attachments=attachments, now=job.dated
+        )
     except Exception as exc:
         logger.exception("outbox %s cannot be composed", row.id)
         error = f"cannot compose: {type(exc).__name__}: {exc}"
@@ -801,7 +807,8 @@ async def deliver_messages(
     """One attempt for each given message that is due, over a few reused connections, never
     waiting: a transient failure gets its next attempt time for the retry-deliveries flow,
     a permanent one fails at once with the server's answer; sent messages are skipped."""
-    job = _Job(engine, settings, _statuses(include_failed), clock, retry)
+    dated = process_clock().now() if message_ids else None
+    job = _Job(engine, settings, _statuses(include_failed), clock, retry, dated)
     summary = await _deliver(job, message_ids, connections)
     logger.info("outbox batch of %d: %s", len(message_ids), summary)
     return summary
