@@ -260,9 +260,12 @@ def _mean_or_none(values: list[int]) -> float | None:
     return round(fmean(values), 2) if values else None
 
 
-def cycle_indicators(*, session: Session, cycle_id: uuid.UUID, today: date) -> CycleIndicators:
+def cycle_indicators(
+    *, session: Session, cycle_id: uuid.UUID, today: date, with_scorecards: bool = True
+) -> CycleIndicators:
     """Every indicator of the cycle on `today`, by form and per mentor (reproducible: the same
-    database and day give the same figures)."""
+    database and day give the same figures). Without scorecards (the department's figures,
+    counted every morning for each member), the per-mentor cards are left empty."""
     pair_list = completion.finished_pairs(session=session, cycle_id=cycle_id, today=today)
     expected = completion.expected_reports(session=session, cycle_id=cycle_id, today=today)
     meetings = pair_meetings(session=session, cycle_id=cycle_id, pair_list=pair_list, today=today)
@@ -340,7 +343,11 @@ def cycle_indicators(*, session: Session, cycle_id: uuid.UUID, today: date) -> C
         pairs=len(pair_list),
         overall=overall,
         by_form=by_form,
-        scorecards=mentor_scorecards(session=session, cycle_id=cycle_id, today=today),
+        scorecards=(
+            mentor_scorecards(session=session, cycle_id=cycle_id, today=today)
+            if with_scorecards
+            else []
+        ),
     )
 
 

@@ -249,7 +249,9 @@ def organisation_figures(
     org = session.get(Organization, cycle.organization_id)
     assert org is not None
     stage = current_stage(session=session, cycle_id=cycle_id)
-    computed = indicators.cycle_indicators(session=session, cycle_id=cycle_id, today=today)
+    computed = indicators.cycle_indicators(
+        session=session, cycle_id=cycle_id, today=today, with_scorecards=False
+    )
     pairs_by_form: dict[str, int] = dict(
         session.exec(  # type: ignore[arg-type]
             select(MentorshipPair.form, func.count())
