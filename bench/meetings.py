@@ -504,24 +504,37 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument(
+        "--database-url",
+        help="an empty database to use instead of a temporary SQLite file (e.g. PostgreSQL:"
+        " postgresql+psycopg://postgres@127.0.0.1:5432/bench_meetings)",
+    )
     args = parser.parse_args()
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-meetings-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        run(workdir, n_pairs=args.pairs, seed=args.seed, trace=args.tracemalloc)
+        run(
+            workdir,
+            n_pairs=args.pairs,
+            seed=args.seed,
+            trace=args.tracemalloc,
+            database_url=args.database_url,
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(workdir: Path, *, n_pairs: int, seed: int, trace: bool) -> None:
+def run(
+    workdir: Path, *, n_pairs: int, seed: int, trace: bool, database_url: str | None = None
+) -> None:
     import weasyprint  # noqa: F401  (imported once per process: see the docstring)
 
     began = time.perf_counter()
     settings = Settings(
         data_dir=workdir / "data",
-        database_url=f"sqlite:///{workdir / 'bench.db'}",
+        database_url=database_url or f"sqlite:///{workdir / 'bench.db'}",
         secret_key=SecretStr("bench-secret-key-0123456789abcdef"),
         smtp_url="smtp://127.0.0.1:1",
     )
