@@ -86,6 +86,32 @@ def enqueue_message(
     existing = _find_by_key(session, idempotency_key)
     if existing is not None:
         return existing
+    return _add_message(
+        session=session,
+        idempotency_key=idempotency_key,
+        to_addr=to_addr,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        document_ids=document_ids,
+        flow_run_id=flow_run_id,
+        recipient_role=recipient_role,
+    )
+
+
+def _add_message(
+    *,
+    session: Session,
+    idempotency_key: str,
+    to_addr: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    document_ids: Sequence[UUID | str],
+    flow_run_id: UUID | None,
+    recipient_role: str | None,
+) -> OutboxMessage:
+    """A new outbox row under a key not seen before; a concurrent insert of the same key wins."""
     if recipient_role is None:
         recipient_role = infer_recipient_role(session=session, to_addr=to_addr)
     message = OutboxMessage(
@@ -139,8 +165,33 @@ def enqueue_templated(
     existing = _find_by_key(session, idempotency_key)
     if existing is not None:
         return existing
+    return enqueue_new_templated(
+        session=session,
+        idempotency_key=idempotency_key,
+        to_addr=to_addr,
+        template=template,
+        context=context,
+        document_ids=document_ids,
+        flow_run_id=flow_run_id,
+        recipient_role=recipient_role,
+    )
+
+
+def enqueue_new_templated(
+    *,
+    session: Session,
+    idempotency_key: str,
+    to_addr: str,
+    template: str,
+    context: dict[str, Any],
+    document_ids: Sequence[UUID | str] = (),
+    flow_run_id: UUID | None = None,
+    recipient_role: str | None = None,
+) -> OutboxMessage:
+    """enqueue_templated for a caller that has just found the key unused (the tick's reminders
+    check a day's keys in one query): no second lookup; a concurrent insert still wins."""
     subject, body_text, body_html = render_mail(template=template, context=context)
-    return enqueue_message(
+    return _add_message(
         session=session,
         idempotency_key=idempotency_key,
         to_addr=to_addr,

@@ -15,6 +15,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from models import MentoringForm
@@ -331,6 +333,15 @@ def updated(current: OrganisationPolicy, changes: dict[str, Any]) -> Organisatio
     return validate_policy({**current.model_dump(), **changes})
 
 
+_READ_KEY = "nastavnik.policies"  # Session.info: the policies the session has read
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_read_policies(session: OrmSession) -> None:
+    # A policy saved in a transaction rolled back must not outlive it in the session's memo.
+    session.info.pop(_READ_KEY, None)
+
+
 def _record(session: Session, organization_id: uuid.UUID) -> OrganisationPolicyRecord | None:
     return session.exec(
         select(OrganisationPolicyRecord).where(
@@ -342,12 +353,15 @@ def _record(session: Session, organization_id: uuid.UUID) -> OrganisationPolicyR
 def get_policy(*, session: Session, organization_id: uuid.UUID) -> OrganisationPolicy:
     """The organisation's saved policy; the regulation's defaults when none was saved.
 
-    Keys saved before a key existed take its default, so older records keep working.
+    Keys saved before a key existed take its default, so older records keep working. Read
+    once per session (a tick issues hundreds of links, each dated by the policy), as the
+    session's rows are; save_policy updates what the session has read.
     """
-    record = _record(session, organization_id)
-    if record is None:
-        return DEFAULT_POLICY
-    return validate_policy(record.values)
+    read: dict[uuid.UUID, OrganisationPolicy] = session.info.setdefault(_READ_KEY, {})
+    if organization_id not in read:
+        record = _record(session, organization_id)
+        read[organization_id] = DEFAULT_POLICY if record is None else validate_policy(record.values)
+    return read[organization_id]
 
 
 def is_saved(*, session: Session, organization_id: uuid.UUID) -> bool:
@@ -371,6 +385,7 @@ def save_policy(
     record.updated_at, record.updated_by = utcnow(), actor
     session.add(record)
     session.flush()
+    session.info.setdefault(_READ_KEY, {}).pop(organization_id, None)
     changes = {
         key: {
             "было": display_value(getattr(previous, key)),

@@ -286,7 +286,7 @@ def queue_once(
     earlier tick, or earlier today). Reminders key by the thing, its due date and the kind."""
     if _sent(session, key):
         return None
-    message = mail.enqueue_templated(
+    message = mail.enqueue_new_templated(
         session=session,
         idempotency_key=key,
         to_addr=f"{to.name} <{to.email}>",

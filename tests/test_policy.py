@@ -91,6 +91,25 @@ def test_an_organisation_without_a_saved_policy_gets_the_defaults(engine: Engine
         assert not policy.is_saved(session=session, organization_id=org_id)
 
 
+def test_a_session_reads_the_policy_once_and_sees_its_own_save_until_rolled_back(
+    engine: Engine,
+) -> None:
+    org_id = _org(engine)
+    stricter = OrganisationPolicy(max_mentees_per_mentor=2, group_max=2)
+    with Session(engine) as session:
+        assert policy.get_policy(session=session, organization_id=org_id) == OrganisationPolicy()
+        policy.save_policy(session=session, organization_id=org_id, policy=stricter)
+        assert policy.get_policy(session=session, organization_id=org_id) == stricter
+        session.rollback()
+        # The save was undone: the session reads the stored (default) policy again.
+        assert policy.get_policy(session=session, organization_id=org_id) == OrganisationPolicy()
+        policy.save_policy(session=session, organization_id=org_id, policy=stricter)
+        session.commit()
+        assert policy.get_policy(session=session, organization_id=org_id) == stricter
+    with Session(engine) as session:
+        assert policy.get_policy(session=session, organization_id=org_id) == stricter
+
+
 def test_a_saved_policy_is_read_back_per_organisation_and_audited(engine: Engine) -> None:
     org_id, other_id = _org(engine), _org(engine, "school-7")
     changes = policy.parse_assignments(

@@ -229,6 +229,18 @@ def test_the_tick_run_twice_on_one_day_sends_nothing_twice(
     assert _keys(engine) == keys
 
 
+def test_queued_keys_tells_which_keys_went_out_in_any_number(
+    engine: Engine, settings: Settings, planned
+) -> None:
+    _tick(engine, settings, planned, date(2026, 9, 28))
+    sent = _keys(engine)
+    # More keys than one IN (...) takes: the lookup goes by slices.
+    asked = [*sent, *(f"never-queued:{n}" for n in range(1_200))]
+    with Session(engine) as session:
+        assert tick.queued_keys(session, asked) == set(sent)
+        assert tick.queued_keys(session, []) == set()
+
+
 def test_reminders_before_on_and_after_the_due_day_then_escalation_in_order(
     engine: Engine, settings: Settings, planned
 ) -> None:
