@@ -34,22 +34,21 @@ def escalation_key(*, cycle_id: uuid.UUID, due: date) -> str:
     return f"completion-reports-escalation:{cycle_id}:{due.isoformat()}:curator"
 
 
-def _report_url(
+def _report_urls(
     session: Session,
     settings: Settings,
     *,
-    participant_id: uuid.UUID,
-    pair_id: uuid.UUID,
+    wanted: list[tuple[uuid.UUID, uuid.UUID]],
     now: datetime,
-) -> str:
-    """The participant's report page, or "" when the link is closed (a pair ended by order)."""
-    return links.personal_url(
+) -> dict[tuple[uuid.UUID, uuid.UUID], str]:
+    """Each (participant, pair)'s report page, "" when the link is closed (a pair ended by
+    order)."""
+    return links.personal_urls(
         session=session,
         secret=settings.approval_secret(),
         base_url=settings.web_base_url,
         timezone=ZoneInfo(settings.timezone),
-        participant_id=participant_id,
-        pair_id=pair_id,
+        wanted=wanted,
         now=now,
         path="/completion",
     )
@@ -95,20 +94,27 @@ def queue_reminders(
             for kind in personal
         }
         sent = tick.queued_keys(session, list(keys.values()))
-        for item in items:
-            person = people.get(item.participant_id)
-            if person is None or not person.email:
-                continue
-            unsent = [
-                kind
-                for kind in personal
-                if keys[(item.pair_id, item.participant_id, kind)] not in sent
-            ]
-            if not unsent:
-                continue
-            url = _report_url(
-                session, settings, participant_id=item.participant_id, pair_id=item.pair_id, now=now
+        to_remind = [
+            (item, person, unsent)
+            for item in items
+            if (person := people.get(item.participant_id)) is not None
+            and person.email
+            and (
+                unsent := [
+                    kind
+                    for kind in personal
+                    if keys[(item.pair_id, item.participant_id, kind)] not in sent
+                ]
             )
+        ]
+        urls = _report_urls(
+            session,
+            settings,
+            wanted=[(item.participant_id, item.pair_id) for item, _, _ in to_remind],
+            now=now,
+        )
+        for item, person, unsent in to_remind:
+            url = urls[(item.participant_id, item.pair_id)]
             for kind in unsent:
                 tick.queue_once_into(
                     session,

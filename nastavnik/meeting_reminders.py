@@ -85,23 +85,21 @@ def _mentees_and_feedback(
     return mentees, given
 
 
-def _personal_url(
+def _personal_urls(
     session: Session,
     settings: Settings,
     *,
-    participant_id: uuid.UUID,
-    pair_id: uuid.UUID,
+    wanted: list[tuple[uuid.UUID, uuid.UUID]],
     now: datetime,
     path: str = "",
-) -> str:
-    """The participant's personal link (DESIGN §11), or "" when the pair has no page."""
-    return links.personal_url(
+) -> dict[tuple[uuid.UUID, uuid.UUID], str]:
+    """Each (participant, pair)'s personal link (DESIGN §11), "" when the pair has no page."""
+    return links.personal_urls(
         session=session,
         secret=settings.approval_secret(),
         base_url=settings.web_base_url,
         timezone=ZoneInfo(settings.timezone),
-        participant_id=participant_id,
-        pair_id=pair_id,
+        wanted=wanted,
         now=now,
         path=path,
     )
@@ -159,14 +157,17 @@ def queue_reminders(
             for kind in personal
         }
         sent = tick.queued_keys(session, list(log_keys.values()))
+        to_remind: list[tuple[MentorshipPair, _Person, list[str]]] = []
         for pair in silent:
             mentor = people.get(pair.mentor_id)
             unsent = [kind for kind in personal if log_keys[(pair.id, kind)] not in sent]
-            if mentor is None or not mentor.email or not unsent:
-                continue
-            url = _personal_url(
-                session, settings, participant_id=pair.mentor_id, pair_id=pair.id, now=now
-            )
+            if mentor is not None and mentor.email and unsent:
+                to_remind.append((pair, mentor, unsent))
+        urls = _personal_urls(
+            session, settings, wanted=[(p.mentor_id, p.id) for p, _, _ in to_remind], now=now
+        )
+        for pair, mentor, unsent in to_remind:
+            url = urls[(pair.mentor_id, pair.id)]
             for kind in unsent:
                 tick.queue_once_into(
                     session,
@@ -228,15 +229,18 @@ def queue_reminders(
             for kind in personal
         }
         sent = tick.queued_keys(session, list(feedback_keys.values()))
+        reminding: list[tuple[MeetingLog, MentorshipPair, uuid.UUID, _Person, list[str]]] = []
         for log, pair, mentee_id in items:
             mentee = people.get(mentee_id)
-            unsent = [k for k in personal if feedback_keys[(log.id, mentee_id, k)] not in sent]
-            if mentee is None or not mentee.email or not unsent:
-                continue
-            url = _personal_url(
-                session, settings, participant_id=mentee_id, pair_id=pair.id, now=now
-            )
-            for kind in unsent:
+            missed = [k for k in personal if feedback_keys[(log.id, mentee_id, k)] not in sent]
+            if mentee is not None and mentee.email and missed:
+                reminding.append((log, pair, mentee_id, mentee, missed))
+        urls = _personal_urls(
+            session, settings, wanted=[(m, pair.id) for _, pair, m, _, _ in reminding], now=now
+        )
+        for log, pair, mentee_id, mentee, missed in reminding:
+            url = urls[(mentee_id, pair.id)]
+            for kind in missed:
                 tick.queue_once_into(
                     session,
                     queued,

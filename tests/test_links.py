@@ -527,3 +527,57 @@ def test_the_pairs_programme_opens_from_its_members_links(engine, settings, scho
     token_a = _issue(engine, settings, school.mentor_a, school.pair_a)
     assert "programme.pdf" not in client.get(f"/p/{token_a}").text
     assert client.get(f"/p/{token_a}/programme.pdf").status_code == 404
+
+
+def _urls(engine, settings, wanted, now=DURING_TERM) -> dict:
+    with Session(engine) as session:
+        urls = links.personal_urls(
+            session=session,
+            secret=settings.approval_secret(),
+            base_url=settings.web_base_url,
+            timezone=MOSCOW,
+            wanted=wanted,
+            now=now,
+            path="/completion",
+        )
+        session.commit()
+    return urls
+
+
+def test_many_links_at_once_are_the_ones_issued_one_by_one(engine, settings, school, web):
+    client, _ = web
+    with Session(engine) as session:
+        draft = session.exec(
+            select(MentorshipPair).where(MentorshipPair.status == PairStatus.draft)
+        ).one()
+    with Session(engine) as session:
+        links.revoke_links(
+            session=session, participant_id=school.mentor_b, now=DURING_TERM, actor="curator"
+        )
+        session.commit()
+    wanted = [
+        (school.mentor_a, school.pair_a),
+        (school.mentee_a, school.pair_a),
+        (school.mentee_b, school.pair_b),
+        (school.mentor_b, school.pair_b),  # revoked
+        (school.mentee_a, school.pair_b),  # not in the pair
+        (draft.mentor_id, draft.id),  # a pair with no page
+    ]
+    urls = _urls(engine, settings, wanted)
+    closed = {(school.mentor_b, school.pair_b), (school.mentee_a, school.pair_b)}
+    closed.add((draft.mentor_id, draft.id))
+    assert {key for key, url in urls.items() if not url} == closed
+    for participant_id, pair_id in wanted[:3]:
+        token = _issue(engine, settings, participant_id, pair_id)
+        assert (
+            urls[(participant_id, pair_id)]
+            == links.link_url(base_url=settings.web_base_url, token=token) + "/completion"
+        )
+        assert client.get(f"/p/{token}").status_code == 200
+    # Audited once per link, however often it is asked for, one by one or together.
+    assert _urls(engine, settings, wanted[:3], now=DURING_TERM + timedelta(days=3)) == {
+        key: urls[key] for key in wanted[:3]
+    }
+    assert len(_link_events(engine, "link.issued")) == 3
+    with pytest.raises(LookupError, match="не найдена"):
+        _urls(engine, settings, [(school.mentor_a, uuid.uuid4())])
