@@ -31,6 +31,7 @@ from uuid import UUID, uuid4
 import aiosmtplib
 from jinja2 import TemplateNotFound
 from sqlalchemy import and_, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -51,6 +52,7 @@ from nastavnik.settings import Settings
 logger = logging.getLogger(__name__)
 
 _ACTIVE = (OutboxStatus.pending, OutboxStatus.retrying)
+_OUTBOX_COLUMNS = tuple(OutboxMessage.__table__.columns)  # type: ignore[attr-defined]
 _SCHEMES = {
     "smtp": (25, False, False),
     "smtps": (465, True, False),
@@ -165,31 +167,6 @@ def enqueue_templated(
     existing = _find_by_key(session, idempotency_key)
     if existing is not None:
         return existing
-    return enqueue_new_templated(
-        session=session,
-        idempotency_key=idempotency_key,
-        to_addr=to_addr,
-        template=template,
-        context=context,
-        document_ids=document_ids,
-        flow_run_id=flow_run_id,
-        recipient_role=recipient_role,
-    )
-
-
-def enqueue_new_templated(
-    *,
-    session: Session,
-    idempotency_key: str,
-    to_addr: str,
-    template: str,
-    context: dict[str, Any],
-    document_ids: Sequence[UUID | str] = (),
-    flow_run_id: UUID | None = None,
-    recipient_role: str | None = None,
-) -> OutboxMessage:
-    """enqueue_templated for a caller that has just found the key unused (the tick's reminders
-    check a day's keys in one query): no second lookup; a concurrent insert still wins."""
     subject, body_text, body_html = render_mail(template=template, context=context)
     return _add_message(
         session=session,
@@ -202,6 +179,40 @@ def enqueue_new_templated(
         flow_run_id=flow_run_id,
         recipient_role=recipient_role,
     )
+
+
+def insert_templated(
+    *,
+    session: Session,
+    idempotency_key: str,
+    to_addr: str,
+    template: str,
+    context: dict[str, Any],
+    recipient_role: str,
+) -> UUID | None:
+    """A templated message added under a key the caller has just found unused, in one statement
+    (INSERT … ON CONFLICT DO NOTHING, no savepoint: the tick queues thousands of reminders a
+    year); its id, or None when a concurrent insert of the key won."""
+    subject, body_text, body_html = render_mail(template=template, context=context)
+    message = OutboxMessage(
+        idempotency_key=idempotency_key,
+        to_addr=to_addr,
+        recipient_role=recipient_role,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+    )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {column.name: getattr(message, column.name) for column in _OUTBOX_COLUMNS}
+    statement = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(col(OutboxMessage.id))
+    )
+    inserted = session.execute(statement).scalar_one_or_none()
+    return UUID(str(inserted)) if inserted is not None else None
 
 
 def list_outbox(*, session: Session, status: OutboxStatus | None = None) -> list[OutboxMessage]:

@@ -286,7 +286,7 @@ def queue_once(
     earlier tick, or earlier today). Reminders key by the thing, its due date and the kind."""
     if _sent(session, key):
         return None
-    message = mail.enqueue_new_templated(
+    return mail.insert_templated(
         session=session,
         idempotency_key=key,
         to_addr=f"{to.name} <{to.email}>",
@@ -294,7 +294,6 @@ def queue_once(
         context={**context, "recipient": to},
         recipient_role=to.role,
     )
-    return message.id
 
 
 def queue_once_into(

@@ -470,6 +470,49 @@ def test_enqueue_and_deliver_are_idempotent(
     assert rebuilt["Message-ID"] == expected
 
 
+def test_a_templated_insert_under_a_taken_key_adds_nothing(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    first = enqueue(engine, key="roadmap:item-1:due:curator")
+    context = {
+        "organization": {"name": "МБОУ СОШ № 7", "short_name": "СОШ № 7"},
+        "cycle": {"school_year": "2026/2027"},
+        "recipient": {"name": "Орлов Игорь Николаевич"},
+        "kind": "due",
+        "month_label": "Октябрь 2026",
+        "due": date(2026, 10, 31),
+        "link": "",
+    }
+    with Session(engine) as session:
+        taken = mail.insert_templated(
+            session=session,
+            idempotency_key="roadmap:item-1:due:curator",
+            to_addr="Орлов <curator@school7.example.ru>",
+            template="meeting_logs_reminder",
+            context=context,
+            recipient_role="curator",
+        )
+        new = mail.insert_templated(
+            session=session,
+            idempotency_key="roadmap:item-2:due:curator",
+            to_addr="Орлов <curator@school7.example.ru>",
+            template="meeting_logs_reminder",
+            context=context,
+            recipient_role="curator",
+        )
+        session.commit()
+    assert taken is None and new is not None and new != first
+    with Session(engine) as session:
+        row = session.get(OutboxMessage, new)
+        assert row is not None and row.status == OutboxStatus.pending
+        assert row.recipient_role == "curator" and row.subject and row.body_text
+        assert row.document_ids == [] and row.attempts == 0
+    with MailSink(directory=tmp_path / "sink") as sink:
+        configured = with_url(settings, sink.url)
+        sent = asyncio.run(mail.deliver_message(engine=engine, settings=configured, message_id=new))
+        assert sent.status == OutboxStatus.sent and len(sink.messages) == 1
+
+
 def test_concurrent_deliveries_send_once(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
