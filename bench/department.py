@@ -107,7 +107,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -513,6 +513,12 @@ def _year(
         "running": running,
         "tasks": dict(in_tasks),
         "top_tasks": dict(sorted(by_task.items(), key=lambda kv: -kv[1])[:8]),
+        "most_task_runs": dict(
+            sorted(
+                Counter(t.name.rsplit("-", 1)[0] for t in task_runs).items(),
+                key=lambda kv: -kv[1],
+            )[:10]
+        ),
         "simulation_parts": dict(parts),
         "mean_running": mean_running,
         "two_or_more": two_or_more,
@@ -582,6 +588,10 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"    {part:<46} {seconds:7.1f} s  {seconds / wall:6.1%}")
     for part, seconds in result["top_tasks"].items():
         lines.append(f"      task {part:<41} {seconds:7.1f} s")
+    lines.append(
+        "  most task runs: "
+        + ", ".join(f"{name} {count}" for name, count in result.get("most_task_runs", {}).items())
+    )
     lines.append("  the simulation's serial loop:")
     for part, seconds in sorted(result["simulation_parts"].items(), key=lambda kv: -kv[1]):
         lines.append(f"    {part:<46} {seconds:7.1f} s  {seconds / wall:6.1%}")
