@@ -33,8 +33,8 @@ def warm_up() -> int:
 
     pyphen.Pyphen(lang="ru")
     # A process's first PDF costs ≈0.6 s more than the next (fonts, print.css, C bindings):
-    # where WeasyPrint is preloaded (the embedded runner's fork server). The production warm
-    # launcher keeps it lazy (few runs render; the launcher must be up before the first run).
+    # where WeasyPrint is preloaded (the embedded runner's fork server, the production warm
+    # launchers).
     if "weasyprint" in sys.modules:
         warm_renderer()
     # The completion memo's charts and the roadmap's Gantt chart (≈0.5 s to import).

@@ -25,9 +25,24 @@ import sys
 from typing import Any
 
 SOCKET_ENV = "NASTAVNIK_WARM_ENGINE_SOCKET"
-# What the launcher imports before forking (WeasyPrint, openpyxl… stay lazy: few runs need them);
-# deployments.warm configures the mappers and compiles the templates, as the embedded runner does.
-PRELOAD = ("prefect.flow_engine", "prefect.deployments.steps", "models", "deployments.warm")
+# What the launcher imports before forking, as the embedded runner's fork server does
+# (deployments/serve.py): the PostgreSQL driver (≈0.1 s a process), WeasyPrint and the other
+# heavy libraries the stages use (most runs of a school's year render a document: ≈1 s each
+# for the import and the first PDF), then deployments.warm, which configures the mappers,
+# compiles the templates and renders a first document. ProductionStack.wait_healthy waits for
+# the launchers, so the layout's first runs find them ready.
+PRELOAD = (
+    "prefect.flow_engine",
+    "prefect.deployments.steps",
+    "psycopg",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "weasyprint",
+    "openpyxl",
+    "numpy",
+    "ortools.graph.python.min_cost_flow",
+    "models",
+    "deployments.warm",
+)
 
 
 def _engine() -> None:

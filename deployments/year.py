@@ -140,6 +140,10 @@ class _Pending:
     due: date
 
 
+# How often the simulation reads its runs' states: at first, and at most while none changes.
+POLL_FIRST, POLL_MAX = 0.1, 0.5
+
+
 def interesting_days(
     *,
     rows: list[PlanItem],
@@ -677,10 +681,16 @@ class YearSimulation:
 
         deadline = time.monotonic() + self.run_timeout
         waiting_keys = {p.run_id for p in self.waiting}
-        # One client and one query a poll for all the active runs.
+        # One client and one query a poll for all the active runs; the poll backs off while
+        # nothing changes (a long run, or runs queued behind busy workers, is polled every half
+        # second, not ten times a second: the server's CPU is the workers' too).
+        interval, seen = POLL_FIRST, None
         async with get_client() as client:
             while True:
                 states = await self._run_states(client)
+                now_seen = [(run_id, name) for run_id, name, _, _ in states]
+                interval = POLL_FIRST if now_seen != seen else min(interval * 1.5, POLL_MAX)
+                seen = now_seen
                 settled = all(
                     state.is_final()
                     or (
@@ -693,7 +703,7 @@ class YearSimulation:
                     return [(run_id, name, key) for run_id, name, key, _ in states]
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"runs did not settle: {[(s[0], s[1]) for s in states]}")
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(interval)
 
     async def _run_states(
         self, client: PrefectClient
