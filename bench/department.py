@@ -27,6 +27,76 @@ through the e-mailed link), and runs the year 2026/2027 for all of them together
 Then the ratio of the wall times (1 worker / 2 workers).
 
 Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--keep DIR]
+     [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
+
+Measured 2026-12-01, this machine, one bench at a time (nothing else running):
+
+                                   N=2, 2 w.   N=2, 2 w.   N=5, 2 w.   N=5, 1 w.   N=5, 2 w.
+                                   start       after the   after the   after the   after the
+                                   (25fb1e8)   tick fixes  tick fixes  tick fixes  launchers'
+                                                                                   preload
+  wall                             310 s       166 s       471 s       541 s       373 s
+  wall per organisation            155 s       83 s        94 s        108 s       75 s
+  flow runs that ran / task runs   21 / 662    21 / 659    54 / 1 619  55 / 1 620  52 / 1 617
+  process starts                   53          50          125         126         123
+  SQL statements of the simulation —           45 515      106 319     106 206     106 304
+  CPU: simulation                  162 s       66 s        182 s       193 s       167 s
+       flow runs                   95 s        75 s        214 s       184 s       129 s
+       Prefect server              95 s        63 s        194 s       167 s       143 s
+  CPU per organisation (all kinds) ≈ 180 s     ≈ 105 s     ≈ 122 s     ≈ 113 s     ≈ 93 s
+  orchestration share of the wall  41.6 %      36.1 %      44.3 %      25.1 %      45.0 %
+  the simulation's tick rules      118 s       35 s        95 s        102 s       89 s
+  Prefect / application database   +20 / +21 MB per organisation (unchanged)
+
+  (N=2 at the start sent ≈107 000 statements; the count was added with the first fix.)
+
+  N=10, 2 workers, everything above: wall 662 s (66 s per organisation), 102 flow runs, 3 212 task
+  runs, 243 process starts, 206 316 statements; CPU simulation 304 s, Prefect server 254 s, flow
+  runs 242 s, workers 27 s (≈ 83 CPU-s per organisation; the machine's 2 cores 62 % busy);
+  orchestration 47.8 % of the wall (Pending → Running 26.4 %, Running outside task runs 13.6 %,
+  the simulation's Prefect calls 7.8 %); +15.4 MB Prefect and +19.5 MB application database per
+  organisation; peak RSS server 225 MB, a flow run 260 MB, a warm launcher 232 MB, the
+  simulation 437 MB (it grows with N: the cycles' plans and logs it keeps).
+
+What changed: the daily reminders (meetings and completion) issue the personal links of a day
+together (links.personal_urls) and only for a message that goes out, look up a day's outbox
+keys in one query, and add each reminder in one statement (INSERT … ON CONFLICT DO NOTHING);
+a session reads an organisation's policy once; outbox delivery reads the installation's time
+once a batch; the department's morning figures skip the per-mentor scorecards they never
+show; the simulation's poll of its runs backs off to 0.5 s while nothing changes; the
+production warm launchers preload what the embedded fork server does (the PostgreSQL driver,
+WeasyPrint with a first document, openpyxl, numpy, OR-Tools: ≈1 s of each rendering run).
+Before: a profile of one school's year on PostgreSQL spent 70 s of the tick's 118 s issuing
+10 753 personal links, ten statements each, mostly for reminders already sent.
+
+Ratio at N=5: 541 s / 471 s = 1.15× for the second worker. Two workers on two cores share them
+with the simulation, the Prefect server and PostgreSQL: the same runs spent 362 s Running with
+two workers against 242 s with one. The machine is CPU-bound (≈ 93 CPU-s per organisation-year
+on 2 cores), so a second worker mostly splits the CPU.
+
+What dominates now (N=5, 2 workers, per organisation and year): ≈ 33 CPU-s in the simulation
+(tick rules ≈ 18 s of its wall: ≈ 3 000 e-mails a school-year, mostly reminders, because the
+generic script's mentors never log a meeting; their SMTP delivery ≈ 11 s; status artifacts 4 s),
+≈ 29 CPU-s of Prefect server (324 task runs, 25 process starts, the runs' state transitions and
+polls), ≈ 26 CPU-s in the flow runs (PDFs ≈ 14 s of task time), ≈ 3 s the workers. The most task
+runs: deliver-messages, publish-table, open-approval-request, publish-documents: a resumed run
+replays every task before its pause as a Cached task run (open-approval-request ran 182 times
+for 71 requests).
+
+On paper, from N=10: 50 organisations ≈ 50 × 66 s ≈ 55 min with 2 workers (≈ 4 150 CPU-s: at
+least 35 min on 2 cores however the work is spread), against ≤ 15 min; the 15-minute target
+allows 36 CPU-s per organisation-year and the year costs ≈ 83. 500 organisations: ≈ 7.7 GB of
+Prefect and 9.8 GB of application database, 160 000 task runs, 5 100 flow runs, 12 000 process
+starts, ≈ 41 000 CPU-s (≈ 6 h on 2 cores), the simulation's serial loop (≈ 30 CPU-s an
+organisation) alone ≈ 4 h: it would have to run the organisations' days in parallel. In a
+real year that loop is people and the daily tick: its rules cost ≈ 0.15 s per organisation and
+day here (157.6 s over 11 cycles × 93 days), ≈ 80 s a morning for 500 in one tick run.
+Targets: ≤ 15 min for 50 — not met (≈ 3.7× over, from ≈ 6.3× at the start of the day);
+≥ 1.7× from a second worker — not met (1.15× at N=5: CPU-bound); orchestration ≤ 5 % — not met
+(≈ 45 %: process starts, the runs' engine work outside tasks and replayed cached task runs).
+What is left to change is in the runs: stage runs that batch the organisations due on a day (one
+process start, one engine setup and one replay per stage and day, not per organisation), and a
+resumed run that does not replay its cached tasks as task runs.
 
 Measured 2026-11-30 on this 2-core machine, shared with other sessions (load average 4–10
 during the runs: absolute seconds are inflated, the shares less so). 50 organisations did not fit
@@ -75,7 +145,7 @@ Per organisation (N=2): ≈ 330 s of flow-run Running time (PDFs ≈ 210 s of it
 starts, 9.5 flow runs, 325 task runs, +28 MB Prefect and +21 MB application database, ≈ 440 s
 of CPU in all (runs 170, simulation 150, Prefect server 100).
 
-On paper: 50 organisations need ≈ 22 000 CPU-seconds, ≥ 3 h on 2 cores with perfect
+On paper (2026-11-30): 50 organisations need ≈ 22 000 CPU-seconds, ≥ 3 h on 2 cores with perfect
 parallelism; the 15-minute target (1 800 CPU-seconds) allows 36 CPU-seconds per organisation-year,
 about the eagerly rendered PDFs of 200 participants alone at the unloaded 0.11 s a page.
 500 organisations: ≈ 14 GB of Prefect database, 10 GB of application database, 160 000 task
