@@ -208,6 +208,36 @@ def _audit(
     )
 
 
+def _issued_key(state: ParticipantLink, expires_at: datetime) -> str:
+    """The audit key of one issue: once per link state, generation and expiry."""
+    return f"link.issued:{state.id}:{state.generation}:{int(expires_at.timestamp())}"
+
+
+def _audit_issued(
+    *,
+    session: Session,
+    pair: MentorshipPair,
+    state: ParticipantLink,
+    expires_at: datetime,
+    actor: str,
+    at: datetime,
+) -> None:
+    _audit(
+        session=session,
+        pair=pair,
+        participant_id=state.participant_id,
+        actor=actor,
+        action="link.issued",
+        at=at,
+        details={
+            "pair": str(pair.id),
+            "generation": state.generation,
+            "expires_at": expires_at.isoformat(),
+        },
+        event_key=_issued_key(state, expires_at),
+    )
+
+
 @dataclass(frozen=True)
 class IssuedLink:
     """One participant's current link to one pair."""
@@ -258,19 +288,13 @@ def issue_link(
         expires_at=expires_at,
         generation=state.generation,
     )
-    _audit(
+    _audit_issued(
         session=session,
         pair=pair,
-        participant_id=participant_id,
+        state=state,
+        expires_at=expires_at,
         actor=actor,
-        action="link.issued",
         at=now,
-        details={
-            "pair": str(pair_id),
-            "generation": state.generation,
-            "expires_at": expires_at.isoformat(),
-        },
-        event_key=f"link.issued:{state.id}:{state.generation}:{int(expires_at.timestamp())}",
     )
     participant = session.get(Participant, participant_id)
     person = session.get(Person, participant.person_id) if participant else None
@@ -376,8 +400,7 @@ def personal_urls(
             generation=state.generation,
         )
         urls[(participant_id, pair.id)] = link_url(base_url=base_url, token=token) + path
-        key = f"link.issued:{state.id}:{state.generation}:{int(expires_at.timestamp())}"
-        events[key] = (participant_id, pair, state, expires_at)
+        events[_issued_key(state, expires_at)] = (participant_id, pair, state, expires_at)
     audited: set[str | None] = set()
     for keys in chunks(list(events)):
         audited.update(
@@ -385,23 +408,16 @@ def personal_urls(
                 select(AuditEvent.event_key).where(col(AuditEvent.event_key).in_(keys))
             ).all()
         )
-    for key, (participant_id, pair, state, expires_at) in events.items():
-        if key in audited:
-            continue
-        _audit(
-            session=session,
-            pair=pair,
-            participant_id=participant_id,
-            actor=actor,
-            action="link.issued",
-            at=now,
-            details={
-                "pair": str(pair.id),
-                "generation": state.generation,
-                "expires_at": expires_at.isoformat(),
-            },
-            event_key=key,
-        )
+    for key, (_, pair, state, expires_at) in events.items():
+        if key not in audited:
+            _audit_issued(
+                session=session,
+                pair=pair,
+                state=state,
+                expires_at=expires_at,
+                actor=actor,
+                at=now,
+            )
     return urls
 
 

@@ -484,22 +484,18 @@ def test_a_templated_insert_under_a_taken_key_adds_nothing(
         "link": "",
     }
     with Session(engine) as session:
-        taken = mail.insert_templated(
-            session=session,
-            idempotency_key="roadmap:item-1:due:curator",
-            to_addr="Орлов <curator@school7.example.ru>",
-            template="meeting_logs_reminder",
-            context=context,
-            recipient_role="curator",
-        )
-        new = mail.insert_templated(
-            session=session,
-            idempotency_key="roadmap:item-2:due:curator",
-            to_addr="Орлов <curator@school7.example.ru>",
-            template="meeting_logs_reminder",
-            context=context,
-            recipient_role="curator",
-        )
+
+        def insert(key: str) -> UUID | None:
+            return mail.insert_templated(
+                session=session,
+                idempotency_key=key,
+                to_addr="Орлов <curator@school7.example.ru>",
+                template="meeting_logs_reminder",
+                context=context,
+                recipient_role="curator",
+            )
+
+        taken, new = insert("roadmap:item-1:due:curator"), insert("roadmap:item-2:due:curator")
         session.commit()
     assert taken is None and new is not None and new != first
     with Session(engine) as session:
