@@ -211,7 +211,7 @@ def insert_templated(
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(col(OutboxMessage.id))
     )
-    inserted = session.execute(statement).scalar_one_or_none()
+    inserted = session.exec(statement).scalar_one_or_none()
     return UUID(str(inserted)) if inserted is not None else None
 
 

@@ -355,7 +355,7 @@ def get_policy(*, session: Session, organization_id: uuid.UUID) -> OrganisationP
 
     Keys saved before a key existed take its default, so older records keep working. Read
     once per session (a tick issues hundreds of links, each dated by the policy), as the
-    session's rows are; save_policy updates what the session has read.
+    session's rows are; after save_policy or a rollback the session reads it again.
     """
     read: dict[uuid.UUID, OrganisationPolicy] = session.info.setdefault(_READ_KEY, {})
     if organization_id not in read:
