@@ -50,6 +50,9 @@ Measured 2026-12-01, this machine, one bench at a time (nothing else running):
 
   (N=2 at the start sent ≈107 000 statements; the count was added with the first fix.)
 
+  N=5, 1 worker, after the launchers' preload: wall 494 s (99 s per organisation); CPU
+  simulation 188 s, Prefect server 148 s, flow runs 129 s; orchestration 32.5 % of the wall.
+
   N=10, 2 workers, everything above: wall 662 s (66 s per organisation), 102 flow runs, 3 212 task
   runs, 243 process starts, 206 316 statements; CPU simulation 304 s, Prefect server 254 s, flow
   runs 242 s, workers 27 s (≈ 83 CPU-s per organisation; the machine's 2 cores 62 % busy);
@@ -69,9 +72,10 @@ WeasyPrint with a first document, openpyxl, numpy, OR-Tools: ≈1 s of each rend
 Before: a profile of one school's year on PostgreSQL spent 70 s of the tick's 118 s issuing
 10 753 personal links, ten statements each, mostly for reminders already sent.
 
-Ratio at N=5: 541 s / 471 s = 1.15× for the second worker. Two workers on two cores share them
-with the simulation, the Prefect server and PostgreSQL: the same runs spent 362 s Running with
-two workers against 242 s with one. The machine is CPU-bound (≈ 93 CPU-s per organisation-year
+Ratio at N=5: 494 s / 373 s = 1.32× for the second worker with everything above (541 s / 471 s
+= 1.15× after the tick fixes alone). Two workers on two cores share them with the simulation,
+the Prefect server and PostgreSQL: the same runs spent 362 s Running with two workers against
+242 s with one (after the tick fixes). The machine is CPU-bound (≈ 93 CPU-s per organisation-year
 on 2 cores), so a second worker mostly splits the CPU.
 
 What dominates now (N=5, 2 workers, per organisation and year): ≈ 33 CPU-s in the simulation
@@ -92,7 +96,7 @@ organisation) alone ≈ 4 h: it would have to run the organisations' days in par
 real year that loop is people and the daily tick: its rules cost ≈ 0.15 s per organisation and
 day here (157.6 s over 11 cycles × 93 days), ≈ 80 s a morning for 500 in one tick run.
 Targets: ≤ 15 min for 50 — not met (≈ 3.7× over, from ≈ 6.3× at the start of the day);
-≥ 1.7× from a second worker — not met (1.15× at N=5: CPU-bound); orchestration ≤ 5 % — not met
+≥ 1.7× from a second worker — not met (1.32× at N=5: CPU-bound); orchestration ≤ 5 % — not met
 (≈ 45 %: process starts, the runs' engine work outside tasks and replayed cached task runs).
 What is left to change is in the runs: stage runs that batch the organisations due on a day (one
 process start, one engine setup and one replay per stage and day, not per organisation), and a
