@@ -332,7 +332,7 @@ async def _states(run_ids: list[Any]) -> dict[Any, list[Any]]:
 
 def _running_intervals(states: list[Any]) -> tuple[list[tuple[float, float]], float, float, int]:
     """The run's Running intervals (epoch seconds), seconds Pending → Running, seconds queued
-    (Scheduled/Resuming → Pending), and how many times it was started."""
+    (Scheduled/Resuming → Pending, from the scheduled time), and how many times it was started."""
     intervals: list[tuple[float, float]] = []
     starting = queued = 0.0
     starts = 0
@@ -344,7 +344,9 @@ def _running_intervals(states: list[Any]) -> tuple[list[tuple[float, float]], fl
             intervals.append((running_since, moment))
             running_since = None
         if kind == "SCHEDULED" or state.name == "Resuming":
-            scheduled_since = moment
+            # A scheduled deployment's run (retry-deliveries) waits for its time, not a worker.
+            due = state.state_details.scheduled_time
+            scheduled_since = max(moment, due.timestamp()) if due is not None else moment
         elif kind == "PENDING":
             if scheduled_since is not None:
                 queued += moment - scheduled_since
