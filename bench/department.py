@@ -416,7 +416,6 @@ def run_department(
         drop_databases,
     )
     from nastavnik.settings import get_settings
-    from nastavnik.smtp_sink import MailSink
 
     suffix = os.urandom(4).hex()
     settings = get_settings()
@@ -435,21 +434,55 @@ def run_department(
     # when first imported, which is after this.
     os.environ.update(stack.environment)
     get_settings.cache_clear()
-    sink = MailSink(directory=settings.mail_dir, port=int(settings.smtp_url.rsplit(":", 1)[-1]))
-    sink.start()
+    # The relay runs in a process of its own, as a real one does: its CPU is not the
+    # simulation's, and the messages it keeps are not in the simulation's memory.
+    sink = _start_relay(settings.mail_dir, int(settings.smtp_url.rsplit(":", 1)[-1]))
     began = time.monotonic()
     try:
         stack.start()
         _log(f"layout up in {time.monotonic() - began:.1f} s ({workers} worker(s), limit 1)")
-        return _year(stack, organisations, workers, serial, profile)
+        return _year(stack, organisations, workers, serial, profile, relay_pid=sink.pid)
     finally:
         stack.stop()
-        sink.stop()
+        sink.terminate()
+        sink.wait(timeout=30)
         drop_databases(config)
 
 
+RELAY = """
+import signal, sys
+from pathlib import Path
+from nastavnik.smtp_sink import MailSink
+
+sink = MailSink(directory=Path(sys.argv[1]), port=int(sys.argv[2])).start()
+print("ready", flush=True)
+signal.sigwait({signal.SIGTERM, signal.SIGINT})
+sink.stop()
+"""
+
+
+def _start_relay(directory: Path, port: int) -> subprocess.Popen[str]:
+    """The local SMTP sink as the layout's relay, in a process of its own (ready on return)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", RELAY, str(directory), str(port)],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        raise RuntimeError("the SMTP relay did not start")
+    return process
+
+
 def _year(
-    stack: Any, organisations: int, workers: int, serial: bool, profile: Path | None
+    stack: Any,
+    organisations: int,
+    workers: int,
+    serial: bool,
+    profile: Path | None,
+    relay_pid: int,
 ) -> dict[str, Any]:
     from sqlmodel import func, select
 
@@ -512,6 +545,7 @@ def _year(
     sizes_before = _database_sizes(stack.config)
     named = {process.pid: name.rsplit("-", 1)[0] for name, process in stack.processes.items()}
     named = {pid: ("server" if kind == "prefect" else kind) for pid, kind in named.items()}
+    named[relay_pid] = "smtp relay"
     sampler = ProcessSampler(stack.marker, named)
     sampler.start()
     cpu_self_before = time.process_time()

@@ -11,15 +11,13 @@ from models import Decision
 from nastavnik import approval_mail, approvals
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 
 
-@task(
+@run_cached_task(
     name="open-approval-request",
     retries=2,
     retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def open_approval_request(
     *,

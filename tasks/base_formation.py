@@ -7,14 +7,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect import task
 from pydantic import BaseModel
 
 from models import Cycle, Organization, Role
 from nastavnik import consents, cycle_lists, documents, questionnaires, repository
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 from tasks.common import document_context
 
 
@@ -71,12 +70,10 @@ def _import_one(*, cycle_id: uuid.UUID, path: Path, role: Role) -> ImportSummary
     )
 
 
-@task(
+@run_cached_task(
     name="import-questionnaires",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def import_questionnaires(
     *, cycle_id: str, mentee_files: list[str], mentor_files: list[str], flow_run_id: str
@@ -102,12 +99,10 @@ def import_questionnaires(
     return summaries
 
 
-@task(
+@run_cached_task(
     name="check-consents",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def check_consents(*, cycle_id: str, on: date) -> ConsentSummary:
     """How many may enter the registers on the date; the missing consents counted."""
@@ -123,12 +118,10 @@ def check_consents(*, cycle_id: str, on: date) -> ConsentSummary:
         )
 
 
-@task(
+@run_cached_task(
     name="render-registers",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def render_registers(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
     """Render the mentee and mentor registers and the missing-consents memo; returns ids."""

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from models import Cycle, Document, Organization
 from nastavnik import mail, repository
@@ -14,15 +14,13 @@ from nastavnik.clock import process_clock
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from nastavnik.stages import document_links
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 
 
-@task(
+@run_cached_task(
     name="resolve-cycle",
     retries=2,
     retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def resolve_cycle(*, organization_code: str, school_year: str) -> str:
     """The id of the organisation's cycle for the school year (created on first use)."""
@@ -34,7 +32,7 @@ def resolve_cycle(*, organization_code: str, school_year: str) -> str:
         return str(cycle.id)
 
 
-@task(name="reference-day", cache_policy=WITHIN_RUN, persist_result=True)
+@run_cached_task(name="reference-day")
 def reference_day() -> date:
     """The installation's day when the run first ran; the same when it resumes days later."""
     # The clock, not the run's creation time: a simulated year's runs are dated in its days.
@@ -55,12 +53,10 @@ def document_context(*, org: Organization, cycle: Cycle) -> dict[str, Any]:
     }
 
 
-@task(
+@run_cached_task(
     name="queue-notices",
     retries=2,
     retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def queue_notices(
     *,

@@ -12,7 +12,7 @@ from nastavnik import completion, completion_documents, completion_reminders, in
 from nastavnik.clock import process_clock
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 
 
 class CompletionStatus(BaseModel):
@@ -31,12 +31,10 @@ class CompletionStatus(BaseModel):
     window_ru: str = ""  # why the stage would still wait ("" when every pair is settled)
 
 
-@task(
+@run_cached_task(
     name="completion-status",
     retries=2,
     retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def completion_status(*, cycle_id: str, on: date) -> CompletionStatus:
     """The reports' statuses and the indicators of the cycle on the day."""
@@ -64,12 +62,10 @@ def completion_status(*, cycle_id: str, on: date) -> CompletionStatus:
     )
 
 
-@task(
+@run_cached_task(
     name="render-completion-documents",
     retries=2,
     retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def render_completion_documents(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
     """The reports, the evaluation and self-diagnostics memos, the order: their ids, in order."""

@@ -14,7 +14,7 @@ from nastavnik import analytic_report
 from nastavnik.db import session_scope
 from nastavnik.report_requests import RequestStatus
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 
 
 class DepartmentSummary(BaseModel):
@@ -28,12 +28,10 @@ class DepartmentSummary(BaseModel):
     coverage: str
 
 
-@task(
+@run_cached_task(
     name="analytic-summary",
     retries=2,
     retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def analytic_summary(*, cycle_id: str, on: date) -> DepartmentSummary:
     """How many organisations submitted, were late or are missing, and the main totals."""
@@ -51,12 +49,10 @@ def analytic_summary(*, cycle_id: str, on: date) -> DepartmentSummary:
     )
 
 
-@task(
+@run_cached_task(
     name="render-department-documents",
     retries=2,
     retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def render_department_documents(*, cycle_id: str, on: date, flow_run_id: str) -> list[str]:
     """The analytic report and the order on the year's results: their ids, in order."""
@@ -90,7 +86,7 @@ def queue_analytic_report_mail(*, cycle_id: str, report_id: str, flow_run_id: st
     return [str(message_id) for message_id in queued]
 
 
-@task(name="publish-department-summary", cache_policy=WITHIN_RUN, persist_result=True)
+@run_cached_task(name="publish-department-summary")
 def publish_department_summary(*, cycle_id: str, on: date, document_ids: list[str]) -> None:
     """The run's markdown artifact: the report's counts and totals, links to its documents."""
     base_url = get_settings().web_base_url.rstrip("/")

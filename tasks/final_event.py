@@ -14,7 +14,7 @@ from models import DocumentStatus
 from nastavnik import awards, documents, final_event, honour_board, practices
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 
 
 def not_a_rule(task: Any, task_run: Any, state: Any) -> bool:
@@ -50,13 +50,11 @@ class BoardSummary(BaseModel):
     pdf_path: str
 
 
-@task(
+@run_cached_task(
     name="rank-mentors",
     retries=2,
     retry_delay_seconds=[1, 5],
     retry_condition_fn=not_a_rule,
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def rank_mentors(*, cycle_id: str, as_of: date, round_no: int, flow_run_id: str) -> RankingSummary:
     """Rank the mentors, nominate the recommended ones not decided yet, issue the memo."""
@@ -95,13 +93,11 @@ def rank_mentors(*, cycle_id: str, as_of: date, round_no: int, flow_run_id: str)
         )
 
 
-@task(
+@run_cached_task(
     name="issue-final-event-orders",
     retries=1,
     retry_delay_seconds=[5],
     retry_condition_fn=not_a_rule,
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def issue_orders(
     *,
@@ -129,13 +125,11 @@ def issue_orders(
         return EventOrders(event_order_id=str(event.id), rewards_order_id=str(rewards.id))
 
 
-@task(
+@run_cached_task(
     name="issue-award-papers",
     retries=1,
     retry_delay_seconds=[5],
     retry_condition_fn=not_a_rule,
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def issue_award_papers(
     *, cycle_id: str, doc_date: date, rewards_order_id: str, flow_run_id: str

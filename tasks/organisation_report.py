@@ -16,7 +16,7 @@ from nastavnik.clock import process_clock
 from nastavnik.db import session_scope
 from nastavnik.org_report import OrganisationFigures
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 
 
 class PreparedReport(BaseModel):
@@ -60,12 +60,10 @@ class PreparedReport(BaseModel):
 
 # On the embedded stack's SQLite a stage's document batch (a pairing's programmes) can hold the
 # write lock for a while: the report's numbering waits and tries again.
-@task(
+@run_cached_task(
     name="prepare-organisation-report",
     retries=3,
     retry_delay_seconds=[5, 30, 60],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def prepare_organisation_report(
     *,

@@ -15,7 +15,7 @@ from models import Cycle, MentorshipPair, Organization, PairChangeReason
 from nastavnik import approvals, documents, pair_changes, policy
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 from tasks.common import document_context
 
 
@@ -52,13 +52,11 @@ def _pair_cycle(session: Session, pair_id: str, cycle_id: str) -> MentorshipPair
     return pair
 
 
-@task(
+@run_cached_task(
     name="request-pair-change",
     retries=2,
     retry_delay_seconds=[1, 5],
     retry_condition_fn=not_a_rule,
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def request_pair_change(
     *,
@@ -124,12 +122,10 @@ def request_pair_change(
         )
 
 
-@task(
+@run_cached_task(
     name="render-pair-change-order",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def render_pair_change_order(*, cycle_id: str, change_id: str, on: date, flow_run_id: str) -> str:
     """The change's numbered order (one per change), waiting for the director; its id."""

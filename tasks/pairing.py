@@ -25,7 +25,7 @@ from models import (
 from nastavnik import cycle_lists, documents, pairing, policy, programmes
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 from tasks.common import document_context
 
 
@@ -51,12 +51,10 @@ class DraftSummary(BaseModel):
     list_url: str
 
 
-@task(
+@run_cached_task(
     name="match-pairs",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def match_pairs(*, cycle_id: str, on: date, flow_run_id: str, round_no: int) -> DraftSummary:
     """Run the matching for this round and render the draft for the curator."""
@@ -110,12 +108,10 @@ def match_pairs(*, cycle_id: str, on: date, flow_run_id: str, round_no: int) -> 
         )
 
 
-@task(
+@run_cached_task(
     name="render-consent-forms",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def render_consent_forms(
     *, cycle_id: str, on: date, starts_on: date, ends_on: date, flow_run_id: str, round_no: int
@@ -162,12 +158,10 @@ class OrderDraft(BaseModel):
     list_url: str
 
 
-@task(
+@run_cached_task(
     name="render-pairing-order",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def render_pairing_order(
     *, cycle_id: str, on: date, starts_on: date, ends_on: date, flow_run_id: str, round_no: int
@@ -291,12 +285,10 @@ class ProgrammeItem(BaseModel):
     label: str
 
 
-@task(
+@run_cached_task(
     name="render-programmes",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def render_programmes(*, cycle_id: str, on: date, flow_run_id: str) -> list[ProgrammeItem]:
     """A personal programme (§2.11–§2.12) for every active pair without an approved one."""

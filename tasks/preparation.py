@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import yaml
-from prefect import task
 from pydantic import BaseModel, ValidationError
 
 from models import Cycle
@@ -15,7 +14,7 @@ from nastavnik import policy, preparation
 from nastavnik.db import session_scope
 from nastavnik.roadmap import Roadmap, RoadmapError
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 
 
 def _load_roadmap(path: Path) -> Roadmap:
@@ -35,12 +34,10 @@ class PreparationDocuments(BaseModel):
     forms: list[str]
 
 
-@task(
+@run_cached_task(
     name="render-preparation-documents",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def render_preparation_documents(
     *, cycle_id: str, on: date, flow_run_id: str, roadmap_file: str

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from prefect import task
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
@@ -20,20 +19,20 @@ from models import Document
 from nastavnik import documents, mail
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 
 # Before the link to a staff page (nastavnik.cycle_lists) in a table artifact's description: the
 # artifact shows counts, the page lists the people to the curator and director, signed in.
 LIST_NOTE = "Список с ФИО (вход для куратора и директора): "
 
 
-@task(name="publish-table", cache_policy=WITHIN_RUN, persist_result=True)
+@run_cached_task(name="publish-table")
 def publish_table(*, key: str, table: list[dict[str, Any]], description: str) -> None:
     """A table artifact of the run (once per run and content)."""
     create_table_artifact(key=key, table=table, description=description)
 
 
-@task(name="publish-documents", cache_policy=WITHIN_RUN, persist_result=True)
+@run_cached_task(name="publish-documents")
 def publish_documents(document_ids: list[str], *, key: str) -> None:
     """A link artifact per document of the organisation (orders, registers, memos) and one
     summary table; per-person documents (consent forms, programmes) only in the table, by
@@ -57,7 +56,7 @@ def publish_documents(document_ids: list[str], *, key: str) -> None:
     create_markdown_artifact(markdown="\n".join(lines), key=key, description="Документы этапа")
 
 
-@task(name="publish-mails", cache_policy=WITHIN_RUN, persist_result=True)
+@run_cached_task(name="publish-mails")
 def publish_mails(*, flow_run_id: str) -> int:
     """The table of the e-mails the run queued (role, masked address, subject, status, id)."""
     with session_scope() as session:
@@ -67,7 +66,7 @@ def publish_mails(*, flow_run_id: str) -> int:
     return len(rows)
 
 
-@task(name="publish-markdown", cache_policy=WITHIN_RUN, persist_result=True)
+@run_cached_task(name="publish-markdown")
 def publish_markdown(*, key: str, markdown: str, description: str) -> None:
     """A markdown artifact of the run (once per run and content)."""
     create_markdown_artifact(markdown=markdown, key=key, description=description)

@@ -5,27 +5,24 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from prefect import task
-
 from nastavnik import stages
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 
 
-@task(name="check-prerequisites")
+@run_cached_task(name="check-prerequisites")
 def check_prerequisites(*, cycle_id: str, stage: str) -> None:
-    """Refuse to start the stage before the decisions it depends on (no retries: it is a rule)."""
+    """Refuse to start the stage before the decisions it depends on (no retries: it is a rule);
+    checked once a run: a resumed run's prerequisites were met when it first started."""
     with session_scope() as session:
         stages.require_prerequisites(session=session, cycle_id=uuid.UUID(cycle_id), stage=stage)
 
 
-@task(
+@run_cached_task(
     name="conclude-decision",
     retries=2,
     retry_delay_seconds=[1, 5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def conclude_decision(
     *, request_id: str, notify: tuple[str, ...] = ("curator",), set_document_status: bool = True
@@ -42,7 +39,7 @@ def conclude_decision(
         return [str(message_id) for message_id in ending.message_ids]
 
 
-@task(name="pair-term", cache_policy=WITHIN_RUN, persist_result=True)
+@run_cached_task(name="pair-term")
 def pair_term(
     *, school_year: str, starts_on: date | None, ends_on: date | None, not_before: date | None
 ) -> tuple[date, date]:

@@ -21,7 +21,7 @@ from models import (
 from nastavnik import cycle_lists, documents, policy, training
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import WITHIN_RUN
+from tasks.caching import run_cached_task
 from tasks.common import document_context
 
 
@@ -36,12 +36,10 @@ class SelectionSummary(BaseModel):
     list_url: str
 
 
-@task(
+@run_cached_task(
     name="select-mentors",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def select_mentors(*, cycle_id: str, on: date) -> SelectionSummary:
     """Pick mentors from the approved register against this year's requests."""
@@ -74,12 +72,10 @@ def select_mentors(*, cycle_id: str, on: date) -> SelectionSummary:
         )
 
 
-@task(
+@run_cached_task(
     name="schedule-training",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def schedule_training(*, cycle_id: str) -> list[dict[str, Any]]:
     """Schedule the default sessions (kept if the curator already scheduled them)."""
@@ -97,12 +93,10 @@ def schedule_training(*, cycle_id: str) -> list[dict[str, Any]]:
         ]
 
 
-@task(
+@run_cached_task(
     name="invitations",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def invitations(*, cycle_id: str) -> list[dict[str, Any]]:
     """One invitation notice per selected mentor."""
@@ -124,12 +118,10 @@ def invitations(*, cycle_id: str) -> list[dict[str, Any]]:
         ]
 
 
-@task(
+@run_cached_task(
     name="import-attendance",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def import_attendance(*, cycle_id: str, files: list[str]) -> list[dict[str, str | int]]:
     """Import attendance files, one transaction each; returns the rejected rows."""
@@ -156,12 +148,10 @@ class AdmissionsSummary(BaseModel):
     admitted: int
 
 
-@task(
+@run_cached_task(
     name="decide-admissions",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def decide_admissions(*, cycle_id: str, min_mandatory_share: float) -> AdmissionsSummary:
     """Admit the selected mentors who attended enough mandatory sessions."""
@@ -185,12 +175,10 @@ def decide_admissions(*, cycle_id: str, min_mandatory_share: float) -> Admission
         )
 
 
-@task(
+@run_cached_task(
     name="render-mentors-order",
     retries=1,
     retry_delay_seconds=[5],
-    cache_policy=WITHIN_RUN,
-    persist_result=True,
 )
 def render_mentors_order(*, cycle_id: str, on: date, flow_run_id: str) -> str:
     """The order appointing the admitted mentors; returns the document id."""

@@ -167,6 +167,21 @@ def artifacts(run_id: uuid.UUID) -> list[Any]:
     return asyncio.run(read())
 
 
+def task_runs(run_id: uuid.UUID) -> list[Any]:
+    """Every task run of the flow run the server has recorded (from the runs' events)."""
+
+    async def read() -> list[Any]:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        async with get_client() as client:
+            return await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+            )
+
+    return asyncio.run(read())
+
+
 def shown_data(artifact: Any) -> str:
     """The artifact's data as its reader sees it: a table is stored as JSON with escaped
     Cyrillic, decoded here so that a name in it would be found."""
