@@ -63,16 +63,34 @@ def _people(session: Session, participant_ids: Iterable[uuid.UUID]) -> dict[uuid
     return found
 
 
-def _mentees_and_feedback(
-    session: Session, meetings: Sequence[tuple[MeetingLog, MentorshipPair]], *, as_of: date
-) -> tuple[dict[uuid.UUID, list[uuid.UUID]], set[tuple[uuid.UUID, uuid.UUID]]]:
-    """The pairs' mentees, and the (meeting, mentee) feedback given on these meetings by as_of."""
+def _pair_mentees(
+    session: Session, pair_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Each pair's mentees (a group pair has several)."""
     mentees: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for ids in chunks(list({pair.id for _, pair in meetings})):
+    for ids in chunks(list(set(pair_ids))):
         for pair_id, mentee_id in session.exec(
             select(PairMember.pair_id, PairMember.mentee_id).where(col(PairMember.pair_id).in_(ids))
         ):
             mentees[pair_id].append(mentee_id)
+    return mentees
+
+
+def _mentee_names(session: Session, pair_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Each pair's mentees' names, sorted: how a mentor tells their pairs apart."""
+    mentees = _pair_mentees(session, pair_ids)
+    people = _people(session, (m for ids in mentees.values() for m in ids))
+    return {
+        pair_id: sorted(people[m].name for m in ids if m in people)
+        for pair_id, ids in mentees.items()
+    }
+
+
+def _mentees_and_feedback(
+    session: Session, meetings: Sequence[tuple[MeetingLog, MentorshipPair]], *, as_of: date
+) -> tuple[dict[uuid.UUID, list[uuid.UUID]], set[tuple[uuid.UUID, uuid.UUID]]]:
+    """The pairs' mentees, and the (meeting, mentee) feedback given on these meetings by as_of."""
+    mentees = _pair_mentees(session, (pair.id for _, pair in meetings))
     given: set[tuple[uuid.UUID, uuid.UUID]] = set()
     for ids in chunks([log.id for log, _ in meetings]):
         given.update(
@@ -151,31 +169,45 @@ def queue_reminders(
         people = _people(session, (p.mentor_id for p in silent))
         context = {**base, "month_label": month_label(month), "due": due}
         personal = [k for k in kinds if not k.startswith("escalate-")]
+        # One reminder per mentor and due date, listing each silent pair with its page: a
+        # mentor of three mentees got three alike before (≈3 000 mails a school-year).
+        by_mentor: dict[uuid.UUID, list[MentorshipPair]] = defaultdict(list)
+        for pair in silent:
+            by_mentor[pair.mentor_id].append(pair)
         log_keys = {
-            (pair.id, kind): f"meetings-logs:{pair.id}:{due.isoformat()}:{kind}:mentor"
-            for pair in silent
+            (mentor_id, kind): f"meetings-logs:{mentor_id}:{due.isoformat()}:{kind}:mentor"
+            for mentor_id in by_mentor
             for kind in personal
         }
         sent = tick.queued_keys(session, list(log_keys.values()))
-        to_remind: list[tuple[MentorshipPair, _Person, list[str]]] = []
-        for pair in silent:
-            mentor = people.get(pair.mentor_id)
-            unsent = [kind for kind in personal if log_keys[(pair.id, kind)] not in sent]
+        to_remind: list[tuple[uuid.UUID, _Person, list[str]]] = []
+        for mentor_id in by_mentor:
+            mentor = people.get(mentor_id)
+            unsent = [kind for kind in personal if log_keys[(mentor_id, kind)] not in sent]
             if mentor is not None and mentor.email and unsent:
-                to_remind.append((pair, mentor, unsent))
+                to_remind.append((mentor_id, mentor, unsent))
+        reminded_pairs = [p for mentor_id, _, _ in to_remind for p in by_mentor[mentor_id]]
         urls = _personal_urls(
-            session, settings, wanted=[(p.mentor_id, p.id) for p, _, _ in to_remind], now=now
+            session, settings, wanted=[(p.mentor_id, p.id) for p in reminded_pairs], now=now
         )
-        for pair, mentor, unsent in to_remind:
-            url = urls[(pair.mentor_id, pair.id)]
+        mentee_names = _mentee_names(session, [p.id for p in reminded_pairs])
+        for mentor_id, mentor, unsent in to_remind:
+            listed = [
+                {
+                    "mentees": ", ".join(mentee_names.get(pair.id, [])),
+                    "link": urls[(mentor_id, pair.id)],
+                }
+                for pair in by_mentor[mentor_id]
+            ]
+            listed.sort(key=lambda row: row["mentees"])
             for kind in unsent:
                 tick.queue_once_into(
                     session,
                     queued,
-                    key=log_keys[(pair.id, kind)],
+                    key=log_keys[(mentor_id, kind)],
                     to=tick.Recipient("mentor", mentor.name, mentor.email),
                     template="meeting_logs_reminder",
-                    context={**context, "kind": kind, "link": url},
+                    context={**context, "kind": kind, "pairs": listed},
                 )
         if "escalate-curator" in kinds and silent:
             tick.queue_once_into(

@@ -481,7 +481,7 @@ def test_a_templated_insert_under_a_taken_key_adds_nothing(
         "kind": "due",
         "month_label": "Октябрь 2026",
         "due": date(2026, 10, 31),
-        "link": "",
+        "pairs": [{"mentees": "Иванова Мария Петровна", "link": ""}],
     }
     with Session(engine) as session:
 

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from models import (
     AuditEvent,
+    Cycle,
     Document,
     MeetingFeedback,
     MeetingKind,
@@ -549,6 +550,81 @@ def test_reminders_go_only_to_those_missing_once_per_due_date_then_to_the_curato
     assert f"{settings.web_base_url}/p/" in mentor_mail.body_text  # the personal link
     assert any(school.silent.mentor_name in m.body_text for m in escalations)
     assert any(school.no_feedback.mentee_name in m.body_text for m in escalations)
+
+
+def test_a_mentor_of_two_silent_pairs_gets_one_reminder_a_day_listing_both(
+    engine, settings, school, tmp_path
+) -> None:
+    # The silent pair's mentor takes a second mentee in November, and logs nothing for either.
+    with Session(engine) as session:
+        org_id = session.get(Cycle, school.cycle_id).organization_id
+        mentee_id = _person(
+            session,
+            org_id,
+            school.cycle_id,
+            "Белова Дарья Игоревна",
+            Role.mentee,
+            MentoringForm.teacher_teacher,
+            _address("Белова Дарья Игоревна"),
+        )
+        second = MentorshipPair(
+            cycle_id=school.cycle_id,
+            mentor_id=school.silent.mentor_id,
+            form=MentoringForm.teacher_teacher,
+            status=PairStatus.active,
+            starts_on=STARTS_ON,
+            ends_on=ENDS_ON,
+        )
+        session.add(second)
+        session.flush()
+        session.add(PairMember(pair_id=second.id, mentee_id=mentee_id))
+        session.commit()
+        second_id = second.id
+    with MailSink(directory=tmp_path / "sink") as sink:
+        live = settings.model_copy(update={"smtp_url": sink.url})
+        for day in (date(2026, 11, 27), date(2026, 11, 30), date(2026, 12, 1)):
+            with Session(engine) as session:
+                queued = meeting_reminders.queue_reminders(
+                    session=session,
+                    settings=live,
+                    cycle_id=school.cycle_id,
+                    today=day,
+                    now=datetime.combine(day, DEC_FIRST.timetz()),
+                )
+                session.commit()
+            asyncio.run(mail.deliver_messages(engine=engine, settings=live, message_ids=queued))
+        received = {m.rcpt_tos[0] for m in sink.messages}
+    assert _address(school.silent.mentor_name) in received
+    with Session(engine) as session:
+        # Before, on and after November's last day: one mail each, not one per pair.
+        november = list(
+            session.exec(
+                select(OutboxMessage).where(
+                    col(OutboxMessage.idempotency_key).startswith(
+                        f"meetings-logs:{school.silent.mentor_id}:2026-11-30:"
+                    )
+                )
+            )
+        )
+        bodies = [m.body_text for m in november]
+        page_links = {
+            pair_id: links.personal_urls(
+                session=session,
+                secret=settings.approval_secret(),
+                base_url=settings.web_base_url,
+                timezone=ZoneInfo(settings.timezone),
+                wanted=[(school.silent.mentor_id, pair_id)],
+                now=DEC_FIRST,
+            )[(school.silent.mentor_id, pair_id)]
+            for pair_id in (school.silent.id, second_id)
+        }
+    assert len(bodies) == 3 and {m.status.value for m in november} == {"sent"}
+    for body in bodies:
+        assert "ваших пар" in body
+        # Each mentee by name, each pair's own page (the links already issued, not new ones).
+        assert "1. Наставляемый: Белова Дарья Игоревна" in body
+        assert f"2. Наставляемый: {school.silent.mentee_name}" in body
+        assert all(link and link in body for link in page_links.values())
 
 
 def test_the_task_assembles_the_ended_month_once_and_reports_counts_only(
