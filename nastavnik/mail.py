@@ -30,7 +30,7 @@ from uuid import UUID, uuid4
 
 import aiosmtplib
 from jinja2 import TemplateNotFound
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -699,25 +699,45 @@ def _claim(
 
 
 def _record(engine: Engine, results: Sequence[_Result]) -> None:
-    """Store attempts' results in one short transaction, releasing their claims."""
+    """Store attempts' results in one short transaction, releasing their claims: one statement
+    executed for all the sent messages, one for the rest (a batch of hundreds of reminders
+    was as many round trips)."""
     if not results:
         return
-    with Session(engine) as session:
-        for result in results:
-            statement = update(OutboxMessage).where(col(OutboxMessage.id) == result.message_id)
-            if result.status != OutboxStatus.sent:
-                # A failure is only ours to record while the claim is ours (no later claimant);
-                # a message the server accepted is recorded as sent whatever happened meanwhile.
-                statement = statement.where(col(OutboxMessage.attempts) == result.attempt)
-            values: dict[str, Any] = {
-                "status": result.status,
-                "last_error": result.error,
-                "next_attempt_at": result.next_attempt_at,
-                "claimed_until": None,
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    recorded = update(table).values(
+        status=bindparam("r_status"),
+        last_error=bindparam("r_error"),
+        next_attempt_at=bindparam("r_next"),
+        claimed_until=None,
+        sent_at=func.coalesce(bindparam("r_sent_at", type_=table.c.sent_at.type), table.c.sent_at),
+    )
+    sent = recorded.where(table.c.id == bindparam("r_id"))
+    # A failure is only ours to record while the claim is ours (no later claimant); a message
+    # the server accepted is recorded as sent whatever happened meanwhile.
+    failed = recorded.where(
+        table.c.id == bindparam("r_id"), table.c.attempts == bindparam("r_attempt")
+    )
+
+    def parameters(sent_ones: bool) -> list[dict[str, Any]]:
+        return [
+            {
+                "r_id": r.message_id,
+                "r_attempt": r.attempt,
+                "r_status": r.status,
+                "r_error": r.error,
+                "r_next": r.next_attempt_at,
+                "r_sent_at": r.sent_at,
             }
-            if result.sent_at is not None:
-                values["sent_at"] = result.sent_at
-            session.exec(statement.values(**values).execution_options(synchronize_session=False))
+            for r in results
+            if (r.status == OutboxStatus.sent) == sent_ones
+        ]
+
+    with Session(engine) as session:
+        connection = session.connection()
+        for statement, rows in ((sent, parameters(True)), (failed, parameters(False))):
+            if rows:
+                connection.execute(statement, rows)
         session.commit()
 
 

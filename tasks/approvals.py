@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from prefect import task
-
 from models import Decision
 from nastavnik import approval_mail, approvals
 from nastavnik.db import session_scope
@@ -50,7 +48,9 @@ def open_approval_request(
         return {"request_id": str(request.id), "message_id": str(message.id)}
 
 
-@task(name="record-decision", retries=2, retry_delay_seconds=[1, 5])
+# Kept for the run: a run resumed at a later pause gets back the same input for each earlier
+# pause key, and the decision recorded for it then.
+@run_cached_task(name="record-decision", retries=2, retry_delay_seconds=[1, 5])
 def record_decision(
     *,
     request_id: str,

@@ -10,6 +10,7 @@ from prefect import task
 from nastavnik import deliveries, mail
 from nastavnik.db import get_engine, session_scope
 from nastavnik.settings import get_settings
+from tasks.caching import run_cached_task
 
 
 def _counts(summary: mail.SendSummary) -> dict[str, int]:
@@ -22,7 +23,8 @@ def _counts(summary: mail.SendSummary) -> dict[str, int]:
 
 
 # The retries are for the database or the process, not for SMTP: delivery failures don't raise.
-@task(name="deliver-messages", retries=2, retry_delay_seconds=[1, 5])
+# Kept for the run: a resumed run does not attempt again what it attempted before its pause.
+@run_cached_task(name="deliver-messages", retries=2, retry_delay_seconds=[1, 5])
 def deliver_messages(message_ids: list[str]) -> dict[str, int]:
     """Make one attempt at each given outbox message, never waiting; returns counts by outcome."""
     # What fails transiently is left to the retry-deliveries flow (next attempt in 1 min, 5 min,
