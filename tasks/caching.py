@@ -12,6 +12,8 @@ The first call, and any call without a stored result, runs as a task as before.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, ParamSpec, TypeVar
@@ -19,8 +21,10 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import Task
 from prefect.cache_policies import INPUTS, RUN_ID, TASK_SOURCE
 from prefect.context import FlowRunContext, TaskRunContext
+from prefect.filesystems import NullFileSystem
 from prefect.results import ResultStore, get_result_store
 from prefect.utilities.callables import get_call_parameters
+from prefect.utilities.hashing import hash_objects
 
 WITHIN_RUN = INPUTS + RUN_ID + TASK_SOURCE
 
@@ -81,3 +85,43 @@ def run_cached_task(**options: Any) -> Callable[[Callable[P, R]], RunCachedTask[
         return RunCachedTask(fn=fn, cache_policy=WITHIN_RUN, persist_result=True, **options)
 
     return decorate
+
+
+def run_once(fn: Callable[P, R]) -> Callable[P, R]:
+    """A flow's step done once per flow run and inputs, without a task run of its own.
+
+    For what only has to happen once and needs no retries (a run's artifacts): the result is
+    kept in the run's result store under a key of the function, its source, the run and the
+    inputs, as a run-cached task's is, so a resumed run gets it back instead of doing it again.
+    Each of these was a task run (≈60 ms of server and client CPU) to create one artifact.
+    Outside a flow run, or inside a task, it is a plain call.
+    """
+    source = hash_objects(inspect.getsource(fn), raise_on_failure=True)
+
+    @functools.wraps(fn)
+    def step(*args: P.args, **kwargs: P.kwargs) -> R:
+        flow_context = FlowRunContext.get()
+        if flow_context is None or flow_context.flow_run is None or TaskRunContext.get():
+            return fn(*args, **kwargs)
+        key = hash_objects(
+            fn.__module__,
+            fn.__qualname__,
+            source,
+            str(flow_context.flow_run.id),
+            get_call_parameters(fn, args, kwargs),
+            raise_on_failure=True,
+        )
+        assert key is not None
+        store = get_result_store()
+        if isinstance(store.metadata_storage, NullFileSystem):
+            # The flow's own store keeps no metadata; a task's keeps it beside the result.
+            store = store.model_copy(update={"metadata_storage": None})
+        try:
+            record = store.read(key)
+        except Exception:  # not done yet in this run
+            result = fn(*args, **kwargs)
+            store.write(obj=result, key=key)
+            return result
+        return record.result  # type: ignore[no-any-return]
+
+    return step

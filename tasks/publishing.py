@@ -1,7 +1,8 @@
 """Artifacts of a stage run: tables and documents, made once per run.
 
 A resumed run starts again from the top, and a keyed artifact gets a new version each time it
-is created: made inside tasks cached for the run, each artifact is created once.
+is created: made by steps kept for the run (tasks.caching.run_once), each artifact is created
+once, without a task run of its own (the artifacts are the flow's).
 """
 
 from __future__ import annotations
@@ -19,20 +20,20 @@ from models import Document
 from nastavnik import documents, mail
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
-from tasks.caching import run_cached_task
+from tasks.caching import run_once
 
 # Before the link to a staff page (nastavnik.cycle_lists) in a table artifact's description: the
 # artifact shows counts, the page lists the people to the curator and director, signed in.
 LIST_NOTE = "Список с ФИО (вход для куратора и директора): "
 
 
-@run_cached_task(name="publish-table")
+@run_once
 def publish_table(*, key: str, table: list[dict[str, Any]], description: str) -> None:
     """A table artifact of the run (once per run and content)."""
     create_table_artifact(key=key, table=table, description=description)
 
 
-@run_cached_task(name="publish-documents")
+@run_once
 def publish_documents(document_ids: list[str], *, key: str) -> None:
     """A link artifact per document of the organisation (orders, registers, memos) and one
     summary table; per-person documents (consent forms, programmes) only in the table, by
@@ -56,7 +57,7 @@ def publish_documents(document_ids: list[str], *, key: str) -> None:
     create_markdown_artifact(markdown="\n".join(lines), key=key, description="Документы этапа")
 
 
-@run_cached_task(name="publish-mails")
+@run_once
 def publish_mails(*, flow_run_id: str) -> int:
     """The table of the e-mails the run queued (role, masked address, subject, status, id)."""
     with session_scope() as session:
@@ -66,7 +67,7 @@ def publish_mails(*, flow_run_id: str) -> int:
     return len(rows)
 
 
-@run_cached_task(name="publish-markdown")
+@run_once
 def publish_markdown(*, key: str, markdown: str, description: str) -> None:
     """A markdown artifact of the run (once per run and content)."""
     create_markdown_artifact(markdown=markdown, key=key, description=description)
