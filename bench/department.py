@@ -29,6 +29,39 @@ Then the ratio of the wall times (1 worker / 2 workers).
 Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--keep DIR]
      [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
 
+Measured 2026-12-01 afternoon, N=5, 2 workers, one bench at a time, against the morning's code
+(e4a23f2) run the same afternoon: this machine ran the same code 1.75× slower than the
+morning's (655 s against 373 s), so only the same-afternoon ratios count:
+
+                                   e4a23f2     now         ratio
+  wall                             655 s       482 s       1.36× faster
+  flow runs / task runs            57 / 1 622  54 / 594    task runs −63 %
+  process starts                   128         125
+  SQL statements of the simulation 106 351     74 978      −30 %
+  CPU: Prefect server              290 s       193 s       −33 %
+       simulation (+ relay)        289 s       178 + 22 s  −31 %
+       flow runs                   246 s       214 s       −13 %
+  CPU per organisation (all kinds) ≈ 173 s     ≈ 128 s     −26 %
+  Prefect / application database   +18.5 / +19.9 MB per organisation → +11.3 / +13.2 MB
+  orchestration share of the wall  45.4 %      42.7 %
+  (Pending → Running 24.4 → 17.8 %, Running outside task runs 13.5 → 15.4 %, the simulation's
+  Prefect calls 7.6 → 9.5 %)
+
+  N=5, 1 worker, now: wall 621 s, CPU flow runs 222 s, server 210 s, simulation 192 s;
+  orchestration 28.1 %. Ratio 621 s / 482 s = 1.29× for the second worker (the cores are shared
+  with the server, the simulation and PostgreSQL: the same runs spent 317 s Running with two
+  workers and 267 s with one).
+
+What changed: a resumed run takes the results of its steps before the pause from the result
+store instead of replaying each as a Cached task run (tasks.caching.run_cached_task; a pairing
+run resumed four times replayed ≈40); the run's artifacts are made once by the flow itself,
+without a task run each (tasks.caching.run_once); workers take a scheduled run one second ahead
+of its time, not ten (the minutely retry-deliveries run held a worker's one slot ≈9 s idle);
+a mentor gets one meetings-log reminder per due date listing their silent pairs, not one per
+pair (the tick's mails ≈3 040 a school-year → ≈1 470); outbox delivery records a batch in two
+executed statements; the bench's SMTP relay runs in a process of its own (its CPU shown apart).
+The queued time now counts from a scheduled run's time, not from its creation.
+
 Measured 2026-12-01, this machine, one bench at a time (nothing else running):
 
                                    N=2, 2 w.   N=2, 2 w.   N=5, 2 w.   N=5, 1 w.   N=5, 2 w.

@@ -7,7 +7,8 @@ entry. A run-cached task (`run_cached_task`) goes one step further: called in a 
 result store already holds its result, it returns that result without creating a task run at
 all. Each replayed task run cost the Prefect server its states and events (≈50 ms of its CPU)
 and the run ≈10 ms; a pairing run resumed four times replayed ≈40 of them (bench/department.py).
-The first call, and any call without a stored result, runs as a task as before.
+The first call, and any call without a stored result, runs as a task as before. And a step
+that needs no task at all (a run's artifacts) is kept the same way by `run_once`.
 """
 
 from __future__ import annotations
