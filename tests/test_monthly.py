@@ -23,7 +23,6 @@ from sqlmodel import Session, col, select
 
 from models import (
     AuditEvent,
-    Cycle,
     Document,
     MeetingFeedback,
     MeetingKind,
@@ -101,8 +100,12 @@ def _person(
     return participant.id
 
 
-def _pair(session: Session, org_id, cycle_id, mentor: str, mentee: str, form) -> Pair:
-    mentor_id = _person(session, org_id, cycle_id, mentor, Role.mentor, form, _address(mentor))
+def _pair(
+    session: Session, org_id, cycle_id, mentor: str, mentee: str, form, mentor_id=None
+) -> Pair:
+    """A pair with its programme; a new mentor unless ``mentor_id`` names one already there."""
+    if mentor_id is None:
+        mentor_id = _person(session, org_id, cycle_id, mentor, Role.mentor, form, _address(mentor))
     mentee_id = _person(session, org_id, cycle_id, mentee, Role.mentee, form, _address(mentee))
     pair = MentorshipPair(
         cycle_id=cycle_id,
@@ -557,29 +560,16 @@ def test_a_mentor_of_two_silent_pairs_gets_one_reminder_a_day_listing_both(
 ) -> None:
     # The silent pair's mentor takes a second mentee in November, and logs nothing for either.
     with Session(engine) as session:
-        org_id = session.get(Cycle, school.cycle_id).organization_id
-        mentee_id = _person(
+        second_id = _pair(
             session,
-            org_id,
+            school.org_id,
             school.cycle_id,
+            school.silent.mentor_name,
             "Белова Дарья Игоревна",
-            Role.mentee,
             MentoringForm.teacher_teacher,
-            _address("Белова Дарья Игоревна"),
-        )
-        second = MentorshipPair(
-            cycle_id=school.cycle_id,
             mentor_id=school.silent.mentor_id,
-            form=MentoringForm.teacher_teacher,
-            status=PairStatus.active,
-            starts_on=STARTS_ON,
-            ends_on=ENDS_ON,
-        )
-        session.add(second)
-        session.flush()
-        session.add(PairMember(pair_id=second.id, mentee_id=mentee_id))
+        ).id
         session.commit()
-        second_id = second.id
     with MailSink(directory=tmp_path / "sink") as sink:
         live = settings.model_copy(update={"smtp_url": sink.url})
         for day in (date(2026, 11, 27), date(2026, 11, 30), date(2026, 12, 1)):
