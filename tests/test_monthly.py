@@ -492,6 +492,17 @@ def test_the_month_end_makes_the_curators_summary_once(engine, settings, school)
 # ---------------------------------------------------------------------------------------------
 
 
+def _remind_and_deliver(engine, live, cycle_id, day: date, now: datetime) -> list[uuid.UUID]:
+    """The day's meetings reminders queued (committed) and delivered; returns the queued ids."""
+    with Session(engine) as session:
+        queued = meeting_reminders.queue_reminders(
+            session=session, settings=live, cycle_id=cycle_id, today=day, now=now
+        )
+        session.commit()
+    asyncio.run(mail.deliver_messages(engine=engine, settings=live, message_ids=queued))
+    return queued
+
+
 def test_reminders_go_only_to_those_missing_once_per_due_date_then_to_the_curator(
     engine, settings, school, tmp_path
 ) -> None:
@@ -502,20 +513,11 @@ def test_reminders_go_only_to_those_missing_once_per_due_date_then_to_the_curato
         while day <= date(2026, 12, 4):
             now = datetime.combine(day, DEC_FIRST.timetz())
             for attempt in range(2):  # the same day twice sends nothing more
-                with Session(engine) as session:
-                    queued = meeting_reminders.queue_reminders(
-                        session=session,
-                        settings=live,
-                        cycle_id=school.cycle_id,
-                        today=day,
-                        now=now,
-                    )
-                    session.commit()
+                queued = _remind_and_deliver(engine, live, school.cycle_id, day, now)
                 if attempt == 0:
                     sent_per_day[day] = len(queued)
                 else:
                     assert queued == []
-                asyncio.run(mail.deliver_messages(engine=engine, settings=live, message_ids=queued))
             day += timedelta(days=1)
         received = [(m.rcpt_tos[0], m) for m in sink.messages]
 
@@ -573,16 +575,9 @@ def test_a_mentor_of_two_silent_pairs_gets_one_reminder_a_day_listing_both(
     with MailSink(directory=tmp_path / "sink") as sink:
         live = settings.model_copy(update={"smtp_url": sink.url})
         for day in (date(2026, 11, 27), date(2026, 11, 30), date(2026, 12, 1)):
-            with Session(engine) as session:
-                queued = meeting_reminders.queue_reminders(
-                    session=session,
-                    settings=live,
-                    cycle_id=school.cycle_id,
-                    today=day,
-                    now=datetime.combine(day, DEC_FIRST.timetz()),
-                )
-                session.commit()
-            asyncio.run(mail.deliver_messages(engine=engine, settings=live, message_ids=queued))
+            _remind_and_deliver(
+                engine, live, school.cycle_id, day, datetime.combine(day, DEC_FIRST.timetz())
+            )
         received = {m.rcpt_tos[0] for m in sink.messages}
     assert _address(school.silent.mentor_name) in received
     with Session(engine) as session:
