@@ -80,7 +80,7 @@ def queue_reminders(
     by_due: dict[date, list[completion.ExpectedReport]] = defaultdict(list)
     for item in missing:
         by_due[item.due_on].append(item)
-    queued: list[uuid.UUID] = []
+    batch = tick.MailBatch()
     for due, items in sorted(by_due.items()):
         kinds = tick.reminder_kinds(due=due, today=today, policy=policy, ladder=["curator"])
         if not kinds:
@@ -116,9 +116,7 @@ def queue_reminders(
         for item, person, unsent in to_remind:
             url = urls[(item.participant_id, item.pair_id)]
             for kind in unsent:
-                tick.queue_once_into(
-                    session,
-                    queued,
+                batch.add(
                     key=keys[(item.pair_id, item.participant_id, kind)],
                     to=tick.Recipient(item.role.value, person.full_name, person.email),
                     template="completion_report_reminder",
@@ -132,9 +130,7 @@ def queue_reminders(
                     },
                 )
         if "escalate-curator" in kinds:
-            tick.queue_once_into(
-                session,
-                queued,
+            batch.add(
                 key=escalation_key(cycle_id=cycle_id, due=due),
                 to=curator,
                 template="completion_reports_escalation",
@@ -153,4 +149,4 @@ def queue_reminders(
                 },
             )
     session.flush()
-    return queued
+    return batch.queue(session)

@@ -140,7 +140,7 @@ def queue_reminders(
     policy = tick.reminder_policy(rules)
     curator = tick.Recipient("curator", org.curator_name, org.curator_email)
     base: dict[str, object] = {"organization": org, "cycle": cycle}
-    queued: list[uuid.UUID] = []
+    batch = tick.MailBatch()
 
     # Mentors: the current month (reminders before its end) and the previous one (on and after).
     current = month_start(today)
@@ -201,18 +201,14 @@ def queue_reminders(
             ]
             listed.sort(key=lambda row: row["mentees"])
             for kind in unsent:
-                tick.queue_once_into(
-                    session,
-                    queued,
+                batch.add(
                     key=log_keys[(mentor_id, kind)],
                     to=tick.Recipient("mentor", mentor.name, mentor.email),
                     template="meeting_logs_reminder",
                     context={**context, "kind": kind, "pairs": listed},
                 )
         if "escalate-curator" in kinds and silent:
-            tick.queue_once_into(
-                session,
-                queued,
+            batch.add(
                 key=f"meetings-logs-escalation:{cycle_id}:{due.isoformat()}:curator",
                 to=curator,
                 template="meetings_escalation",
@@ -273,9 +269,7 @@ def queue_reminders(
         for log, pair, mentee_id, mentee, missed in reminding:
             url = urls[(mentee_id, pair.id)]
             for kind in missed:
-                tick.queue_once_into(
-                    session,
-                    queued,
+                batch.add(
                     key=feedback_keys[(log.id, mentee_id, kind)],
                     to=tick.Recipient("mentee", mentee.name, mentee.email),
                     template="meeting_feedback_reminder",
@@ -289,9 +283,7 @@ def queue_reminders(
                     },
                 )
         if "escalate-curator" in kinds:
-            tick.queue_once_into(
-                session,
-                queued,
+            batch.add(
                 key=f"meeting-feedback-escalation:{cycle_id}:{due.isoformat()}:curator",
                 to=curator,
                 template="meetings_escalation",
@@ -304,4 +296,4 @@ def queue_reminders(
                 },
             )
     session.flush()
-    return queued
+    return batch.queue(session)

@@ -212,7 +212,7 @@ class Addressee:
 
 @dataclass(frozen=True)
 class RequestMail:
-    """One keyed message the tick queues once (nastavnik.tick.queue_once_into)."""
+    """One keyed message the tick queues once (nastavnik.tick.MailBatch)."""
 
     key: str
     to: Addressee
