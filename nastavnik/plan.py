@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -274,23 +273,34 @@ def _finished(item: PlanItem, on: date) -> ItemStatus:
     return ItemStatus.done_late if late else ItemStatus.done
 
 
-def _stage_state(session: Session, item: PlanItem) -> tuple[ItemStatus | None, dict[str, Any]]:
-    """Done when the stage's deciding request is approved; in progress once a run asked anything."""
+def _cycle_requests(session: Session, cycle_id: uuid.UUID) -> list[ApprovalRequest]:
+    """The cycle's approval requests, oldest first (a few dozen a year)."""
+    return list(
+        session.exec(
+            select(ApprovalRequest)
+            .where(ApprovalRequest.cycle_id == cycle_id)
+            .order_by(col(ApprovalRequest.requested_at), col(ApprovalRequest.id))
+        )
+    )
+
+
+def _stage_state(
+    session: Session, item: PlanItem, requests: Sequence[ApprovalRequest]
+) -> tuple[ItemStatus | None, dict[str, Any]]:
+    """Done when the stage's deciding request is approved; in progress once a run asked anything.
+    `requests`: the cycle's approval requests, oldest first (read once a refresh)."""
     stage = item.completion_stage or item.stage
     key = STAGE_APPROVALS.get(stage)
     if key is None:
         return None, {}
-    deciding = session.exec(
-        select(ApprovalRequest)
-        .where(
-            ApprovalRequest.cycle_id == item.cycle_id,
-            or_(
-                col(ApprovalRequest.approval_key) == key,
-                col(ApprovalRequest.approval_key).like(f"{key}-%"),
-            ),
-        )
-        .order_by(col(ApprovalRequest.requested_at).desc())
-    ).first()
+    deciding = next(
+        (
+            r
+            for r in reversed(requests)
+            if r.approval_key == key or r.approval_key.startswith(f"{key}-")
+        ),
+        None,
+    )
     if deciding is not None and deciding.status == ApprovalStatus.approved:
         finished = _day(deciding.decided_at) or _day(deciding.requested_at)
         assert finished is not None
@@ -304,11 +314,7 @@ def _stage_state(session: Session, item: PlanItem) -> tuple[ItemStatus | None, d
         item.document_ids = list(deciding.document_ids)
         item.actual_start = item.actual_start or finished
         return _finished(item, finished), {"request": str(deciding.id)}
-    first = session.exec(
-        select(ApprovalRequest)
-        .where(ApprovalRequest.cycle_id == item.cycle_id, ApprovalRequest.stage == stage)
-        .order_by(col(ApprovalRequest.requested_at))
-    ).first()
+    first = next((r for r in requests if r.stage == stage), None)
     if first is not None:
         item.actual_start = item.actual_start or _day(first.requested_at)
         item.flow_run_id = item.flow_run_id or first.flow_run_id
@@ -494,6 +500,7 @@ def refresh(
         raise LookupError(f"цикл {cycle_id} не найден")
     changes: list[StatusChange] = []
     terms: list[PairTerm] | None = None  # read once, for the first row of the meetings stage
+    requests: list[ApprovalRequest] | None = None  # read once, for the first stage row
     for item in plan_items(session=session, cycle_id=cycle_id) if rows is None else rows:
         if item.status in CLOSED_STATUSES:
             continue
@@ -516,7 +523,9 @@ def refresh(
         if item.completion_kind == CompletionKind.stage and item.stage == Stage.meetings:
             status, details = _meetings_state(item, terms or [], today)
         elif item.completion_kind == CompletionKind.stage:
-            status, details = _stage_state(session, item)
+            if requests is None:
+                requests = _cycle_requests(session, cycle_id)
+            status, details = _stage_state(session, item, requests)
         elif item.completion_kind == CompletionKind.document or (
             item.completion_kind == CompletionKind.recurring and item.completion_document
         ):
