@@ -29,6 +29,27 @@ Then the ratio of the wall times (1 worker / 2 workers).
 Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--keep DIR]
      [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
 
+Measured 2026-12-01 evening, N=5, 2 workers, one bench at a time (nothing else running), the
+afternoon's code (bb46b0b, in a git worktree) and now, back to back:
+
+                                   bb46b0b     now         ratio
+  wall                             583 s       549 s       1.06× faster
+  the simulation's tick rules      147.9 s     117.5 s     −21 %
+  SQL statements of the simulation 75 044      51 775      −31 %
+  CPU: simulation                  220 s       191 s       −13 %
+       Prefect server / flow runs  261 / 236 s 254 / 241 s (unchanged: the same runs)
+  flow runs / task runs / starts   56/594/127  55/595/126
+  orchestration share of the wall  46.4 %      47.3 %
+
+What changed: the tick's reminders (plan items, meetings, completion) are queued as a batch —
+one query for the keys queued before and a few hundred rows per INSERT … ON CONFLICT DO
+NOTHING (tick.MailBatch), not a query and an insert each (≈1 500 a school-year); the plan's
+daily refresh reads the cycle's approval requests once, not two queries per stage row. The
+rest of the wall is the runs: 126 process starts for 5 schools (Pending → Running 0.85 s each
+on the loaded machine), the runs' engine work outside task runs 0.8 s a start (a py-spy
+profile of the forked run processes: their threads mostly wait on the server, their own CPU
+outside tasks is small), PDFs 145 s of task time.
+
 Measured 2026-12-01 afternoon, N=5, 2 workers, one bench at a time, against the morning's code
 (e4a23f2) run the same afternoon: this machine ran the same code 1.75× slower than the
 morning's (655 s against 373 s), so only the same-afternoon ratios count:
