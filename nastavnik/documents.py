@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import tempfile
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from jinja2 import Environment
+from jinja2 import Environment, Template
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -314,9 +315,15 @@ PERSONAL_DOCUMENT_TYPES = frozenset({"consent", "programme", "certificate"})
 # each is opened by one or two people, if at all: they are kept as their HTML source, fixed when
 # issued (number, date, content; content_hash is the source's), and rendered to PDF on first
 # opening by document_file(). Rendering them all at once took a third of a simulated year
-# (bench/year.py). The first of each template in a batch is rendered at once, so a template that
-# WeasyPrint rejects fails the stage that issues it, not a download months later.
+# (bench/year.py). A process renders the first of each template at once, so a template that
+# WeasyPrint rejects fails the stage that issues it, not a download months later. A request can
+# ask for the same (DocumentRequest.render_on_opening): the curator's monthly summary, one a
+# month per organisation, rendered by the daily tick for every organisation in turn.
 ON_DEMAND_DOCUMENT_TYPES = PERSONAL_DOCUMENT_TYPES
+
+# The templates whose first document kept for rendering on opening this process rendered at
+# once (above); a template reloaded from disk is a new object and is checked again.
+_checked_templates: weakref.WeakSet[Template] = weakref.WeakSet()
 
 
 def names_people(document: Document) -> bool:
@@ -399,6 +406,12 @@ class DocumentRequest:
     context: dict[str, Any]
     doc_date: date
     flow_run_id: UUID | None = None
+    render_on_opening: bool = False  # a personal document's type implies it
+
+    @property
+    def on_demand(self) -> bool:
+        """Whether the document is kept as its source and rendered when first opened."""
+        return self.render_on_opening or self.doc_type in ON_DEMAND_DOCUMENT_TYPES
 
 
 def _reserve(session: Session, request: DocumentRequest) -> tuple[Document, str | None]:
@@ -483,12 +496,11 @@ def issue_documents(
     *, session: Session, settings: Settings, requests: Sequence[DocumentRequest]
 ) -> list[Document]:
     """Each requested document: the existing one, or a newly numbered draft, rendered (or, for
-    a personal document, kept to render on first opening).
+    a personal document or one asked so, kept to render on first opening).
 
     New ones are numbered in the order given and rendered together (in parallel processes for
     a large batch); a failed render fails the batch, and the caller's transaction undoes it."""
-    eager = sum(1 for request in requests if request.doc_type not in ON_DEMAND_DOCUMENT_TYPES)
-    checked_templates: set[str] = set()
+    eager = sum(1 for request in requests if not request.on_demand)
     # One savepoint for the batch: a failed render undoes its numbers, not the caller's work.
     with session.begin_nested(), renderer(eager) as start:
         issued: list[Document] = []
@@ -498,13 +510,14 @@ def issue_documents(
             issued.append(document)
             if html is None:
                 pass
-            elif request.doc_type in ON_DEMAND_DOCUMENT_TYPES:
+            elif request.on_demand:
                 document.content_hash, document.path = _store_source(settings, html)
                 document.pages = 0  # not rendered yet
                 session.add(document)
-                if request.template not in checked_templates:
-                    checked_templates.add(request.template)
+                template = document_env().get_template(f"documents/{request.template}")
+                if template not in _checked_templates:
                     document_file(settings=settings, document=document)
+                    _checked_templates.add(template)
             else:
                 # Rendering starts at once: the next documents are numbered meanwhile.
                 rendering.append((document, start(html)))
@@ -538,8 +551,10 @@ def issue_document(
     context: dict[str, Any],
     doc_date: date,
     flow_run_id: UUID | None = None,
+    render_on_opening: bool = False,
 ) -> Document:
-    """The document with this unique_key: the existing one, or a newly numbered, rendered draft."""
+    """The document with this unique_key: the existing one, or a newly numbered, rendered draft
+    (kept to render on first opening when asked, see DocumentRequest.render_on_opening)."""
     request = DocumentRequest(
         unique_key=unique_key,
         organization_id=organization_id,
@@ -550,6 +565,7 @@ def issue_document(
         context=context,
         doc_date=doc_date,
         flow_run_id=flow_run_id,
+        render_on_opening=render_on_opening,
     )
     (document,) = issue_documents(session=session, settings=settings, requests=[request])
     return document

@@ -192,7 +192,7 @@ class TemplatedMessage:
     recipient_role: str
 
 
-# Rows per INSERT: ≈15 bound values each, well under SQLite's and PostgreSQL's limits.
+# Rows per INSERT: 16 bound values each, well under SQLite's and PostgreSQL's limits.
 _ROWS_PER_INSERT = 200
 
 

@@ -345,6 +345,8 @@ def _item_reminders(
     if item.window_kind == WindowKind.on_demand:
         return
     due = item.planned_end
+    if today < due - timedelta(days=policy.remind_days_before):
+        return  # nothing due yet (most rows on most days)
     responsible = recipients_for(org=org, responsible=item.responsible)
     context = {**base, "item": item, "due": due, "days_overdue": max((today - due).days, 0)}
     kinds: list[tuple[str, list[Recipient]]] = [

@@ -19,6 +19,15 @@ POSTGRES_URL = os.environ.get("NASTAVNIK_TEST_POSTGRES_URL")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _templates_unchecked() -> None:
+    """Each test issues documents as a new process would: the first of a template kept to render
+    on opening is rendered at once (nastavnik.documents checks each template once a process)."""
+    from nastavnik import documents
+
+    documents._checked_templates.clear()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings pointing at a throw-away data directory and SQLite file."""

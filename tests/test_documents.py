@@ -438,6 +438,42 @@ def test_personal_documents_are_rendered_on_first_opening(
     assert not list(settings.documents_dir.rglob(".tmp-*"))
 
 
+def test_a_document_asked_so_is_rendered_on_opening_after_its_templates_first(
+    engine: Engine, cycle_ids: tuple, settings: Settings
+) -> None:
+    """The curator's monthly summary is issued by the tick for every organisation in turn and
+    opened by one person, if at all: kept as its source like a personal document. A process
+    renders a template's first such document at once (a template WeasyPrint rejects fails the
+    tick, not the curator's download), then the next ones on opening."""
+    from nastavnik.documents import DocumentRequest, is_rendered, issue_documents
+
+    org_id, cycle_id = cycle_ids
+
+    def summary(month: int) -> DocumentRequest:
+        return DocumentRequest(
+            unique_key=f"summary-{month}",
+            organization_id=org_id,
+            cycle_id=cycle_id,
+            doc_type="report",
+            title=f"Сводка {month}",
+            template="register_mentors.html",
+            context={"cycle": {"school_year": "2026/2027"}, "rows": []},
+            doc_date=JUNE_14,
+            render_on_opening=True,
+        )
+
+    with Session(engine) as session:
+        (october,) = issue_documents(session=session, settings=settings, requests=[summary(10)])
+        (november,) = issue_documents(session=session, settings=settings, requests=[summary(11)])
+        session.commit()
+        assert [october.label, november.label] == ["№ О-1", "№ О-2"]
+        assert is_rendered(settings=settings, document=october)
+        assert not is_rendered(settings=settings, document=november)
+        assert november.pages == 0
+        text = pdf_text(document_file(settings=settings, document=november).read_bytes())
+        assert "Сводка 11 № О-2 от 14 июня 2026 г." in text
+
+
 def test_a_failed_batch_gives_its_numbers_back(
     engine: Engine, cycle_ids: tuple, settings: Settings
 ) -> None:
