@@ -30,25 +30,33 @@ Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--ke
      [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
 
 Measured 2026-12-01 evening, N=5, 2 workers, one bench at a time (nothing else running), the
-afternoon's code (bb46b0b, in a git worktree) and now, back to back:
+afternoon's code (bb46b0b, in a git worktree) against the new code, back to back. The machine
+slowed down by ≈40 % between the two pairs (the same runs: Prefect server 261 → 403 s of CPU),
+so only the ratios within a pair count:
 
-                                   bb46b0b     now         ratio
-  wall                             583 s       549 s       1.06× faster
-  the simulation's tick rules      147.9 s     117.5 s     −21 %
-  SQL statements of the simulation 75 044      51 775      −31 %
-  CPU: simulation                  220 s       191 s       −13 %
-       Prefect server / flow runs  261 / 236 s 254 / 241 s (unchanged: the same runs)
-  flow runs / task runs / starts   56/594/127  55/595/126
-  orchestration share of the wall  46.4 %      47.3 %
+                                   first pair (19:23–19:45)   second pair (20:19–20:49)
+                                   bb46b0b     3ed9083        bb46b0b     308bacd
+  wall                             583 s       549 s  1.06×   808 s       708 s  1.14×
+  the simulation's tick rules      147.9 s     117.5 s −21 %  201.6 s     111.7 s −45 %
+  SQL statements of the simulation 75 044      51 775  −31 %  75 034      51 773  −31 %
+  CPU: simulation                  220 s       191 s  −13 %   290 s       211 s  −27 %
+       Prefect server / flow runs  261 / 236 s 254 / 241 s    403 / 320 s 365 / 323 s
+  flow runs Running, in all        373 s       379 s          539 s       539 s
+  flow runs / task runs / starts   56/594/127  55/595/126     59/599/130  58/598/129
+  orchestration share of the wall  46.4 %      47.3 %         48.1 %      53.1 %
 
 What changed: the tick's reminders (plan items, meetings, completion) are queued as a batch —
 one query for the keys queued before and a few hundred rows per INSERT … ON CONFLICT DO
 NOTHING (tick.MailBatch), not a query and an insert each (≈1 500 a school-year); the plan's
-daily refresh reads the cycle's approval requests once, not two queries per stage row. The
-rest of the wall is the runs: 126 process starts for 5 schools (Pending → Running 0.85 s each
-on the loaded machine), the runs' engine work outside task runs 0.8 s a start (a py-spy
-profile of the forked run processes: their threads mostly wait on the server, their own CPU
-outside tasks is small), PDFs 145 s of task time.
+daily refresh reads the cycle's approval requests once, not two queries per stage row (both in
+3ed9083); then the curator's monthly summary, which the tick makes for every organisation on
+the 1st, is kept as its source and rendered on first opening like a personal document (a
+process renders a template's first at once), and a plan row's reminders are not built before
+their window (308bacd). The runs are untouched: 129 process starts for 5 schools (Pending →
+Running 1.2 s each on the slower machine), the runs' engine work outside task runs ≈1.1 s a
+start (a py-spy profile of the forked run processes: their threads mostly wait on the server;
+their own CPU outside tasks is small), PDFs ≈200 s of task time. What remains is the design
+step named below: stage runs that batch the organisations due on a day.
 
 Measured 2026-12-01 afternoon, N=5, 2 workers, one bench at a time, against the morning's code
 (e4a23f2) run the same afternoon: this machine ran the same code 1.75× slower than the
