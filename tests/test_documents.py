@@ -445,26 +445,24 @@ def test_a_document_asked_so_is_rendered_on_opening_after_its_templates_first(
     opened by one person, if at all: kept as its source like a personal document. A process
     renders a template's first such document at once (a template WeasyPrint rejects fails the
     tick, not the curator's download), then the next ones on opening."""
-    from nastavnik.documents import DocumentRequest, is_rendered, issue_documents
+    from nastavnik.documents import is_rendered
 
     org_id, cycle_id = cycle_ids
-
-    def summary(month: int) -> DocumentRequest:
-        return DocumentRequest(
-            unique_key=f"summary-{month}",
-            organization_id=org_id,
-            cycle_id=cycle_id,
-            doc_type="report",
-            title=f"Сводка {month}",
-            template="register_mentors.html",
-            context={"cycle": {"school_year": "2026/2027"}, "rows": []},
-            doc_date=JUNE_14,
-            render_on_opening=True,
-        )
-
     with Session(engine) as session:
-        (october,) = issue_documents(session=session, settings=settings, requests=[summary(10)])
-        (november,) = issue_documents(session=session, settings=settings, requests=[summary(11)])
+        october, november = (
+            issue(
+                session,
+                settings,
+                org_id,
+                f"summary-{month}",
+                cycle_id=cycle_id,
+                doc_type="report",
+                title=f"Сводка {month}",
+                template="register_mentors.html",
+                render_on_opening=True,
+            )
+            for month in (10, 11)
+        )
         session.commit()
         assert [october.label, november.label] == ["№ О-1", "№ О-2"]
         assert is_rendered(settings=settings, document=october)
