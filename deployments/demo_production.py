@@ -7,12 +7,15 @@ one flow at a time, the web app under uvicorn; the local SMTP sink stands in for
 Two faults are part of the script:
 
 - **a worker's machine is lost** in the middle of a run: the worker, its warm launcher and the
-  run's process are killed at once (SIGKILL). The layout's supervisor starts the worker
-  again, as compose's ``restart: unless-stopped`` or systemd would. The orphaned run stays
-  Running until its heartbeats stop and Prefect's crash detection (the automation the layout
-  installs) marks it Crashed; the year then continues it as the same run, so its finished
-  tasks come back cached and its documents and e-mails, found by their keys, are not made
-  again.
+  run's process are killed at once (SIGKILL). So that the run is caught mid-run on a machine of
+  any speed (a fast one runs each of the pairing run's stretches in under a second), the demo
+  holds the pairing constraints' table locked from the morning the stage starts: the run waits
+  in its matching step, Running, until its machine is lost; the lock is let go right after.
+  The layout's supervisor starts the worker again, as compose's ``restart: unless-stopped`` or
+  systemd would. The orphaned run stays Running until its heartbeats stop and Prefect's crash
+  detection (the automation the layout installs) marks it Crashed; the year then continues it
+  as the same run, so its finished tasks come back cached and its documents and e-mails, found
+  by their keys, are not made again.
 - **the SMTP relay is down** for a while: every e-mail tried then fails transiently and waits
   in the outbox (next attempt in 1 min, 5 min, 15 min …); stages go on; the
   ``retry-deliveries`` schedule (every minute) sends them once the relay is back. The demo
@@ -45,6 +48,9 @@ RELAY_DOWN = date(2026, 11, 2)
 RELAY_OUTAGE_SECONDS = 30.0
 # A run counts as working once it has been Running this long (not one about to suspend).
 RUN_WORKING_SECONDS = 3.0
+# The table the pairing run reads in its matching step and nothing else reads that day: held
+# locked, it keeps the run Running (waiting on the database) until the worker is lost.
+HELD_TABLE = "pairingconstraint"
 
 
 @dataclass
@@ -121,8 +127,26 @@ class Faults:
         self._threads.append(thread)
 
     def lose_a_worker_mid_run(self) -> str:
-        """From now on, the worker of the first pairing run seen working loses its machine."""
-        self._background(self._watch_and_lose)
+        """From now on, the worker of the first pairing run seen working loses its machine.
+
+        The table the run's matching step reads is locked before the day's runs start (this
+        is a scripted action of the morning), so the run waits there, Running, whatever the
+        machine's speed; the lock is let go once the worker is lost (or the watch gave up)."""
+        import psycopg
+
+        hold = psycopg.connect(
+            self.layout.config.database_url(self.layout.config.app_database), autocommit=False
+        )
+        hold.execute(f"LOCK TABLE {HELD_TABLE} IN ACCESS EXCLUSIVE MODE")
+
+        def watch() -> None:
+            try:
+                self._watch_and_lose()
+            finally:
+                hold.rollback()
+                hold.close()
+
+        self._background(watch)
         return (
             "сбой: машина исполнителя будет потеряна посреди ближайшего запуска этапа "
             f"«{TARGET_STAGE}»"
@@ -154,7 +178,7 @@ class Faults:
                 return number, run.name
         return None
 
-    def _watch_and_lose(self, timeout: float = 1800) -> None:
+    def _watch_and_lose(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self._working_run()
@@ -167,7 +191,7 @@ class Faults:
                 )
                 return
             time.sleep(0.5)
-        self._tell("сбой исполнителя не случился: за полчаса ни одного подходящего запуска")
+        self._tell("сбой исполнителя не случился: за 10 минут ни одного подходящего запуска")
 
     def relay_down(self) -> str:
         """Stop the relay; it comes back after ``relay_outage_seconds``."""
