@@ -392,6 +392,42 @@ async def _states(run_ids: list[Any]) -> dict[Any, list[Any]]:
         }
 
 
+# Runs of the retry pass before the year: what a start costs on the idle layout, the baseline
+# of the year's per-start figures measured in the same run.
+BASELINE_RUNS = 5
+BASELINE_TAG = "bench-idle-baseline"
+
+
+async def _idle_start_baseline(runs: int = BASELINE_RUNS) -> dict[str, float]:
+    """Median seconds queued (Scheduled → Pending) and starting (Pending → Running) of a few
+    runs of the retry pass, one after another, on the layout with nothing else running."""
+    from statistics import median
+
+    from prefect.client.orchestration import get_client
+
+    queued: list[float] = []
+    starting: list[float] = []
+    async with get_client() as client:
+        deployment = await client.read_deployment_by_name("retry-deliveries/retry-deliveries")
+        for _ in range(runs):
+            run = await client.create_flow_run_from_deployment(
+                deployment.id, parameters={}, tags=[BASELINE_TAG]
+            )
+            while True:
+                state = (await client.read_flow_run(run.id)).state
+                if state is not None and state.is_final():
+                    break
+                await asyncio.sleep(0.05)
+            _, run_starting, run_queued, run_starts = _running_intervals(
+                sorted(await client.read_flow_run_states(run.id), key=lambda s: s.timestamp)
+            )
+            if run_starts:
+                queued.append(run_queued)
+                starting.append(run_starting / run_starts)
+            await asyncio.sleep(1.0)  # the worker's slot free again, its process gone
+    return {"runs": len(queued), "queued": median(queued), "starting": median(starting)}
+
+
 def _running_intervals(states: list[Any]) -> tuple[list[tuple[float, float]], float, float, int]:
     """The run's Running intervals (epoch seconds), seconds Pending → Running, seconds queued
     (Scheduled/Resuming → Pending, from the scheduled time), and how many times it was started."""
@@ -604,6 +640,11 @@ def _year(
             with_report_decisions(generic_script(files=files, cycle_id=cycle_id)),
         )
 
+    idle = asyncio.run(_idle_start_baseline())
+    _log(
+        f"idle layout: a start queued {idle['queued']:.2f} s, Pending → Running"
+        f" {idle['starting']:.2f} s (median of {idle['runs']:.0f} runs of the retry pass)"
+    )
     sizes_before = _database_sizes(stack.config)
     named = {process.pid: name.rsplit("-", 1)[0] for name, process in stack.processes.items()}
     named = {pid: ("server" if kind == "prefect" else kind) for pid, kind in named.items()}
@@ -629,8 +670,13 @@ def _year(
 
     # Runs that ran: the scheduled deployments (the daily tick, the retry pass) keep runs
     # Scheduled ahead in real time that never start in a simulated year.
-    flow_runs = [run for run in asyncio.run(_all_flow_runs()) if run.start_time is not None]
-    task_runs = asyncio.run(_all_task_runs())
+    flow_runs = [
+        run
+        for run in asyncio.run(_all_flow_runs())
+        if run.start_time is not None and BASELINE_TAG not in run.tags
+    ]
+    year_runs = {run.id for run in flow_runs}
+    task_runs = [t for t in asyncio.run(_all_task_runs()) if t.flow_run_id in year_runs]
     states = asyncio.run(_states([run.id for run in flow_runs]))
     intervals: list[tuple[float, float]] = []
     starting = queued = running = 0.0
@@ -683,6 +729,7 @@ def _year(
         },
         "queued": queued,
         "running": running,
+        "idle_start": idle,
         "tasks": dict(in_tasks),
         "top_tasks": dict(sorted(by_task.items(), key=lambda kv: -kv[1])[:8]),
         "most_task_runs": dict(
@@ -750,6 +797,17 @@ def report(result: dict[str, Any]) -> str:
     )
     for part, seconds in result["orchestration"].items():
         lines.append(f"    {part:<46} {seconds:7.1f} s  {seconds / wall:6.1%}")
+    starts = max(result["process_starts"], 1)
+    idle = result.get("idle_start")
+    if idle:
+        per_start = result["orchestration"]["Pending → Running (process start)"] / starts
+        queued_per_start = result["queued"] / starts
+        lines.append(
+            f"  a start during the year: queued {queued_per_start:.2f} s, Pending → Running"
+            f" {per_start:.2f} s; on the idle layout before it: {idle['queued']:.2f} s and"
+            f" {idle['starting']:.2f} s ({queued_per_start / idle['queued']:.1f}× and"
+            f" {per_start / idle['starting']:.1f}×)"
+        )
     lines.append(
         f"  flow runs Running {result['running']:.0f} s in all, queued (Scheduled/Resuming →"
         f" Pending) {result['queued']:.0f} s; mean runs Running at once"
