@@ -145,9 +145,17 @@ def year(
         Path | None,
         typer.Option(help="Дорожная карта (YAML) для моделирования вместо карты демо-школы"),
     ] = None,
+    sample: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="С --roadmap: каждая N-я анкета демо-школы (меньшая организация, год быстрее)",
+        ),
+    ] = 1,
 ) -> None:
     """A school year: a real one runs by the daily tick; --simulate runs the demo school's
-    (with --roadmap, the demo school runs that roadmap's year)."""
+    (with --roadmap, the demo school runs that roadmap's year; --sample N keeps every N-th of
+    its questionnaires)."""
     if not simulate:
         console.print(
             "Настоящий учебный год ведёт ежедневный шаг (развёртывание cycle-tick, 07:00 МСК): "
@@ -156,6 +164,12 @@ def year(
         )
         raise typer.Exit(0)
     if roadmap is None:
+        if sample != 1:
+            console.print(
+                "--sample только с --roadmap: год демо-школы идёт по её сценарию со всеми анкетами",
+                style="red",
+            )
+            raise typer.Exit(2)
         demo(exit_when_done=exit_when_done)
         return
     from deployments.demo import run_demo
@@ -173,6 +187,7 @@ def year(
             console=console,
             exit_when_done=exit_when_done,
             roadmap=roadmap.resolve(),
+            keep_every=sample,
         )
     )
 

@@ -21,7 +21,11 @@ from sqlmodel import col, select
 
 from deployments import demo_meetings
 from deployments.catalog import run_label
-from deployments.demo_data import write_demo_attendance, write_demo_questionnaires
+from deployments.demo_data import (
+    trimmed_questionnaires,
+    write_demo_attendance,
+    write_demo_questionnaires,
+)
 from deployments.year import (
     Action,
     Decide,
@@ -234,16 +238,27 @@ class Demo:
 
 
 def run_demo(
-    *, settings: Settings, console: Console, exit_when_done: bool, roadmap: Path | None = None
+    *,
+    settings: Settings,
+    console: Console,
+    exit_when_done: bool,
+    roadmap: Path | None = None,
+    keep_every: int = 1,
 ) -> int:
     """The demo school's 2026/2027 year on a simulated clock, on the embedded stack; returns
     the exit code. With `roadmap`, the demo school runs that roadmap's year instead, under an
-    organisation of its own, with a generic script (see generic_script)."""
+    organisation of its own, with a generic script (see generic_script), from every
+    `keep_every`-th of the demo school's questionnaires (a smaller organisation, a faster year)."""
     from deployments.stack import EmbeddedStack
 
     started = time.monotonic()
     use_simulated_clock()
-    files = write_demo_questionnaires(settings.data_dir.resolve() / "demo")
+    demo_dir = settings.data_dir.resolve() / "demo"
+    files = (
+        trimmed_questionnaires(demo_dir, keep_every=keep_every)
+        if roadmap is not None and keep_every > 1
+        else write_demo_questionnaires(demo_dir)
+    )
     organization = DEMO_ORG if roadmap is None else simulated_organization(roadmap)
     with session_scope() as session:
         repository.upsert_organization(session=session, **organization)

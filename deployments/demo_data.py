@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from sqlmodel import Session
 
 from models import Role
@@ -790,3 +790,30 @@ def write_demo_attendance(directory: Path, *, session: Session, cycle_id: UUID) 
         writer.writerow(["ФИО", "Электронная почта", "Занятие", "Присутствовал(а)"])
         writer.writerows(rows)
     return path
+
+
+def trimmed_questionnaires(directory: Path, *, seed: int = 2026, keep_every: int) -> DemoFiles:
+    """The generated school's questionnaires with every `keep_every`-th row kept (a smaller
+    organisation with the same mix of forms, people of its own from its seed)."""
+    files = write_demo_questionnaires(directory, seed=seed)
+    # The mentees' export is cp1251 with «;», the mentors' UTF-8 with «,» (as schools send them).
+    for path, encoding, delimiter in (
+        (files.mentees_csv, "cp1251", ";"),
+        (files.mentors_csv, "utf-8-sig", ","),
+    ):
+        with path.open(encoding=encoding, newline="") as source:
+            rows = list(csv.reader(source, delimiter=delimiter))
+        with path.open("w", encoding=encoding, newline="") as target:
+            writer = csv.writer(target, delimiter=delimiter, lineterminator="\r\n")
+            writer.writerows([rows[0], *rows[1::keep_every]])
+    for path in (files.mentees_xlsx, files.mentors_xlsx):
+        book = load_workbook(path)
+        sheet = book.active
+        assert sheet is not None
+        last = sheet.max_row
+        # Delete from the bottom so the row numbers above stay put.
+        for row in range(last, 1, -1):
+            if (row - 2) % keep_every:
+                sheet.delete_rows(row)
+        book.save(path)
+    return files

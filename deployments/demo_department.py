@@ -17,7 +17,6 @@ the college fails (550); once the mailbox is back the operator retries it throug
 
 from __future__ import annotations
 
-import csv
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,11 +24,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
 from rich.console import Console
 from rich.table import Table
 
-from deployments.demo_data import DemoFiles, write_demo_questionnaires
+from deployments.demo_data import trimmed_questionnaires
 from deployments.year import (
     RunRequest,
     ScriptedDecision,
@@ -112,33 +110,6 @@ CENTRE = Member(
     seed=2028,
     keep_every=4,
 )
-
-
-def trimmed_questionnaires(directory: Path, *, seed: int, keep_every: int) -> DemoFiles:
-    """The generated school's questionnaires with every `keep_every`-th row kept (a smaller
-    organisation with the same mix of forms, people of its own from its seed)."""
-    files = write_demo_questionnaires(directory, seed=seed)
-    # The mentees' export is cp1251 with «;», the mentors' UTF-8 with «,» (as schools send them).
-    for path, encoding, delimiter in (
-        (files.mentees_csv, "cp1251", ";"),
-        (files.mentors_csv, "utf-8-sig", ","),
-    ):
-        with path.open(encoding=encoding, newline="") as source:
-            rows = list(csv.reader(source, delimiter=delimiter))
-        with path.open("w", encoding=encoding, newline="") as target:
-            writer = csv.writer(target, delimiter=delimiter, lineterminator="\r\n")
-            writer.writerows([rows[0], *rows[1::keep_every]])
-    for path in (files.mentees_xlsx, files.mentors_xlsx):
-        book = load_workbook(path)
-        sheet = book.active
-        assert sheet is not None
-        last = sheet.max_row
-        # Delete from the bottom so the row numbers above stay put.
-        for row in range(last, 1, -1):
-            if (row - 2) % keep_every:
-                sheet.delete_rows(row)
-        book.save(path)
-    return files
 
 
 def upsert_department(*, members: list[dict[str, str]], kinds: dict[str, str]) -> uuid.UUID:

@@ -255,9 +255,11 @@ def test_the_demo_runs_the_school_year_on_the_simulated_clock_and_leaves_nothing
 def test_a_roadmap_written_from_the_docs_runs_its_year_with_the_curator_starting_training(
     tmp_path: Path,
 ) -> None:
-    """`nastavnik year --simulate --roadmap FILE` on the complete example of docs/roadmaps.md
-    without its training row (roadmaps written blind often have none): the year runs, the
-    curator starts training by hand, the pairs' rows follow their terms, the stages end."""
+    """`nastavnik year --simulate --roadmap FILE --sample 4` on the complete example of
+    docs/roadmaps.md without its training row (roadmaps written blind often have none): the year
+    runs, the curator starts training by hand, the pairs' rows follow their terms, the stages
+    end. A quarter of the demo school's questionnaires: what is checked here does not depend
+    on the organisation's size, and the year takes half the time."""
     text = (PROJECT_ROOT / "docs" / "roadmaps.md").read_text(encoding="utf-8")
     example = text.split("<!-- complete example -->\n```yaml\n", 1)[1].split("```", 1)[0]
     training_row = example.index('  - number: "2.2"')
@@ -266,12 +268,21 @@ def test_a_roadmap_written_from_the_docs_runs_its_year_with_the_curator_starting
     roadmap.write_text(example, encoding="utf-8")
     ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
     out = _run_to_the_end(
-        tmp_path, ports, "year", "--simulate", "--exit-when-done", "--roadmap", str(roadmap)
+        tmp_path,
+        ports,
+        "year",
+        "--simulate",
+        "--exit-when-done",
+        "--roadmap",
+        str(roadmap),
+        "--sample",
+        "4",
     )
     assert "Demo complete" in out
     assert "куратор запустил этап «training» вручную" in out
     with sqlite3.connect(tmp_path / "data" / "nastavnik.db") as db:
         (name,) = db.execute("SELECT name FROM organization WHERE code = 'sim-college'").fetchone()
+        (participants,) = db.execute("SELECT count(*) FROM participant").fetchone()
         rows = {
             (number, occurrence): status
             for number, occurrence, status in db.execute(
@@ -279,6 +290,8 @@ def test_a_roadmap_written_from_the_docs_runs_its_year_with_the_curator_starting
             )
         }
     assert name == "ГАПОУ «Пример колледж»"
+    # Every fourth of the demo school's ≈200 questionnaires.
+    assert 30 <= participants <= 70, participants
     for stage_row in ("1.1", "2.1", "2.3", "3.3", "4.1", "4.3"):
         assert rows[(stage_row, 0)] in ("done", "done_late"), stage_row
     # The pairs' year: months before the pairs are skipped, the summaries close the reports.
@@ -297,3 +310,20 @@ def _processes_with(marker: str) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def test_a_sample_is_refused_without_a_roadmap(tmp_path: Path) -> None:
+    """The demo school's own year follows its script with every questionnaire: `--sample`
+    without `--roadmap` is refused before anything starts."""
+    ports = {"prefect": _free_port(), "web": _free_port(), "smtp": _free_port()}
+    result = subprocess.run(
+        [sys.executable, "-m", "deployments.cli", "year", "--simulate", "--sample", "4"],
+        cwd=PROJECT_ROOT,
+        env=_stack_env(tmp_path, ports),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--sample только с --roadmap" in result.stdout
+    assert not (tmp_path / "data" / "prefect").exists()
