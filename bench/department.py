@@ -29,6 +29,19 @@ Then the ratio of the wall times (1 worker / 2 workers).
 Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--keep DIR]
      [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
 
+Measured 2026-12-01 late evening (a faster machine than the evening's), 2 workers, one bench at
+a time: N=3 (3fbfa21) wall 418 s (139 s per organisation), 35 flow runs, 363 task runs, 78
+process starts; CPU server 191 s, flow runs 166 s, simulation 118 s (the 2 cores 62 % busy);
+the simulation waited for runs 51 % of the wall; a start queued 2.0 s and took 1.0 s Pending →
+Running on average. N=1 (37e0a5d, with the idle baseline): a start queued 0.32 s and took
+1.13 s during the year against 0.45 s and 0.94 s on the idle layout before it: with one
+organisation a start costs what it costs idle (≈1.4 s), with three its runs queue for the two
+workers' single slots. A worker's poll (0.5 s) costs the server ≈3 % of a core per worker on
+the idle layout (py-spy: get_scheduled_flow_runs, mark_deployments_ready,
+mark_work_queues_ready); Prefect 3.8.8 validates every interval or cron schedule it loads with
+zoneinfo.available_timezones(), a walk of the time zone database (≈50 ms a read of the
+retry pass's deployment, server and client side alike).
+
 Measured 2026-12-01 evening, N=5, 2 workers, one bench at a time (nothing else running), the
 afternoon's code (bb46b0b, in a git worktree) against the new code, back to back. The machine
 slowed down by ≈40 % between the two pairs (the same runs: Prefect server 261 → 403 s of CPU),
