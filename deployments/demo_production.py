@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime
 from rich.console import Console
 
 from deployments.production import ProductionConfig, ProductionStack
-from models import OutboxMessage, OutboxStatus
+from models import OutboxMessage, OutboxStatus, PairingConstraint
 from nastavnik.db import session_scope
 from nastavnik.settings import Settings, get_settings
 from nastavnik.smtp_sink import MailSink
@@ -50,7 +50,7 @@ RELAY_OUTAGE_SECONDS = 30.0
 RUN_WORKING_SECONDS = 3.0
 # The table the pairing run reads in its matching step and nothing else reads that day: held
 # locked, it keeps the run Running (waiting on the database) until the worker is lost.
-HELD_TABLE = "pairingconstraint"
+HELD_TABLE = str(PairingConstraint.__tablename__)
 
 
 @dataclass
