@@ -106,6 +106,12 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         "пояснительная записка; утверждение директором, подписанная отправка",
     ),
     DeploymentSpec(
+        "stage-batch",
+        "flows/batch.py:stage_batch",
+        "Этап для нескольких организаций одним запуском (ежедневный шаг отдела образования): "
+        "одна приостановка на все решения директоров",
+    ),
+    DeploymentSpec(
         "retry-deliveries",
         "flows/delivery.py:retry_deliveries",
         "Повторная отправка писем, которым подошёл срок (каждую минуту)",

@@ -1187,32 +1187,44 @@ def approve(
     decision = (
         Decision.reject if reject else Decision.request_changes if changes else Decision.approve
     )
+    exceptions = [_programme_exception(item) for item in except_]
     with session_scope() as session:
         request = approvals.find_request(session=session, prefix=request_id)
-        problem = approvals.precheck_submission(
+        outcome = approvals.submit_decision(
             session=session,
             secret=get_settings().approval_secret(),
             request_id=request.id,
+            decision=decision,
+            comment=comment,
+            approver_name=name,
             code=code,
             channel="cli",
-            actor=name,
             now=approvals.now_utc(),
+            details={"exceptions": exceptions} if exceptions else {},
         )
-    if problem is not None:
-        console.print(f"[red]Решение не принято: {approvals.CODE_PROBLEM_RU[problem]}[/]")
+        run_id, approval_key = request.run_to_wake, request.approval_key
+    if not outcome.accepted:
+        console.print(f"[red]{outcome.message_ru}[/]")
         raise typer.Exit(2)
     _use_embedded_prefect()
     from deployments.prefect_api import resume_run
 
-    run_input: dict[str, object] = {
+    run_input: dict[str, object] = {  # recorded already: the wake-up needs no code
         "decision": decision.value,
-        "approval_code": code,
+        "approval_code": "",
         "approver_name": name,
         "comment": comment,
     }
-    if except_:
-        run_input["exceptions"] = [_programme_exception(item) for item in except_]
-    asyncio.run(resume_run(request.flow_run_id, run_input))
+    if exceptions:
+        run_input["exceptions"] = exceptions
+    try:
+        asyncio.run(resume_run(run_id, run_input, approval_key))
+    except Exception as error:  # the decision is recorded; the run takes it when woken
+        console.print(
+            f"[yellow]Решение сохранено: {approvals.DECISION_LABEL_RU[decision]}; сервер "
+            f"процессов не ответил ({error}): этап продолжится при следующей проверке.[/]"
+        )
+        return
     console.print(f"Решение передано: {approvals.DECISION_LABEL_RU[decision]}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Iterable
@@ -22,6 +23,9 @@ from prefect.exceptions import (
 
 from deployments.runner_wake import wake_runner
 from flows.recovery import continue_run
+from nastavnik.approvals import BATCH_PAUSE_PREFIX, waits_for
+
+logger = logging.getLogger(__name__)
 
 # Seconds before sending a request again after the server's first, second, … 503.
 BUSY_RETRY_DELAYS = (0.1, 0.3, 0.9, 2.7, 8.1)
@@ -65,13 +69,38 @@ class RetrySoonWhenBusy:
 BUSY_SERVER_SETTINGS: dict[str, Any] = {"event_hooks": {"response": [RetrySoonWhenBusy()]}}
 
 
-async def resume_run(flow_run_id: uuid.UUID, run_input: dict[str, Any]) -> None:
+# How long a decision's wake-up waits for a run that is not paused yet (it was still on its way
+# to its pause when the approver clicked) before leaving the decision to the run's own check.
+WAIT_FOR_PAUSE_SECONDS = 15.0
+
+
+async def resume_run(
+    flow_run_id: uuid.UUID,
+    run_input: dict[str, Any],
+    approval_key: str | None = None,
+    *,
+    background: bool = False,
+) -> None:
     """Resume a suspended run with the decision as its input.
 
-    Prefect's ``aresume_flow_run``, with a client that retries the server's 503 soon.
+    Prefect's ``aresume_flow_run``, with a client that retries the server's 503 soon. With
+    ``approval_key`` the decision is already recorded (web page, CLI): the run is only woken if
+    it waits for that decision, and it is waited for a little if it is still on its way to the
+    pause (``background``: in a task of the caller's event loop, so the web page answers at
+    once); a run that already went past (it read the decision itself) is left alone.
     """
     async with get_client(httpx_settings=BUSY_SERVER_SETTINGS) as client:
         run = await client.read_flow_run(flow_run_id)
+        if approval_key is not None and background and run.state and run.state.is_running():
+            task = asyncio.create_task(resume_run(flow_run_id, run_input, approval_key))
+            _BACKGROUND_WAKES.add(task)
+            task.add_done_callback(_wake_finished)
+            return
+        if approval_key is not None:
+            waiting = await _waiting_for(client, run, approval_key)
+            if waiting is None:
+                return
+            run = waiting
         if run.state is None or not run.state.is_paused():
             raise NotPausedError("Cannot resume a run that isn't paused!")
         result = await client.resume_flow_run(flow_run_id, run_input=run_input)
@@ -89,6 +118,40 @@ async def resume_run(flow_run_id: uuid.UUID, run_input: dict[str, Any]) -> None:
         reason = getattr(result.details, "reason", None)
         raise RuntimeError(f"Cannot resume this run: {reason}")
     wake_runner()  # the embedded runner starts its process now, not at its next poll
+
+
+_BACKGROUND_WAKES: set[asyncio.Task[None]] = set()  # kept referenced until they finish
+
+
+def _wake_finished(task: asyncio.Task[None]) -> None:
+    _BACKGROUND_WAKES.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("waking a run for a recorded decision failed", exc_info=task.exception())
+
+
+async def wake_for_decision(
+    flow_run_id: uuid.UUID, run_input: dict[str, Any], approval_key: str
+) -> None:
+    """The web page's wake-up: resume the run now if it waits, or later in the background if it
+    is still on its way to its pause (the decision is recorded already)."""
+    await resume_run(flow_run_id, run_input, approval_key, background=True)
+
+
+async def _waiting_for(client: Any, run: FlowRun, approval_key: str) -> FlowRun | None:
+    """The run if it is paused for this approval, after waiting up to WAIT_FOR_PAUSE_SECONDS
+    for a run still on its way there; None when it need not be woken: it ended or crashed, is
+    paused for another decision, or is about to start (it reads the recorded decision then)."""
+    deadline = time.monotonic() + WAIT_FOR_PAUSE_SECONDS
+    while True:
+        state = run.state
+        if state is not None and state.is_paused():
+            return run if waits_for(state.state_details.pause_key, approval_key) else None
+        if state is None or state.is_final() or state.is_scheduled() or state.is_pending():
+            return None
+        if time.monotonic() > deadline:  # still running: it read the decision on its way
+            return None
+        await asyncio.sleep(0.2)
+        run = await client.read_flow_run(run.id)
 
 
 async def _schema_saved(client: Any, run: FlowRun, *, timeout: float) -> bool:
@@ -120,8 +183,15 @@ async def _save_input_schema(run: FlowRun, run_input: dict[str, Any]) -> None:
     keyset = run.state.state_details.run_input_keyset
     if not keyset:
         return
-    # The programmes' approval is the one decision that may carry exceptions.
-    input_type = ProgrammesApprovalInput if "exceptions" in run_input else ApprovalInput
+    # The programmes' approval is the one decision that may carry exceptions; a batch run's
+    # form (flows/batch.py) carries them too, and the organisation's code.
+    input_type: type[ApprovalInput] = (
+        ProgrammesApprovalInput if "exceptions" in run_input else ApprovalInput
+    )
+    if (run.state.state_details.pause_key or "").startswith(BATCH_PAUSE_PREFIX):
+        from flows.batch import BatchDecisionInput
+
+        input_type = BatchDecisionInput
     try:
         # RunInput.save is Prefect's synchronous call: in a thread, away from this event loop.
         await asyncio.to_thread(input_type.save, keyset, run.id)  # type: ignore[arg-type]

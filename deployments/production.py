@@ -299,12 +299,12 @@ def health(config: ProductionConfig, timeout: float = 3) -> dict[str, bool]:
 def web_app() -> Any:
     """The web app as uvicorn's factory (``--factory deployments.production:web_app``) builds it
     in each of its worker processes, from the environment's settings."""
-    from deployments.prefect_api import resume_run
+    from deployments.prefect_api import wake_for_decision
     from nastavnik.db import get_engine
     from nastavnik.settings import get_settings
     from nastavnik.web import create_app
 
-    return create_app(settings=get_settings(), engine=get_engine(), resume=resume_run)
+    return create_app(settings=get_settings(), engine=get_engine(), resume=wake_for_decision)
 
 
 def _signal_group(group: int, number: int) -> bool:

@@ -244,11 +244,11 @@ class EmbeddedStack:
     def _start_web(self) -> None:
         import uvicorn
 
-        from deployments.prefect_api import resume_run
+        from deployments.prefect_api import wake_for_decision
         from nastavnik.db import get_engine
         from nastavnik.web import create_app
 
-        app = create_app(settings=self.settings, engine=get_engine(), resume=resume_run)
+        app = create_app(settings=self.settings, engine=get_engine(), resume=wake_for_decision)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.settings.web_port, log_level="warning")
         )

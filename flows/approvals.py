@@ -7,13 +7,13 @@ from datetime import date
 from typing import Any
 
 from prefect import get_run_logger
-from prefect.context import get_run_context
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
+from flows.publishing import current_run_id, in_batch, prefect_run_id
 from models import Decision
-from tasks.approvals import open_approval_request, record_decision
+from tasks.approvals import decision_on_record, open_approval_request, record_decision
 from tasks.mail import deliver_messages
 from tasks.stages import conclude_decision
 
@@ -68,6 +68,14 @@ class ApprovalOutcome:
         return self.decision == Decision.approve
 
 
+class AwaitingDecision(Exception):  # noqa: N818 (not an error: a state of the organisation)
+    """One organisation of a batch run waits for a decision; the batch run suspends for all."""
+
+    def __init__(self, request_id: str, title: str) -> None:
+        super().__init__(f"«{title}» ждёт решения")
+        self.request_id, self.title = request_id, title
+
+
 def request_approval(
     *,
     cycle_id: str,
@@ -81,28 +89,41 @@ def request_approval(
 ) -> ApprovalOutcome:
     """Ask the approver, suspend until a decision with a valid code arrives, and return it.
 
+    In a batch run (flows/batch.py) the organisation's work stops here with AwaitingDecision
+    instead, and the batch run suspends once for all its organisations.
+
     Each wait has its own stable pause key ``<key>-<attempt>`` (Prefect allows lowercase,
     digits and dashes): a refused code is audited and the run suspends again under the next
     key, and everything before the pause is cached or idempotent, so no side effect repeats.
     """
     logger = get_run_logger()
-    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
     opened = open_approval_request(
         cycle_id=cycle_id,
         stage=stage,
         approval_key=approval_key,
-        flow_run_id=flow_run_id,
+        flow_run_id=current_run_id(),
         title=title,
         summary=summary,
         document_ids=document_ids,
         role=role,
         accepts_exceptions=issubclass(input_type, ProgrammesApprovalInput),
+        batch_run_id=prefect_run_id() if in_batch() else None,
     )
     deliver_messages([opened["message_id"]])
     attempt = 1
     while True:
+        # The web page and the CLI record the decision before they wake the run; a run replayed
+        # after its pause (or continued after a crash) finds it here and does not wait again.
+        if (recorded := decision_on_record(opened["request_id"])) is not None:
+            return _outcome(opened["request_id"], recorded)
+        if in_batch():  # the batch run waits once for all its organisations
+            raise AwaitingDecision(opened["request_id"], title)
         pause_key = f"{approval_key}-{attempt}"
         answer = suspend_flow_run(wait_for_input=input_type, key=pause_key)
+        if (recorded := decision_on_record(opened["request_id"])) is not None:
+            logger.info("%s: решение принято (%s)", title, recorded["approver_name"])
+            return _outcome(opened["request_id"], recorded)
+        # The decision came with the input itself (the Prefect UI's form): check its code.
         result = record_decision(
             request_id=opened["request_id"],
             decision=answer.decision.value,
@@ -124,6 +145,17 @@ def request_approval(
             )
         logger.warning("%s: %s; waiting for a valid decision", title, result["message"])
         attempt += 1
+
+
+def _outcome(request_id: str, recorded: dict[str, Any]) -> ApprovalOutcome:
+    return ApprovalOutcome(
+        request_id,
+        Decision(recorded["decision"]),
+        recorded["comment"],
+        recorded["approver_name"],
+        recorded["details"],
+        date.fromisoformat(recorded["decided_on"]),
+    )
 
 
 def settle_decision(

@@ -31,10 +31,10 @@ class BaseFormationParams(BaseModel):
 @flow(name=STAGE, log_prints=False)
 def base_formation(params: BaseFormationParams) -> str:
     """Import questionnaires, check consents, render registers, get the director's decision."""
-    return finish_stage(_base_formation_steps(params))
+    return finish_stage(base_formation_steps(params))
 
 
-def _base_formation_steps(params: BaseFormationParams) -> str:
+def base_formation_steps(params: BaseFormationParams) -> str:
     """The stage's steps; returns the last decision."""
     logger = get_run_logger()
     flow_run_id, on, cycle_id = start_stage(

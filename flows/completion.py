@@ -43,6 +43,11 @@ class CompletionParams(BaseModel):
 @flow(name="completion")
 def completion(params: CompletionParams) -> str:
     """Reports, memo and order to the director; on approval the reports are marked approved."""
+    return finish_stage(completion_steps(params))
+
+
+def completion_steps(params: CompletionParams) -> str:
+    """The stage's steps; returns the decision."""
     logger = get_run_logger()
     flow_run_id, on, cycle_id = start_stage(
         stage=STAGE,
@@ -87,4 +92,4 @@ def completion(params: CompletionParams) -> str:
         )
         logger.info("Отчёты утверждены: %s", approved)
     settle_decision(decision)
-    return finish_stage(decision.decision.value)
+    return decision.decision.value

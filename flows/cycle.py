@@ -9,8 +9,16 @@ from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from flows.recovery import continue_crashed_runs
+from flows.recovery import continue_crashed_runs, wake_decided_runs
 from nastavnik.clock import process_clock
+from nastavnik.tick import (
+    BATCH_DEPLOYMENT,
+    DueStart,
+    StageStart,
+    batch_idempotency_key,
+    batch_label,
+    batches,
+)
 from tasks.completion import completion_reminders_day
 from tasks.cycle import (
     TickSummary,
@@ -40,33 +48,36 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
     """Do what each running cycle's roadmap has due today; running it twice a day is harmless."""
     logger = get_run_logger()
     day = day or process_clock().today()
-    summaries = []
-    for cycle_id in cycles_to_tick(day, organization_code):
+    summaries, due = [], []
+    cycle_ids = cycles_to_tick(day, organization_code)
+    for cycle_id in cycle_ids:
         # A stage run whose worker was lost is marked Crashed by the crash detection; the
         # tick continues it as the same run (a few times at most, then the operator decides).
         open_runs = [uuid.UUID(i) for i in stage_runs_open(cycle_id)]
         continued: list[uuid.UUID] = run_coro_as_sync(continue_crashed_runs(open_runs)) or []
         for run_id in continued:
             logger.warning("Запуск %s прерван (Crashed): продолжен тот же запуск", run_id)
+        # A decision recorded while the Prefect server did not answer its wake-up.
+        woken: list[uuid.UUID] = run_coro_as_sync(wake_decided_runs(open_runs)) or []
+        for run_id in woken:
+            logger.warning("Запуск %s ждал принятого решения: продолжен", run_id)
         summary = tick_cycle(cycle_id, day)
-        for start in summary.starts:
-            # The key makes the server hand back the same run if this tick runs again.
-            parameters = stage_parameters(cycle_id, start["stage"], day)
-            org, year = (
-                parameters["params"]["organization_code"],
-                parameters["params"]["school_year"],
+        due += [
+            DueStart(
+                uuid.UUID(cycle_id),
+                StageStart(uuid.UUID(s["item_id"]), s["number"], s["stage"]),
+                stage_parameters(cycle_id, s["stage"], day)["params"],
             )
-            flow_run = run_deployment(
-                stage_deployment(start["stage"]),
-                parameters=parameters,
-                flow_run_name=f"{org} · {year} · {start['stage']}",
-                tags=[org, year, start["stage"]],
-                timeout=0,
-                as_subflow=False,
-                idempotency_key=f"tick:{start['item_id']}",
-            )
-            record_stage_started(start["item_id"], str(flow_run.id), day)  # type: ignore[union-attr]
-            logger.info("Пункт %s: запущен этап %s", start["number"], start["stage"])
+            for s in summary.starts
+        ]
+        summaries.append(summary)
+    # The day's stages: one run per stage, for every organisation it is due for (flows/batch.py).
+    for group in batches(due):
+        flow_run_id = start_stage_runs(group)
+        for start in group:
+            record_stage_started(str(start.start.item_id), flow_run_id, day)
+            logger.info("Пункт %s: запущен этап %s", start.start.number, start.start.stage)
+    for cycle_id, summary in zip(cycle_ids, summaries, strict=True):
         # The meetings stage's month: reports and the curator's summary, reminders (issue 8).
         meetings = meetings_day(cycle_id, day)
         if meetings.month is not None:
@@ -87,8 +98,37 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
             publish_markdown(
                 key=board["key"], markdown=board["markdown"], description="Мониторинг организаций"
             )
-        summaries.append(summary)
     return summaries
+
+
+def start_stage_runs(group: list[DueStart]) -> str:
+    """Start the stage for the organisations due today: its own run for one, a batch run for
+    several; the key makes the server hand back the same run if this tick runs again."""
+    stage = group[0].start.stage
+    if len(group) == 1:
+        params = group[0].params
+        flow_run = run_deployment(
+            stage_deployment(stage),
+            parameters={"params": params},
+            flow_run_name=f"{params['organization_code']} · {params['school_year']} · {stage}",
+            tags=[params["organization_code"], params["school_year"], stage],
+            timeout=0,
+            as_subflow=False,
+            idempotency_key=f"tick:{group[0].start.item_id}",
+        )
+        return str(flow_run.id)  # type: ignore[union-attr]
+    members: list[dict[str, object]] = [dict(due.params) for due in group]
+    name, tags = batch_label(stage, members)
+    flow_run = run_deployment(
+        BATCH_DEPLOYMENT,
+        parameters={"params": {"stage": stage, "members": members}},
+        flow_run_name=name,
+        tags=tags,
+        timeout=0,
+        as_subflow=False,
+        idempotency_key=batch_idempotency_key(group),
+    )
+    return str(flow_run.id)  # type: ignore[union-attr]
 
 
 def start_organisation_reports(cycle_id: str, day: date) -> None:

@@ -40,6 +40,11 @@ class DepartmentParams(BaseModel):
 @flow(name="department")
 def department(params: DepartmentParams) -> str:
     """Analytic report and order to the department head; on approval, the report to members."""
+    return finish_stage(department_steps(params))
+
+
+def department_steps(params: DepartmentParams) -> str:
+    """The stage's steps; returns the decision."""
     logger = get_run_logger()
     flow_run_id, on, cycle_id = start_stage(
         stage=STAGE,
@@ -72,4 +77,4 @@ def department(params: DepartmentParams) -> str:
         )
         logger.info("Отчёт направлен организациям: %s", len(notices))
     settle_decision(decision, notices=notices)
-    return finish_stage(decision.decision.value)
+    return decision.decision.value

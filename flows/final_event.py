@@ -42,10 +42,10 @@ class FinalEventParams(BaseModel):
 def final_event(params: FinalEventParams) -> str:
     """Ranking → nominations → orders → director's approval → letters → honour board and the
     best-practice bank."""
-    return finish_stage(_final_event_steps(params))
+    return finish_stage(final_event_steps(params))
 
 
-def _final_event_steps(params: FinalEventParams) -> str:
+def final_event_steps(params: FinalEventParams) -> str:
     """The stage's steps; returns the director's last decision."""
     logger = get_run_logger()
     flow_run_id, on, cycle_id = start_stage(

@@ -40,10 +40,10 @@ class PairingParams(BaseModel):
 @flow(name=STAGE)
 def pairing(params: PairingParams) -> str:
     """Match, collect written consents, fix pairs by order, approve personal programmes."""
-    return finish_stage(_pairing_steps(params))
+    return finish_stage(pairing_steps(params))
 
 
-def _pairing_steps(params: PairingParams) -> str:
+def pairing_steps(params: PairingParams) -> str:
     """The stage's steps; returns the last decision."""
     logger = get_run_logger()
     flow_run_id, on, cycle_id = start_stage(

@@ -29,10 +29,10 @@ class PreparationParams(BaseModel):
 @flow(name=STAGE)
 def preparation(params: PreparationParams) -> str:
     """Orders, the regulation from the organisation's policy and the roadmap, for the director."""
-    return finish_stage(_preparation_steps(params))
+    return finish_stage(preparation_steps(params))
 
 
-def _preparation_steps(params: PreparationParams) -> str:
+def preparation_steps(params: PreparationParams) -> str:
     """The stage's steps; returns the decision."""
     logger = get_run_logger()
     flow_run_id, on, cycle_id = start_stage(

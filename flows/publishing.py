@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from typing import NamedTuple
 
 from prefect.context import get_run_context
 
 from tasks.common import reference_day, resolve_cycle
-from tasks.publishing import publish_mails
+from tasks.publishing import ARTIFACT_OWNER, publish_mails
 from tasks.stages import check_prerequisites
 
 
@@ -17,11 +21,45 @@ def run_day() -> date:
     return reference_day()
 
 
-def current_run_id() -> str:
-    """The id of the flow run being executed."""
+# In a batch run (flows/batch.py), the member run id of the organisation being worked on.
+_MEMBER_RUN: ContextVar[str | None] = ContextVar("nastavnik_member_run", default=None)
+
+
+def prefect_run_id() -> str:
+    """The id of the Prefect flow run being executed."""
     flow_run = get_run_context().flow_run  # type: ignore[union-attr]
     assert flow_run is not None
     return str(flow_run.id)
+
+
+def current_run_id() -> str:
+    """The run the organisation's work is keyed on: the flow run, or in a batch run the
+    organisation's member run (its documents, e-mails and approval requests its own)."""
+    return _MEMBER_RUN.get() or prefect_run_id()
+
+
+def in_batch() -> bool:
+    """Whether this is one organisation's work inside a batch run."""
+    return _MEMBER_RUN.get() is not None
+
+
+def member_run_id(batch_run_id: str, *, organization_code: str, school_year: str) -> str:
+    """The same id for the same organisation and year in the same batch run, on every replay."""
+    return str(uuid.uuid5(uuid.UUID(batch_run_id), f"{organization_code}|{school_year}"))
+
+
+@contextmanager
+def batch_member(*, organization_code: str, school_year: str) -> Iterator[str]:
+    """Key the organisation's work in this batch run on its member run id."""
+    member = member_run_id(
+        prefect_run_id(), organization_code=organization_code, school_year=school_year
+    )
+    token, owner = _MEMBER_RUN.set(member), ARTIFACT_OWNER.set(organization_code)
+    try:
+        yield member
+    finally:
+        _MEMBER_RUN.reset(token)
+        ARTIFACT_OWNER.reset(owner)
 
 
 class StageRun(NamedTuple):
@@ -43,5 +81,5 @@ def start_stage(
 
 def finish_stage(outcome: str) -> str:
     """Once the stage is over: the table of every e-mail it queued (roles, masked addresses)."""
-    publish_mails(flow_run_id=current_run_id())
+    publish_mails(flow_run_ids=[current_run_id()])
     return outcome

@@ -9,6 +9,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.states import Scheduled
 
+from flows.publishing import member_run_id
 from nastavnik import mail
 from nastavnik.db import get_engine
 from nastavnik.settings import get_settings
@@ -46,15 +47,34 @@ async def continue_run(flow_run_id: uuid.UUID) -> FlowRun:
             waiting = State(type=before.type, name=before.name, state_details=before.state_details)
             await client.set_flow_run_state(flow_run_id, waiting, force=True)
             return run
-        mail.release_claims_of_ended_run(
-            engine=get_engine(),
-            settings=get_settings(),
-            flow_run_id=flow_run_id,
-            ended_at=run.state.timestamp,
-        )
+        for run_id in [flow_run_id, *batch_member_runs(run)]:
+            mail.release_claims_of_ended_run(
+                engine=get_engine(),
+                settings=get_settings(),
+                flow_run_id=run_id,
+                ended_at=run.state.timestamp,
+            )
         # Forced: the orchestration rules refuse leaving a terminal state otherwise.
         await client.set_flow_run_state(flow_run_id, Scheduled(name="AwaitingRetry"), force=True)
         return run
+
+
+def batch_member_runs(run: FlowRun) -> list[uuid.UUID]:
+    """A batch run's member run ids (its organisations' e-mails are queued under them)."""
+    params = (run.parameters or {}).get("params")
+    members = params.get("members") if isinstance(params, dict) else None
+    if not isinstance(members, list):
+        return []
+    return [
+        uuid.UUID(
+            member_run_id(
+                str(run.id),
+                organization_code=str(member["organization_code"]),
+                school_year=str(member["school_year"]),
+            )
+        )
+        for member in members
+    ]
 
 
 async def continue_crashed_runs(flow_run_ids: list[uuid.UUID]) -> list[uuid.UUID]:
@@ -78,3 +98,37 @@ async def continue_crashed_runs(flow_run_ids: list[uuid.UUID]) -> list[uuid.UUID
     for run_id in crashed:
         await continue_run(run_id)
     return crashed
+
+
+async def wake_decided_runs(flow_run_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Wake those of the runs that wait for a decision already recorded but not taken (the web
+    page or the CLI recorded it, but the Prefect server did not answer their wake-up)."""
+    if not flow_run_ids:
+        return []
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from nastavnik import approvals
+    from nastavnik.db import session_scope
+
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
+        )
+        paused = {
+            run.id: run.state.state_details.pause_key
+            for run in runs
+            if run.state is not None and run.state.is_paused()
+        }
+        if not paused:
+            return []
+        with session_scope() as session:
+            wakes = {
+                request.run_to_wake: approvals.wake_input(request=request, decision=decision)
+                for request, decision in approvals.decisions_not_taken(
+                    session=session, flow_run_ids=list(paused)
+                )
+                if approvals.waits_for(paused[request.run_to_wake], request.approval_key)
+            }
+        for run_id, run_input in wakes.items():
+            await client.resume_flow_run(run_id, run_input=run_input)
+    return list(wakes)

@@ -44,10 +44,10 @@ class TrainingParams(BaseModel):
 @flow(name=STAGE)
 def training(params: TrainingParams) -> str:
     """Select mentors, train them, admit them, and have the director appoint them by order."""
-    return finish_stage(_training_steps(params))
+    return finish_stage(training_steps(params))
 
 
-def _training_steps(params: TrainingParams) -> str:
+def training_steps(params: TrainingParams) -> str:
     """The stage's steps; returns the last decision."""
     logger = get_run_logger()
     flow_run_id, on, cycle_id = start_stage(

@@ -195,7 +195,11 @@ class ApprovalRequest(SQLModel, table=True):
     stage: str
     approval_key: str
     role: str = "director"
+    # The stage run of the organisation: the Prefect run, or in a batch run (flows/batch.py)
+    # the organisation's member run id; the code is signed for it.
     flow_run_id: uuid.UUID = Field(index=True)
+    # The Prefect run serving several organisations, when the request waits in one.
+    batch_run_id: uuid.UUID | None = Field(default=None, index=True)
     title: str
     summary: str = Field(default="", sa_type=Text)
     approver_name: str = ""
@@ -209,6 +213,11 @@ class ApprovalRequest(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     # Signed into the code; a reissue bumps it, so every earlier code stops working.
     code_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+    @property
+    def run_to_wake(self) -> uuid.UUID:
+        """The Prefect run that waits for this request's decision."""
+        return self.batch_run_id or self.flow_run_id
 
 
 class ApprovalDecision(SQLModel, table=True):

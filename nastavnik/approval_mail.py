@@ -110,6 +110,7 @@ def open_request_with_mail(
     now: datetime,
     role: str = "director",
     accepts_exceptions: bool = False,
+    batch_run_id: uuid.UUID | None = None,
 ) -> tuple[ApprovalRequest, OutboxMessage]:
     """Open the run's request for the organisation's approver and queue their e-mail (both once)."""
     cycle = session.get(Cycle, cycle_id)
@@ -131,6 +132,7 @@ def open_request_with_mail(
         document_ids=document_ids,
         role=role,
         accepts_exceptions=accepts_exceptions,
+        batch_run_id=batch_run_id,
         now=now,
         ttl=approval_ttl(session=session, settings=settings, organization_id=org.id),
     )

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, or_, select
 
 from models import ApprovalDecision, ApprovalRequest, ApprovalStatus, AuditEvent, Decision
 from nastavnik import repository
@@ -262,6 +262,7 @@ def open_request(
     ttl: timedelta,
     role: str = "director",
     accepts_exceptions: bool = False,
+    batch_run_id: uuid.UUID | None = None,
 ) -> ApprovalRequest:
     """The run's request under this key, created (and audited) on first call only."""
     existing = session.exec(
@@ -285,6 +286,7 @@ def open_request(
         requested_at=now,
         expires_at=now + ttl,
         accepts_exceptions=accepts_exceptions,
+        batch_run_id=batch_run_id,
     )
     session.add(request)
     session.flush()
@@ -334,11 +336,13 @@ def record_decision(
     channel: str,
     now: datetime,
     details: dict[str, Any] | None = None,
+    accept_replay: bool = True,
 ) -> DecisionOutcome:
     """Check the code and record the decision; refusals are audited and change nothing else.
 
     Re-running the same pause (a resumed flow starts again from the top) returns the
-    decision already recorded for it instead of calling the code a replay.
+    decision already recorded for it instead of calling the code a replay; a submission from
+    the web page or the CLI (``accept_replay`` False) never does: a second click is refused.
     """
     request = session.get(ApprovalRequest, request_id)
     if request is None:
@@ -346,7 +350,7 @@ def record_decision(
     recorded = session.exec(
         select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
     ).first()
-    if recorded is not None and recorded.pause_key == pause_key:
+    if accept_replay and recorded is not None and recorded.pause_key == pause_key:
         return DecisionOutcome(
             True, request_id, recorded.decision, recorded.comment, recorded.approver_name
         )
@@ -404,85 +408,116 @@ def record_decision(
     return DecisionOutcome(True, request_id, decision, comment, approver_name)
 
 
-def precheck_submission(
+def submit_decision(
     *,
     session: Session,
     secret: bytes,
     request_id: uuid.UUID,
+    decision: Decision,
+    comment: str,
+    approver_name: str,
     code: str,
     channel: str,
-    actor: str,
     now: datetime,
-) -> CodeProblem | None:
-    """Check a code before resuming a run (web link, CLI); a refusal is audited."""
-    request = session.get(ApprovalRequest, request_id)
-    if request is None:
-        raise LookupError(f"approval request {request_id} does not exist")
-    problem = check_code(session=session, secret=secret, request=request, code=code, now=now)
-    if problem is not None:
-        _audit_request(
-            session=session,
-            request=request,
-            actor=actor or "unknown",
-            action="approval.refused",
-            at=now,
-            details={"problem": problem.value, "channel": channel},
-        )
-    return problem
+    details: dict[str, Any] | None = None,
+) -> DecisionOutcome:
+    """Record a decision submitted on the web page or with the CLI, before its run is woken.
 
-
-def _claim_key(request_id: uuid.UUID, code: str) -> str:
-    return f"approval.submitted:{request_id}:{code_digest(code)}"
-
-
-def claim_submission(
-    *,
-    session: Session,
-    request: ApprovalRequest,
-    code: str,
-    channel: str,
-    actor: str,
-    now: datetime,
-) -> bool:
-    """Take a checked code for one resume of the run; False when another click has it.
-
-    Two clicks on the same link both pass :func:`check_code` until the resumed run records
-    the decision. The claim — an audit event whose key is unique per request and code — lets
-    exactly one of them resume the run; the other's refusal is audited.
+    The decision is the database's from this moment: the run takes it when it wakes, whenever
+    that is (at once; or, when the Prefect server did not answer, at the next wake-up), and it
+    is never lost with a failed resume. Of two clicks at once, one records it and the other is
+    refused as a replay (the decision is unique per request), both audited.
     """
-    claim = AuditEvent(
-        actor=actor or "unknown",
-        action="approval.submitted",
+    return record_decision(
+        session=session,
+        secret=secret,
+        request_id=request_id,
+        decision=decision,
+        comment=comment,
+        approver_name=approver_name,
+        code=code,
+        pause_key=f"submitted-{channel}",
+        channel=channel,
+        now=now,
+        details=details,
+        accept_replay=False,
+    )
+
+
+def recorded_decision(*, session: Session, request_id: uuid.UUID) -> ApprovalDecision | None:
+    """The decision recorded on the request, by whichever channel, if there is one."""
+    return session.exec(
+        select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
+    ).first()
+
+
+# A batch run (flows/batch.py) waits for all its organisations' decisions under this pause key.
+BATCH_PAUSE_PREFIX = "batch-"
+
+
+def waits_for(pause_key: str | None, approval_key: str) -> bool:
+    """Whether a run paused under ``pause_key`` may be waiting for this approval's decision:
+    its own pause (``<approval_key>-<n>``) or a batch run's (which waits for several)."""
+    key = pause_key or ""
+    return key.startswith(BATCH_PAUSE_PREFIX) or key.rsplit("-", 1)[0] == approval_key
+
+
+def _taken_key(request_id: uuid.UUID) -> str:
+    return f"approval.taken:{request_id}"
+
+
+def mark_taken(*, session: Session, request: ApprovalRequest, now: datetime) -> None:
+    """Audit, once, that the request's run has taken its decision (and need not be woken)."""
+    repository.record_audit(
+        session=session,
+        actor="system",
+        action="approval.taken",
         cycle_id=request.cycle_id,
         flow_run_id=request.flow_run_id,
         entity=f"approval:{request.id}",
-        details={"channel": channel},
-        event_key=_claim_key(request.id, code),
         at=now,
+        event_key=_taken_key(request.id),
     )
-    try:
-        with session.begin_nested():
-            session.add(claim)
-    except IntegrityError:
-        _audit_request(
-            session=session,
-            request=request,
-            actor=actor or "unknown",
-            action="approval.refused",
-            at=now,
-            details={"problem": CodeProblem.replayed.value, "channel": channel},
+
+
+def decisions_not_taken(
+    *, session: Session, flow_run_ids: list[uuid.UUID]
+) -> list[tuple[ApprovalRequest, ApprovalDecision]]:
+    """The runs' requests decided on the web page or with the CLI whose run has not taken the
+    decision yet: what a paused run is woken for."""
+    if not flow_run_ids:
+        return []
+    rows = session.exec(
+        select(ApprovalRequest, ApprovalDecision)
+        .join(ApprovalDecision, ApprovalDecision.request_id == ApprovalRequest.id)  # type: ignore[arg-type]
+        .where(
+            or_(
+                ApprovalRequest.flow_run_id.in_(flow_run_ids),  # type: ignore[attr-defined]
+                ApprovalRequest.batch_run_id.in_(flow_run_ids),  # type: ignore[union-attr]
+            )
         )
-        return False
-    return True
+    ).all()
+    keys = [_taken_key(request.id) for request, _ in rows]
+    taken = set(
+        session.exec(select(AuditEvent.event_key).where(AuditEvent.event_key.in_(keys)))  # type: ignore[union-attr]
+    )
+    return [
+        (request, decision) for request, decision in rows if _taken_key(request.id) not in taken
+    ]
 
 
-def release_submission(*, session: Session, request_id: uuid.UUID, code: str) -> None:
-    """Give a claimed code back when resuming the run failed, so the approver can try again."""
-    claim = session.exec(
-        select(AuditEvent).where(AuditEvent.event_key == _claim_key(request_id, code))
-    ).first()
-    if claim is not None:
-        session.delete(claim)
+def wake_input(*, request: ApprovalRequest, decision: ApprovalDecision) -> dict[str, Any]:
+    """The resume input that wakes a run for a decision already recorded: the decision as the
+    run's form has it, without the code (used with the decision), which the run does not need."""
+    run_input: dict[str, Any] = {
+        "decision": decision.decision.value,
+        "approval_code": "",
+        "approver_name": decision.approver_name,
+        "comment": decision.comment,
+    }
+    if request.accepts_exceptions:
+        run_input["exceptions"] = list((decision.details or {}).get("exceptions", []))
+    return run_input
 
 
 def list_pending(*, session: Session) -> list[ApprovalRequest]:

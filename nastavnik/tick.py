@@ -9,6 +9,7 @@ state it changes lives in the database, so a tick that skipped days catches up o
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -554,3 +555,40 @@ def stage_parameters(
         params["event_date"] = (day + timedelta(days=FINAL_EVENT_AFTER_DAYS)).isoformat()
         params["place"] = f"актовый зал, {org.short_name}"
     return {"params": params}
+
+
+# The deployed flow that runs one stage for several organisations (flows/batch.py).
+BATCH_DEPLOYMENT = "stage-batch/stage-batch"
+
+
+@dataclass(frozen=True)
+class DueStart:
+    """A stage the tick starts today for one organisation's plan row, with its parameters."""
+
+    cycle_id: uuid.UUID
+    start: StageStart
+    params: dict[str, str]
+
+
+def batches(starts: list[DueStart]) -> list[list[DueStart]]:
+    """The day's starts grouped by stage, in the order first due: a stage due for several
+    organisations runs as one batch run, a stage due for one as the stage's own run."""
+    grouped: dict[str, list[DueStart]] = {}
+    for due in starts:
+        grouped.setdefault(due.start.stage, []).append(due)
+    return list(grouped.values())
+
+
+def batch_idempotency_key(group: list[DueStart]) -> str:
+    """The same key for the same rows (a tick run twice gets the same run back)."""
+    items = ",".join(sorted(str(due.start.item_id) for due in group))
+    digest = hashlib.sha256(items.encode()).hexdigest()[:32]
+    return f"tick-batch:{group[0].start.stage}:{digest}"
+
+
+def batch_label(stage: str, members: list[dict[str, object]]) -> tuple[str, list[str]]:
+    """A batch run's name and tags: «3 орг. · 2026/2027 · pairing», and every member's code
+    among the tags, so filtering the Prefect UI by a school finds its batch runs too."""
+    orgs = sorted({str(m["organization_code"]) for m in members})
+    years = sorted({str(m["school_year"]) for m in members})
+    return f"{len(orgs)} орг. · {', '.join(years)} · {stage}", [*orgs, *years, stage, "batch"]

@@ -74,7 +74,8 @@ from nastavnik.web_access import (
 logger = logging.getLogger(__name__)
 
 # Resumes the suspended run with the decision as its input; supplied by the deployment layer.
-Resumer = Callable[[uuid.UUID, dict[str, Any]], Awaitable[None]]
+# Wakes the run waiting for a decision: (run id, the decision as resume input, approval key).
+Resumer = Callable[[uuid.UUID, dict[str, Any], str], Awaitable[None]]
 
 
 def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -293,64 +294,65 @@ def create_app(
                     session, request_id, code, problem_ru, status_code=422, comment=comment
                 )
         chosen = Decision(decision)
-        # The claim's database work stays on the event loop on purpose: it takes milliseconds, and
-        # two clicks' claims never overlap. In threads, a claim reading before the other's commit
-        # would fail with SQLite's "database is locked" (SQLITE_BUSY_SNAPSHOT) instead of the 409.
+        form = dict(await http_request.form())
+        # The decision is recorded here, then the run is woken: a run that cannot be woken now
+        # (the Prefect server down) takes it when it is. The database work stays on the event
+        # loop on purpose: it takes milliseconds, and two clicks' writes never overlap; in
+        # threads, one reading before the other's commit would fail with SQLite's "database is
+        # locked" (SQLITE_BUSY_SNAPSHOT) instead of the refusal.
         # Phase timings (debug log): where an approval's seconds go, read by the latency bench.
         started = time.perf_counter()
         with Session(engine) as session:
             request, *_ = load(session, request_id)
-            problem = approvals.precheck_submission(
+            details: dict[str, Any] = (
+                {"exceptions": exceptions_from_form(form)} if request.accepts_exceptions else {}
+            )
+            outcome = approvals.submit_decision(
                 session=session,
                 secret=settings.approval_secret(),
                 request_id=request_id,
+                decision=chosen,
+                comment=comment,
+                approver_name=approver_name,
                 code=code,
                 channel="web",
-                actor=approver_name,
                 now=clock(),
-            )
-            claimed = problem is None and approvals.claim_submission(
-                session=session,
-                request=request,
-                code=code,
-                channel="web",
-                actor=approver_name,
-                now=clock(),
+                details=details,
             )
             session.commit()
-            run_id, accepts_exceptions = request.flow_run_id, request.accepts_exceptions
-        claimed_at = time.perf_counter()
-        if problem is not None:
-            return _page("result.html", status_code=403, ok=False, message=refusal_message(problem))
-        if not claimed:
+            run_id, approval_key = request.run_to_wake, request.approval_key
+        recorded_at = time.perf_counter()
+        if not outcome.accepted:
+            assert outcome.problem is not None
+            # A second click, at once or later: the request is decided already (409).
+            replayed = outcome.problem == approvals.CodeProblem.replayed
+            message = refusal_message(outcome.problem)
+            if replayed:
+                message += " Решение по этой ссылке уже передано; повторное нажатие не учтено."
             return _page(
-                "result.html",
-                status_code=409,
-                ok=False,
-                message="Решение по этой ссылке уже передано; повторное нажатие не учтено.",
+                "result.html", status_code=409 if replayed else 403, ok=False, message=message
             )
+        # The wake-up carries the decision without the spent code: Prefect keeps a run's input
+        # where every Prefect user can read it, and the run takes the decision from the database.
         run_input: dict[str, Any] = {
             "decision": chosen.value,
-            "approval_code": code,
+            "approval_code": "",
             "approver_name": approver_name,
             "comment": comment,
         }
-        if accepts_exceptions:
-            run_input["exceptions"] = exceptions_from_form(dict(await http_request.form()))
-        resume_started = time.perf_counter()
+        if "exceptions" in details:
+            run_input["exceptions"] = details["exceptions"]
         try:
-            await resume(run_id, run_input)
+            await resume(run_id, run_input, approval_key)
         except Exception:
-            logger.exception("resuming run %s for approval %s failed", run_id, request_id)
-            with Session(engine) as session:
-                approvals.release_submission(session=session, request_id=request_id, code=code)
-                session.commit()
+            logger.exception("waking run %s for approval %s failed", run_id, request_id)
             return _page(
                 "result.html",
-                status_code=503,
-                ok=False,
-                message="Не удалось передать решение: сервер процессов не ответил. "
-                "Попробуйте ещё раз через несколько минут.",
+                status_code=202,
+                ok=True,
+                message=f"Решение сохранено: {approvals.DECISION_LABEL_RU[chosen]}. "
+                "Сервер процессов сейчас не ответил: этап продолжится, как только ответит "
+                "(не позднее ежедневной проверки); повторять решение не нужно.",
             )
         resumed_at = time.perf_counter()
         page = _page(
@@ -359,11 +361,10 @@ def create_app(
             message=f"Решение передано: {approvals.DECISION_LABEL_RU[chosen]}.",
         )
         logger.debug(
-            "approval %s phases: claim %.3f s, form %.3f s, resume %.3f s, page %.3f s",
+            "approval %s phases: record %.3f s, resume %.3f s, page %.3f s",
             request_id,
-            claimed_at - started,
-            resume_started - claimed_at,
-            resumed_at - resume_started,
+            recorded_at - started,
+            resumed_at - recorded_at,
             time.perf_counter() - resumed_at,
         )
         return page

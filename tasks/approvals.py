@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from models import Decision
+from models import ApprovalRequest, Decision
 from nastavnik import approval_mail, approvals
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
@@ -28,6 +28,7 @@ def open_approval_request(
     document_ids: list[str],
     role: str = "director",
     accepts_exceptions: bool = False,
+    batch_run_id: str | None = None,
 ) -> dict[str, str]:
     """Create the approval request and queue the approver's e-mail; returns their ids."""
     with session_scope() as session:
@@ -43,6 +44,7 @@ def open_approval_request(
             document_ids=[uuid.UUID(d) for d in document_ids],
             role=role,
             accepts_exceptions=accepts_exceptions,
+            batch_run_id=uuid.UUID(batch_run_id) if batch_run_id else None,
             now=approvals.now_utc(),
         )
         return {"request_id": str(request.id), "message_id": str(message.id)}
@@ -91,3 +93,26 @@ def record_decision(
         "problem": outcome.problem.value if outcome.problem else None,
         "message": outcome.message_ru,
     }
+
+
+def decision_on_record(request_id: str) -> dict[str, Any] | None:
+    """The decision already recorded on the request (from the web page or the CLI), or None;
+    found, it is audited as taken by the run (once), so nothing wakes the run for it again.
+
+    Not a task: a waiting run reads it before each pause and on every replay, and it must be
+    read afresh each time (a cached answer would hide the decision that just came in).
+    """
+    with session_scope() as session:
+        decided = approvals.recorded_decision(session=session, request_id=uuid.UUID(request_id))
+        if decided is None:
+            return None
+        request = session.get(ApprovalRequest, uuid.UUID(request_id))
+        assert request is not None
+        approvals.mark_taken(session=session, request=request, now=approvals.now_utc())
+        return {
+            "decision": decided.decision.value,
+            "comment": decided.comment,
+            "approver_name": decided.approver_name,
+            "details": dict(decided.details or {}),
+            "decided_on": approvals.local_day(decided.decided_at).isoformat(),
+        }

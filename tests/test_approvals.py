@@ -189,17 +189,19 @@ def test_old_code_is_refused_even_before_its_own_expiry(engine, settings, reques
         outcome = _decide(engine, request_id, code, pause_key=f"registers:{attempt}")
         assert outcome.problem == approvals.CodeProblem.superseded
     with Session(engine) as session:
-        problem = approvals.precheck_submission(
+        submitted = approvals.submit_decision(
             session=session,
             secret=SECRET,
             request_id=request_id,
+            decision=approvals.Decision.approve,
+            comment="",
+            approver_name="x",
             code=first,
             channel="cli",
-            actor="x",
             now=T0 + timedelta(days=3),
         )
         session.commit()
-    assert problem == approvals.CodeProblem.superseded
+    assert submitted.problem == approvals.CodeProblem.superseded
     assert len(_audit(engine, "approval.refused")) == 3
     assert _decide(engine, request_id, second, pause_key="registers:9").accepted
 

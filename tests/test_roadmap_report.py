@@ -257,7 +257,7 @@ def test_a_long_plan_prints_its_chart_over_pages_on_one_time_axis(engine: Engine
 def _web(engine: Engine, settings) -> Client:
     from nastavnik.web import create_app
 
-    async def no_resume(run_id: uuid.UUID, run_input: dict) -> None:
+    async def no_resume(run_id: uuid.UUID, run_input: dict, approval_key: str) -> None:
         raise AssertionError("the roadmap page resumes nothing")
 
     # 09:00 in Moscow on TODAY; the page's "today" is the organisations' local day.

@@ -35,9 +35,11 @@ class Resumes:
 
     def __init__(self) -> None:
         self.calls: list[tuple[uuid.UUID, dict]] = []
+        self.approval_keys: list[str] = []
 
-    async def __call__(self, run_id: uuid.UUID, run_input: dict) -> None:
+    async def __call__(self, run_id: uuid.UUID, run_input: dict, approval_key: str) -> None:
         self.calls.append((run_id, run_input))
+        self.approval_keys.append(approval_key)
 
 
 class Client:
@@ -183,7 +185,7 @@ def test_after_a_reissue_the_new_link_resumes_and_the_old_one_is_refused(
             request_row.flow_run_id,
             {
                 "decision": "approve",
-                "approval_code": new,
+                "approval_code": "",
                 "approver_name": "Иванова Мария Петровна",
                 "comment": "Утверждаю",
             },
@@ -198,3 +200,38 @@ def test_index_marks_requests_whose_code_expired(web, request_row, engine):
     clock.now = T0 + timedelta(days=15)
     index = client.get("/")
     assert request_row.title in index.text and "срок кода истёк" in index.text
+
+
+class FailingResumes(Resumes):
+    """A Prefect server that does not answer the wake-up."""
+
+    async def __call__(self, run_id: uuid.UUID, run_input: dict, approval_key: str) -> None:
+        await super().__call__(run_id, run_input, approval_key)
+        raise httpx.ConnectError("Prefect server down")
+
+
+def test_a_decision_is_kept_when_the_run_cannot_be_woken(engine, settings, request_row):
+    resumes, clock = FailingResumes(), Clock(T0 + timedelta(days=1))
+    client = Client(create_app(settings=settings, engine=engine, resume=resumes, clock=clock))
+    code = _code(engine, settings, request_row.id)
+
+    saved = client.post(f"/approvals/{request_row.id}", data=_form(code, comment="Утверждаю"))
+    assert saved.status_code == 202, saved.text
+    assert "Решение сохранено: утверждено" in saved.text and "повторять" in saved.text
+    assert resumes.approval_keys == ["registers"]
+    with Session(engine) as session:
+        request = session.get(ApprovalRequest, request_row.id)
+        decision = approvals.recorded_decision(session=session, request_id=request_row.id)
+        assert request is not None and decision is not None
+        # What the daily tick wakes the run with later: the decision, not the spent code.
+        assert approvals.wake_input(request=request, decision=decision) == {
+            "decision": "approve",
+            "approval_code": "",
+            "approver_name": "Иванова Мария Петровна",
+            "comment": "Утверждаю",
+        }
+    assert request.status.value == "approved"
+
+    again = client.post(f"/approvals/{request_row.id}", data=_form(code))
+    assert again.status_code == 409 and "уже передано" in again.text
+    assert len(resumes.calls) == 1

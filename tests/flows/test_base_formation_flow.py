@@ -301,7 +301,7 @@ def test_web_link_resumes_the_run_and_refuses_a_second_click(flow_stack: FlowSta
     decided, again = asyncio.run(click())
     assert decided.status_code == 200, decided.text
     assert asyncio.run(read_run(run_id)).state.name == "Completed"  # type: ignore[union-attr]
-    assert again.status_code == 403 and "уже был использован" in again.text
+    assert again.status_code == 409 and "уже был использован" in again.text
     created = asyncio.run(read_run(run_id)).created
     assert created is not None
     # Without a reference date the documents carry the run's own day (the installation's, in

@@ -343,6 +343,48 @@ def test_link_resumes_after_server_restart(stack: Stack) -> None:
     assert stack.runner.poll() is None, "the runner must outlive the server's restart"
 
 
+def test_a_decision_taken_while_the_server_is_down_is_kept_and_taken_later(
+    stack: Stack,
+) -> None:
+    """The director decides while the Prefect server is down: the page says the decision is
+    saved; once the server is back the daily tick's wake-up lets the run take it (no new click)."""
+    from flows.recovery import wake_decided_runs
+
+    run_id = support.start(
+        DEPLOYMENT,
+        mentee_files=[str(stack.mentee_file)],
+        mentor_files=[str(stack.mentor_file)],
+    )
+    assert support.wait(run_id, pause=f"{PAUSE}-1") == "Suspended"
+    url, code = _link(stack, run_id)
+
+    stack.server.stop()
+    try:
+        response = _click(url, code)
+    finally:
+        stack.server.start()
+    assert response.status_code == 202, response.text
+    assert "Решение сохранено" in response.text
+    assert _state(run_id) == StateType.PAUSED
+
+    assert asyncio.run(wake_decided_runs([run_id])) == [run_id]
+    assert support.wait(run_id) == "Completed"
+    assert asyncio.run(wake_decided_runs([run_id])) == []  # nothing waits any more
+    request = support.request(run_id, PAUSE)
+    with session_scope() as session:
+        decisions = session.exec(
+            select(ApprovalDecision).where(ApprovalDecision.request_id == request.id)
+        ).all()
+        refusals = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.entity == f"approval:{request.id}",
+                AuditEvent.action == "approval.refused",
+            )
+        ).all()
+    assert [d.pause_key for d in decisions] == ["submitted-web"] and refusals == []
+    assert {d.status for d in support.documents(run_id)} == {DocumentStatus.approved}
+
+
 def test_two_clicks_at_once_one_decision(stack: Stack) -> None:
     """Two POSTs of the same link at the same moment: one decision, one refusal page."""
     run_id = support.start(
