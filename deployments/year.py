@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from deployments.catalog import run_label
 from models import (
@@ -43,6 +43,7 @@ from nastavnik import (
     roadmap_report,
     tick,
 )
+from nastavnik.approvals import BATCH_PAUSE_PREFIX
 from nastavnik.clock import StoredClock
 from nastavnik.db import get_engine, session_scope
 from nastavnik.policy import OrganisationPolicy
@@ -340,6 +341,7 @@ class YearSimulation:
         self.waiting: list[_Pending] = []
         self.active_runs: set[uuid.UUID] = set()
         self.told_waits: set[str] = set()  # items whose stage waits, said once each
+        self.due_starts: list[tick.DueStart] = []  # the day's stages, for run_together
         self.crash_retries: dict[uuid.UUID, int] = {}
 
     @staticmethod
@@ -451,17 +453,11 @@ class YearSimulation:
             if number not in self.told_waits:
                 self.told_waits.add(number)
                 self._say(day, f"пункт {number}: этап ждёт — {why}")
-        for start, parameters in starts:
-            began = time.perf_counter()
-            run_id = self._start_stage(start, parameters)
-            with session_scope() as session:
-                plan.record_stage_started(
-                    session=session, item_id=start.item_id, flow_run_id=run_id, today=day
-                )
-            self.log.timed("starting stage runs", began)
-            self.log.runs[start.stage] = run_id
-            self.active_runs.add(run_id)
-            self._say(day, f"пункт {start.number}: запущен этап «{start.stage}»")
+        # Started by run_together: the day's stages of every organisation, batched by stage.
+        self.due_starts += [
+            tick.DueStart(self.cycle_id, start, parameters["params"])
+            for start, parameters in starts
+        ]
         if outcome.ended_pairs:
             self._say(day, f"пар завершено по сроку: {len(outcome.ended_pairs)}")
         for reissued in outcome.reissued:
@@ -491,23 +487,18 @@ class YearSimulation:
             self.log.timed("mail", began)
             self._say(day, f"писем: {len(message_ids)} (напоминания, запросы, эскалации)")
 
-    def _start_organisation_reports(self, day: date) -> None:
-        """Start the report runs for the department's requests to this organisation (after its
-        stage runs of the day settled: one writer at a time on the embedded SQLite)."""
-        began = time.perf_counter()
-        for request in self._organisation_reports(day):
-            run_id = self._start_run(request, day)
-            with session_scope() as session:
-                report_envelope.record_run_started(
-                    session=session,
-                    request_key=str(request.idempotency_key).removeprefix("organisation-report:"),
-                    flow_run_id=run_id,
-                    now=self.clock.now(),
-                )
-            self.log.runs[request.run_name] = run_id
-            self.active_runs.add(run_id)
-            self._say(day, request.line)
-        self.log.timed("starting stage runs", began)
+    def _report_started(self, day: date, request: RunRequest, run_id: uuid.UUID) -> None:
+        """Record the run started for one of the department's requests to this organisation."""
+        with session_scope() as session:
+            report_envelope.record_run_started(
+                session=session,
+                request_key=str(request.idempotency_key).removeprefix("organisation-report:"),
+                flow_run_id=run_id,
+                now=self.clock.now(),
+            )
+        self.log.runs[request.run_name] = run_id
+        self.active_runs.add(run_id)
+        self._say(day, request.line)
 
     def _organisation_reports(self, day: date) -> list[RunRequest]:
         """The department's requests to this organisation to answer today, as the deployed tick
@@ -596,22 +587,45 @@ class YearSimulation:
             )
             self._say(day, f"пункт {number}: {plan.STATUS_RU[change.new]}")
 
-    def _start_stage(
-        self, start: tick.StageStart, parameters: dict[str, dict[str, str]]
-    ) -> uuid.UUID:
+    def _start_stage(self, group: list[tick.DueStart]) -> uuid.UUID:
+        """The stage's own run for one organisation, a batch run for several (flows/batch.py),
+        as the deployed tick starts them."""
         from deployments.prefect_api import start_deployment
 
-        deployment = f"{start.stage}/{start.stage}"
-        run_name, tags = run_label(deployment, dict(parameters["params"]))
+        stage = group[0].start.stage
+        if len(group) == 1:
+            deployment = f"{stage}/{stage}"
+            run_name, tags = run_label(deployment, dict(group[0].params))
+            return self._call(
+                start_deployment(
+                    deployment,
+                    {"params": group[0].params},
+                    idempotency_key=f"tick:{group[0].start.item_id}",
+                    run_name=run_name,
+                    tags=tags,
+                )
+            )
+        members: list[dict[str, object]] = [dict(due.params) for due in group]
+        name, tags = tick.batch_label(stage, members)
         return self._call(
             start_deployment(
-                deployment,
-                parameters,
-                idempotency_key=f"tick:{start.item_id}",
-                run_name=run_name,
+                tick.BATCH_DEPLOYMENT,
+                {"params": {"stage": stage, "members": members}},
+                idempotency_key=tick.batch_idempotency_key(group),
+                run_name=name,
                 tags=tags,
             )
         )
+
+    def _started(self, day: date, due: tick.DueStart, run_id: uuid.UUID) -> None:
+        """Record the run started for one of this cycle's plan rows."""
+        with session_scope() as session:
+            plan.record_stage_started(
+                session=session, item_id=due.start.item_id, flow_run_id=run_id, today=day
+            )
+        self.log.runs[due.start.stage] = run_id
+        self.active_runs.add(run_id)
+        self._say(day, f"пункт {due.start.number}: запущен этап «{due.start.stage}»")
 
     def _start_run(self, request: RunRequest, day: date) -> uuid.UUID:
         from deployments.prefect_api import start_deployment
@@ -645,20 +659,22 @@ class YearSimulation:
                     if state_name != "Completed":
                         raise RuntimeError(f"run {run_id} ended as {state_name}")
                     continue
-                if any(p.run_id == run_id for p in self.waiting):
-                    continue
-                approval_key = (pause_key or "").rsplit("-", 1)[0]
-                request = self._request(run_id, approval_key)
-                scripted = self.script.decision_for(approval_key)
-                pending = _Pending(
-                    request.id, run_id, approval_key, day + timedelta(days=scripted.after_days)
-                )
-                if scripted.after_days == 0:
-                    self._answer(day, pending)
-                    answered_now = True
-                else:
-                    self.waiting.append(pending)
-                    self._say(day, f"«{request.title}» ждёт решения до {pending.due:%d.%m.%Y}")
+                for request in self._awaited(run_id, pause_key):
+                    if any(p.request_id == request.id for p in self.waiting):
+                        continue
+                    scripted = self.script.decision_for(request.approval_key)
+                    pending = _Pending(
+                        request.id,
+                        run_id,
+                        request.approval_key,
+                        day + timedelta(days=scripted.after_days),
+                    )
+                    if scripted.after_days == 0:
+                        self._answer(day, pending)
+                        answered_now = True
+                    else:
+                        self.waiting.append(pending)
+                        self._say(day, f"«{request.title}» ждёт решения до {pending.due:%d.%m.%Y}")
             if not answered_now:
                 return
 
@@ -667,11 +683,15 @@ class YearSimulation:
         `nastavnik runs retry` does: its finished tasks come back cached and its documents and
         e-mails are found by their keys, not made again. False once it crashed too often."""
         from deployments.prefect_api import retry_run
+        from flows.recovery import NotRetryable
 
         self.crash_retries[run_id] = self.crash_retries.get(run_id, 0) + 1
         if self.crash_retries[run_id] > MAX_CRASH_RETRIES:
             return False
-        self._call(retry_run(run_id))
+        try:
+            self._call(retry_run(run_id))
+        except NotRetryable:  # a batch run another organisation's turn continued already
+            return True
         self.log.crashes_continued += 1
         self._say(day, f"запуск {str(run_id)[:8]} прерван (Crashed): продолжен тот же запуск")
         return True
@@ -727,16 +747,38 @@ class YearSimulation:
     def _has_open_request(self, run_id: uuid.UUID, pause_key: str | None) -> bool:
         if not pause_key:
             return False
-        approval_key = pause_key.rsplit("-", 1)[0]
         with session_scope() as session:
+            if pause_key.startswith(BATCH_PAUSE_PREFIX):  # any organisation's, in a batch run
+                waits = ApprovalRequest.batch_run_id == run_id
+            else:
+                waits = (ApprovalRequest.flow_run_id == run_id) & (
+                    ApprovalRequest.approval_key == pause_key.rsplit("-", 1)[0]
+                )
             found = session.exec(
                 select(ApprovalRequest.id).where(
-                    ApprovalRequest.flow_run_id == run_id,
-                    ApprovalRequest.approval_key == approval_key,
-                    ApprovalRequest.status == ApprovalStatus.pending,
+                    waits, ApprovalRequest.status == ApprovalStatus.pending
                 )
             ).first()
         return found is not None
+
+    def _awaited(self, run_id: uuid.UUID, pause_key: str | None) -> list[ApprovalRequest]:
+        """This cycle's requests the paused run waits for: its pause's, or in a batch run every
+        pending one of this cycle."""
+        key = pause_key or ""
+        if not key.startswith(BATCH_PAUSE_PREFIX):
+            return [self._request(run_id, key.rsplit("-", 1)[0])]
+        with session_scope() as session:
+            return list(
+                session.exec(
+                    select(ApprovalRequest)
+                    .where(
+                        ApprovalRequest.batch_run_id == run_id,
+                        ApprovalRequest.cycle_id == self.cycle_id,
+                        ApprovalRequest.status == ApprovalStatus.pending,
+                    )
+                    .order_by(col(ApprovalRequest.requested_at))
+                )
+            )
 
     def _request(self, run_id: uuid.UUID, approval_key: str) -> ApprovalRequest:
         with session_scope() as session:
@@ -751,7 +793,9 @@ class YearSimulation:
         scripted = self.script.decision_for(pending.approval_key)
         if scripted.before is not None:
             self._say(day, scripted.before())
-        request = self._request(pending.run_id, pending.approval_key)
+        with session_scope() as session:
+            request = session.get(ApprovalRequest, pending.request_id)
+        assert request is not None
         began = time.perf_counter()
         self.decide(request, scripted)
         self.log.timed("decisions", began)
@@ -830,18 +874,19 @@ def _run_days(
             for simulation in simulations:
                 simulation._do_scripted(day)
                 simulation._tick(day)
+            _start_due(simulations, day)
             for simulation in simulations:
                 simulation._settle_runs(day)
-            for simulation in simulations:
-                simulation._start_organisation_reports(day)
+            _start_reports(simulations, day)
             for simulation in simulations:
                 simulation._settle_runs(day)
         else:
             for simulation in simulations:
                 simulation._do_scripted(day)
                 simulation._tick(day)
+                _start_due([simulation], day)
                 simulation._settle_runs(day)
-                simulation._start_organisation_reports(day)
+                _start_reports([simulation], day)
                 simulation._settle_runs(day)
         for simulation in simulations:
             simulation._refresh(day)  # what the day's runs finished shows on the same day
@@ -853,6 +898,54 @@ def _run_days(
             for _, line in simulation.log.lines[mark:]
         )
         day = min(simulation._next_day(day, end, busy=busy) for simulation in simulations)
+
+
+def _start_due(simulations: list[YearSimulation], day: date) -> None:
+    """Start the stages the day's ticks found due: one run per stage for all the organisations
+    it is due for (a batch run for several, flows/batch.py), as the deployed tick does."""
+    by_cycle = {simulation.cycle_id: simulation for simulation in simulations}
+    due = [d for simulation in simulations for d in simulation.due_starts]
+    for simulation in simulations:
+        simulation.due_starts = []
+    for group in tick.batches(due):
+        first = by_cycle[group[0].cycle_id]
+        began = time.perf_counter()
+        run_id = first._start_stage(group)
+        for start in group:
+            by_cycle[start.cycle_id]._started(day, start, run_id)
+        first.log.timed("starting stage runs", began)
+
+
+def _start_reports(simulations: list[YearSimulation], day: date) -> None:
+    """Start the report runs for the department's requests the organisations answer today (after
+    their stage runs of the day settled): a run of its own for one, a batch run for several."""
+    from deployments.prefect_api import start_deployment
+
+    wanted = [(s, request) for s in simulations for request in s._organisation_reports(day)]
+    if not wanted:
+        return
+    first, began = wanted[0][0], time.perf_counter()
+    if len(wanted) == 1:
+        run_id = first._start_run(wanted[0][1], day)
+    else:
+        members: list[dict[str, object]] = [
+            dict(request.parameters["params"])  # type: ignore[call-overload]
+            for _, request in wanted
+        ]
+        name, tags = tick.batch_label("organisation-report", members)
+        keys = [str(m["request_key"]) for m in members]
+        run_id = first._call(
+            start_deployment(
+                tick.BATCH_DEPLOYMENT,
+                {"params": {"stage": "organisation-report", "members": members}},
+                idempotency_key=tick.report_batch_key(keys),
+                run_name=name,
+                tags=tags,
+            )
+        )
+    for simulation, request in wanted:
+        simulation._report_started(day, request, run_id)
+    first.log.timed("starting stage runs", began)
 
 
 def status_counts(*, cycle_id: uuid.UUID) -> dict[ItemStatus, int]:

@@ -26,9 +26,10 @@ from flows.base_formation import BaseFormationParams, base_formation_steps
 from flows.completion import CompletionParams, completion_steps
 from flows.department import DepartmentParams, department_steps
 from flows.final_event import FinalEventParams, final_event_steps
+from flows.organisation_report import OrganisationReportParams, organisation_report_steps
 from flows.pairing import PairingParams, pairing_steps
 from flows.preparation import PreparationParams, preparation_steps
-from flows.publishing import batch_member
+from flows.publishing import batch_member, member_key
 from flows.training import TrainingParams, training_steps
 from nastavnik.approvals import BATCH_PAUSE_PREFIX
 from tasks.approvals import decision_on_record, record_decision
@@ -43,6 +44,7 @@ STAGE_STEPS: dict[str, tuple[type[BaseModel], Callable[[Any], str]]] = {
     "completion": (CompletionParams, completion_steps),
     "final-event": (FinalEventParams, final_event_steps),
     "department": (DepartmentParams, department_steps),
+    "organisation-report": (OrganisationReportParams, organisation_report_steps),
 }
 
 
@@ -75,21 +77,20 @@ def stage_batch(params: BatchParams) -> dict[str, str]:
     member_runs: list[str] = []
     for wait in itertools.count(1):
         waiting: dict[str, AwaitingDecision] = {}
-        for member in members:
-            org = str(getattr(member, "organization_code"))  # noqa: B009 (every params model)
-            if org in outcomes or org in failures:
+        for raw, member in zip(params.members, members, strict=True):
+            key, org = member_key(raw), str(raw["organization_code"])
+            if key in outcomes or key in failures:
                 continue
-            year = str(getattr(member, "school_year"))  # noqa: B009
-            with batch_member(organization_code=org, school_year=year) as member_run:
+            with batch_member(member=key, organization_code=org) as member_run:
                 if member_run not in member_runs:
                     member_runs.append(member_run)
                 try:
-                    outcomes[org] = steps(member)
+                    outcomes[key] = steps(member)
                 except AwaitingDecision as awaiting:
-                    waiting[org] = awaiting
+                    waiting[key] = awaiting
                 except Exception as error:  # one organisation's stage does not stop the others
                     logger.exception("%s: этап «%s» не выполнен", org, params.stage)
-                    failures[org] = f"{type(error).__name__}: {error}"
+                    failures[key] = f"{type(error).__name__}: {error}"
         if not waiting:
             break
         # A decision recorded while the others were worked on: take it now, not after a pause.
@@ -106,7 +107,7 @@ def stage_batch(params: BatchParams) -> dict[str, str]:
             f"Этап «{params.stage}» не выполнен для организаций: "
             + "; ".join(f"{org} ({why})" for org, why in failures.items())
         )
-    return outcomes
+    return {key.split("|")[0]: outcome for key, outcome in outcomes.items()}
 
 
 def _record_form_decision(
@@ -117,10 +118,14 @@ def _record_form_decision(
     logger = get_run_logger()
     if not answer.approval_code.strip():
         return
-    org = answer.organization_code or (next(iter(waiting)) if len(waiting) == 1 else "")
-    awaiting = waiting.get(org)
+    chosen = [
+        awaiting
+        for key, awaiting in waiting.items()
+        if not answer.organization_code or key.split("|")[0] == answer.organization_code
+    ]
+    awaiting = chosen[0] if len(chosen) == 1 else None
     if awaiting is None:
-        logger.warning("Решение без кода организации, которая ждёт решения: не учтено")
+        logger.warning("Решение не учтено: укажите код одной из организаций, ждущих решения")
         return
     if decision_on_record(awaiting.request_id) is not None:
         return
@@ -133,4 +138,4 @@ def _record_form_decision(
         pause_key=pause_key,
         details=answer.details(),
     )
-    logger.info("%s: %s", org, result["message"])
+    logger.info("%s: %s", answer.organization_code or "решение", result["message"])

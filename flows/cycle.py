@@ -18,6 +18,7 @@ from nastavnik.tick import (
     batch_idempotency_key,
     batch_label,
     batches,
+    report_batch_key,
 )
 from tasks.completion import completion_reminders_day
 from tasks.cycle import (
@@ -90,14 +91,14 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
         reminders = completion_reminders_day(cycle_id, day)
         if summary.message_ids or meetings.message_ids or reminders:
             deliver_messages([*summary.message_ids, *meetings.message_ids, *reminders])
-        # The department's requests to this organisation not yet answered (issue 10 §2).
-        start_organisation_reports(cycle_id, day)
         publish_plan_status(cycle_id, day)
         # A department's own cycle: its organisations' dashboard (issue 10 §4).
         if (board := render_department_dashboard(cycle_id, day)) is not None:
             publish_markdown(
                 key=board["key"], markdown=board["markdown"], description="Мониторинг организаций"
             )
+    # The department's requests to its organisations not yet answered (issue 10 §2).
+    start_organisation_reports([r for c in cycle_ids for r in reports_to_start(c, day)], day)
     return summaries
 
 
@@ -131,20 +132,39 @@ def start_stage_runs(group: list[DueStart]) -> str:
     return str(flow_run.id)  # type: ignore[union-attr]
 
 
-def start_organisation_reports(cycle_id: str, day: date) -> None:
-    """Start an organisation-report run for each request the organisation has to answer; the
-    key makes the server hand back the same run if the tick runs again."""
+def start_organisation_reports(reports: list[dict[str, str]], day: date) -> None:
+    """Start the organisation-report runs for the requests to answer: a run of its own for
+    one, a batch run for several; the key makes the server hand back the same run if the tick
+    runs again."""
     logger = get_run_logger()
-    for report in reports_to_start(cycle_id, day):
+    if not reports:
+        return
+    members: list[dict[str, object]] = [
+        {**report, "reference_date": day.isoformat()} for report in reports
+    ]
+    if len(reports) == 1:
+        report = reports[0]
         org, year, key = report["organization_code"], report["school_year"], report["request_key"]
         flow_run = run_deployment(
             stage_deployment(REPORT_STAGE),
-            parameters={"params": {**report, "reference_date": day.isoformat()}},
+            parameters={"params": members[0]},
             flow_run_name=f"{org} · {year} · {REPORT_STAGE}",
             tags=[org, year, REPORT_STAGE],
             timeout=0,
             as_subflow=False,
             idempotency_key=f"organisation-report:{key}",
         )
-        record_report_run_started(key, str(flow_run.id))  # type: ignore[union-attr]
-        logger.info("Запрос управления %s: запущен отчёт организации", key)
+    else:
+        name, tags = batch_label(REPORT_STAGE, members)
+        flow_run = run_deployment(
+            BATCH_DEPLOYMENT,
+            parameters={"params": {"stage": REPORT_STAGE, "members": members}},
+            flow_run_name=name,
+            tags=tags,
+            timeout=0,
+            as_subflow=False,
+            idempotency_key=report_batch_key([r["request_key"] for r in reports]),
+        )
+    for report in reports:
+        record_report_run_started(report["request_key"], str(flow_run.id))  # type: ignore[union-attr]
+        logger.info("Запрос управления %s: запущен отчёт организации", report["request_key"])

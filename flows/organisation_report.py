@@ -44,6 +44,11 @@ class OrganisationReportParams(BaseModel):
 @flow(name="organisation-report")
 def organisation_report(params: OrganisationReportParams) -> str:
     """The report to the director; on approval it is signed and sent to the department once."""
+    return finish_stage(organisation_report_steps(params))
+
+
+def organisation_report_steps(params: OrganisationReportParams) -> str:
+    """The report's steps; returns the decision."""
     logger = get_run_logger()
     flow_run_id, on = current_run_id(), params.reference_date or run_day()
     prepared = prepare_organisation_report(
@@ -86,4 +91,4 @@ def organisation_report(params: OrganisationReportParams) -> str:
         )
         notices = [submitted["message_id"]] if submitted["message_id"] else []
     settle_decision(decision, notices=notices)
-    return finish_stage(decision.decision.value)
+    return decision.decision.value

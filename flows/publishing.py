@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
@@ -43,20 +43,25 @@ def in_batch() -> bool:
     return _MEMBER_RUN.get() is not None
 
 
-def member_run_id(batch_run_id: str, *, organization_code: str, school_year: str) -> str:
-    """The same id for the same organisation and year in the same batch run, on every replay."""
-    return str(uuid.uuid5(uuid.UUID(batch_run_id), f"{organization_code}|{school_year}"))
+def member_key(params: Mapping[str, object]) -> str:
+    """What tells a batch run's members apart: the organisation and year, and the department's
+    request an organisation report answers (one organisation may answer two on one day)."""
+    key = f"{params['organization_code']}|{params['school_year']}"
+    return f"{key}|{params['request_key']}" if params.get("request_key") else key
+
+
+def member_run_id(batch_run_id: str, member: str) -> str:
+    """The same id for the same member (``member_key``) of the same batch run, on every replay."""
+    return str(uuid.uuid5(uuid.UUID(batch_run_id), member))
 
 
 @contextmanager
-def batch_member(*, organization_code: str, school_year: str) -> Iterator[str]:
+def batch_member(*, member: str, organization_code: str) -> Iterator[str]:
     """Key the organisation's work in this batch run on its member run id."""
-    member = member_run_id(
-        prefect_run_id(), organization_code=organization_code, school_year=school_year
-    )
-    token, owner = _MEMBER_RUN.set(member), ARTIFACT_OWNER.set(organization_code)
+    member_run = member_run_id(prefect_run_id(), member)
+    token, owner = _MEMBER_RUN.set(member_run), ARTIFACT_OWNER.set(organization_code)
     try:
-        yield member
+        yield member_run
     finally:
         _MEMBER_RUN.reset(token)
         ARTIFACT_OWNER.reset(owner)

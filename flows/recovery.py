@@ -9,7 +9,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.states import Scheduled
 
-from flows.publishing import member_run_id
+from flows.publishing import member_key, member_run_id
 from nastavnik import mail
 from nastavnik.db import get_engine
 from nastavnik.settings import get_settings
@@ -65,16 +65,7 @@ def batch_member_runs(run: FlowRun) -> list[uuid.UUID]:
     members = params.get("members") if isinstance(params, dict) else None
     if not isinstance(members, list):
         return []
-    return [
-        uuid.UUID(
-            member_run_id(
-                str(run.id),
-                organization_code=str(member["organization_code"]),
-                school_year=str(member["school_year"]),
-            )
-        )
-        for member in members
-    ]
+    return [uuid.UUID(member_run_id(str(run.id), member_key(member))) for member in members]
 
 
 async def continue_crashed_runs(flow_run_ids: list[uuid.UUID]) -> list[uuid.UUID]:

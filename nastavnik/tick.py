@@ -592,3 +592,9 @@ def batch_label(stage: str, members: list[dict[str, object]]) -> tuple[str, list
     orgs = sorted({str(m["organization_code"]) for m in members})
     years = sorted({str(m["school_year"]) for m in members})
     return f"{len(orgs)} орг. · {', '.join(years)} · {stage}", [*orgs, *years, stage, "batch"]
+
+
+def report_batch_key(request_keys: list[str]) -> str:
+    """The idempotency key of a batch of organisation reports (the same requests, the same)."""
+    digest = hashlib.sha256(",".join(sorted(request_keys)).encode()).hexdigest()[:32]
+    return f"organisation-report-batch:{digest}"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from flows.publishing import member_run_id
+from flows.publishing import member_key, member_run_id
 from models import ApprovalRequest, Decision
 from nastavnik import approvals, repository, tick
 
@@ -55,12 +55,14 @@ def test_a_batch_run_is_named_by_its_count_and_tagged_with_every_school() -> Non
 
 def test_member_run_ids_are_stable_and_apart() -> None:
     run = str(uuid.uuid4())
-    first = member_run_id(run, organization_code="school-1", school_year="2027/2028")
-    assert first == member_run_id(run, organization_code="school-1", school_year="2027/2028")
-    assert first != member_run_id(run, organization_code="school-2", school_year="2027/2028")
-    assert first != member_run_id(
-        str(uuid.uuid4()), organization_code="school-1", school_year="2027/2028"
-    )
+    school = {"organization_code": "school-1", "school_year": "2027/2028"}
+    first = member_run_id(run, member_key(school))
+    assert first == member_run_id(run, member_key(dict(school)))
+    assert first != member_run_id(run, member_key({**school, "organization_code": "school-2"}))
+    assert first != member_run_id(str(uuid.uuid4()), member_key(school))
+    # One organisation answering two of its department's requests on one day: two members.
+    reports = [member_key({**school, "request_key": key}) for key in ("info-1", "interim-1")]
+    assert len({member_run_id(run, key) for key in reports}) == 2
 
 
 def test_which_pauses_wait_for_a_decision() -> None:
