@@ -721,6 +721,7 @@ def _year(
         "organisations": organisations,
         "workers": workers,
         "mode": "serial" if serial else "concurrent",
+        "batch_size": simulations[0].settings.batch_size,
         "participants": int(participants),
         "wall": wall,
         "flow_runs": len(flow_runs),
@@ -782,7 +783,8 @@ def report(result: dict[str, Any]) -> str:
     n = result["organisations"]
     lines = [
         f"{n} organisation(s) + the department, {result['workers']} worker(s) limited to 1 run,"
-        f" run_together {result.get('mode', 'serial')}:"
+        f" run_together {result.get('mode', 'serial')},"
+        f" batch runs of ≤ {result.get('batch_size', 1)} organisations:"
         f" wall {wall:.0f} s ({wall / n:.0f} s per organisation),"
         f" {result['participants']} participants, {result['days']} days with events,"
         f" {result['decisions']} decisions",
@@ -842,11 +844,18 @@ def report(result: dict[str, Any]) -> str:
 
 
 def _run_child(
-    organisations: int, workers: int, serial: bool, scratch: Path, profile: bool
+    organisations: int,
+    workers: int,
+    serial: bool,
+    scratch: Path,
+    profile: bool,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """One worker count in a fresh process, data directory and set of ports."""
     data = scratch / f"n{organisations}-w{workers}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NASTAVNIK_"))}
+    if batch_size is not None:
+        env["NASTAVNIK_BATCH_SIZE"] = str(batch_size)
     web_port = _free_port()
     env |= {
         "NASTAVNIK_DATA_DIR": str(data),
@@ -881,6 +890,11 @@ def main() -> None:
         type=Path,
         help="cProfile the simulation's own process (nWwK.prof beside the results)",
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="most organisations per batch run (NASTAVNIK_BATCH_SIZE; default: the setting's)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -895,7 +909,12 @@ def main() -> None:
         results = {}
         for workers in (int(w) for w in args.workers.split(",")):
             results[workers] = _run_child(
-                args.organisations, workers, args.serial, scratch, args.profile is not None
+                args.organisations,
+                workers,
+                args.serial,
+                scratch,
+                args.profile is not None,
+                args.batch_size,
             )
     print()
     for result in results.values():

@@ -907,7 +907,7 @@ def _start_due(simulations: list[YearSimulation], day: date) -> None:
     due = [d for simulation in simulations for d in simulation.due_starts]
     for simulation in simulations:
         simulation.due_starts = []
-    for group in tick.batches(due):
+    for group in tick.batches(due, max_size=simulations[0].settings.batch_size):
         first = by_cycle[group[0].cycle_id]
         began = time.perf_counter()
         run_id = first._start_stage(group)
@@ -919,11 +919,15 @@ def _start_due(simulations: list[YearSimulation], day: date) -> None:
 def _start_reports(simulations: list[YearSimulation], day: date) -> None:
     """Start the report runs for the department's requests the organisations answer today (after
     their stage runs of the day settled): a run of its own for one, a batch run for several."""
+    wanted = [(s, request) for s in simulations for request in s._organisation_reports(day)]
+    for chunk in tick.split_evenly(wanted, simulations[0].settings.batch_size):
+        _start_report_run(chunk, day)
+
+
+def _start_report_run(wanted: list[tuple[YearSimulation, RunRequest]], day: date) -> None:
+    """One run for these organisations' reports, recorded for each of their requests."""
     from deployments.prefect_api import start_deployment
 
-    wanted = [(s, request) for s in simulations for request in s._organisation_reports(day)]
-    if not wanted:
-        return
     first, began = wanted[0][0], time.perf_counter()
     if len(wanted) == 1:
         run_id = first._start_run(wanted[0][1], day)

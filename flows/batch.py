@@ -105,7 +105,7 @@ def stage_batch(params: BatchParams) -> dict[str, str]:
     if failures:
         raise RuntimeError(
             f"Этап «{params.stage}» не выполнен для организаций: "
-            + "; ".join(f"{org} ({why})" for org, why in failures.items())
+            + "; ".join(f"{key.split('|')[0]} ({why})" for key, why in failures.items())
         )
     return {key.split("|")[0]: outcome for key, outcome in outcomes.items()}
 

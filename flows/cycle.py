@@ -11,6 +11,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 
 from flows.recovery import continue_crashed_runs, wake_decided_runs
 from nastavnik.clock import process_clock
+from nastavnik.settings import get_settings
 from nastavnik.tick import (
     BATCH_DEPLOYMENT,
     DueStart,
@@ -19,6 +20,7 @@ from nastavnik.tick import (
     batch_label,
     batches,
     report_batch_key,
+    split_evenly,
 )
 from tasks.completion import completion_reminders_day
 from tasks.cycle import (
@@ -73,7 +75,7 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
         ]
         summaries.append(summary)
     # The day's stages: one run per stage, for every organisation it is due for (flows/batch.py).
-    for group in batches(due):
+    for group in batches(due, max_size=get_settings().batch_size):
         flow_run_id = start_stage_runs(group)
         for start in group:
             record_stage_started(str(start.start.item_id), flow_run_id, day)
@@ -98,7 +100,9 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
                 key=board["key"], markdown=board["markdown"], description="Мониторинг организаций"
             )
     # The department's requests to its organisations not yet answered (issue 10 §2).
-    start_organisation_reports([r for c in cycle_ids for r in reports_to_start(c, day)], day)
+    reports = [r for c in cycle_ids for r in reports_to_start(c, day)]
+    for chunk in split_evenly(reports, get_settings().batch_size):
+        start_organisation_reports(chunk, day)
     return summaries
 
 

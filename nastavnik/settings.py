@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changethis", "secret", "changeme", "password"}
@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     prefect_port: int = 4200
     secret_key: SecretStr | None = None
     approval_ttl_days: int = 14
+    # Most organisations one batch run does a stage for (flows/batch.py): more are split into
+    # runs of nearly equal size, which several workers run at once.
+    batch_size: int = Field(default=10, ge=1)
     max_import_bytes: int = 5 * 1024 * 1024
     smtp_timeout_seconds: float = 10.0
     # "simulated": every process reads the day from the database (a simulated school year).

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -570,13 +571,32 @@ class DueStart:
     params: dict[str, str]
 
 
-def batches(starts: list[DueStart]) -> list[list[DueStart]]:
-    """The day's starts grouped by stage, in the order first due: a stage due for several
-    organisations runs as one batch run, a stage due for one as the stage's own run."""
+def batches(starts: list[DueStart], *, max_size: int) -> list[list[DueStart]]:
+    """The day's starts grouped by stage, in the order first due, each stage's split into runs
+    of at most ``max_size`` organisations: a group of several runs as a batch run, a group of one
+    as the stage's own run."""
     grouped: dict[str, list[DueStart]] = {}
     for due in starts:
         grouped.setdefault(due.start.stage, []).append(due)
-    return list(grouped.values())
+    return [chunk for group in grouped.values() for chunk in split_evenly(group, max_size)]
+
+
+T = TypeVar("T")
+
+
+def split_evenly(items: list[T], max_size: int) -> list[list[T]]:
+    """The items in order, in the fewest runs of at most ``max_size``, their sizes within one of
+    each other (21 by 10: 7, 7, 7), so the workers running them finish together."""
+    if not items:
+        return []
+    runs = -(-len(items) // max_size)
+    size, larger = divmod(len(items), runs)
+    chunks, start = [], 0
+    for number in range(runs):
+        end = start + size + (1 if number < larger else 0)
+        chunks.append(items[start:end])
+        start = end
+    return chunks
 
 
 def batch_idempotency_key(group: list[DueStart]) -> str:

@@ -30,7 +30,7 @@ def test_the_days_starts_are_grouped_by_stage_in_the_order_first_due() -> None:
         _due("pairing", "school-2"),
         _due("pairing", "school-3"),
     ]
-    groups = tick.batches(starts)
+    groups = tick.batches(starts, max_size=10)
     assert [[d.params["organization_code"] for d in g] for g in groups] == [
         ["school-1", "school-2", "school-3"],
         ["school-1"],
@@ -41,6 +41,16 @@ def test_the_days_starts_are_grouped_by_stage_in_the_order_first_due() -> None:
     assert key == tick.batch_idempotency_key(list(reversed(groups[0])))
     assert key.startswith("tick-batch:pairing:")
     assert key != tick.batch_idempotency_key(groups[0][:2])
+
+
+def test_a_stage_due_for_more_than_a_batch_is_split_into_runs_of_nearly_equal_size() -> None:
+    starts = [_due("pairing", f"school-{n}") for n in range(21)]
+    groups = tick.batches(starts, max_size=10)
+    assert [len(g) for g in groups] == [7, 7, 7]
+    assert [d for g in groups for d in g] == starts
+    assert [len(g) for g in tick.batches(starts[:10], max_size=10)] == [10]
+    assert [len(g) for g in tick.batches(starts[:3], max_size=1)] == [1, 1, 1]
+    assert tick.split_evenly([], 5) == []
 
 
 def test_a_batch_run_is_named_by_its_count_and_tagged_with_every_school() -> None:
