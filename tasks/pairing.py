@@ -231,7 +231,8 @@ def _members(session: Any, pair: MentorshipPair) -> list[tuple[Participant, Pers
     return sorted(rows, key=lambda row: row[1].full_name)
 
 
-@task(name="settle-pairing-order", retries=2, retry_delay_seconds=[1, 5])
+# Kept for the run: a later pause's replay (in a batch run, every member's) does not do it again.
+@run_cached_task(name="settle-pairing-order", retries=2, retry_delay_seconds=[1, 5])
 def settle_pairing_order(
     *, cycle_id: str, document_id: str, approved: bool, starts_on: date, ends_on: date
 ) -> list[dict[str, Any]]:
@@ -382,7 +383,8 @@ def render_programmes(*, cycle_id: str, on: date, flow_run_id: str) -> list[Prog
     return items
 
 
-@task(name="acknowledge-programmes", retries=2, retry_delay_seconds=[1, 5])
+# Kept for the run: a later pause's replay (in a batch run, every member's) does not do it again.
+@run_cached_task(name="acknowledge-programmes", retries=2, retry_delay_seconds=[1, 5])
 def acknowledge_programmes(*, programme_ids: list[str], on: date) -> None:
     """Record that the mentees have read their programmes (confirmed by the curator)."""
     with session_scope() as session:

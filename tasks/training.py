@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect import task
 from pydantic import BaseModel
 from sqlmodel import select
 
@@ -221,7 +220,8 @@ def render_mentors_order(*, cycle_id: str, on: date, flow_run_id: str) -> str:
         return str(document.id)
 
 
-@task(name="appoint-mentors", retries=2, retry_delay_seconds=[1, 5])
+# Kept for the run: a later pause's replay (in a batch run, every member's) does not do it again.
+@run_cached_task(name="appoint-mentors", retries=2, retry_delay_seconds=[1, 5])
 def appoint_mentors(*, cycle_id: str, on: date) -> list[dict[str, Any]]:
     """Date the appointment of the admitted mentors; returns their notices."""
     with session_scope() as session:
