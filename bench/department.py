@@ -28,6 +28,50 @@ Then the ratio of the wall times (1 worker / 2 workers).
 
 Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--keep DIR]
      [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
+     [--batch-size K]  (NASTAVNIK_BATCH_SIZE: most organisations per batch run; 1 = none)
+
+Measured 2026-12-02 night, this machine, one bench at a time, the same code (4de60b9 and after)
+with and without batch runs (flows/batch.py: a stage or the organisation reports due on a day
+for several organisations run as one run, split into runs of ≤ K; decisions are recorded
+before a run is woken, so one wake-up takes all of them):
+
+                                   N=6, 2 w.   N=6, 2 w.        N=6, 1 w.
+                                   K=1 (none)  K=3              K=3
+  wall                             452 s       369 s  1.22×     404 s
+  flow runs / task runs            63 / 594    25 / 589         26 / 589
+  process starts                   148         58     −61 %     56
+  CPU: flow runs                   204 s       176 s  −14 %     164 s
+       Prefect server              194 s       142 s  −27 %     118 s
+       simulation                  137 s       132 s            119 s
+  Prefect database growth          +10.1 MB    +8.3 MB per organisation
+  orchestration share of the wall  49.6 %      36.1 %           24.0 %
+    Pending → Running              21.6 %      9.8 %            5.9 %
+    Running outside task runs      18.5 %      16.1 %           9.8 %
+  a start queued (year / idle)     3.39 / 0.26 s  0.78 / 0.39 s  3.34 / 0.43 s
+  runs Running, ≥ 2 at once        24.2 %      31.0 % of the wall
+
+Second worker: 404 s / 369 s = 1.09× (K=3). The simulation's own serial loop (tick rules 75 s,
+its mail 39 s, status artifacts 34 s, decisions 25 s) is ≈ 47 % of the wall and does not shrink
+with workers. With one batch for all (K=10, N=3, 2 workers, against 893f7b6 the same hour):
+wall 260 s against 248 s, process starts 31 against 75, orchestration 23.8 % against 42.9 %,
+but two runs at once only 1.1 % of the wall against 16.9 %: one run per stage and day leaves the
+second worker idle, hence K (NASTAVNIK_BATCH_SIZE, default 10): a department of 50 has its
+stage in five runs of ten.
+
+Per organisation now (N=6, K=3, 2 workers): 61 s of wall, ≈ 82 CPU-s (runs 29, server 24,
+simulation 22, relay, worker, web), 4 flow runs, 10 process starts, 98 task runs, +8.3 MB
+Prefect and +13.1 MB application database. 50 organisations ≈ 4 100 CPU-s ≥ 34 min on the two
+cores: the 15 min target stays out of reach; orchestration 36 % (≤ 5 % asked), the second
+worker 1.09× (≥ 1.7× asked). What dominates now is no longer the process starts but the work
+itself: PDFs (113 s), the stage tasks' database work (80 s), and the simulation's loop, which
+runs each organisation's tick rules in turn (13 s per organisation-year) and publishes a
+status artifact per cycle and day.
+At 500 organisations (on paper, from these figures): ≈ 41 000 CPU-s a year (≈ 6 h on 2 cores,
+so a department that size needs more cores or a lighter year, not more workers alone); 50 batch
+runs per stage and day at K=10, ≈ 5 000 process starts and ≈ 49 000 task runs a year; +4 GB
+Prefect and +6.5 GB application database a year; the daily tick's rules ≈ 6 300 CPU-s a year
+in one process (its loop over cycles would need splitting across processes); the Prefect UI's
+artifacts: one status artifact per cycle and day, ≈ 180 000 a year, need a retention policy.
 
 Measured 2026-12-01 late evening (a faster machine than the evening's), 2 workers, one bench at
 a time: N=3 (3fbfa21) wall 418 s (139 s per organisation), 35 flow runs, 363 task runs, 78
