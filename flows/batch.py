@@ -32,8 +32,9 @@ from flows.preparation import PreparationParams, preparation_steps
 from flows.publishing import batch_member, member_key
 from flows.training import TrainingParams, training_steps
 from nastavnik.approvals import BATCH_PAUSE_PREFIX
+from nastavnik.settings import get_settings
 from tasks.approvals import decision_on_record, record_decision
-from tasks.publishing import publish_mails
+from tasks.publishing import publish_mails, publish_markdown
 
 # Each stage the tick starts: its parameters' model and its steps (the stage flow's body).
 STAGE_STEPS: dict[str, tuple[type[BaseModel], Callable[[Any], str]]] = {
@@ -97,6 +98,11 @@ def stage_batch(params: BatchParams) -> dict[str, str]:
         if any(decision_on_record(a.request_id) is not None for a in waiting.values()):
             continue
         logger.info("Ждут решения: %s", len(waiting))
+        publish_markdown(
+            key="batch-waiting",
+            markdown=waiting_markdown(waiting, web_base_url=get_settings().web_base_url),
+            description=f"Этап «{params.stage}»: организации, ждущие решения",
+        )
         answer = suspend_flow_run(
             wait_for_input=BatchDecisionInput, key=f"{BATCH_PAUSE_PREFIX}{wait}"
         )
@@ -108,6 +114,17 @@ def stage_batch(params: BatchParams) -> dict[str, str]:
             + "; ".join(f"{key.split('|')[0]} ({why})" for key, why in failures.items())
         )
     return {key.split("|")[0]: outcome for key, outcome in outcomes.items()}
+
+
+def waiting_markdown(waiting: dict[str, AwaitingDecision], *, web_base_url: str) -> str:
+    """Who the batch run waits for: organisation, question and its page (the code is in the
+    approver's e-mail), for whoever answers in the Prefect UI's form."""
+    base = web_base_url.rstrip("/")
+    lines = ["| Организация | Решение | Страница решения |", "|---|---|---|"]
+    for key, awaiting in waiting.items():
+        url = f"{base}/approvals/{awaiting.request_id}"
+        lines.append(f"| {key.split('|')[0]} | {awaiting.title} | [открыть]({url}) |")
+    return "\n".join(lines)
 
 
 def _record_form_decision(

@@ -120,9 +120,17 @@ def test_a_batch_run_does_base_formation_for_two_schools_and_waits_once(
             )
             == approvals.CodeProblem.forged
         )
-    # The run's artifacts say whose they are (and name no one).
-    keys = {a.key for a in support.artifacts(run_id) if a.key}
+    # The run's artifacts say whose they are (and name no one), and who it waits for.
+    artifacts = support.artifacts(run_id)
+    keys = {a.key for a in artifacts if a.key}
     assert {f"{ORG['code']}-questionnaire-import", f"{OTHER['code']}-questionnaire-import"} <= keys
+    waiting = [str(a.data) for a in artifacts if a.key == "batch-waiting"]
+    assert len(waiting) == 1
+    for code, request in ((ORG["code"], mine), (OTHER["code"], theirs)):
+        assert (
+            f"| {code} | {request.title} | [открыть](http://approvals.test/approvals/{request.id})"
+            in waiting[0]
+        )
 
     # The first director decides on the web page: the run wakes, takes it, waits for the other.
     decided = _click(flow_stack, mine, ORG["director_name"])
