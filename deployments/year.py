@@ -606,12 +606,20 @@ class YearSimulation:
                 )
             )
         members: list[dict[str, object]] = [dict(due.params) for due in group]
+        return self._start_batch(stage, members, tick.batch_idempotency_key(group))
+
+    def _start_batch(
+        self, stage: str, members: list[dict[str, object]], idempotency_key: str
+    ) -> uuid.UUID:
+        """One stage-batch run for these organisations, as the deployed tick starts it."""
+        from deployments.prefect_api import start_deployment
+
         name, tags = tick.batch_label(stage, members)
         return self._call(
             start_deployment(
                 tick.BATCH_DEPLOYMENT,
                 {"params": {"stage": stage, "members": members}},
-                idempotency_key=tick.batch_idempotency_key(group),
+                idempotency_key=idempotency_key,
                 run_name=name,
                 tags=tags,
             )
@@ -926,8 +934,6 @@ def _start_reports(simulations: list[YearSimulation], day: date) -> None:
 
 def _start_report_run(wanted: list[tuple[YearSimulation, RunRequest]], day: date) -> None:
     """One run for these organisations' reports, recorded for each of their requests."""
-    from deployments.prefect_api import start_deployment
-
     first, began = wanted[0][0], time.perf_counter()
     if len(wanted) == 1:
         run_id = first._start_run(wanted[0][1], day)
@@ -936,17 +942,8 @@ def _start_report_run(wanted: list[tuple[YearSimulation, RunRequest]], day: date
             dict(request.parameters["params"])  # type: ignore[call-overload]
             for _, request in wanted
         ]
-        name, tags = tick.batch_label("organisation-report", members)
         keys = [str(m["request_key"]) for m in members]
-        run_id = first._call(
-            start_deployment(
-                tick.BATCH_DEPLOYMENT,
-                {"params": {"stage": "organisation-report", "members": members}},
-                idempotency_key=tick.report_batch_key(keys),
-                run_name=name,
-                tags=tags,
-            )
-        )
+        run_id = first._start_batch("organisation-report", members, tick.report_batch_key(keys))
     for simulation, request in wanted:
         simulation._report_started(day, request, run_id)
     first.log.timed("starting stage runs", began)

@@ -123,6 +123,11 @@ def start_stage_runs(group: list[DueStart]) -> str:
         )
         return str(flow_run.id)  # type: ignore[union-attr]
     members: list[dict[str, object]] = [dict(due.params) for due in group]
+    return start_batch_run(stage, members, idempotency_key=batch_idempotency_key(group))
+
+
+def start_batch_run(stage: str, members: list[dict[str, object]], *, idempotency_key: str) -> str:
+    """One stage-batch run for these organisations' parameters, named and tagged for all."""
     name, tags = batch_label(stage, members)
     flow_run = run_deployment(
         BATCH_DEPLOYMENT,
@@ -131,7 +136,7 @@ def start_stage_runs(group: list[DueStart]) -> str:
         tags=tags,
         timeout=0,
         as_subflow=False,
-        idempotency_key=batch_idempotency_key(group),
+        idempotency_key=idempotency_key,
     )
     return str(flow_run.id)  # type: ignore[union-attr]
 
@@ -158,17 +163,13 @@ def start_organisation_reports(reports: list[dict[str, str]], day: date) -> None
             as_subflow=False,
             idempotency_key=f"organisation-report:{key}",
         )
+        run_id = str(flow_run.id)  # type: ignore[union-attr]
     else:
-        name, tags = batch_label(REPORT_STAGE, members)
-        flow_run = run_deployment(
-            BATCH_DEPLOYMENT,
-            parameters={"params": {"stage": REPORT_STAGE, "members": members}},
-            flow_run_name=name,
-            tags=tags,
-            timeout=0,
-            as_subflow=False,
+        run_id = start_batch_run(
+            REPORT_STAGE,
+            members,
             idempotency_key=report_batch_key([r["request_key"] for r in reports]),
         )
     for report in reports:
-        record_report_run_started(report["request_key"], str(flow_run.id))  # type: ignore[union-attr]
+        record_report_run_started(report["request_key"], run_id)
         logger.info("Запрос управления %s: запущен отчёт организации", report["request_key"])
