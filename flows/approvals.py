@@ -135,14 +135,10 @@ def request_approval(
         )
         if result["accepted"]:
             logger.info("%s: %s (%s)", title, result["message"], answer.approver_name)
-            return ApprovalOutcome(
-                opened["request_id"],
-                Decision(str(result["decision"])),
-                answer.comment,
-                answer.approver_name,
-                answer.details(),
-                date.fromisoformat(str(result["decided_on"])) if result["decided_on"] else None,
-            )
+            # Read back as recorded, and audited as taken: nothing wakes the run for it again.
+            recorded = decision_on_record(opened["request_id"])
+            assert recorded is not None
+            return _outcome(opened["request_id"], recorded)
         logger.warning("%s: %s; waiting for a valid decision", title, result["message"])
         attempt += 1
 

@@ -61,7 +61,7 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
         for run_id in continued:
             logger.warning("Запуск %s прерван (Crashed): продолжен тот же запуск", run_id)
         # A decision recorded while the Prefect server did not answer its wake-up.
-        woken: list[uuid.UUID] = run_coro_as_sync(wake_decided_runs(open_runs)) or []
+        woken: list[uuid.UUID] = run_coro_as_sync(wake_decided_runs(uuid.UUID(cycle_id))) or []
         for run_id in woken:
             logger.warning("Запуск %s ждал принятого решения: продолжен", run_id)
         summary = tick_cycle(cycle_id, day)

@@ -91,35 +91,42 @@ async def continue_crashed_runs(flow_run_ids: list[uuid.UUID]) -> list[uuid.UUID
     return crashed
 
 
-async def wake_decided_runs(flow_run_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    """Wake those of the runs that wait for a decision already recorded but not taken (the web
-    page or the CLI recorded it, but the Prefect server did not answer their wake-up)."""
-    if not flow_run_ids:
-        return []
+async def wake_decided_runs(cycle_id: uuid.UUID) -> list[uuid.UUID]:
+    """Wake the cycle's runs that wait for a decision already recorded but not taken (the web
+    page or the CLI recorded it, but the Prefect server did not answer their wake-up): stage,
+    pair-change and report runs alike; returns the runs woken."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     from nastavnik import approvals
     from nastavnik.db import session_scope
 
+    with session_scope() as session:
+        candidates = [
+            (
+                request.run_to_wake,
+                request.approval_key,
+                approvals.wake_input(request=request, decision=decision),
+            )
+            for request, decision in approvals.decisions_not_taken(
+                session=session, cycle_id=cycle_id
+            )
+        ]
+    if not candidates:
+        return []
     async with get_client() as client:
         runs = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[c[0] for c in candidates]))
         )
         paused = {
             run.id: run.state.state_details.pause_key
             for run in runs
             if run.state is not None and run.state.is_paused()
         }
-        if not paused:
-            return []
-        with session_scope() as session:
-            wakes = {
-                request.run_to_wake: approvals.wake_input(request=request, decision=decision)
-                for request, decision in approvals.decisions_not_taken(
-                    session=session, flow_run_ids=list(paused)
-                )
-                if approvals.waits_for(paused[request.run_to_wake], request.approval_key)
-            }
+        wakes = {
+            run_id: run_input
+            for run_id, approval_key, run_input in candidates
+            if run_id in paused and approvals.waits_for(paused[run_id], approval_key)
+        }
         for run_id, run_input in wakes.items():
             await client.resume_flow_run(run_id, run_input=run_input)
     return list(wakes)

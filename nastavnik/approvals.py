@@ -481,22 +481,27 @@ def mark_taken(*, session: Session, request: ApprovalRequest, now: datetime) -> 
 
 
 def decisions_not_taken(
-    *, session: Session, flow_run_ids: list[uuid.UUID]
+    *,
+    session: Session,
+    flow_run_ids: list[uuid.UUID] | None = None,
+    cycle_id: uuid.UUID | None = None,
 ) -> list[tuple[ApprovalRequest, ApprovalDecision]]:
-    """The runs' requests decided on the web page or with the CLI whose run has not taken the
-    decision yet: what a paused run is woken for."""
-    if not flow_run_ids:
-        return []
-    rows = session.exec(
-        select(ApprovalRequest, ApprovalDecision)
-        .join(ApprovalDecision, ApprovalDecision.request_id == ApprovalRequest.id)  # type: ignore[arg-type]
-        .where(
+    """Requests decided on the web page or with the CLI whose run has not taken the decision
+    yet (of these runs, or of this cycle): what a paused run is woken for."""
+    query = select(ApprovalRequest, ApprovalDecision).join(
+        ApprovalDecision,
+        ApprovalDecision.request_id == ApprovalRequest.id,  # type: ignore[arg-type]
+    )
+    if flow_run_ids is not None:
+        query = query.where(
             or_(
                 ApprovalRequest.flow_run_id.in_(flow_run_ids),  # type: ignore[attr-defined]
                 ApprovalRequest.batch_run_id.in_(flow_run_ids),  # type: ignore[union-attr]
             )
         )
-    ).all()
+    if cycle_id is not None:
+        query = query.where(ApprovalRequest.cycle_id == cycle_id)
+    rows = session.exec(query).all()
     keys = [_taken_key(request.id) for request, _ in rows]
     taken = set(
         session.exec(select(AuditEvent.event_key).where(AuditEvent.event_key.in_(keys)))  # type: ignore[union-attr]

@@ -367,10 +367,10 @@ def test_a_decision_taken_while_the_server_is_down_is_kept_and_taken_later(
     assert "Решение сохранено" in response.text
     assert _state(run_id) == StateType.PAUSED
 
-    assert asyncio.run(wake_decided_runs([run_id])) == [run_id]
-    assert support.wait(run_id) == "Completed"
-    assert asyncio.run(wake_decided_runs([run_id])) == []  # nothing waits any more
     request = support.request(run_id, PAUSE)
+    assert asyncio.run(wake_decided_runs(request.cycle_id)) == [run_id]
+    assert support.wait(run_id) == "Completed"
+    assert asyncio.run(wake_decided_runs(request.cycle_id)) == []  # nothing waits any more
     with session_scope() as session:
         decisions = session.exec(
             select(ApprovalDecision).where(ApprovalDecision.request_id == request.id)
