@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, col, or_, select
 
 from models import ApprovalDecision, ApprovalRequest, ApprovalStatus, AuditEvent, Decision
 from nastavnik import repository
@@ -408,6 +408,10 @@ def record_decision(
     return DecisionOutcome(True, request_id, decision, comment, approver_name)
 
 
+# The pause key recorded with a decision submitted on the web page or with the CLI.
+SUBMITTED_PREFIX = "submitted-"
+
+
 def submit_decision(
     *,
     session: Session,
@@ -436,7 +440,7 @@ def submit_decision(
         comment=comment,
         approver_name=approver_name,
         code=code,
-        pause_key=f"submitted-{channel}",
+        pause_key=f"{SUBMITTED_PREFIX}{channel}",
         channel=channel,
         now=now,
         details=details,
@@ -488,9 +492,15 @@ def decisions_not_taken(
 ) -> list[tuple[ApprovalRequest, ApprovalDecision]]:
     """Requests decided on the web page or with the CLI whose run has not taken the decision
     yet (of these runs, or of this cycle): what a paused run is woken for."""
-    query = select(ApprovalRequest, ApprovalDecision).join(
-        ApprovalDecision,
-        ApprovalDecision.request_id == ApprovalRequest.id,  # type: ignore[arg-type]
+    # Only the page's and the CLI's (submit_decision): a decision typed into the Prefect UI's
+    # form is recorded by the run itself, which takes it there and then.
+    query = (
+        select(ApprovalRequest, ApprovalDecision)
+        .join(
+            ApprovalDecision,
+            ApprovalDecision.request_id == ApprovalRequest.id,  # type: ignore[arg-type]
+        )
+        .where(col(ApprovalDecision.pause_key).startswith(SUBMITTED_PREFIX))
     )
     if flow_run_ids is not None:
         query = query.where(
