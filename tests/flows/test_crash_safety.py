@@ -256,6 +256,23 @@ def _click(url: str, code: str) -> httpx.Response:
     )
 
 
+def _decisions_and_refusals(
+    request_id: uuid.UUID,
+) -> tuple[list[ApprovalDecision], list[AuditEvent]]:
+    """The decisions recorded on the request, and the refusals audited for it."""
+    with session_scope() as session:
+        decisions = session.exec(
+            select(ApprovalDecision).where(ApprovalDecision.request_id == request_id)
+        ).all()
+        refusals = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.entity == f"approval:{request_id}",
+                AuditEvent.action == "approval.refused",
+            )
+        ).all()
+        return list(decisions), list(refusals)
+
+
 def _kill_in_delivery(stack: Stack, run_id: uuid.UUID) -> None:
     """SIGKILL the run's process once its registers exist and it is sending the approval mail
     (claimed, connected to the silent server); wait until the runner marks the run Crashed."""
@@ -371,16 +388,7 @@ def test_a_decision_taken_while_the_server_is_down_is_kept_and_taken_later(
     assert asyncio.run(wake_decided_runs(request.cycle_id)) == [run_id]
     assert support.wait(run_id) == "Completed"
     assert asyncio.run(wake_decided_runs(request.cycle_id)) == []  # nothing waits any more
-    with session_scope() as session:
-        decisions = session.exec(
-            select(ApprovalDecision).where(ApprovalDecision.request_id == request.id)
-        ).all()
-        refusals = session.exec(
-            select(AuditEvent).where(
-                AuditEvent.entity == f"approval:{request.id}",
-                AuditEvent.action == "approval.refused",
-            )
-        ).all()
+    decisions, refusals = _decisions_and_refusals(request.id)
     assert [d.pause_key for d in decisions] == ["submitted-web"] and refusals == []
     assert {d.status for d in support.documents(run_id)} == {DocumentStatus.approved}
 
@@ -414,16 +422,7 @@ def test_two_clicks_at_once_one_decision(stack: Stack) -> None:
     assert "уже" in refused.text, refused.text
     assert support.wait(run_id) == "Completed"
     request = support.request(run_id, PAUSE)
-    with session_scope() as session:
-        decisions = session.exec(
-            select(ApprovalDecision).where(ApprovalDecision.request_id == request.id)
-        ).all()
-        refusals = session.exec(
-            select(AuditEvent).where(
-                AuditEvent.entity == f"approval:{request.id}",
-                AuditEvent.action == "approval.refused",
-            )
-        ).all()
+    decisions, refusals = _decisions_and_refusals(request.id)
     assert len(decisions) == 1
     assert len(refusals) == 1
     assert _state_names(run_id).count("Resuming") == 1
