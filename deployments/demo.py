@@ -404,6 +404,7 @@ def _import_attendance(directory: Path, cycle_id: uuid.UUID) -> str:
 
 
 def _record_consents(cycle_id: uuid.UUID, clock: StoredClock, leave_out: int) -> str:
+    today = clock.today()
     with session_scope() as session:
         forms = pairing.consent_form_rows(session=session, cycle_id=cycle_id)
         given = forms[: len(forms) - leave_out]
@@ -412,7 +413,7 @@ def _record_consents(cycle_id: uuid.UUID, clock: StoredClock, leave_out: int) ->
                 session=session,
                 cycle_id=cycle_id,
                 participant_id=form["participant_id"],
-                given_on=clock.today(),
+                given_on=today,
                 source="demo",
             )
     return f"письменные согласия (§2.6) получены: {len(given)} из {len(forms)}"

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import multiprocessing
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
@@ -104,6 +108,9 @@ class YearScript:
 Decide = Callable[[ApprovalRequest, ScriptedDecision], None]
 # How often the day's tick is tried when SQLite stays locked (it is idempotent per day).
 TICK_ATTEMPTS = 3
+# The simulation's part that is the wall time of the organisations' ticks run side by side (the
+# parts inside them, "tick rules" and the rest, are then the processes' time added up).
+TICKS_SIDE_BY_SIDE = "ticks side by side (wall)"
 # How often one run may crash and be continued before the simulation gives up on it.
 MAX_CRASH_RETRIES = 3
 
@@ -127,10 +134,173 @@ class YearLog:
         self.lines.append((day, line))
 
     def timed(self, what: str, started: float) -> None:
-        took = time.perf_counter() - started
-        self.seconds[what] = self.seconds.get(what, 0.0) + took
+        self.took(what, time.perf_counter() - started)
+
+    def took(self, what: str, seconds: float) -> None:
+        self.seconds[what] = self.seconds.get(what, 0.0) + seconds
         if self.day is not None:
-            self.slowest = sorted([*self.slowest, (took, what, self.day)], reverse=True)[:5]
+            self.slowest = sorted([*self.slowest, (seconds, what, self.day)], reverse=True)[:5]
+
+
+@dataclass
+class OrganisationDay:
+    """What one cycle's tick did on a day, made where it ran (this process or one of
+    run_together's): what the simulation then says, starts and publishes."""
+
+    outcome: tick.TickOutcome
+    starts: list[tuple[tick.StageStart, dict[str, str]]]  # with the stage's parameters
+    meetings: monthly.MeetingsDay
+    status_markdown: str
+    dashboard: tuple[str, str] | None  # (artifact key, markdown) for a department's cycle
+    messages: int  # e-mails queued today and attempted once
+    seconds: dict[str, float] = field(default_factory=dict)  # by part, where it ran
+
+
+def organisation_day(
+    *,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    day: date,
+    now: datetime,
+    policy: tick.ReminderPolicy,
+) -> OrganisationDay:
+    """The deployed tick's work for one cycle on `day`: the plan's rules, the meetings and
+    completion stages' day, the status (and a department's dashboard) as markdown, and one
+    attempt at the day's e-mails. It needs only the databases and the SMTP relay, never the
+    Prefect server, so on PostgreSQL run_together runs the organisations' days side by side
+    in processes of its own."""
+    seconds: dict[str, float] = {}
+    began = time.perf_counter()
+    # A run resumed this morning may hold SQLite's write lock past its 30 s busy timeout on
+    # a loaded machine (a long document batch): the rules are idempotent per day, so they run
+    # again from the start rather than failing the year.
+    for attempt in range(1, TICK_ATTEMPTS + 1):
+        try:
+            outcome, starts, meetings, message_ids = _tick_rules(
+                settings=settings, cycle_id=cycle_id, day=day, now=now, policy=policy
+            )
+            break
+        except OperationalError as error:
+            if "locked" not in str(error) or attempt == TICK_ATTEMPTS:
+                raise
+            time.sleep(1.0)
+    seconds["tick rules"] = time.perf_counter() - began
+    began = time.perf_counter()
+    with session_scope() as session:
+        report = roadmap_report.status_report(session=session, cycle_id=cycle_id, today=day)
+        status_markdown = roadmap_report.status_markdown(report, web_base_url=settings.web_base_url)
+        board = dashboard.dashboard_for_cycle(session=session, cycle_id=cycle_id, today=day)
+        shown = None
+        if board is not None:
+            markdown = dashboard.dashboard_markdown(board, web_base_url=settings.web_base_url)
+            shown = (dashboard.artifact_key(board.department_code), markdown)
+    seconds["status artifact"] = time.perf_counter() - began
+    if message_ids:
+        began = time.perf_counter()
+        asyncio.run(
+            mail.deliver_messages(engine=get_engine(), settings=settings, message_ids=message_ids)
+        )
+        seconds["mail"] = time.perf_counter() - began
+    return OrganisationDay(
+        outcome=outcome,
+        starts=starts,
+        meetings=meetings,
+        status_markdown=status_markdown,
+        dashboard=shown,
+        messages=len(message_ids),
+        seconds=seconds,
+    )
+
+
+def _tick_rules(
+    *,
+    settings: Settings,
+    cycle_id: uuid.UUID,
+    day: date,
+    now: datetime,
+    policy: tick.ReminderPolicy,
+) -> tuple[
+    tick.TickOutcome,
+    list[tuple[tick.StageStart, dict[str, str]]],
+    monthly.MeetingsDay,
+    list[uuid.UUID],
+]:
+    with session_scope() as session:
+        outcome = tick.run_tick(
+            session=session,
+            settings=settings,
+            cycle_id=cycle_id,
+            today=day,
+            now=now,
+            policy=policy,
+        )
+        starts = [
+            (
+                start,
+                tick.stage_parameters(
+                    session=session, cycle_id=cycle_id, stage=start.stage, day=day
+                )["params"],
+            )
+            for start in outcome.starts
+        ]
+        session.commit()
+        # The meetings stage's day, as the deployed tick runs it after the plan's rules.
+        meetings = monthly.run_day(
+            session=session, settings=settings, cycle_id=cycle_id, today=day, now=now
+        )
+        # The completion stage's reminders about the §2.13–§2.14 reports due.
+        completion_mail = completion_reminders.queue_reminders(
+            session=session, settings=settings, cycle_id=cycle_id, today=day, now=now
+        )
+    return (
+        outcome,
+        starts,
+        meetings,
+        [*outcome.message_ids, *meetings.message_ids, *completion_mail],
+    )
+
+
+@dataclass
+class OrganisationEvening:
+    """A cycle's plan after the day's runs: what changed, and the days ahead on which its tick
+    has something to do (from its rows, pairs and waiting decisions)."""
+
+    changes: list[plan.StatusChange]
+    days: set[date]
+
+
+def organisation_evening(
+    *, cycle_id: uuid.UUID, day: date, policy: tick.ReminderPolicy, report_deadline_days: int
+) -> OrganisationEvening:
+    """The plan refreshed after the day's runs and the cycle's days ahead (the database only)."""
+    with session_scope() as session:
+        changes = plan.refresh(session=session, cycle_id=cycle_id, today=day)
+    with session_scope() as session:
+        rows = plan.plan_items(session=session, cycle_id=cycle_id)
+        # Only the terms: a whole pair row carries its JSON columns, decoded for each day.
+        pair_terms = plan.pair_terms(session=session, cycle_id=cycle_id)
+        terms = [(t.starts_on, t.ends_on) for t in pair_terms if t.starts_on and t.ends_on]
+        pending = list(
+            session.exec(
+                select(ApprovalRequest).where(
+                    ApprovalRequest.cycle_id == cycle_id,
+                    ApprovalRequest.status == ApprovalStatus.pending,
+                )
+            )
+        )
+    days = interesting_days(rows=rows, pending=pending, policy=policy, terms=pair_terms)
+    days |= meeting_days(terms=terms, policy=policy, report_deadline_days=report_deadline_days)
+    return OrganisationEvening(changes=changes, days=days)
+
+
+def _day_process(environment: dict[str, str]) -> None:
+    """A process of run_together's pool: the simulation's settings and stored clock."""
+    from nastavnik.clock import process_clock
+    from nastavnik.settings import get_settings
+
+    os.environ.update(environment)
+    get_settings.cache_clear()
+    process_clock.cache_clear()
 
 
 @dataclass
@@ -391,62 +561,36 @@ class YearSimulation:
             self.waiting.remove(pending)
             self._answer(day, pending)
 
-    def _tick(self, day: date) -> None:
-        # A run resumed this morning may hold SQLite's write lock past its 30 s busy timeout on
-        # a loaded machine (a long document batch): the tick is idempotent per day, so it runs
-        # again from the start rather than failing the year.
-        for attempt in range(1, TICK_ATTEMPTS + 1):
-            try:
-                self._tick_once(day)
-                return
-            except OperationalError as error:
-                if "locked" not in str(error) or attempt == TICK_ATTEMPTS:
-                    raise
-                time.sleep(1.0)
-
-    def _tick_once(self, day: date) -> None:
-        began = time.perf_counter()
-        with session_scope() as session:
-            outcome = tick.run_tick(
-                session=session,
+    def _tick(self, day: date, now: datetime) -> None:
+        """The day's tick for this cycle, here in this process."""
+        self._apply_day(
+            day,
+            organisation_day(
                 settings=self.settings,
                 cycle_id=self.cycle_id,
-                today=day,
-                now=self.clock.now(),
+                day=day,
+                now=now,
                 policy=self.policy,
-            )
-            starts = [
-                (
-                    s,
-                    tick.stage_parameters(
-                        session=session, cycle_id=self.cycle_id, stage=s.stage, day=day
-                    ),
-                )
-                for s in outcome.starts
-            ]
-            session.commit()
-            # The meetings stage's day, as the deployed tick runs it after the plan's rules.
-            meetings = monthly.run_day(
-                session=session,
-                settings=self.settings,
-                cycle_id=self.cycle_id,
-                today=day,
-                now=self.clock.now(),
-            )
-            # The completion stage's reminders about the §2.13–§2.14 reports due.
-            completion_mail = completion_reminders.queue_reminders(
-                session=session,
-                settings=self.settings,
-                cycle_id=self.cycle_id,
-                today=day,
-                now=self.clock.now(),
-            )
+            ),
+        )
+
+    def _apply_day(self, day: date, work: OrganisationDay) -> None:
+        """Say, start and publish what the cycle's tick did on `day` (wherever it ran)."""
         self.log.days_ticked += 1
-        self.log.timed("tick rules", began)
+        for part, seconds in work.seconds.items():
+            self.log.took(part, seconds)
         began = time.perf_counter()
-        self._publish_status(day)
-        self._publish_dashboard(day)
+        self._publish_artifact(
+            key=f"roadmap-{self.cycle_id}",
+            kind="markdown",
+            data=work.status_markdown,
+            description="Выполнение дорожной карты",
+        )
+        if work.dashboard is not None:  # a department's cycle: its organisations' dashboard
+            key, markdown = work.dashboard
+            self._publish_markdown(key=key, markdown=markdown, description="Мониторинг организаций")
         self.log.timed("status artifact", began)
+        outcome, meetings = work.outcome, work.meetings
         self._say_changes(day, outcome.changes)
         for reason in outcome.waiting:  # «2.3: приказ о назначении наставников не утверждён»
             number, _, why = reason.partition(": ")
@@ -455,8 +599,7 @@ class YearSimulation:
                 self._say(day, f"пункт {number}: этап ждёт — {why}")
         # Started by run_together: the day's stages of every organisation, batched by stage.
         self.due_starts += [
-            tick.DueStart(self.cycle_id, start, parameters["params"])
-            for start, parameters in starts
+            tick.DueStart(self.cycle_id, start, params) for start, params in work.starts
         ]
         if outcome.ended_pairs:
             self._say(day, f"пар завершено по сроку: {len(outcome.ended_pairs)}")
@@ -475,17 +618,9 @@ class YearSimulation:
                 f"отчёты наставников за {month_label(meetings.month).lower()}: "
                 f"{meetings.reports}, сводка куратору",
             )
-        message_ids = [*outcome.message_ids, *meetings.message_ids, *completion_mail]
-        if message_ids:
-            began = time.perf_counter()
-            self._call(
-                mail.deliver_messages(
-                    engine=get_engine(), settings=self.settings, message_ids=message_ids
-                )
-            )
-            self.log.messages += len(message_ids)
-            self.log.timed("mail", began)
-            self._say(day, f"писем: {len(message_ids)} (напоминания, запросы, эскалации)")
+        if work.messages:
+            self.log.messages += work.messages
+            self._say(day, f"писем: {work.messages} (напоминания, запросы, эскалации)")
 
     def _report_started(self, day: date, request: RunRequest, run_id: uuid.UUID) -> None:
         """Record the run started for one of the department's requests to this organisation."""
@@ -530,31 +665,6 @@ class YearSimulation:
                 if request.school_year == cycle.school_year
             ]
 
-    def _publish_dashboard(self, day: date) -> None:
-        """A department's dashboard artifact, as the deployed tick leaves it each morning."""
-        with session_scope() as session:
-            board = dashboard.dashboard_for_cycle(
-                session=session, cycle_id=self.cycle_id, today=day
-            )
-            if board is None:
-                return
-            markdown = dashboard.dashboard_markdown(board, web_base_url=self.settings.web_base_url)
-            key = dashboard.artifact_key(board.department_code)
-        self._publish_markdown(key=key, markdown=markdown, description="Мониторинг организаций")
-
-    def _publish_status(self, day: date) -> None:
-        """The plan's markdown artifact, as the deployed tick leaves it each morning."""
-        with session_scope() as session:
-            report = roadmap_report.status_report(
-                session=session, cycle_id=self.cycle_id, today=day
-            )
-        self._publish_artifact(
-            key=f"roadmap-{self.cycle_id}",
-            kind="markdown",
-            data=roadmap_report.status_markdown(report, web_base_url=self.settings.web_base_url),
-            description="Выполнение дорожной карты",
-        )
-
     def _publish_markdown(self, *, key: str, markdown: str, description: str) -> None:
         self._publish_artifact(key=key, kind="markdown", data=markdown, description=description)
 
@@ -575,10 +685,21 @@ class YearSimulation:
         with ArtifactPublisher() as publisher:
             publisher.publish(artifact)
 
-    def _refresh(self, day: date) -> None:
-        with session_scope() as session:
-            changes = plan.refresh(session=session, cycle_id=self.cycle_id, today=day)
-        self._say_changes(day, changes)
+    def _refresh(self, day: date) -> set[date]:
+        """The plan after the day's runs, here in this process; the cycle's days ahead."""
+        return self._apply_evening(
+            day,
+            organisation_evening(
+                cycle_id=self.cycle_id,
+                day=day,
+                policy=self.policy,
+                report_deadline_days=self.report_deadline_days,
+            ),
+        )
+
+    def _apply_evening(self, day: date, evening: OrganisationEvening) -> set[date]:
+        self._say_changes(day, evening.changes)
+        return evening.days
 
     def _say_changes(self, day: date, changes: list[plan.StatusChange]) -> None:
         for change in changes:
@@ -811,26 +932,11 @@ class YearSimulation:
         self.active_runs.add(pending.run_id)
         self._say(day, f"«{request.title}»: решение «{scripted.decision}»")
 
-    def _next_day(self, day: date, end: date, *, busy: bool) -> date:
-        with session_scope() as session:
-            rows = plan.plan_items(session=session, cycle_id=self.cycle_id)
-            # Only the terms: a whole pair row carries its JSON columns, decoded for each day.
-            # Only the terms: a whole pair row carries its JSON columns, decoded for each day.
-            pair_terms = plan.pair_terms(session=session, cycle_id=self.cycle_id)
-            terms = [(t.starts_on, t.ends_on) for t in pair_terms if t.starts_on and t.ends_on]
-            pending = list(
-                session.exec(
-                    select(ApprovalRequest).where(
-                        ApprovalRequest.cycle_id == self.cycle_id,
-                        ApprovalRequest.status == ApprovalStatus.pending,
-                    )
-                )
-            )
-        days = interesting_days(rows=rows, pending=pending, policy=self.policy, terms=pair_terms)
-        days |= meeting_days(
-            terms=terms, policy=self.policy, report_deadline_days=self.report_deadline_days
-        )
-        days |= set(self.script.actions) | set(self.script.runs) | {p.due for p in self.waiting}
+    def _next_day(self, day: date, end: date, *, busy: bool, days: set[date]) -> date:
+        """The next day on which this cycle has something to do: the days ahead its data gives
+        (organisation_evening), the script's, and tomorrow after a busy day."""
+        days = days | set(self.script.actions) | set(self.script.runs)
+        days |= {p.due for p in self.waiting}
         if busy:
             days.add(day + timedelta(days=1))
         days.add(end)  # the year's last tick: pairs past their term end, overdue items show
@@ -844,6 +950,7 @@ def run_together(
     start: date,
     end: date,
     concurrent: bool | None = None,
+    processes: int | None = None,
 ) -> None:
     """Simulate several organisations' cycles (a department and its schools) day by day on the
     one stored clock.
@@ -851,53 +958,76 @@ def run_together(
     On SQLite (``concurrent`` False) each day every organisation in turn acts, ticks and lets its
     runs settle before the next one's turn: one writer at a time, so one organisation's long
     document batch never holds the lock while another's tick waits for it. On PostgreSQL (the
-    default there), where concurrent writers are fine, every organisation acts and ticks first
-    and all the day's runs are then settled together, so the workers run several organisations'
-    stages at once (bench/department.py measures both)."""
+    default there), where concurrent writers are fine, every organisation acts, then their
+    ticks run side by side in ``processes`` processes (default: one per core, at most one per
+    organisation; 1: in this process), and all the day's runs are then settled together, so the
+    workers run several organisations' stages at once (bench/department.py measures both)."""
     if not simulations:
         return
     if concurrent is None:
         concurrent = get_engine().dialect.name == "postgresql"
-    with ArtifactPublisher() as publisher, PrefectCalls() as prefect:
+    if processes is None:
+        processes = min(len(simulations), os.cpu_count() or 1) if concurrent else 1
+    with contextlib.ExitStack() as stack:
+        publisher = stack.enter_context(ArtifactPublisher())
+        prefect = stack.enter_context(PrefectCalls())
+        pool = None
+        if concurrent and processes > 1:
+            # Spawned, not forked: this process has threads (the artifacts' loop) and a
+            # connection pool that a forked child must not share.
+            pool = stack.enter_context(
+                ProcessPoolExecutor(
+                    max_workers=processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_day_process,
+                    initargs=(dict(os.environ),),
+                )
+            )
         for simulation in simulations:
             simulation.publisher, simulation.prefect = publisher, prefect
         try:
-            _run_days(simulations, start=start, end=end, concurrent=concurrent)
+            _run_days(simulations, start=start, end=end, concurrent=concurrent, pool=pool)
         finally:
             for simulation in simulations:
                 simulation.publisher, simulation.prefect = None, None
 
 
 def _run_days(
-    simulations: list[YearSimulation], *, start: date, end: date, concurrent: bool
+    simulations: list[YearSimulation],
+    *,
+    start: date,
+    end: date,
+    concurrent: bool,
+    pool: Executor | None = None,
 ) -> None:
     clock = simulations[0].clock
     day = start
     while day <= end:
         clock.set_day(day)
+        now = clock.now()
         marks = [len(simulation.log.lines) for simulation in simulations]
         if concurrent:
-            # The department comes first in the list: its tick opens the day's requests before
-            # the members start their reports, as in the serial order.
             for simulation in simulations:
                 simulation._do_scripted(day)
-                simulation._tick(day)
+            _tick_all(simulations, day, now, pool)
             _start_due(simulations, day)
             for simulation in simulations:
                 simulation._settle_runs(day)
+            # The department's tick opened the day's requests before the members start their
+            # reports (after their stage runs of the day settled).
             _start_reports(simulations, day)
             for simulation in simulations:
                 simulation._settle_runs(day)
         else:
             for simulation in simulations:
                 simulation._do_scripted(day)
-                simulation._tick(day)
+                simulation._tick(day, now)
                 _start_due([simulation], day)
                 simulation._settle_runs(day)
                 _start_reports([simulation], day)
                 simulation._settle_runs(day)
-        for simulation in simulations:
-            simulation._refresh(day)  # what the day's runs finished shows on the same day
+        # What the day's runs finished shows on the same day.
+        ahead = _refresh_all(simulations, day, pool)
         # A day on which something happened may let a stage start on the next one, as the
         # daily tick of a real year would see the next morning.
         busy = any(
@@ -905,7 +1035,65 @@ def _run_days(
             for simulation, mark in zip(simulations, marks, strict=True)
             for _, line in simulation.log.lines[mark:]
         )
-        day = min(simulation._next_day(day, end, busy=busy) for simulation in simulations)
+        day = min(
+            simulation._next_day(day, end, busy=busy, days=days)
+            for simulation, days in zip(simulations, ahead, strict=True)
+        )
+
+
+def _tick_all(
+    simulations: list[YearSimulation],
+    day: date,
+    now: datetime,
+    pool: Executor | None,
+) -> None:
+    """Every organisation's tick of the day: in the pool's processes side by side, or here one
+    after another; what each did is said and started here, in the organisations' order."""
+    if pool is None:
+        for simulation in simulations:
+            simulation._tick(day, now)
+        return
+    began = time.perf_counter()
+    days = [
+        pool.submit(
+            organisation_day,
+            settings=simulation.settings,
+            cycle_id=simulation.cycle_id,
+            day=day,
+            now=now,
+            policy=simulation.policy,
+        )
+        for simulation in simulations
+    ]
+    for simulation, work in zip(simulations, days, strict=True):
+        simulation._apply_day(day, work.result())
+    simulations[0].log.took(TICKS_SIDE_BY_SIDE, time.perf_counter() - began)
+
+
+def _refresh_all(
+    simulations: list[YearSimulation], day: date, pool: Executor | None
+) -> list[set[date]]:
+    """Every organisation's plan after the day's runs, side by side in the pool's processes or
+    here; the days ahead of each."""
+    if pool is None:
+        return [simulation._refresh(day) for simulation in simulations]
+    began = time.perf_counter()
+    evenings = [
+        pool.submit(
+            organisation_evening,
+            cycle_id=simulation.cycle_id,
+            day=day,
+            policy=simulation.policy,
+            report_deadline_days=simulation.report_deadline_days,
+        )
+        for simulation in simulations
+    ]
+    ahead = [
+        simulation._apply_evening(day, evening.result())
+        for simulation, evening in zip(simulations, evenings, strict=True)
+    ]
+    simulations[0].log.took(TICKS_SIDE_BY_SIDE, time.perf_counter() - began)
+    return ahead
 
 
 def _start_due(simulations: list[YearSimulation], day: date) -> None:

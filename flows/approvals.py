@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 from flows.publishing import current_run_id, in_batch, prefect_run_id
 from models import Decision
 from tasks.approvals import decision_on_record, open_approval_request, record_decision
-from tasks.mail import deliver_messages
 from tasks.stages import conclude_decision
 
 
@@ -109,7 +108,6 @@ def request_approval(
         accepts_exceptions=issubclass(input_type, ProgrammesApprovalInput),
         batch_run_id=prefect_run_id() if in_batch() else None,
     )
-    deliver_messages([opened["message_id"]])
     attempt = 1
     while True:
         # The web page and the CLI record the decision before they wake the run; a run replayed
@@ -165,9 +163,8 @@ def settle_decision(
     ``notices`` are outbox ids the stage queued for this outcome (e.g. participants told of
     their pair); the decision notice to the curator is queued here. Returns every id delivered.
     """
-    message_ids = [
-        *conclude_decision(request_id=outcome.request_id, set_document_status=set_document_status),
-        *(notices or []),
-    ]
-    deliver_messages(message_ids)
-    return message_ids
+    return conclude_decision(
+        request_id=outcome.request_id,
+        set_document_status=set_document_status,
+        notices=tuple(notices or ()),
+    )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from models import ApprovalRequest, Decision
 from nastavnik import approval_mail, approvals
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import run_cached_task
+from tasks.mail import attempt_delivery
 
 
 @run_cached_task(
@@ -30,7 +34,7 @@ def open_approval_request(
     accepts_exceptions: bool = False,
     batch_run_id: str | None = None,
 ) -> dict[str, str]:
-    """Create the approval request and queue the approver's e-mail; returns their ids."""
+    """Create the approval request and e-mail the approver (one attempt); returns their ids."""
     with session_scope() as session:
         request, message = approval_mail.open_request_with_mail(
             session=session,
@@ -47,7 +51,10 @@ def open_approval_request(
             batch_run_id=uuid.UUID(batch_run_id) if batch_run_id else None,
             now=approvals.now_utc(),
         )
-        return {"request_id": str(request.id), "message_id": str(message.id)}
+        opened = {"request_id": str(request.id), "message_id": str(message.id)}
+    # After the commit: the mail goes out for a request that exists (the outbox sends it once).
+    attempt_delivery([opened["message_id"]])
+    return opened
 
 
 # Kept for the run: a run resumed at a later pause gets back the same input for each earlier
@@ -95,6 +102,10 @@ def record_decision(
     }
 
 
+# How often taking a recorded decision is tried when SQLite refuses its write (see below).
+TAKE_ATTEMPTS = 4
+
+
 def decision_on_record(request_id: str) -> dict[str, Any] | None:
     """The decision already recorded on the request (from the web page or the CLI), or None;
     found, it is audited as taken by the run (once), so nothing wakes the run for it again.
@@ -102,6 +113,20 @@ def decision_on_record(request_id: str) -> dict[str, Any] | None:
     Not a task: a waiting run reads it before each pause and on every replay, and it must be
     read afresh each time (a cached answer would hide the decision that just came in).
     """
+    for attempt in range(1, TAKE_ATTEMPTS + 1):
+        try:
+            return _take_recorded_decision(request_id)
+        except OperationalError as error:
+            # SQLite: this transaction reads, then writes the audit event; another process's
+            # commit in between refuses the write at once ("database is locked", the busy
+            # timeout does not apply). A fresh transaction reads the new snapshot.
+            if "locked" not in str(error) or attempt == TAKE_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _take_recorded_decision(request_id: str) -> dict[str, Any] | None:
     with session_scope() as session:
         decided = approvals.recorded_decision(session=session, request_id=uuid.UUID(request_id))
         if decided is None:

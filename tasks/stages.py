@@ -9,6 +9,7 @@ from nastavnik import stages
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import run_cached_task
+from tasks.mail import attempt_delivery
 
 
 @run_cached_task(name="check-prerequisites")
@@ -25,9 +26,14 @@ def check_prerequisites(*, cycle_id: str, stage: str) -> None:
     retry_delay_seconds=[1, 5],
 )
 def conclude_decision(
-    *, request_id: str, notify: tuple[str, ...] = ("curator",), set_document_status: bool = True
+    *,
+    request_id: str,
+    notify: tuple[str, ...] = ("curator",),
+    set_document_status: bool = True,
+    notices: tuple[str, ...] = (),
 ) -> list[str]:
-    """Set the documents' status from the decision and queue its notices; returns outbox ids."""
+    """Set the documents' status from the decision, queue its notices and send them with the
+    stage's own (`notices`, queued before); returns every outbox id sent."""
     with session_scope() as session:
         ending = stages.conclude_decision(
             session=session,
@@ -36,7 +42,9 @@ def conclude_decision(
             notify=notify,
             set_document_status=set_document_status,
         )
-        return [str(message_id) for message_id in ending.message_ids]
+        message_ids = [*(str(message_id) for message_id in ending.message_ids), *notices]
+    attempt_delivery(message_ids)  # after the commit, one attempt each (the outbox: once)
+    return message_ids
 
 
 @run_cached_task(name="pair-term")

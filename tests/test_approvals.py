@@ -446,3 +446,50 @@ def test_the_approvers_mail_attaches_orders_and_links_personal_documents(
             session=session, settings=settings, document_ids=message.document_ids
         )
     assert [name for name, _ in attachments] == ["Приказ.pdf"]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # SQLite's own refusal
+def test_a_run_takes_a_recorded_decision_when_another_process_wrote_meanwhile(
+    monkeypatch, tmp_path, sqlite_engine, cycle_ids
+):
+    """SQLite refuses a write at once ("database is locked", no busy wait) when another process
+    committed after this transaction's first read; the run's taking of the decision (a read,
+    then the `approval.taken` audit) starts again instead of failing the run (seen in the
+    department demo on SQLite: an organisation-report run failed on its replay)."""
+    from nastavnik.settings import get_settings
+    from tasks import approvals as approval_tasks
+
+    monkeypatch.setenv("NASTAVNIK_DATABASE_URL", str(sqlite_engine.url))
+    monkeypatch.setenv("NASTAVNIK_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    request_id = _open_at(sqlite_engine, cycle_ids[1], T0)
+    with Session(sqlite_engine) as session:
+        approvals.submit_decision(
+            session=session,
+            secret=SECRET,
+            request_id=request_id,
+            decision=Decision.approve,
+            comment="",
+            approver_name="Иванова М. П.",
+            code=_code(sqlite_engine, request_id),
+            channel="web",
+            now=T0 + timedelta(days=1),
+        )
+        session.commit()
+    real_mark_taken, interrupted = approvals.mark_taken, []
+
+    def mark_taken_after_another_write(**kwargs):
+        if not interrupted:  # another process (the web app, a run) commits in between, once
+            interrupted.append(True)
+            with Session(sqlite_engine) as other:
+                other.add(AuditEvent(actor="other", action="other.write", entity="x", details={}))
+                other.commit()
+        return real_mark_taken(**kwargs)
+
+    monkeypatch.setattr(approvals, "mark_taken", mark_taken_after_another_write)
+    try:
+        taken = approval_tasks.decision_on_record(str(request_id))
+    finally:
+        get_settings.cache_clear()
+    assert interrupted and taken is not None and taken["decision"] == "approve"
+    assert [e.action for e in _audit(sqlite_engine, "approval.taken")] == ["approval.taken"]
