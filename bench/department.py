@@ -30,6 +30,24 @@ Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--ke
      [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
      [--batch-size K]  (NASTAVNIK_BATCH_SIZE: most organisations per batch run; 1 = none)
 
+Measured 2026-12-02 early morning, N=6, 2 workers, K=3, one bench at a time, 4aa01a6 (in a git
+worktree) and then fd24405, back to back: the organisations' ticks (plan rules, reminders,
+status and dashboard, the day's mail) and the evening's refresh run side by side in one process
+per core (deployments/year.py run_together: they need only the databases and the relay), and an
+approval's opening and ending send their e-mails in their own task runs:
+
+                                   4aa01a6     fd24405
+  wall                             342 s       259 s   1.32× faster
+  flow runs / task runs / starts   25/590/58   23/442/56   task runs −25 %
+  CPU: flow runs                   166 s       150 s
+       Prefect server              131 s       100 s   −24 %
+       simulation (+ day processes) 128 s      23 + 89 s
+  the ticks' phase                 (serial)    91 s of wall for 155 s of process time
+  Prefect database growth          +8.3 MB     +7.3 MB per organisation
+  orchestration share of the wall  34.3 %      43.9 %  (the same seconds in a shorter wall)
+
+(A cProfile of the simulation, --profile, doubles its CPU: compare runs without it.)
+
 Measured 2026-12-02 night, this machine, one bench at a time, the same code (4de60b9 and after)
 with and without batch runs (flows/batch.py: a stage or the organisation reports due on a day
 for several organisations run as one run, split into runs of ≤ K; decisions are recorded

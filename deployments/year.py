@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -452,12 +452,16 @@ class PrefectCalls:
     def __init__(self) -> None:
         self._runner = asyncio.Runner()
         self._client_context: AsyncClientContext | None = None
+        self._lock = (
+            threading.Lock()
+        )  # one call at a time: the organisations' people act in threads
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run the coroutine on the simulation's loop and return its result."""
-        if self._client_context is None:
-            self._runner.run(self._open())
-        return self._runner.run(coroutine)
+        with self._lock:
+            if self._client_context is None:
+                self._runner.run(self._open())
+            return self._runner.run(coroutine)
 
     async def _open(self) -> None:
         from prefect.context import AsyncClientContext
@@ -983,10 +987,19 @@ def run_together(
                     initargs=(dict(os.environ),),
                 )
             )
+        # The organisations' people act side by side too (threads: they mostly wait for the
+        # web page and the mail), each organisation's in its own order.
+        people = (
+            stack.enter_context(ThreadPoolExecutor(max_workers=min(len(simulations), 8)))
+            if pool is not None
+            else None
+        )
         for simulation in simulations:
             simulation.publisher, simulation.prefect = publisher, prefect
         try:
-            _run_days(simulations, start=start, end=end, concurrent=concurrent, pool=pool)
+            _run_days(
+                simulations, start=start, end=end, concurrent=concurrent, pool=pool, people=people
+            )
         finally:
             for simulation in simulations:
                 simulation.publisher, simulation.prefect = None, None
@@ -999,6 +1012,7 @@ def _run_days(
     end: date,
     concurrent: bool,
     pool: Executor | None = None,
+    people: Executor | None = None,
 ) -> None:
     clock = simulations[0].clock
     day = start
@@ -1007,8 +1021,7 @@ def _run_days(
         now = clock.now()
         marks = [len(simulation.log.lines) for simulation in simulations]
         if concurrent:
-            for simulation in simulations:
-                simulation._do_scripted(day)
+            _act_all(simulations, day, people)
             _tick_all(simulations, day, now, pool)
             _start_due(simulations, day)
             for simulation in simulations:
@@ -1039,6 +1052,17 @@ def _run_days(
             simulation._next_day(day, end, busy=busy, days=days)
             for simulation, days in zip(simulations, ahead, strict=True)
         )
+
+
+def _act_all(simulations: list[YearSimulation], day: date, people: Executor | None) -> None:
+    """What every organisation's people do today (actions, decisions), one organisation after
+    another or side by side in threads."""
+    if people is None:
+        for simulation in simulations:
+            simulation._do_scripted(day)
+        return
+    for done in [people.submit(simulation._do_scripted, day) for simulation in simulations]:
+        done.result()
 
 
 def _tick_all(

@@ -11,9 +11,9 @@ from typing import NamedTuple
 
 from prefect.context import get_run_context
 
-from tasks.common import reference_day, resolve_cycle
+from tasks.common import reference_day
 from tasks.publishing import ARTIFACT_OWNER, publish_mails
-from tasks.stages import check_prerequisites
+from tasks.stages import open_stage
 
 
 def run_day() -> date:
@@ -79,8 +79,7 @@ def start_stage(
     *, stage: str, organization_code: str, school_year: str, reference_date: date | None
 ) -> StageRun:
     """Resolve the cycle and refuse the stage if the decisions it depends on are missing."""
-    cycle_id = resolve_cycle(organization_code=organization_code, school_year=school_year)
-    check_prerequisites(cycle_id=cycle_id, stage=stage)
+    cycle_id = open_stage(organization_code=organization_code, school_year=school_year, stage=stage)
     return StageRun(current_run_id(), reference_date or run_day(), cycle_id)
 
 

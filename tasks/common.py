@@ -9,27 +9,12 @@ from typing import Any
 from prefect import get_run_logger
 
 from models import Cycle, Document, Organization
-from nastavnik import mail, repository
+from nastavnik import mail
 from nastavnik.clock import process_clock
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from nastavnik.stages import document_links
 from tasks.caching import run_cached_task
-
-
-@run_cached_task(
-    name="resolve-cycle",
-    retries=2,
-    retry_delay_seconds=[1, 5],
-)
-def resolve_cycle(*, organization_code: str, school_year: str) -> str:
-    """The id of the organisation's cycle for the school year (created on first use)."""
-    with session_scope() as session:
-        org = repository.get_organization(session=session, code=organization_code)
-        cycle = repository.get_or_create_cycle(
-            session=session, organization_id=org.id, school_year=school_year
-        )
-        return str(cycle.id)
 
 
 @run_cached_task(name="reference-day")

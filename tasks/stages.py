@@ -4,20 +4,44 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
-from nastavnik import stages
+from prefect.states import State
+
+from nastavnik import repository, stages
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import run_cached_task
 from tasks.mail import attempt_delivery
 
 
-@run_cached_task(name="check-prerequisites")
-def check_prerequisites(*, cycle_id: str, stage: str) -> None:
-    """Refuse to start the stage before the decisions it depends on (no retries: it is a rule);
-    checked once a run: a resumed run's prerequisites were met when it first started."""
+def _not_a_rule(task: Any, task_run: Any, state: State[Any]) -> bool:
+    """Retry what the database or the process failed, never a stage refused by its rules."""
+    try:
+        state.result()
+    except stages.StageNotReady:
+        return False
+    except Exception:  # noqa: BLE001 (anything else may be transient)
+        return True
+    return True
+
+
+@run_cached_task(
+    name="open-stage",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    retry_condition_fn=_not_a_rule,
+)
+def open_stage(*, organization_code: str, school_year: str, stage: str) -> str:
+    """The organisation's cycle for the year (created on first use), once the decisions the
+    stage depends on are taken; once a run: a resumed run's were when it first started."""
     with session_scope() as session:
-        stages.require_prerequisites(session=session, cycle_id=uuid.UUID(cycle_id), stage=stage)
+        org = repository.get_organization(session=session, code=organization_code)
+        cycle = repository.get_or_create_cycle(
+            session=session, organization_id=org.id, school_year=school_year
+        )
+        stages.require_prerequisites(session=session, cycle_id=cycle.id, stage=stage)
+        return str(cycle.id)
 
 
 @run_cached_task(

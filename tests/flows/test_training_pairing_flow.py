@@ -262,6 +262,16 @@ def test_training_and_pairing_refuse_to_start_before_the_decisions_they_depend_o
         run_id = support.start(deployment, school_year="2030/2031")
         assert support.wait(run_id) == "Failed"
         refusals[deployment] = support.state_message(run_id)
+
+        # Refused by a rule, not by the database: the stage's opening task is not retried.
+        def failed_tasks(run_id: uuid.UUID = run_id) -> list:
+            return [r for r in support.task_runs(run_id) if r.state_name == "Failed"]
+
+        opened = support.poll(failed_tasks, timeout=30, what="the refused run's task recorded")
+        assert len(support.task_runs(run_id)) == 1
+        assert [(r.name.rsplit("-", 1)[0], r.state_name, r.run_count) for r in opened] == [
+            ("open-stage", "Failed", 1)
+        ]
     assert (
         "реестры наставляемых и наставников не утверждены директором"
         in (refusals["training/training"])
