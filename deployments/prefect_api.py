@@ -32,6 +32,8 @@ BUSY_RETRY_DELAYS = (0.1, 0.3, 0.9, 2.7, 8.1)
 # How long a run just suspended gets to save its input's schema itself (Prefect does it right
 # after the state) before a decision saves it for a process that was killed in between.
 SCHEMA_GRACE_SECONDS = 5.0
+# How long a wake-up that lost a race with another one gives the winner's state to land.
+WOKEN_GRACE_SECONDS = 5.0
 
 
 class RetrySoonWhenBusy:
@@ -103,7 +105,19 @@ async def resume_run(
             run = waiting
         if run.state is None or not run.state.is_paused():
             raise NotPausedError("Cannot resume a run that isn't paused!")
-        result = await client.resume_flow_run(flow_run_id, run_input=run_input)
+        try:
+            result = await client.resume_flow_run(flow_run_id, run_input=run_input)
+        except PrefectHTTPStatusError as error:
+            # Two wake-ups of one batch run at once (two directors decide the same second):
+            # the server keeps one input per pause and answers the other 409. The run woken by
+            # the first takes this recorded decision too before it waits again.
+            if (
+                approval_key is not None
+                and error.response.status_code == 409
+                and await _woken_meanwhile(client, flow_run_id)
+            ):
+                return
+            raise
         refusal = str(getattr(result.details, "reason", "") or "")
         if result.status == SetStateStatus.REJECT and "schema not found" in refusal:
             # Prefect sets the run Suspended, then saves its input's schema: a decision taken in
@@ -112,12 +126,33 @@ async def resume_run(
             if not await _schema_saved(client, run, timeout=SCHEMA_GRACE_SECONDS):
                 await _save_input_schema(run, run_input)
             result = await client.resume_flow_run(flow_run_id, run_input=run_input)
+        if (
+            result.status == SetStateStatus.REJECT
+            and approval_key is not None
+            and await _woken_meanwhile(client, flow_run_id)
+        ):
+            # Another decision of the same batch run woke it in the meantime (two directors
+            # at once): the run takes this recorded one too before it waits again.
+            return
     if result.status == SetStateStatus.REJECT:
         if result.state is not None and result.state.type == StateType.FAILED:
             raise FlowPauseTimeout("Flow run can no longer be resumed.")
         reason = getattr(result.details, "reason", None)
         raise RuntimeError(f"Cannot resume this run: {reason}")
     wake_runner()  # the embedded runner starts its process now, not at its next poll
+
+
+async def _woken_meanwhile(client: Any, flow_run_id: uuid.UUID) -> bool:
+    """Whether the run left its pause, within a moment, for something else than an end (another
+    wake-up's state lands just after its input)."""
+    deadline = time.monotonic() + WOKEN_GRACE_SECONDS
+    while True:
+        state = (await client.read_flow_run(flow_run_id)).state
+        if state is not None and not state.is_paused():
+            return not state.is_final()
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
 
 
 _BACKGROUND_WAKES: set[asyncio.Task[None]] = set()  # kept referenced until they finish

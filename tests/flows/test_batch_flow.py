@@ -245,3 +245,62 @@ def test_the_deployed_tick_starts_a_stage_due_for_two_schools_as_one_batch_run(
 
     tick()
     assert started() == {batch_run_id}
+
+
+def test_two_directors_deciding_at_once_both_wake_the_batch_run(flow_stack: FlowStack) -> None:
+    """Both schools' directors press «Утвердить» in the same instant: the two wake-ups race for
+    the one paused run (the server keeps one input per pause and answers the other 409); both
+    pages still say the decision is taken, and the run takes both and completes."""
+    with session_scope() as session:
+        repository.upsert_organization(session=session, **OTHER)
+    members = [
+        {
+            "organization_code": org["code"],
+            "school_year": "2028/2029",
+            "mentee_files": [str(flow_stack.mentee_file)],
+            "mentor_files": [str(flow_stack.mentor_file)],
+            "reference_date": "2028-10-01",
+        }
+        for org in (ORG, OTHER)
+    ]
+    run_id = asyncio.run(
+        start_deployment(
+            "stage-batch/stage-batch",
+            {"params": {"stage": "base-formation", "members": members}},
+        )
+    )
+    assert support.wait(run_id, pause="batch-1") == "Suspended", support.state_message(run_id)
+    requests = _requests(run_id)
+
+    async def both_at_once() -> list[httpx.Response]:
+        together = asyncio.Barrier(2)
+
+        async def wake_together(run: uuid.UUID, run_input: dict, approval_key: str) -> None:
+            await together.wait()  # both decisions recorded, neither wake-up sent yet
+            await resume_run(run, run_input, approval_key, background=True)
+
+        app = create_app(settings=flow_stack.settings, engine=get_engine(), resume=wake_together)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://approvals.test") as web:
+            return list(
+                await asyncio.gather(
+                    *(
+                        web.post(
+                            f"/approvals/{requests[org['code']].id}",
+                            data={
+                                "code": _code(requests[org["code"]]),
+                                "decision": "approve",
+                                "approver_name": org["director_name"],
+                            },
+                        )
+                        for org in (ORG, OTHER)
+                    )
+                )
+            )
+
+    answers = asyncio.run(both_at_once())
+    assert [a.status_code for a in answers] == [200, 200], [a.text[-300:] for a in answers]
+    assert support.wait(run_id) == "Completed", support.state_message(run_id)
+    for request in requests.values():
+        assert {d.status for d in _documents(request.flow_run_id)} == {DocumentStatus.approved}
+        assert asyncio.run(wake_decided_runs(request.cycle_id)) == []
