@@ -30,6 +30,41 @@ Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--ke
      [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
      [--batch-size K]  (NASTAVNIK_BATCH_SIZE: most organisations per batch run; 1 = none)
 
+Measured 2026-12-02 05:01–05:43, this machine, nothing else running, 6a02edf: the issue's
+department, N=50 (10 000 participants), 2 workers, K=25 (two batch runs per stage and day, one
+per worker):
+
+  wall                             2 463 s (41 min; 49 s per organisation)
+  flow runs / task runs / starts   60 / 3 322 / 91; 701 decisions
+  CPU                              flow runs 1 429 s, Prefect server 907 s, day processes
+                                   794 s, simulation 269 s, relay 184 s, web 66 s, workers 47 s
+                                   (3 696 CPU-s ≈ 74 per organisation; the 2 cores 75 % busy)
+  database growth                  Prefect +379 MB (7.6 MB per organisation), application
+                                   +651 MB (13.0 MB per organisation)
+  peak RSS                         flow run 285 MB, server 268 MB, simulation 305 MB, a day
+                                   process 141 MB, relay 589 MB (the sink keeps every message)
+  orchestration share of the wall  36.3 % (Pending → Running 3.8 %, Running outside task runs
+                                   18.3 %, the simulation's artifacts and starts 14.3 %)
+  a start queued                   12.3 s on average (the two workers' single slots are busy)
+  the simulation's loop            waiting for runs 1 222 s, the ticks side by side 907 s of
+                                   wall (for 1 657 s of process time), decisions 1 581 s of
+                                   thread time (≈2.3 s each: the web page and its wake-up
+                                   against a busy Prefect server)
+  task time                        PDFs 1 050 s, database and the rest 827 s, mail 286 s
+
+Targets: ≤ 15 min with 2 workers — not met (41 min); the same-code 1-worker year at N=50 was
+not run (≥ 45 min more of the session); orchestration ≤ 5 % — not met (36 %). At this cost the
+2 cores need ≥ 31 min for the year's 3 700 CPU-s even if nothing waited: the year itself
+(PDFs, matching, the ticks' queries, mail, the Prefect server's bookkeeping of 3 300 task runs
+and ≈5 000 artifacts) has to get about 2.5× cheaper, or run on more cores. The Prefect server's
+907 CPU-s are the largest single process: its task runs (≈0.2 CPU-s each on the server,
+measured as 148 fewer task runs → −31 s) and the daily status artifact of every cycle.
+At 500 organisations (on paper, from these per-organisation figures): ≈ 37 000 CPU-s a year
+(≈ 5 h on 2 cores: a department that size needs more cores, which the day processes and the
+batch runs can use, K = organisations / workers), ≈ 33 000 task runs, 7 000 decisions,
+≈ 2 000 process starts at K=25 (45 a batch-group a year), +3.8 GB Prefect and +6.5 GB
+application database a year, and the relay's or mailbox's ≈ 900 000 messages.
+
 Measured 2026-12-02 early morning, N=6, 2 workers, K=3, one bench at a time, 4aa01a6 (in a git
 worktree) and then fd24405, back to back: the organisations' ticks (plan rules, reminders,
 status and dashboard, the day's mail) and the evening's refresh run side by side in one process
