@@ -2,9 +2,10 @@
 
 The simulation moves the installation's stored clock (`NASTAVNIK_CLOCK=simulated`) to each day
 on which something is due — a window opens, a reminder or an escalation falls due, a scripted
-person acts — runs the tick's rules for that day in this process, starts the stage flows the
-tick asks for as deployments, and answers their approvals as the script says: the same code as
-production, only the days are skipped between events. The web endpoint and the runner's flow
+person acts — runs the tick's rules for that day (in this process, or for several organisations
+on PostgreSQL side by side in processes of its own), starts the stage flows the tick asks for as
+deployments, and answers their approvals as the script says: the same code as production, only
+the days are skipped between events. The web endpoint and the runner's flow
 processes read the same stored clock, so codes expire and documents are dated in simulated time.
 """
 
