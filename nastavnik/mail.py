@@ -192,8 +192,8 @@ class TemplatedMessage:
     recipient_role: str
 
 
-# Rows per INSERT: 16 bound values each, well under SQLite's and PostgreSQL's limits.
-_ROWS_PER_INSERT = 200
+# Rows per executemany (SQLAlchemy splits them into statements within the drivers' limits).
+_ROWS_PER_INSERT = 1000
 
 
 def insert_templated_many(
@@ -206,28 +206,45 @@ def insert_templated_many(
     rows = []
     for draft in messages:
         subject, body_text, body_html = render_mail(template=draft.template, context=draft.context)
-        message = OutboxMessage(
-            idempotency_key=draft.idempotency_key,
-            to_addr=draft.to_addr,
-            recipient_role=draft.recipient_role,
-            subject=subject,
-            body_text=body_text,
-            body_html=body_html,
+        rows.append(
+            _outbox_row(
+                idempotency_key=draft.idempotency_key,
+                to_addr=draft.to_addr,
+                recipient_role=draft.recipient_role,
+                subject=subject,
+                body_text=body_text,
+                body_html=body_html,
+            )
         )
-        rows.append({column.name: getattr(message, column.name) for column in _OUTBOX_COLUMNS})
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One statement executed with every row: SQLAlchemy compiles it once and sends the rows a
+    # batch of VALUES at a time ("insertmanyvalues"), instead of compiling a statement with a
+    # few thousand bound values for each batch (half of the tick's CPU for its mail).
+    statement = (
+        insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(col(OutboxMessage.idempotency_key), col(OutboxMessage.id))
+    )
     inserted: dict[str, UUID] = {}
     for start in range(0, len(rows), _ROWS_PER_INSERT):
-        statement = (
-            insert(OutboxMessage)
-            .values(rows[start : start + _ROWS_PER_INSERT])
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(col(OutboxMessage.idempotency_key), col(OutboxMessage.id))
-        )
-        for key, message_id in session.exec(statement):  # type: ignore[call-overload]
+        result = session.execute(statement, rows[start : start + _ROWS_PER_INSERT])
+        for key, message_id in result:
             inserted[key] = UUID(str(message_id))
     return inserted
+
+
+def _outbox_row(**values: Any) -> dict[str, Any]:
+    """An outbox row's values: those given, and each other column's model default (building an
+    OutboxMessage to read them costs ≈0.3 ms a message, a quarter of the tick's mail)."""
+    row = {}
+    for column in _OUTBOX_COLUMNS:
+        if column.name in values:
+            row[column.name] = values[column.name]
+        else:
+            field = OutboxMessage.model_fields[column.name]
+            row[column.name] = field.get_default(call_default_factory=True)
+    return row
 
 
 def insert_templated(

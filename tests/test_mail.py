@@ -509,6 +509,41 @@ def test_a_templated_insert_under_a_taken_key_adds_nothing(
         assert sent.status == OutboxStatus.sent and len(sink.messages) == 1
 
 
+def test_many_templated_inserts_span_batches_and_skip_taken_keys(engine: Engine) -> None:
+    context = {
+        "organization": {"name": "МБОУ СОШ № 7", "short_name": "СОШ № 7"},
+        "cycle": {"school_year": "2026/2027"},
+        "recipient": {"name": "Орлов Игорь Николаевич"},
+        "kind": "due",
+        "month_label": "Октябрь 2026",
+        "due": date(2026, 10, 31),
+        "pairs": [{"mentees": "Иванова Мария Петровна", "link": ""}],
+    }
+    taken = enqueue(engine, key="reminder:1000")
+    count = mail._ROWS_PER_INSERT + 201  # more rows than one executemany
+    drafts = [
+        mail.TemplatedMessage(
+            f"reminder:{n}",
+            f"mentor{n}@school7.example.ru",
+            "meeting_logs_reminder",
+            context,
+            "mentor",
+        )
+        for n in range(count)
+    ]
+    with Session(engine) as session:
+        inserted = mail.insert_templated_many(session=session, messages=drafts)
+        session.commit()
+    assert len(inserted) == count - 1 and "reminder:1000" not in inserted
+    assert len(set(inserted.values())) == count - 1 and taken not in inserted.values()
+    with Session(engine) as session:
+        row = session.get(OutboxMessage, inserted[f"reminder:{count - 1}"])
+        assert row is not None and row.to_addr == f"mentor{count - 1}@school7.example.ru"
+        assert row.status == OutboxStatus.pending and row.attempts == 0 and row.last_error == ""
+        assert row.document_ids == [] and row.recipient_role == "mentor"
+        assert row.created_at is not None and row.subject and "Иванова" in row.body_text
+
+
 def test_concurrent_deliveries_send_once(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
