@@ -18,7 +18,7 @@ import os
 import re
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.header import Header
 from email.message import EmailMessage
@@ -190,6 +190,8 @@ class TemplatedMessage:
     template: str
     context: dict[str, Any]
     recipient_role: str
+    document_ids: tuple[str, ...] = ()  # attached when sent
+    flow_run_id: UUID | None = None
 
 
 # Rows per executemany (SQLAlchemy splits them into statements within the drivers' limits).
@@ -214,6 +216,8 @@ def insert_templated_many(
                 subject=subject,
                 body_text=body_text,
                 body_html=body_html,
+                document_ids=list(draft.document_ids),
+                flow_run_id=draft.flow_run_id,
             )
         )
     dialect = session.get_bind().dialect.name
@@ -232,6 +236,39 @@ def insert_templated_many(
         for key, message_id in result:
             inserted[key] = UUID(str(message_id))
     return inserted
+
+
+def enqueue_templated_many(
+    *, session: Session, messages: Sequence[TemplatedMessage]
+) -> dict[str, UUID]:
+    """Each message's outbox id by key: the row already under its key, or a new one (rendered
+    and inserted with the others in one statement); a notice batch of a few hundred costs a
+    few round trips instead of five each (enqueue_templated). A recipient_role of "" is
+    inferred from the address (infer_recipient_roles)."""
+    keys = [draft.idempotency_key for draft in messages]
+    ids = _ids_by_key(session, keys)
+    new = list({d.idempotency_key: d for d in messages if d.idempotency_key not in ids}.values())
+    unknown = {d.to_addr for d in new if not d.recipient_role}
+    roles = infer_recipient_roles(session=session, addresses=unknown) if unknown else {}
+    drafts = [
+        d if d.recipient_role else replace(d, recipient_role=roles.get(d.to_addr, ""))
+        for d in new
+    ]
+    ids |= insert_templated_many(session=session, messages=drafts)
+    lost = [d.idempotency_key for d in drafts if d.idempotency_key not in ids]
+    if lost:  # a concurrent insert of the same keys won: theirs are the messages
+        ids |= _ids_by_key(session, lost)
+    return {key: ids[key] for key in keys}
+
+
+def _ids_by_key(session: Session, keys: Sequence[str]) -> dict[str, UUID]:
+    found: dict[str, UUID] = {}
+    for start in range(0, len(keys), _ROWS_PER_INSERT):
+        statement = select(OutboxMessage.idempotency_key, OutboxMessage.id).where(
+            col(OutboxMessage.idempotency_key).in_(keys[start : start + _ROWS_PER_INSERT])
+        )
+        found.update(dict(session.exec(statement).all()))  # type: ignore[arg-type]
+    return found
 
 
 def _outbox_row(**values: Any) -> dict[str, Any]:
@@ -1069,9 +1106,35 @@ def mask_addresses_in(*, text: str) -> str:
 def infer_recipient_role(*, session: Session, to_addr: str) -> str:
     """The recipient's role from the address: an organisation's director or curator, else a
     participant's role (mentor before mentee); "" when the address is nobody's we know."""
-    address = email.utils.parseaddr(to_addr)[1].strip().lower()
-    if not address:
-        return ""
+    return infer_recipient_roles(session=session, addresses=[to_addr]).get(to_addr, "")
+
+
+def infer_recipient_roles(*, session: Session, addresses: Iterable[str]) -> dict[str, str]:
+    """infer_recipient_role for several addresses at once (three queries in all)."""
+    by_address: dict[str, list[str]] = {}
+    for to_addr in addresses:
+        address = email.utils.parseaddr(to_addr)[1].strip().lower()
+        if address:
+            by_address.setdefault(address, []).append(to_addr)
+    found: dict[str, str] = {}
+    for role, column in (
+        ("curator", Organization.curator_email),
+        ("director", Organization.director_email),  # a director's address before a curator's
+    ):
+        for value in session.exec(
+            select(column).where(func.lower(col(column)).in_(list(by_address)))
+        ).all():
+            found[str(value).strip().lower()] = role
+    participants = session.exec(
+        select(func.lower(col(Person.email)), Participant.role)
+        .join(Person, col(Participant.person_id) == col(Person.id))
+        .where(func.lower(col(Person.email)).in_([a for a in by_address if a not in found]))
+    ).all()
+    for address, participant_role in sorted(participants, key=lambda row: row[1] != Role.mentor):
+        found.setdefault(address, Role(participant_role).value)
+    return {
+        to_addr: found.get(address, "") for address, raws in by_address.items() for to_addr in raws
+    }
     for role, column in (
         ("director", Organization.director_email),
         ("curator", Organization.curator_email),

@@ -60,7 +60,6 @@ def queue_notices(
     so each participant is told their own pair and the order it was fixed by.
     """
     settings = get_settings()
-    ids = []
     with session_scope() as session:
         cycle = session.get(Cycle, uuid.UUID(cycle_id))
         assert cycle is not None
@@ -70,6 +69,7 @@ def queue_notices(
         links = document_links(base_url=settings.web_base_url, documents=[d for d in docs if d])
         if not attach:
             links = [{**link, "url": ""} for link in links]
+        drafts = []
         for notice in notices:
             if not notice.get("to"):
                 # By key only: a notice holds names (the recipient's, the pair's), and every
@@ -78,14 +78,16 @@ def queue_notices(
                     "%s notice %s has no address: not sent", template, notice.get("key")
                 )
                 continue
-            message = mail.enqueue_templated(
-                session=session,
-                idempotency_key=f"{template}:{cycle_id}:{notice['key']}",
-                to_addr=notice["to"],
-                template=template,
-                context={"organization": org, "cycle": cycle, "documents": links, **notice},
-                document_ids=[uuid.UUID(d) for d in document_ids] if attach else [],
-                flow_run_id=uuid.UUID(flow_run_id),
+            drafts.append(
+                mail.TemplatedMessage(
+                    idempotency_key=f"{template}:{cycle_id}:{notice['key']}",
+                    to_addr=notice["to"],
+                    template=template,
+                    context={"organization": org, "cycle": cycle, "documents": links, **notice},
+                    recipient_role="",  # from the address
+                    document_ids=tuple(document_ids) if attach else (),
+                    flow_run_id=uuid.UUID(flow_run_id),
+                )
             )
-            ids.append(str(message.id))
-    return ids
+        queued = mail.enqueue_templated_many(session=session, messages=drafts)
+    return [str(queued[draft.idempotency_key]) for draft in drafts]

@@ -544,6 +544,84 @@ def test_many_templated_inserts_span_batches_and_skip_taken_keys(engine: Engine)
         assert row.created_at is not None and row.subject and "Иванова" in row.body_text
 
 
+def test_a_notice_batch_keeps_queued_messages_and_infers_each_new_ones_role(
+    engine: Engine, cycle_ids: tuple
+) -> None:
+    organization_id, cycle_id = cycle_ids
+    with Session(engine) as session:
+        for key, email_address, roles in (
+            ("orlov", "Orlov@mail.example", (Role.mentee, Role.mentor)),  # a pupil who mentors
+            ("kuznetsova", "kuznetsova.d@mail.example", (Role.mentee,)),
+        ):
+            person = Person(
+                organization_id=organization_id,
+                person_key=key,
+                last_name=key,
+                first_name="Имя",
+                email=email_address,
+            )
+            session.add(person)
+            session.flush()
+            for role in roles:
+                session.add(
+                    Participant(
+                        cycle_id=cycle_id,
+                        person_id=person.id,
+                        role=role,
+                        form=MentoringForm.student_student,
+                    )
+                )
+        session.commit()
+    queued_before = enqueue(engine, key="notice:curator", to_addr="curator@school7.example")
+    document_id = str(uuid4())
+    addresses = {
+        "notice:director": "Иванова Мария Петровна <DIRECTOR@school7.example>",
+        "notice:curator": "curator@school7.example",
+        "notice:mentor": "orlov@mail.example",
+        "notice:mentee": "Кузнецова <Kuznetsova.D@mail.example>",
+        "notice:stranger": "someone@else.example",
+    }
+    drafts = [
+        mail.TemplatedMessage(
+            key, to_addr, "decision_notice", {}, recipient_role="", document_ids=(document_id,)
+        )
+        for key, to_addr in addresses.items()
+    ]
+    rendered: list[str] = []
+    with Session(engine) as session:
+        original = mail.render_mail
+
+        def render(*, template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+            rendered.append(template)
+            return "Тема", "Текст", ""
+
+        mail.render_mail = render  # type: ignore[assignment]
+        try:
+            ids = mail.enqueue_templated_many(session=session, messages=drafts)
+            again = mail.enqueue_templated_many(session=session, messages=drafts)
+        finally:
+            mail.render_mail = original  # type: ignore[assignment]
+        session.commit()
+    assert list(ids) == list(addresses) and again == ids and ids["notice:curator"] == queued_before
+    assert len(rendered) == 4  # the queued one and the second batch are not rendered again
+    with Session(engine) as session:
+        rows = {
+            row.idempotency_key: row
+            for row in session.exec(
+                select(OutboxMessage).where(col(OutboxMessage.id).in_(list(ids.values())))
+            )
+        }
+    assert {key: row.recipient_role for key, row in rows.items()} == {
+        "notice:director": "director",
+        "notice:curator": "curator",  # queued before (by enqueue_message)
+        "notice:mentor": "mentor",
+        "notice:mentee": "mentee",
+        "notice:stranger": "",
+    }
+    assert rows["notice:mentee"].document_ids == [document_id]
+    assert rows["notice:curator"].document_ids == []
+
+
 def test_concurrent_deliveries_send_once(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
