@@ -6,8 +6,9 @@ process work pool instead of served by one runner:
 - two databases on one PostgreSQL server, Prefect's and the application's, kept apart;
 - the application's Alembic migrations applied before anything else starts;
 - ``prefect server start`` with ``PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://…``;
-- the process work pool, ``prefect deploy --all``, N ``prefect worker start`` processes
-  (each limited to one concurrent run when asked);
+- the process work pool, ``prefect deploy --all``, N process workers (``deployments/worker.py``:
+  Prefect's, polling when the server's events say a run is startable), each limited to one
+  concurrent run when asked;
 - the web app (``nastavnik.web.create_app``) under uvicorn with several worker processes;
 - mail through whatever relay ``NASTAVNIK_SMTP_URL`` names; health checks on both HTTP services.
 
@@ -43,10 +44,13 @@ WORK_POOL = "nastavnik"
 # Every process of one layout carries this variable (the flow-run processes a worker starts
 # inherit it too, though they lead sessions of their own): stopping finds them all by it.
 MARKER_ENV = "NASTAVNIK_PRODUCTION_ID"
-# Seconds between a worker's queries for runs to start. Prefect's default is 10 s: a resumed
-# run (state Resuming, a Scheduled state) waited for it. One indexed query per worker per half
-# second is nothing for PostgreSQL.
+# Seconds at least between a worker's queries for runs to start. Prefect's default is 10 s: a
+# resumed run (state Resuming, a Scheduled state) waited for it. The layout's workers
+# (deployments/worker.py) query when the server's events say a run is startable or one of their
+# runs ended, and at the latest every WORKER_FALLBACK_SECONDS: polling every half second cost the
+# Prefect server ≈6 CPU-seconds a minute with two idle workers.
 WORKER_QUERY_SECONDS = 0.5
+WORKER_FALLBACK_SECONDS = 5.0
 # Seconds before its scheduled time a worker takes a run (Prefect's default is 10 s, to hide a
 # slow infrastructure's start). A run taken early holds its worker's one slot until the server
 # lets it start at the scheduled time: measured in bench/department.py, each minute's
@@ -78,6 +82,8 @@ class ProductionConfig:
     web_workers: int = 2
     work_pool: str = WORK_POOL
     query_seconds: float = WORKER_QUERY_SECONDS
+    # Longest wait of a worker's poll when no event says a run is startable.
+    worker_fallback_seconds: float = WORKER_FALLBACK_SECONDS
     # Start each run with `python -m prefect.engine` (False: Prefect's supervisor, then engine).
     direct_engine: bool = True
     # Fork each run from a warm launcher beside its worker (deployments/warm_engine.py):
@@ -493,9 +499,10 @@ class ProductionStack:
 
     def start_worker(self, number: int) -> None:
         """One process worker on the pool, limited to ``worker_limit`` concurrent runs."""
-        command = [sys.executable, "-m", "prefect", "worker", "start"]
-        command += ["--pool", self.config.work_pool, "--type", "process"]
+        # Prefect's process worker, polling when a run becomes startable (deployments/worker.py).
+        command = [sys.executable, "-m", "deployments.worker", "--pool", self.config.work_pool]
         command += ["--name", f"worker-{number}-{self.marker[:8]}"]
+        command += ["--fallback-seconds", str(self.config.worker_fallback_seconds)]
         if self.config.worker_limit:
             command += ["--limit", str(self.config.worker_limit)]
         extra = {}

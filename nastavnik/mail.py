@@ -251,8 +251,7 @@ def enqueue_templated_many(
     unknown = {d.to_addr for d in new if not d.recipient_role}
     roles = infer_recipient_roles(session=session, addresses=unknown) if unknown else {}
     drafts = [
-        d if d.recipient_role else replace(d, recipient_role=roles.get(d.to_addr, ""))
-        for d in new
+        d if d.recipient_role else replace(d, recipient_role=roles.get(d.to_addr, "")) for d in new
     ]
     ids |= insert_templated_many(session=session, messages=drafts)
     lost = [d.idempotency_key for d in drafts if d.idempotency_key not in ids]

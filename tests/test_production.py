@@ -11,6 +11,7 @@ import os
 import socket
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -59,6 +60,10 @@ def _run_deployment(api: str, name: str, timeout: float = 240) -> dict:
     raise TimeoutError(f"run {run['id']} still {run['state']['name']} after {timeout:.0f} s")
 
 
+def _seconds(earlier: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+
+
 def _tables(config: ProductionConfig, database: str) -> set[str]:
     with psycopg.connect(config.database_url(database)) as connection:
         rows = connection.execute(
@@ -101,6 +106,9 @@ def test_layout_runs_a_deployed_flow_on_a_worker_and_stops_clean(tmp_path: Path)
         worker_limit=1,
         web_workers=1,
         warm_engine=True,
+        # The worker's poll waits for the server's flow-run events (deployments/worker.py):
+        # with no fallback within the test, a run starts only if the event woke it.
+        worker_fallback_seconds=900,
     )
     stack = ProductionStack(config)
     try:
@@ -116,6 +124,7 @@ def test_layout_runs_a_deployed_flow_on_a_worker_and_stops_clean(tmp_path: Path)
         run = _run_deployment(config.prefect_api_url, DEPLOYMENT)
         assert run["state"]["type"] == "COMPLETED", run["state"]
         assert run["work_pool_name"] == config.work_pool
+        assert _seconds(run["created"], run["start_time"]) < 60
         assert "forked run process" in (stack.logs_dir / "warm-engine-1.log").read_text()
         # …and, with the launcher gone, a plain `python -m prefect.engine`.
         launcher = stack.processes.pop("warm-engine-1")
