@@ -667,7 +667,7 @@ import signal, sys
 from pathlib import Path
 from nastavnik.smtp_sink import MailSink
 
-sink = MailSink(directory=Path(sys.argv[1]), port=int(sys.argv[2])).start()
+sink = MailSink(directory=Path(sys.argv[1]), port=int(sys.argv[2]), keep_messages=False).start()
 print("ready", flush=True)
 signal.sigwait({signal.SIGTERM, signal.SIGINT})
 sink.stop()

@@ -516,6 +516,7 @@ class YearSimulation:
         self.waiting: list[_Pending] = []
         self.active_runs: set[uuid.UUID] = set()
         self.told_waits: set[str] = set()  # items whose stage waits, said once each
+        self.status_shown: str | None = None  # the plan's status artifact last published
         self.due_starts: list[tick.DueStart] = []  # the day's stages, for run_together
         self.crash_retries: dict[uuid.UUID, int] = {}
 
@@ -585,12 +586,15 @@ class YearSimulation:
         for part, seconds in work.seconds.items():
             self.log.took(part, seconds)
         began = time.perf_counter()
-        self._publish_artifact(
-            key=f"roadmap-{self.cycle_id}",
-            kind="markdown",
-            data=work.status_markdown,
-            description="Выполнение дорожной карты",
-        )
+        # As the deployed tick does (tasks/roadmap.py): a new version when the status changed.
+        if not roadmap_report.same_status(self.status_shown, work.status_markdown):
+            self._publish_artifact(
+                key=f"roadmap-{self.cycle_id}",
+                kind="markdown",
+                data=work.status_markdown,
+                description="Выполнение дорожной карты",
+            )
+            self.status_shown = work.status_markdown
         if work.dashboard is not None:  # a department's cycle: its organisations' dashboard
             key, markdown = work.dashboard
             self._publish_markdown(key=key, markdown=markdown, description="Мониторинг организаций")

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import Artifact, create_markdown_artifact
 
 from nastavnik import roadmap_report
 from nastavnik.db import session_scope
@@ -24,9 +24,13 @@ def render_status_report(cycle_id: str, on: date) -> str:
 
 
 @task(name="publish-plan-status", retries=2, retry_delay_seconds=[1, 5])
-def publish_plan_status(cycle_id: str, on: date) -> None:
-    """The plan's state as the cycle's markdown artifact, a new version each tick."""
+def publish_plan_status(cycle_id: str, on: date) -> bool:
+    """The plan's state as the cycle's markdown artifact: a new version when it changed."""
+    key = f"roadmap-{cycle_id}"
     markdown = render_status_report.fn(cycle_id, on)
-    create_markdown_artifact(
-        key=f"roadmap-{cycle_id}", markdown=markdown, description="Выполнение дорожной карты"
-    )
+    latest = Artifact.get(key=key)  # in a sync task: the artifact, not a coroutine
+    previous = getattr(latest, "data", None)
+    if roadmap_report.same_status(previous if isinstance(previous, str) else None, markdown):
+        return False
+    create_markdown_artifact(key=key, markdown=markdown, description="Выполнение дорожной карты")
+    return True

@@ -1311,6 +1311,18 @@ def test_mail_sink_writes_eml_files(settings: Settings, tmp_path: Path) -> None:
     assert parsed.get_body(("plain",)).get_content().strip() == "Текст письма"
 
 
+def test_a_relay_sink_keeps_files_only(settings: Settings, tmp_path: Path) -> None:
+    message = OutboxMessage(
+        idempotency_key="relay", to_addr="curator@s7.example", subject="Тема", body_text="Текст"
+    )
+    with MailSink(directory=tmp_path / "relay", keep_messages=False) as sink:
+        outgoing = mail.outgoing_email(message=message, settings=settings, attachments=[])
+        asyncio.run(mail._send_fresh(with_url(settings, sink.url), outgoing))
+        assert sink.messages == []  # a year's ≈ 90 000 messages are not held in memory
+    (saved,) = (tmp_path / "relay").glob("*.eml")
+    assert email.message_from_bytes(saved.read_bytes(), policy=default_policy)["To"]
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [

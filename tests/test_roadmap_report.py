@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -199,6 +199,24 @@ def test_the_markdown_has_counts_items_and_the_page_link(engine: Engine, planned
     assert "| 4 | Зимняя школа наставников | Обучение наставников | декабрь-январь | " in markdown
     # Evidence is named by kind only: a note's free text stays out of the artifact.
     assert "school7.example/1" not in markdown
+
+
+def test_the_markdown_changes_with_the_plan_not_with_the_day(engine: Engine, planned) -> None:
+    def markdown(day: date) -> str:
+        with Session(engine) as session:
+            report = roadmap_report.status_report(session=session, cycle_id=planned, today=day)
+        return roadmap_report.status_markdown(report, web_base_url="https://nastavnik.example")
+
+    today, tomorrow = markdown(TODAY), markdown(TODAY + timedelta(days=1))
+    assert "на 30.11.2026" in today and "на 01.12.2026" in tomorrow
+    # Two rows overdue both days: «просрочен», not a count of days that grows each morning.
+    assert "| просрочен | 2 |" in tomorrow and "просрочен на" not in tomorrow
+    assert roadmap_report.same_status(today, tomorrow)
+    assert not roadmap_report.same_status(None, today)  # nothing published yet
+    with Session(engine) as session:
+        _close(session, planned, "4", TODAY)  # the curator closes an item: a new version
+        session.commit()
+    assert not roadmap_report.same_status(today, markdown(TODAY + timedelta(days=1)))
 
 
 def test_the_gantt_chart_is_vector_text_deterministic_and_marks_today(
