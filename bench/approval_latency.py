@@ -22,6 +22,9 @@ process worker, the web app under uvicorn, an SMTP relay played by the local sin
   production-before  Prefect's defaults: worker polls every 10 s, supervisor then engine
   production-warm    as production, each run forked from a warm launcher beside the worker
                      (deployments/warm_engine.py, `nastavnik prod up --warm-engine`)
+  production-polling as production-warm, but Prefect's own `prefect worker start` polling every
+                     0.5 s instead of the layout's worker, which polls when the server's events
+                     say a run is startable (deployments/worker.py)
 
 "No bytecode" points the stack's processes at an empty PYTHONPYCACHEPREFIX (with
 PYTHONDONTWRITEBYTECODE=1 nothing is written there), as on a machine where .pyc files were never
@@ -79,10 +82,11 @@ def _configs(scratch: Path) -> dict[str, dict[str, str]]:
         "production": {},
         "production-before": {"PREFECT_WORKER_QUERY_SECONDS": "10"},
         "production-warm": {},
+        "production-polling": {},
     }
 
 
-PRODUCTION_CONFIGS = {"production", "production-before", "production-warm"}
+PRODUCTION_CONFIGS = {"production", "production-before", "production-warm", "production-polling"}
 
 
 def _free_port() -> int:
@@ -249,7 +253,8 @@ def _production_stack(layout: str, environment: dict[str, str]) -> Any:
         workers=1,
         worker_limit=4,  # as the embedded runner's limit
         direct_engine=layout != "production-before",
-        warm_engine=layout == "production-warm",
+        warm_engine=layout in ("production-warm", "production-polling"),
+        woken_workers=layout != "production-polling",
     )
     create_databases(config)
     stack = _RelayedProductionStack(config, extra_environment=environment)

@@ -82,7 +82,10 @@ class ProductionConfig:
     web_workers: int = 2
     work_pool: str = WORK_POOL
     query_seconds: float = WORKER_QUERY_SECONDS
-    # Longest wait of a worker's poll when no event says a run is startable.
+    # Workers poll when the server's events say a run is startable (deployments/worker.py),
+    # at the latest every worker_fallback_seconds; False: Prefect's `prefect worker start`,
+    # polling every query_seconds.
+    woken_workers: bool = True
     worker_fallback_seconds: float = WORKER_FALLBACK_SECONDS
     # Start each run with `python -m prefect.engine` (False: Prefect's supervisor, then engine).
     direct_engine: bool = True
@@ -499,10 +502,14 @@ class ProductionStack:
 
     def start_worker(self, number: int) -> None:
         """One process worker on the pool, limited to ``worker_limit`` concurrent runs."""
-        # Prefect's process worker, polling when a run becomes startable (deployments/worker.py).
-        command = [sys.executable, "-m", "deployments.worker", "--pool", self.config.work_pool]
+        if self.config.woken_workers:
+            # Prefect's process worker, polling when a run becomes startable.
+            command = [sys.executable, "-m", "deployments.worker", "--pool", self.config.work_pool]
+            command += ["--fallback-seconds", str(self.config.worker_fallback_seconds)]
+        else:
+            command = [sys.executable, "-m", "prefect", "worker", "start", "--type", "process"]
+            command += ["--pool", self.config.work_pool]
         command += ["--name", f"worker-{number}-{self.marker[:8]}"]
-        command += ["--fallback-seconds", str(self.config.worker_fallback_seconds)]
         if self.config.worker_limit:
             command += ["--limit", str(self.config.worker_limit)]
         extra = {}
