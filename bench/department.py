@@ -30,6 +30,35 @@ Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--ke
      [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
      [--batch-size K]  (NASTAVNIK_BATCH_SIZE: most organisations per batch run; 1 = none)
 
+Measured 2026-12-02 07:27–08:12, this machine, one bench at a time, e3601fe (git worktree) and
+then main at b528a20, back to back at each size: the tick's reminders and a stage's notices go
+into the outbox in batches (one statement compiled once, bench/outbox_insert.py: 2.4× less CPU
+per row), workers poll when the server's flow-run events say a run is startable or one of their
+runs ended instead of every 0.5 s (deployments/worker.py), the plan's status artifact gets a new
+version only when the status changed, the relay keeps messages on disk only:
+
+                                   N=6, K=3                 N=12, K=6
+                                   e3601fe  b528a20         e3601fe  b528a20
+  wall                             351 s    302 s  1.16×    682 s    550 s  1.24×
+  CPU: flow runs                   188 s    175 s           393 s    354 s
+       Prefect server              133 s     92 s  −31 %    264 s    164 s  −38 %
+       day processes               111 s    100 s           231 s    200 s
+       simulation                   31 s     28 s            64 s     52 s
+       relay, workers, web          42 s     37 s            87 s     73 s
+       all                         505 s    432 s  −14 %   1040 s    844 s  −19 %
+  task runs                        405      404             800      798
+  Prefect database growth          7.4 MB   5.0 MB          7.1 MB   4.7 MB per organisation
+  relay peak RSS                   98 MB    35 MB           163 MB   37 MB
+  orchestration share of the wall  43.7 %   43.6 %          40.1 %   39.4 %
+
+The same day's runs on the machine were slower than yesterday's (e3601fe's code: 351 s at N=6
+against 259 s for fd24405 yesterday): compare within a column pair only. Per organisation now
+(N=12): 46 s of wall and ≈ 70 CPU-s; 50 organisations ≈ 3 500 CPU-s ≥ 29 min on the two cores
+if nothing waited. The 15-minute target stays out of reach on this machine: what remains is the
+work itself (PDFs 43 % of the task time, the stage tasks' queries, the ticks' reminders and the
+daily status and dashboard), the Prefect server's share per task run (≈ 0.2 CPU-s each), and
+phases that leave a core idle (mean runs Running at once 0.97 with two workers).
+
 Measured 2026-12-02 05:01–05:43, this machine, nothing else running, 6a02edf: the issue's
 department, N=50 (10 000 participants), 2 workers, K=25 (two batch runs per stage and day, one
 per worker):

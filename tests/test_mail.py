@@ -470,19 +470,23 @@ def test_enqueue_and_deliver_are_idempotent(
     assert rebuilt["Message-ID"] == expected
 
 
+# The context of a meeting-logs reminder (templates/mail/meeting_logs_reminder.*).
+REMINDER_CONTEXT = {
+    "organization": {"name": "МБОУ СОШ № 7", "short_name": "СОШ № 7"},
+    "cycle": {"school_year": "2026/2027"},
+    "recipient": {"name": "Орлов Игорь Николаевич"},
+    "kind": "due",
+    "month_label": "Октябрь 2026",
+    "due": date(2026, 10, 31),
+    "pairs": [{"mentees": "Иванова Мария Петровна", "link": ""}],
+}
+
+
 def test_a_templated_insert_under_a_taken_key_adds_nothing(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     first = enqueue(engine, key="roadmap:item-1:due:curator")
-    context = {
-        "organization": {"name": "МБОУ СОШ № 7", "short_name": "СОШ № 7"},
-        "cycle": {"school_year": "2026/2027"},
-        "recipient": {"name": "Орлов Игорь Николаевич"},
-        "kind": "due",
-        "month_label": "Октябрь 2026",
-        "due": date(2026, 10, 31),
-        "pairs": [{"mentees": "Иванова Мария Петровна", "link": ""}],
-    }
+    context = REMINDER_CONTEXT
     with Session(engine) as session:
 
         def insert(key: str) -> UUID | None:
@@ -510,15 +514,7 @@ def test_a_templated_insert_under_a_taken_key_adds_nothing(
 
 
 def test_many_templated_inserts_span_batches_and_skip_taken_keys(engine: Engine) -> None:
-    context = {
-        "organization": {"name": "МБОУ СОШ № 7", "short_name": "СОШ № 7"},
-        "cycle": {"school_year": "2026/2027"},
-        "recipient": {"name": "Орлов Игорь Николаевич"},
-        "kind": "due",
-        "month_label": "Октябрь 2026",
-        "due": date(2026, 10, 31),
-        "pairs": [{"mentees": "Иванова Мария Петровна", "link": ""}],
-    }
+    context = REMINDER_CONTEXT
     taken = enqueue(engine, key="reminder:1000")
     count = mail._ROWS_PER_INSERT + 201  # more rows than one executemany
     drafts = [
