@@ -50,6 +50,8 @@ version only when the status changed, the relay keeps messages on disk only:
   Prefect database growth          7.4 MB   5.0 MB          7.1 MB   4.7 MB per organisation
   relay peak RSS                   98 MB    35 MB           163 MB   37 MB
   orchestration share of the wall  43.7 %   43.6 %          40.1 %   39.4 %
+  (these shares still count the ticks' reading of the plan and the members' figures for the
+  status and dashboard as the simulation's Prefect calls; they are a part of their own since)
 
 The same day's runs on the machine were slower than yesterday's (e3601fe's code: 351 s at N=6
 against 259 s for fd24405 yesterday): compare within a column pair only. Per organisation now
@@ -847,6 +849,9 @@ def _year(
     for simulation in simulations:
         for part, seconds in simulation.log.seconds.items():
             parts[part] += seconds
+    # Publishing the artifacts and creating the runs; the status and dashboard's markdown is
+    # the ticks' own work ("status and dashboard", counted there since 2026-12-02: before, the
+    # two were one part, and this share counted the day processes' reading of the plan too).
     simulation_prefect = parts.get("status artifact", 0.0) + parts.get("starting stage runs", 0.0)
     mean_running, two_or_more = _concurrency(intervals, started, ended)
     return {
