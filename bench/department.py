@@ -51,7 +51,10 @@ version only when the status changed, the relay keeps messages on disk only:
   relay peak RSS                   98 MB    35 MB           163 MB   37 MB
   orchestration share of the wall  43.7 %   43.6 %          40.1 %   39.4 %
   (these shares still count the ticks' reading of the plan and the members' figures for the
-  status and dashboard as the simulation's Prefect calls; they are a part of their own since)
+  status and dashboard as the simulation's Prefect calls; they are a part of their own since:
+  at 337faf5, N=6, K=3, 08:35: wall 281 s, orchestration 28.9 % of the wall — process starts
+  11.6 %, runs' time outside their tasks 16.1 %, the simulation's artifacts and starts 1.2 % —
+  and "status and dashboard" 36.8 s of the ticks' process time, publishing the status 0.2 s)
 
 The same day's runs on the machine were slower than yesterday's (e3601fe's code: 351 s at N=6
 against 259 s for fd24405 yesterday): compare within a column pair only. Per organisation now
