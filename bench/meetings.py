@@ -13,8 +13,9 @@ up the month after), some mentees leave their feedback out.
 
 Timed, per month, as the product does it: the month's file imported in one transaction
 (meetings_import.import_meetings_transaction, as `nastavnik meetings import`), then, on the
-first day of the next month, monthly.run_day in one session (what the tick's `meetings-day`
-task runs): the reports assembled, the curator's summary PDF made, the reminders queued.
+first day of the next month, monthly.run_day in one session (what the tick's day runs for each
+cycle, nastavnik/tick_day.py): the reports assembled, the curator's summary PDF made, the
+reminders queued.
 The parts are timed by wrapping the functions run_day calls (behaviour unchanged):
 
   import      the file read, checked and written, committed

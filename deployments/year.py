@@ -14,18 +14,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import multiprocessing
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from deployments.catalog import run_label
@@ -38,15 +36,12 @@ from models import (
     PlanItem,
 )
 from nastavnik import (
-    completion_reminders,
-    dashboard,
-    mail,
-    monthly,
     plan,
     progress,
     report_envelope,
     roadmap_report,
     tick,
+    tick_day,
 )
 from nastavnik.approvals import BATCH_PAUSE_PREFIX
 from nastavnik.clock import StoredClock
@@ -107,8 +102,6 @@ class YearScript:
 
 
 Decide = Callable[[ApprovalRequest, ScriptedDecision], None]
-# How often the day's tick is tried when SQLite stays locked (it is idempotent per day).
-TICK_ATTEMPTS = 3
 # The simulation's part that is the wall time of the organisations' ticks run side by side (the
 # parts inside them, "tick rules" and the rest, are then the processes' time added up).
 TICKS_SIDE_BY_SIDE = "ticks side by side (wall)"
@@ -144,126 +137,6 @@ class YearLog:
 
 
 @dataclass
-class OrganisationDay:
-    """What one cycle's tick did on a day, made where it ran (this process or one of
-    run_together's): what the simulation then says, starts and publishes."""
-
-    outcome: tick.TickOutcome
-    starts: list[tuple[tick.StageStart, dict[str, str]]]  # with the stage's parameters
-    meetings: monthly.MeetingsDay
-    status_markdown: str
-    dashboard: tuple[str, str] | None  # (artifact key, markdown) for a department's cycle
-    messages: int  # e-mails queued today and attempted once
-    seconds: dict[str, float] = field(default_factory=dict)  # by part, where it ran
-
-
-def organisation_day(
-    *,
-    settings: Settings,
-    cycle_id: uuid.UUID,
-    day: date,
-    now: datetime,
-    policy: tick.ReminderPolicy,
-) -> OrganisationDay:
-    """The deployed tick's work for one cycle on `day`: the plan's rules, the meetings and
-    completion stages' day, the status (and a department's dashboard) as markdown, and one
-    attempt at the day's e-mails. It needs only the databases and the SMTP relay, never the
-    Prefect server, so on PostgreSQL run_together runs the organisations' days side by side
-    in processes of its own."""
-    seconds: dict[str, float] = {}
-    began = time.perf_counter()
-    # A run resumed this morning may hold SQLite's write lock past its 30 s busy timeout on
-    # a loaded machine (a long document batch): the rules are idempotent per day, so they run
-    # again from the start rather than failing the year.
-    for attempt in range(1, TICK_ATTEMPTS + 1):
-        try:
-            outcome, starts, meetings, message_ids = _tick_rules(
-                settings=settings, cycle_id=cycle_id, day=day, now=now, policy=policy
-            )
-            break
-        except OperationalError as error:
-            if "locked" not in str(error) or attempt == TICK_ATTEMPTS:
-                raise
-            time.sleep(1.0)
-    seconds["tick rules"] = time.perf_counter() - began
-    began = time.perf_counter()
-    with session_scope() as session:
-        report = roadmap_report.status_report(session=session, cycle_id=cycle_id, today=day)
-        status_markdown = roadmap_report.status_markdown(report, web_base_url=settings.web_base_url)
-        board = dashboard.dashboard_for_cycle(session=session, cycle_id=cycle_id, today=day)
-        shown = None
-        if board is not None:
-            markdown = dashboard.dashboard_markdown(board, web_base_url=settings.web_base_url)
-            shown = (dashboard.artifact_key(board.department_code), markdown)
-    # Reading the plan and the members' figures: the simulation's own work, not Prefect's
-    # (publishing the artifacts is "status artifact", done by the simulation).
-    seconds["status and dashboard"] = time.perf_counter() - began
-    if message_ids:
-        began = time.perf_counter()
-        asyncio.run(
-            mail.deliver_messages(engine=get_engine(), settings=settings, message_ids=message_ids)
-        )
-        seconds["mail"] = time.perf_counter() - began
-    return OrganisationDay(
-        outcome=outcome,
-        starts=starts,
-        meetings=meetings,
-        status_markdown=status_markdown,
-        dashboard=shown,
-        messages=len(message_ids),
-        seconds=seconds,
-    )
-
-
-def _tick_rules(
-    *,
-    settings: Settings,
-    cycle_id: uuid.UUID,
-    day: date,
-    now: datetime,
-    policy: tick.ReminderPolicy,
-) -> tuple[
-    tick.TickOutcome,
-    list[tuple[tick.StageStart, dict[str, str]]],
-    monthly.MeetingsDay,
-    list[uuid.UUID],
-]:
-    with session_scope() as session:
-        outcome = tick.run_tick(
-            session=session,
-            settings=settings,
-            cycle_id=cycle_id,
-            today=day,
-            now=now,
-            policy=policy,
-        )
-        starts = [
-            (
-                start,
-                tick.stage_parameters(
-                    session=session, cycle_id=cycle_id, stage=start.stage, day=day
-                )["params"],
-            )
-            for start in outcome.starts
-        ]
-        session.commit()
-        # The meetings stage's day, as the deployed tick runs it after the plan's rules.
-        meetings = monthly.run_day(
-            session=session, settings=settings, cycle_id=cycle_id, today=day, now=now
-        )
-        # The completion stage's reminders about the §2.13–§2.14 reports due.
-        completion_mail = completion_reminders.queue_reminders(
-            session=session, settings=settings, cycle_id=cycle_id, today=day, now=now
-        )
-    return (
-        outcome,
-        starts,
-        meetings,
-        [*outcome.message_ids, *meetings.message_ids, *completion_mail],
-    )
-
-
-@dataclass
 class OrganisationEvening:
     """A cycle's plan after the day's runs: what changed, and the days ahead on which its tick
     has something to do (from its rows, pairs and waiting decisions)."""
@@ -294,16 +167,6 @@ def organisation_evening(
     days = interesting_days(rows=rows, pending=pending, policy=policy, terms=pair_terms)
     days |= meeting_days(terms=terms, policy=policy, report_deadline_days=report_deadline_days)
     return OrganisationEvening(changes=changes, days=days)
-
-
-def _day_process(environment: dict[str, str]) -> None:
-    """A process of run_together's pool: the simulation's settings and stored clock."""
-    from nastavnik.clock import process_clock
-    from nastavnik.settings import get_settings
-
-    os.environ.update(environment)
-    get_settings.cache_clear()
-    process_clock.cache_clear()
 
 
 @dataclass
@@ -573,7 +436,7 @@ class YearSimulation:
         """The day's tick for this cycle, here in this process."""
         self._apply_day(
             day,
-            organisation_day(
+            tick_day.organisation_day(
                 settings=self.settings,
                 cycle_id=self.cycle_id,
                 day=day,
@@ -582,7 +445,7 @@ class YearSimulation:
             ),
         )
 
-    def _apply_day(self, day: date, work: OrganisationDay) -> None:
+    def _apply_day(self, day: date, work: tick_day.OrganisationDay) -> None:
         """Say, start and publish what the cycle's tick did on `day` (wherever it ran)."""
         self.log.days_ticked += 1
         for part, seconds in work.seconds.items():
@@ -978,22 +841,14 @@ def run_together(
     if concurrent is None:
         concurrent = get_engine().dialect.name == "postgresql"
     if processes is None:
-        processes = min(len(simulations), os.cpu_count() or 1) if concurrent else 1
+        cores = os.cpu_count() or 1
+        processes = (
+            min(len(simulations), tick_day.DAY_PROCESSES_PER_CORE * cores) if concurrent else 1
+        )
     with contextlib.ExitStack() as stack:
         publisher = stack.enter_context(ArtifactPublisher())
         prefect = stack.enter_context(PrefectCalls())
-        pool = None
-        if concurrent and processes > 1:
-            # Spawned, not forked: this process has threads (the artifacts' loop) and a
-            # connection pool that a forked child must not share.
-            pool = stack.enter_context(
-                ProcessPoolExecutor(
-                    max_workers=processes,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_day_process,
-                    initargs=(dict(os.environ),),
-                )
-            )
+        pool = stack.enter_context(tick_day.day_processes(processes if concurrent else 1))
         # The organisations' people act side by side too (threads: they mostly wait for the
         # web page and the mail), each organisation's in its own order.
         people = (
@@ -1085,19 +940,19 @@ def _tick_all(
             simulation._tick(day, now)
         return
     began = time.perf_counter()
-    days = [
-        pool.submit(
-            organisation_day,
-            settings=simulation.settings,
-            cycle_id=simulation.cycle_id,
-            day=day,
-            now=now,
-            policy=simulation.policy,
-        )
-        for simulation in simulations
-    ]
+    # The deployed tick's days (flows/cycle.py), for one installation: the same settings.
+    days = tick_day.cycles_day(
+        settings=simulations[0].settings,
+        cycle_ids=[simulation.cycle_id for simulation in simulations],
+        day=day,
+        now=now,
+        policies={simulation.cycle_id: simulation.policy for simulation in simulations},
+        pool=pool,
+    )
     for simulation, work in zip(simulations, days, strict=True):
-        simulation._apply_day(day, work.result())
+        if isinstance(work, tick_day.DayFailed):  # a simulated year stops at its first failure
+            raise RuntimeError(f"{day}: день цикла {work.cycle_id} не выполнен: {work.error}")
+        simulation._apply_day(day, work)
     simulations[0].log.took(TICKS_SIDE_BY_SIDE, time.perf_counter() - began)
 
 

@@ -22,21 +22,16 @@ from nastavnik.tick import (
     report_batch_key,
     split_evenly,
 )
-from tasks.completion import completion_reminders_day
 from tasks.cycle import (
     TickSummary,
     cycles_to_tick,
-    record_stage_started,
-    stage_parameters,
+    record_stages_started,
     stage_runs_open,
-    tick_cycle,
+    tick_cycles,
 )
-from tasks.dashboard import render_department_dashboard
-from tasks.mail import deliver_messages
-from tasks.meetings import meetings_day
-from tasks.organisation_report import record_report_run_started, reports_to_start
+from tasks.organisation_report import record_reports_started, reports_to_start
 from tasks.publishing import publish_markdown, publish_table
-from tasks.roadmap import publish_plan_status
+from tasks.roadmap import publish_plan_statuses
 
 REPORT_STAGE = "organisation-report"
 
@@ -51,59 +46,65 @@ def cycle_tick(day: date | None = None, organization_code: str | None = None) ->
     """Do what each running cycle's roadmap has due today; running it twice a day is harmless."""
     logger = get_run_logger()
     day = day or process_clock().today()
-    summaries, due = [], []
     cycle_ids = cycles_to_tick(day, organization_code)
+    # A stage run whose worker was lost is marked Crashed by the crash detection; the tick
+    # continues it as the same run (a few times at most, then the operator decides).
+    open_runs = [uuid.UUID(i) for i in stage_runs_open(cycle_ids)]
+    continued: list[uuid.UUID] = run_coro_as_sync(continue_crashed_runs(open_runs)) or []
+    for run_id in continued:
+        logger.warning("Запуск %s прерван (Crashed): продолжен тот же запуск", run_id)
     for cycle_id in cycle_ids:
-        # A stage run whose worker was lost is marked Crashed by the crash detection; the
-        # tick continues it as the same run (a few times at most, then the operator decides).
-        open_runs = [uuid.UUID(i) for i in stage_runs_open(cycle_id)]
-        continued: list[uuid.UUID] = run_coro_as_sync(continue_crashed_runs(open_runs)) or []
-        for run_id in continued:
-            logger.warning("Запуск %s прерван (Crashed): продолжен тот же запуск", run_id)
         # A decision recorded while the Prefect server did not answer its wake-up.
         woken: list[uuid.UUID] = run_coro_as_sync(wake_decided_runs(uuid.UUID(cycle_id))) or []
         for run_id in woken:
             logger.warning("Запуск %s ждал принятого решения: продолжен", run_id)
-        summary = tick_cycle(cycle_id, day)
-        due += [
-            DueStart(
-                uuid.UUID(cycle_id),
-                StageStart(uuid.UUID(s["item_id"]), s["number"], s["stage"]),
-                stage_parameters(cycle_id, s["stage"], day)["params"],
-            )
-            for s in summary.starts
-        ]
-        summaries.append(summary)
+    # Every cycle's day: the plan's rules, the meetings and completion stages, status, mail.
+    days = tick_cycles(cycle_ids, day)
+    due = [
+        DueStart(
+            uuid.UUID(done.summary.cycle_id),
+            StageStart(uuid.UUID(s["item_id"]), s["number"], s["stage"]),
+            s["params"],
+        )
+        for done in days
+        for s in done.starts
+    ]
     # The day's stages: one run per stage, for every organisation it is due for (flows/batch.py).
+    started: list[tuple[str, str]] = []
     for group in batches(due, max_size=get_settings().batch_size):
         flow_run_id = start_stage_runs(group)
+        started += [(str(start.start.item_id), flow_run_id) for start in group]
         for start in group:
-            record_stage_started(str(start.start.item_id), flow_run_id, day)
             logger.info("Пункт %s: запущен этап %s", start.start.number, start.start.stage)
-    for cycle_id, summary in zip(cycle_ids, summaries, strict=True):
-        # The meetings stage's month: reports and the curator's summary, reminders (issue 8).
-        meetings = meetings_day(cycle_id, day)
-        if meetings.month is not None:
+    if started:
+        record_stages_started(started, day)
+    for done in days:
+        if done.month is not None:  # the meetings stage's month: reports and the summary
             publish_table(
-                key=f"monthly-summary-{cycle_id}",
-                table=meetings.table_rows,
-                description=meetings.description,
+                key=f"monthly-summary-{done.summary.cycle_id}",
+                table=done.monthly_table,
+                description=done.monthly_description,
             )
-        # The completion stage: reminders about the §2.13–§2.14 reports due (issue 9).
-        reminders = completion_reminders_day(cycle_id, day)
-        if summary.message_ids or meetings.message_ids or reminders:
-            deliver_messages([*summary.message_ids, *meetings.message_ids, *reminders])
-        publish_plan_status(cycle_id, day)
-        # A department's own cycle: its organisations' dashboard (issue 10 §4).
-        if (board := render_department_dashboard(cycle_id, day)) is not None:
+        if done.dashboard is not None:  # a department's own cycle: its organisations (issue 10)
             publish_markdown(
-                key=board["key"], markdown=board["markdown"], description="Мониторинг организаций"
+                key=done.dashboard["key"],
+                markdown=done.dashboard["markdown"],
+                description="Мониторинг организаций",
             )
+    publish_plan_statuses(
+        {done.summary.cycle_id: done.status_markdown for done in days if done.status_markdown}
+    )
     # The department's requests to its organisations not yet answered (issue 10 §2).
-    reports = [r for c in cycle_ids for r in reports_to_start(c, day)]
+    reports = reports_to_start(cycle_ids, day)
     for chunk in split_evenly(reports, get_settings().batch_size):
         start_organisation_reports(chunk, day)
-    return summaries
+    failed = [done for done in days if done.failure is not None]
+    if failed:
+        raise RuntimeError(
+            "День не выполнен для циклов: "
+            + "; ".join(f"{done.summary.cycle_id} ({done.failure})" for done in failed)
+        )
+    return [done.summary for done in days]
 
 
 def start_stage_runs(group: list[DueStart]) -> str:
@@ -170,6 +171,6 @@ def start_organisation_reports(reports: list[dict[str, str]], day: date) -> None
             members,
             idempotency_key=report_batch_key([r["request_key"] for r in reports]),
         )
+    record_reports_started([report["request_key"] for report in reports], run_id)
     for report in reports:
-        record_report_run_started(report["request_key"], run_id)
         logger.info("Запрос управления %s: запущен отчёт организации", report["request_key"])

@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import Cycle, Organization, ReportSubmission
 from nastavnik import deliveries, report_requests
@@ -334,6 +334,22 @@ def dashboard_for_cycle(
         return None
     return department_dashboard(
         session=session, department_id=organization.id, school_year=cycle.school_year, today=today
+    )
+
+
+def department_cycles(*, session: Session, cycle_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of the cycles that are a department's own (whose tick makes the dashboard)."""
+    if not cycle_ids:
+        return []
+    return list(
+        session.exec(
+            select(Cycle.id)
+            .join(Organization, col(Organization.id) == col(Cycle.organization_id))
+            .where(
+                col(Cycle.id).in_(list(cycle_ids)),
+                Organization.kind == OrganisationKind.department,
+            )
+        )
     )
 
 

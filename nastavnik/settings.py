@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Most organisations one batch run does a stage for (flows/batch.py): more are split into
     # runs of nearly equal size, which several workers run at once.
     batch_size: int = Field(default=10, ge=1)
+    # Processes the daily tick runs the organisations' days in (nastavnik/tick_day.py); 0:
+    # one per core on PostgreSQL, at most one per organisation, and 1 (the tick's own) on SQLite.
+    tick_processes: int = Field(default=0, ge=0)
     max_import_bytes: int = 5 * 1024 * 1024
     smtp_timeout_seconds: float = 10.0
     # "simulated": every process reads the day from the database (a simulated school year).

@@ -8,8 +8,7 @@ from datetime import date
 from prefect import task
 from pydantic import BaseModel
 
-from nastavnik import completion, completion_documents, completion_reminders, indicators
-from nastavnik.clock import process_clock
+from nastavnik import completion, completion_documents, indicators
 from nastavnik.db import session_scope
 from nastavnik.settings import get_settings
 from tasks.caching import run_cached_task
@@ -84,17 +83,3 @@ def approve_completion_reports(*, cycle_id: str, on: date) -> int:
         return completion_documents.approve_reports(
             session=session, cycle_id=uuid.UUID(cycle_id), on=on
         )
-
-
-@task(name="completion-reminders", retries=2, retry_delay_seconds=[1, 5])
-def completion_reminders_day(cycle_id: str, day: date) -> list[str]:
-    """Queue today's reminders about the §2.13–§2.14 reports; the outbox ids queued now."""
-    with session_scope() as session:
-        queued = completion_reminders.queue_reminders(
-            session=session,
-            settings=get_settings(),
-            cycle_id=uuid.UUID(cycle_id),
-            today=day,
-            now=process_clock().now(),
-        )
-    return [str(message_id) for message_id in queued]

@@ -164,36 +164,40 @@ def submit_organisation_report(
 
 
 @task(name="organisation-reports-to-start", retries=2, retry_delay_seconds=[1, 5])
-def reports_to_start(cycle_id: str, day: date) -> list[dict[str, str]]:
-    """The department's requests to this cycle's organisation still to answer: run parameters."""
+def reports_to_start(cycle_ids: list[str], day: date) -> list[dict[str, str]]:
+    """The department's requests to the cycles' organisations still to answer: run parameters."""
     from models import Cycle
 
+    wanted: list[dict[str, str]] = []
     with session_scope() as session:
-        cycle = session.get(Cycle, uuid.UUID(cycle_id))
-        assert cycle is not None
-        org = session.get(Organization, cycle.organization_id)
-        assert org is not None
-        requests = report_envelope.requests_to_answer(
-            session=session, organization_id=org.id, today=day
-        )
-        return [
-            {
-                "organization_code": org.code,
-                "school_year": r.school_year,
-                "request_key": r.unique_key,
-            }
-            for r in requests
-            if r.school_year == cycle.school_year
-        ]
+        for cycle_id in cycle_ids:
+            cycle = session.get(Cycle, uuid.UUID(cycle_id))
+            assert cycle is not None
+            org = session.get(Organization, cycle.organization_id)
+            assert org is not None
+            requests = report_envelope.requests_to_answer(
+                session=session, organization_id=org.id, today=day
+            )
+            wanted += [
+                {
+                    "organization_code": org.code,
+                    "school_year": r.school_year,
+                    "request_key": r.unique_key,
+                }
+                for r in requests
+                if r.school_year == cycle.school_year
+            ]
+    return wanted
 
 
-@task(name="record-organisation-report-started", retries=2, retry_delay_seconds=[1, 5])
-def record_report_run_started(request_key: str, flow_run_id: str) -> None:
-    """Remember the organisation-report run started for a request (the tick starts it once)."""
+@task(name="record-organisation-reports-started", retries=2, retry_delay_seconds=[1, 5])
+def record_reports_started(request_keys: list[str], flow_run_id: str) -> None:
+    """Remember the organisation-report run started for the requests (the tick starts it once)."""
     with session_scope() as session:
-        report_envelope.record_run_started(
-            session=session,
-            request_key=request_key,
-            flow_run_id=uuid.UUID(flow_run_id),
-            now=process_clock().now(),
-        )
+        for request_key in request_keys:
+            report_envelope.record_run_started(
+                session=session,
+                request_key=request_key,
+                flow_run_id=uuid.UUID(flow_run_id),
+                now=process_clock().now(),
+            )

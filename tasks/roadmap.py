@@ -1,36 +1,41 @@
-"""Tasks of the roadmap's execution log: the status report the tick publishes."""
+"""Tasks of the roadmap's execution log: the status reports the tick publishes."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import date
-
 from prefect import task
-from prefect.artifacts import Artifact, create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
 
 from nastavnik import roadmap_report
-from nastavnik.db import session_scope
-from nastavnik.settings import get_settings
 
 
-@task(name="render-status-report", retries=2, retry_delay_seconds=[1, 5])
-def render_status_report(cycle_id: str, on: date) -> str:
-    """The plan's status on the day as markdown for the artifact (no children's names)."""
-    with session_scope() as session:
-        report = roadmap_report.status_report(
-            session=session, cycle_id=uuid.UUID(cycle_id), today=on
+def status_key(cycle_id: str) -> str:
+    """The key of a cycle's plan status artifact."""
+    return f"roadmap-{cycle_id}"
+
+
+@task(name="publish-plan-statuses", retries=2, retry_delay_seconds=[1, 5])
+def publish_plan_statuses(markdowns: dict[str, str]) -> list[str]:
+    """Each cycle's plan status as its markdown artifact: a new version only for those whose
+    status changed (the latest versions read in one request); returns the cycles published."""
+    if not markdowns:
+        return []
+    keys = {status_key(cycle_id): cycle_id for cycle_id in markdowns}
+    with get_client(sync_client=True) as client:
+        latest = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(
+                key=ArtifactCollectionFilterKey(any_=list(keys))
+            )
         )
-    return roadmap_report.status_markdown(report, web_base_url=get_settings().web_base_url)
-
-
-@task(name="publish-plan-status", retries=2, retry_delay_seconds=[1, 5])
-def publish_plan_status(cycle_id: str, on: date) -> bool:
-    """The plan's state as the cycle's markdown artifact: a new version when it changed."""
-    key = f"roadmap-{cycle_id}"
-    markdown = render_status_report.fn(cycle_id, on)
-    latest = Artifact.get(key=key)  # in a sync task: the artifact, not a coroutine
-    previous = getattr(latest, "data", None)
-    if roadmap_report.same_status(previous if isinstance(previous, str) else None, markdown):
-        return False
-    create_markdown_artifact(key=key, markdown=markdown, description="Выполнение дорожной карты")
-    return True
+    previous = {a.key: a.data for a in latest if isinstance(a.data, str)}
+    published = []
+    for key, cycle_id in keys.items():
+        markdown = markdowns[cycle_id]
+        if roadmap_report.same_status(previous.get(key), markdown):
+            continue
+        create_markdown_artifact(
+            key=key, markdown=markdown, description="Выполнение дорожной карты"
+        )
+        published.append(cycle_id)
+    return published

@@ -700,17 +700,18 @@ def configured(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
 def test_the_tick_task_renders_the_dashboard_for_a_department_cycle_only(
     engine: Engine, case: Case, configured: None
 ) -> None:
-    from tasks.dashboard import render_department_dashboard
+    from tasks.cycle import tick_cycles
 
     with Session(engine) as session:
         own = repository.get_or_create_cycle(
             session=session, organization_id=case.department_id, school_year=YEAR
         ).id
-    board = render_department_dashboard.fn(str(own), TODAY)
+    department_day, school_day = tick_cycles.fn([str(own), str(case.school_cycle)], TODAY)
+    board = department_day.dashboard
     assert board is not None and board["key"] == "department-uo-kedrovy-dashboard"
     assert f"[СШ № 7]({WEB}/roadmap/{case.school_cycle})" in board["markdown"]
     _assert_no_participant(board["markdown"])
-    assert render_department_dashboard.fn(str(case.school_cycle), TODAY) is None
+    assert school_day.dashboard is None and school_day.failure is None
 
 
 def test_the_cli_prints_a_link_that_opens_the_page(

@@ -612,14 +612,13 @@ def test_a_mentor_of_two_silent_pairs_gets_one_reminder_a_day_listing_both(
         assert all(link and link in body for link in page_links.values())
 
 
-def test_the_task_assembles_the_ended_month_once_and_reports_counts_only(
-    engine, settings, school, monkeypatch
-) -> None:
+@pytest.fixture
+def installation(engine, settings, monkeypatch):
+    """The installation's settings from the environment, on this test's database: what the
+    tick's task and its day processes read."""
     from nastavnik.settings import get_settings
-    from tasks.meetings import meetings_day
 
     for name, value in {
-        # The task opens the installation's database: the one this test's data is in.
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "DATA_DIR": str(settings.data_dir),
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
@@ -627,14 +626,46 @@ def test_the_task_assembles_the_ended_month_once_and_reports_counts_only(
     }.items():
         monkeypatch.setenv(f"NASTAVNIK_{name}", value)
     get_settings.cache_clear()
-    try:
-        first = meetings_day.fn(str(school.cycle_id), date(2026, 12, 1))
-        second = meetings_day.fn(str(school.cycle_id), date(2026, 12, 1))
-    finally:
-        get_settings.cache_clear()
-    assert (first.month, first.reports) == (NOVEMBER, 4) and first.document_id
-    assert first.table_rows[-1]["Пар"] == 4
-    assert second.month is None and second.message_ids == []
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+def test_the_tick_assembles_the_ended_month_once_and_reports_counts_only(
+    installation, school
+) -> None:
+    from tasks.cycle import tick_cycles
+
+    (first,) = tick_cycles.fn([str(school.cycle_id)], date(2026, 12, 1))
+    (second,) = tick_cycles.fn([str(school.cycle_id)], date(2026, 12, 1))
+    assert (first.month, first.monthly_reports) == (NOVEMBER, 4) and first.monthly_document_id
+    assert first.monthly_table[-1]["Пар"] == 4
+    assert second.month is None and second.summary.message_ids == []
+
+
+def test_the_days_in_processes_do_the_same_and_one_failure_spares_the_rest(
+    installation, school
+) -> None:
+    """The tick's days side by side in processes (a department's many organisations): the
+    month is assembled there as here; a cycle whose day fails comes back as DayFailed while the
+    others' are done, and the same day again here does nothing twice."""
+    from nastavnik import tick_day
+
+    missing, day = uuid.uuid4(), date(2026, 12, 1)
+    now = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+    with tick_day.day_processes(2) as pool:
+        assert pool is not None
+        done, failed = tick_day.cycles_day(
+            settings=installation, cycle_ids=[school.cycle_id, missing], day=day, now=now, pool=pool
+        )
+    assert isinstance(done, tick_day.OrganisationDay) and done.cycle_id == school.cycle_id
+    assert (done.meetings.month, done.meetings.reports) == (NOVEMBER, 4)
+    assert isinstance(failed, tick_day.DayFailed) and failed.cycle_id == missing
+    assert failed.error.startswith("LookupError")
+    (again,) = tick_day.cycles_day(
+        settings=installation, cycle_ids=[school.cycle_id], day=day, now=now
+    )
+    assert isinstance(again, tick_day.OrganisationDay)
+    assert again.meetings.month is None and again.message_ids == []
 
 
 def test_without_monthly_reports_in_the_regulation_only_reminders_go_out(

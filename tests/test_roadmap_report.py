@@ -399,9 +399,9 @@ def test_cli_closes_and_skips_items_on_the_clock_day(cli, engine: Engine, cycle_
     assert unknown.exit_code == 1 and "нет цикла 2030/2031" in unknown.output
 
 
-def test_the_task_renders_the_markdown_for_the_tick(cli, cycle_ids) -> None:
-    from tasks.roadmap import render_status_report
-
-    markdown = render_status_report.fn(str(cycle_ids[1]), TODAY)  # the function, no server
+def test_the_tick_renders_the_status_markdown(cli, engine: Engine, cycle_ids) -> None:
+    with Session(engine) as session:
+        report = roadmap_report.status_report(session=session, cycle_id=cycle_ids[1], today=TODAY)
+    markdown = roadmap_report.status_markdown(report, web_base_url="http://127.0.0.1:8470")
     assert markdown.startswith("## Отчёт о выполнении дорожной карты")
     assert "на 30.11.2026" in markdown and "| просрочен | 2 |" in markdown
