@@ -164,7 +164,12 @@ def decide_by_link(
                 exceptions=exceptions,
                 client=own,
             )
-    page = client.get(link, timeout=30)
+    try:
+        page = client.get(link, timeout=30)
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        # A kept-alive connection the server closed as it was reused: the page was never
+        # asked for (a browser asks again, on a new connection).
+        page = client.get(link, timeout=30)
     page.raise_for_status()
     form_action = re.search(r'action="([^"]+)"', page.text)
     code = re.search(r'name="code" value="([^"]+)"', page.text)
@@ -391,11 +396,17 @@ def start_demo_cycle(org_code: str = DEMO_ORG["code"], roadmap: Path = DEMO_ROAD
         return cycle.id
 
 
+# How long the scripted people's browser keeps an idle connection (uvicorn's keep-alive: 5 s).
+KEEPALIVE_SECONDS = 2.0
+
+
 def link_decider(settings: Settings, *, mail_timeout: float = 60) -> Decide:
     """The director (or curator) decides through the newest link in their e-mail, waiting up
     to ``mail_timeout`` seconds for it to arrive."""
     # One browser for the year: a new httpx client loads certifi's bundle (≈30 ms) each time.
-    browser = httpx.Client()
+    # Idle connections are dropped after 2 s, before uvicorn closes them (5 s): reusing one as
+    # the server closes it reset a page request in a department's year (bench/department.py).
+    browser = httpx.Client(limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
     mailboxes = Mailboxes(settings.mail_dir)
 
     def decide(request: ApprovalRequest, scripted: ScriptedDecision) -> None:

@@ -43,3 +43,29 @@ def test_the_newest_link_of_the_approver_for_the_request_is_found_as_mail_arrive
     assert boxes.newest_link("DIRECTOR@school.example", request, timeout=0)[0] == reissued
     with pytest.raises(TimeoutError, match="nobody@school.example"):
         boxes.newest_link("nobody@school.example", request, timeout=0)
+
+
+def test_a_page_request_reset_on_a_kept_alive_connection_is_asked_again() -> None:
+    """The server closed the kept-alive connection as the scripted approver reused it: the
+    page is asked for again (as a browser does) and the decision goes through once."""
+    import httpx
+
+    from deployments.demo import decide_by_link
+
+    calls: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if calls == ["GET"]:
+            raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+        if request.method == "GET":
+            form = '<form action="/approvals/1/decide"><input name="code" value="c-1"></form>'
+            return httpx.Response(200, text=form)
+        assert b"decision=approve" in request.content
+        return httpx.Response(200, text="Решение принято")
+
+    with httpx.Client(transport=httpx.MockTransport(server)) as client:
+        decide_by_link(
+            "http://127.0.0.1:8470/approvals/1?code=c-1", approver_name="Директор", client=client
+        )
+    assert calls == ["GET", "GET", "POST"]
