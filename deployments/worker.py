@@ -88,22 +88,40 @@ async def wake_on_events(wake: Wake) -> None:
 
 def woken_worker(worker: Any, wake: Wake, *, fallback_seconds: float) -> Any:
     """The worker with its poll waiting for `wake` (or the fallback), and each run's end
-    setting it. Prefect's loop calls `get_and_submit_flow_runs` and the submission calls `run`
-    on the instance, so wrapping both there changes nothing else of the worker."""
-    poll, run = worker.get_and_submit_flow_runs, worker.run
+    setting it. Prefect's loop calls `get_and_submit_flow_runs`, the poll submits through
+    `_submit_scheduled_flow_runs` and the submission calls `run` on the instance, so wrapping
+    these there changes nothing else of the worker."""
+    poll, submit, run = (
+        worker.get_and_submit_flow_runs,
+        worker._submit_scheduled_flow_runs,
+        worker.run,
+    )
+    running: set[Any] = set()  # ids of the runs whose process this worker has not seen end
 
     async def get_and_submit_flow_runs() -> Any:
         await wake.wait(fallback_seconds)
         return await poll()
 
+    async def submit_unless_running(flow_run_response: list[Any]) -> Any:
+        # A run resumed while its suspended process is still ending (a decision taken at
+        # once) is offered again before it left this worker's slot: Prefect's limiter then
+        # refuses the same run twice with a RuntimeError, which stopped the whole worker (seen
+        # in a department's year). Its end wakes the poll that submits it.
+        return await submit([e for e in flow_run_response if e.flow_run.id not in running])
+
     async def run_then_wake(*args: Any, **kwargs: Any) -> Any:
+        flow_run = kwargs["flow_run"] if "flow_run" in kwargs else args[0]
+        run_id = getattr(flow_run, "id", None)
+        running.add(run_id)
         try:
             return await run(*args, **kwargs)
         finally:
+            running.discard(run_id)
             # The slot is released right after `run` returns, before the poll task can run.
             wake.set()
 
     worker.get_and_submit_flow_runs = get_and_submit_flow_runs
+    worker._submit_scheduled_flow_runs = submit_unless_running
     worker.run = run_then_wake
     return worker
 

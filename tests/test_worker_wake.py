@@ -40,11 +40,16 @@ class _Worker:
 
     def __init__(self) -> None:
         self.polls: list[float] = []
+        self.submitted: list[list[str]] = []
         self.run_started = asyncio.Event()
         self.finish_run = asyncio.Event()
 
     async def get_and_submit_flow_runs(self) -> list[Any]:
         self.polls.append(time.monotonic())
+        return []
+
+    async def _submit_scheduled_flow_runs(self, flow_run_response: list[Any]) -> list[Any]:
+        self.submitted.append([entry.flow_run.id for entry in flow_run_response])
         return []
 
     async def run(self, **_: Any) -> SimpleNamespace:
@@ -108,5 +113,29 @@ def test_a_run_ending_frees_its_slot_and_wakes_the_poll() -> None:
         assert (await running).status_code == 0
         await waiting
         assert len(worker.polls) == 1 and worker.polls[0] - began < 2.0
+
+    asyncio.run(scenario())
+
+
+def test_a_run_offered_again_before_its_process_ended_waits_for_its_end() -> None:
+    """A suspended run resumed at once is offered while its process is still ending: it is
+    not submitted twice (Prefect's limiter refused it, stopping the worker), but after."""
+
+    def offered(run_id: str) -> SimpleNamespace:
+        return SimpleNamespace(flow_run=SimpleNamespace(id=run_id))
+
+    async def scenario() -> None:
+        wake, worker = Wake(), _Worker()
+        woken = woken_worker(worker, wake, fallback_seconds=5)
+        ending = asyncio.create_task(
+            woken.run(flow_run=SimpleNamespace(id="resumed"), configuration=None)
+        )
+        await worker.run_started.wait()
+        await woken._submit_scheduled_flow_runs([offered("resumed"), offered("other")])
+        assert worker.submitted == [["other"]]
+        worker.finish_run.set()
+        await ending
+        await woken._submit_scheduled_flow_runs([offered("resumed")])
+        assert worker.submitted[-1] == ["resumed"]
 
     asyncio.run(scenario())
