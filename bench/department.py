@@ -30,6 +30,48 @@ Run: uv run python bench/department.py [--organisations 2] [--workers 1,2] [--ke
      [--profile]   (cProfile of the simulation's process, nNwK.prof beside the results)
      [--batch-size K]  (NASTAVNIK_BATCH_SIZE: most organisations per batch run; 1 = none)
 
+Measured 2026-12-02 10:57–12:11, this machine, nothing else running, d84ab12 (the daily tick's
+days as the deployed tick runs them, nastavnik/tick_day.py), the issue's department: N=50
+(10 000 participants), K=25, 2 workers then 1 worker, one bench (`--workers 2,1`):
+
+                                   2 workers              1 worker
+  wall                             1 538 s (25.6 min)     1 863 s (31.1 min)   ratio 1.21×
+  flow runs / task runs / starts   44 / 3 319 / 77        50 / 3 318 / 82; 701 decisions each
+  CPU: flow runs                   1 004 s                943 s
+       day processes               973 s (see below)      522 s
+       Prefect server              421 s                  419 s
+       simulation, relay, web      161 + 137 + 49 s       175 + 127 + 48 s
+       PostgreSQL (both years)     693 s (the postmaster's children, not in the bench's own sum)
+  database growth                  Prefect +274 MB (5.5 MB per organisation), application
+                                   +652 MB (13.0 MB per organisation)
+  peak RSS                         flow run 286 MB, server 267 MB, simulation 308 MB,
+                                   relay 42 MB, web 220 MB, worker 92 MB
+  orchestration share of the wall  24.7 % (Pending → Running 4.0 %, Running outside task runs
+                                   20.3 %, the simulation's calls 0.4 %)   14.3 % with 1 worker
+  runs Running at once             1.04 on average, ≥ 2 at once 44.5 % of the wall
+  the simulation's loop            waiting for runs 776 s, the ticks side by side 543 s of wall
+
+Against the last N=50 figure (6a02edf, yesterday's slower machine: 2 463 s, 3 696 CPU-s) the
+year is 1.6× shorter; the Prefect server took 421 CPU-s instead of 907. The 2-worker year's
+"day processes" CPU is suspect: its parts' process times are the 1-worker year's (tick rules
+434 / 416 s, mail 326 / 325 s, status and dashboard 223 / 218 s), and its worker 2 was
+restarted once by the layout's supervisor (a Prefect limiter error, fixed since in
+deployments/worker.py), probably counted with them: the sampler takes the simulation's own
+children for day processes, and the supervisor restarts a worker from that process.
+Targets: ≤ 15 min with 2 workers — not met (25.6 min); ≥ 1.7× from the second worker — not met
+(1.21×); orchestration ≤ 5 % — not met (24.7 %, of which the runs' time outside their tasks is
+most: engine set-up, state changes, suspending, and our own steps there). At ≈ 2 250–2 760
+CPU-s plus ≈ 350 of PostgreSQL a year the two cores are busy ≈ 90 % with 2 workers: what would
+bring 15 minutes is less work (PDFs are 45 % of the task time, the daily ticks a third of the
+CPU), not more workers; a second worker only helps the runs' phase (60 % of the 1-worker wall:
+waiting for runs 1 121 s), the ticks' phase and the decisions are the same with one or two.
+At 500 organisations (on paper, ≈ 55 CPU-s an organisation): ≈ 27 500 CPU-s a year (≈ 4 h on
+2 cores; the day processes and the batch runs spread over more cores, K = organisations /
+workers); the deployed tick stays 5–7 task runs a day (bench/tick.py: it was ≈ 3 600 a day at
+that size), its days spread over the cores, the department's own day (its dashboard reads
+every member's figures, ≈ 20 s a day at 500) started first; ≈ 33 000 task runs a year in the
+stage runs (≈ 66 an organisation), +2.7 GB Prefect and +6.5 GB application database a year.
+
 Measured 2026-12-02 07:27–08:12, this machine, one bench at a time, e3601fe (git worktree) and
 then main at b528a20, back to back at each size: the tick's reminders and a stage's notices go
 into the outbox in batches (one statement compiled once, bench/outbox_insert.py: 2.4× less CPU
