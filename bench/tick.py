@@ -46,7 +46,6 @@ import argparse
 import asyncio
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,20 +54,17 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SCHOOL_ROADMAP = PROJECT_ROOT / "roadmaps" / "demo_school3_kedrovy.yaml"
-DEPARTMENT_ROADMAP = PROJECT_ROOT / "roadmaps" / "demo_department_kedrovy.yaml"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from department import (  # noqa: E402 (the department bench's organisations and helpers)
+    DEPARTMENT_ROADMAP,
+    PROJECT_ROOT,
+    SCHOOL_ROADMAP,
+    _free_port,
+    _log,
+    member,
+)
+
 FIRST_DAY = date(2026, 8, 1)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -163,9 +159,6 @@ def measure(organisations: int, days: int) -> list[dict[str, Any]]:
 
 
 def _ticks(stack: Any, organisations: int, days: int) -> list[dict[str, Any]]:
-    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
-    from department import member  # type: ignore[import-not-found]
-
     from deployments.demo import start_demo_cycle, use_simulated_clock
     from deployments.demo_department import DEPARTMENT_ORG, upsert_department
     from flows.cycle import cycle_tick
